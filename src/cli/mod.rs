@@ -1,0 +1,129 @@
+//! The command line (clap): `up`, `user`, `agent`, each an `execute(args)`. Parses, dispatches, prints errors as
+//! one readable line and maps them to exit codes (0 ok, 1 failure, 64 usage or configuration). `anyhow` lives
+//! here only. Nothing imports this module.
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub mod agent;
+pub mod up;
+pub mod user;
+
+/// gatehouse: a self-hosted Cognito-compatible identity provider and AgentCore-compatible runtime gateway.
+#[derive(Debug, Parser)]
+#[command(name = "gatehouse", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start the web, identity-provider and gateway listeners (and the reference agent), and write
+    /// <data-dir>/endpoints.json once they accept connections.
+    Up(up::UpArgs),
+    /// Manage users of the built-in user pool.
+    #[command(subcommand)]
+    User(user::UserCommand),
+    /// Run the reference agent (AgentCore's container contract: /ping, /invocations, /ws).
+    Agent(agent::AgentArgs),
+}
+
+/// Where the state lives: `--data-dir` (SQLite inside) or `--database-url`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StoreArgs {
+    /// Directory for the embedded SQLite database, signing keys and endpoints.json.
+    #[arg(long, env = "GATEHOUSE_DATA_DIR", default_value = "./.gatehouse")]
+    pub data_dir: PathBuf,
+    /// A database URL instead of the data directory's SQLite file (sqlite:PATH).
+    #[arg(long, env = "GATEHOUSE_DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+/// A usage or configuration problem: exit code 64.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Parses the command line, runs the command, returns the exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 64 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    crate::telemetry::init();
+    let result = match cli.command {
+        Command::Up(a) => up::execute(a),
+        Command::User(c) => user::execute(c),
+        Command::Agent(a) => agent::execute(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("gatehouse: {e:#}");
+            if e.downcast_ref::<UsageError>().is_some()
+                || e.downcast_ref::<crate::config::ConfigErrors>().is_some()
+            {
+                ExitCode::from(64)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+/// A multi-threaded tokio runtime for a command.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let term = async {
+        match signal(SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = term => {}
+    }
+}
+
+/// Resolves when the parent process has gone (gatehouse was re-parented), checked twice a second.
+pub async fn parent_gone() {
+    let parent = nix::unistd::getppid();
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        if nix::unistd::getppid() != parent {
+            return;
+        }
+    }
+}
+
+/// Resolves on SIGINT, SIGTERM or — with `exit_with_parent` — the death of the parent process.
+pub async fn stop_signal(exit_with_parent: bool) {
+    let orphaned = async {
+        if exit_with_parent {
+            parent_gone().await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        () = shutdown_signal() => {}
+        () = orphaned => tracing::warn!("parent process gone; exiting"),
+    }
+}

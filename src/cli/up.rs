@@ -1,0 +1,54 @@
+//! `gatehouse up`.
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+
+use super::{StoreArgs, UsageError};
+use crate::config::Config;
+use crate::server::{self, ServerError, UpOptions};
+
+/// Arguments of `up`.
+#[derive(Debug, clap::Args)]
+pub struct UpArgs {
+    /// Configuration file (TOML). Without it: the embedded default (one pool, one public client, runtime `demo`).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Web listener, HOST:PORT (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:4000")]
+    pub web_listen: SocketAddr,
+    /// Identity-provider listener, HOST:PORT.
+    #[arg(long, default_value = "127.0.0.1:4001")]
+    pub idp_listen: SocketAddr,
+    /// Runtime-gateway listener, HOST:PORT.
+    #[arg(long, default_value = "127.0.0.1:4002")]
+    pub gateway_listen: SocketAddr,
+    /// Shut down when the parent process dies (for supervisors and test harnesses).
+    #[arg(long, hide = true)]
+    pub exit_with_parent: bool,
+}
+
+/// Runs `up` until SIGINT or SIGTERM.
+pub fn execute(args: UpArgs) -> anyhow::Result<()> {
+    let config = match &args.config {
+        Some(path) => Config::load(path)?,
+        None => Config::default(),
+    };
+    let opts = UpOptions {
+        data_dir: args.store.data_dir,
+        database_url: args.store.database_url,
+        web_listen: args.web_listen,
+        idp_listen: args.idp_listen,
+        gateway_listen: args.gateway_listen,
+        config,
+        exe: std::env::current_exe().context("cannot find the gatehouse executable")?,
+    };
+    let rt = super::runtime()?;
+    rt.block_on(server::run(opts, super::stop_signal(args.exit_with_parent)))
+        .map_err(|e| match e {
+            ServerError::Usage(m) => anyhow::Error::new(UsageError(m)),
+            other => anyhow::Error::new(other),
+        })
+}

@@ -1,0 +1,126 @@
+//! The one place gateway errors become HTTP responses, in AgentCore's shape: the status, an `x-amzn-ErrorType`
+//! header naming the exception, a `{"message": ...}` body, and on 401/403 the RFC 6750 `WWW-Authenticate: Bearer`
+//! challenge. Exhaustive match, no `_` arm. Must never put a token or an internal error text in a response.
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use crate::token::{Refusal, TokenError};
+
+/// Every refusal or failure of the data plane.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    /// No `Authorization: Bearer` header.
+    #[error("Missing bearer token: send 'Authorization: Bearer <access token>'.")]
+    MissingToken,
+    /// The `Authorization` header is present but not one well-formed bearer token.
+    #[error("{0}")]
+    MalformedCredential(&'static str),
+    /// The token was refused by the runtime's authorizer.
+    #[error("{0}")]
+    Token(#[from] TokenError),
+    /// No runtime matches the ARN, id or name in the path.
+    #[error("No runtime matches '{0}'.")]
+    RuntimeNotFound(String),
+    /// The runtime has no endpoint with this qualifier.
+    #[error("The runtime has no endpoint named '{0}'.")]
+    EndpointNotFound(String),
+    /// The path names no data-plane operation.
+    #[error("Unknown operation: use POST /runtimes/{{runtime ARN}}/invocations.")]
+    UnknownOperation,
+    /// The session id is not 33–256 characters of `[A-Za-z0-9_-]`.
+    #[error("Invalid session id: X-Amzn-Bedrock-AgentCore-Runtime-Session-Id must be 33 to 256 characters of letters, digits, '-' and '_'.")]
+    InvalidSessionId,
+    /// The session belongs to another user.
+    #[error("This session belongs to another user; start a new session.")]
+    SessionOwnedByAnother,
+    /// The agent could not be reached.
+    #[error("The agent is not reachable.")]
+    AgentUnreachable(String),
+    /// The agent answered with an error status.
+    #[error("The agent returned HTTP {0}.")]
+    AgentError(u16),
+    /// Something inside gatehouse failed; detail is logged, never sent.
+    #[error("An internal error occurred.")]
+    Internal(String),
+}
+
+impl GatewayError {
+    fn status_and_type(&self) -> (StatusCode, &'static str) {
+        match self {
+            GatewayError::MissingToken | GatewayError::MalformedCredential(_) => {
+                (StatusCode::UNAUTHORIZED, "UnauthorizedException")
+            }
+            GatewayError::Token(e) => match e.refusal() {
+                Refusal::Unauthorized => (StatusCode::UNAUTHORIZED, "UnauthorizedException"),
+                Refusal::Forbidden => (StatusCode::FORBIDDEN, "AccessDeniedException"),
+                Refusal::Unavailable => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "ServiceUnavailableException",
+                ),
+            },
+            GatewayError::RuntimeNotFound(_)
+            | GatewayError::EndpointNotFound(_)
+            | GatewayError::UnknownOperation => {
+                (StatusCode::NOT_FOUND, "ResourceNotFoundException")
+            }
+            GatewayError::InvalidSessionId => (StatusCode::BAD_REQUEST, "ValidationException"),
+            GatewayError::SessionOwnedByAnother => (StatusCode::FORBIDDEN, "AccessDeniedException"),
+            GatewayError::AgentUnreachable(_) => (StatusCode::BAD_GATEWAY, "RuntimeClientError"),
+            GatewayError::AgentError(_) => (StatusCode::FAILED_DEPENDENCY, "RuntimeClientError"),
+            GatewayError::Internal(_) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "InternalServerException")
+            }
+        }
+    }
+
+    /// The RFC 6750 §3 challenge for this error, if it is an authentication or authorisation refusal.
+    fn challenge(&self) -> Option<String> {
+        match self {
+            GatewayError::MissingToken => Some("Bearer".into()),
+            GatewayError::MalformedCredential(_) => Some("Bearer error=\"invalid_request\"".into()),
+            GatewayError::Token(e) => match e.refusal() {
+                Refusal::Unauthorized => Some(format!(
+                    "Bearer error=\"invalid_token\", error_description=\"{}\"",
+                    e.to_string().replace('"', "'")
+                )),
+                Refusal::Forbidden => Some("Bearer error=\"insufficient_scope\"".into()),
+                Refusal::Unavailable => None,
+            },
+            GatewayError::RuntimeNotFound(_)
+            | GatewayError::EndpointNotFound(_)
+            | GatewayError::UnknownOperation
+            | GatewayError::InvalidSessionId
+            | GatewayError::SessionOwnedByAnother
+            | GatewayError::AgentUnreachable(_)
+            | GatewayError::AgentError(_)
+            | GatewayError::Internal(_) => None,
+        }
+    }
+}
+
+impl IntoResponse for GatewayError {
+    fn into_response(self) -> Response {
+        let (status, type_name) = self.status_and_type();
+        let message = self.to_string();
+        match &self {
+            GatewayError::AgentUnreachable(detail) | GatewayError::Internal(detail) => {
+                tracing::error!(error_type = type_name, %detail, "gateway failure");
+            }
+            _ => {
+                tracing::info!(status = status.as_u16(), error_type = type_name, %message, "gateway refused request")
+            }
+        }
+        let body = serde_json::json!({ "message": message });
+        let mut resp = (status, body.to_string()).into_response();
+        let h = resp.headers_mut();
+        h.insert("content-type", HeaderValue::from_static("application/json"));
+        h.insert("x-amzn-errortype", HeaderValue::from_static(type_name));
+        if let Some(v) = self
+            .challenge()
+            .and_then(|c| HeaderValue::from_str(&c).ok())
+        {
+            h.insert("www-authenticate", v);
+        }
+        resp
+    }
+}

@@ -1,0 +1,93 @@
+//! Routing, pure: turns the path after `/runtimes/` (an ARN URL-encoded as one segment, a raw ARN, a runtime
+//! id or a bare runtime name) plus the `qualifier` into a runtime and an operation. No I/O.
+use std::sync::Arc;
+
+use super::{GatewayError, Runtime};
+
+/// What the caller asked the runtime to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    /// `POST …/invocations`
+    Invocations,
+    /// `GET …/ws`
+    WebSocket,
+}
+
+/// The endpoint every runtime has; it tracks the latest version.
+pub const DEFAULT_QUALIFIER: &str = "DEFAULT";
+
+/// Splits the (already percent-decoded) path tail into runtime reference and operation.
+///
+/// ```
+/// use gatehouse::gateway::route::{parse_path, Operation};
+/// let (r, op) = parse_path("arn:aws:bedrock-agentcore:us-east-1:000000000000:runtime/demo-abcdefghij/invocations").unwrap();
+/// assert_eq!(r, "arn:aws:bedrock-agentcore:us-east-1:000000000000:runtime/demo-abcdefghij");
+/// assert_eq!(op, Operation::Invocations);
+/// ```
+pub fn parse_path(tail: &str) -> Result<(&str, Operation), GatewayError> {
+    let (runtime, op) = tail
+        .rsplit_once('/')
+        .ok_or(GatewayError::UnknownOperation)?;
+    let op = match op {
+        "invocations" => Operation::Invocations,
+        "ws" => Operation::WebSocket,
+        _ => return Err(GatewayError::UnknownOperation),
+    };
+    if runtime.is_empty() || runtime.len() > 2048 {
+        return Err(GatewayError::RuntimeNotFound(String::new()));
+    }
+    Ok((runtime, op))
+}
+
+/// The runtime a reference names: its full ARN, its runtime id (`name-xxxxxxxxxx`) or its name.
+pub fn find_runtime<'a>(runtimes: &'a [Arc<Runtime>], reference: &str) -> Option<&'a Arc<Runtime>> {
+    runtimes
+        .iter()
+        .find(|r| r.arn == reference || r.runtime_id() == reference || r.name == reference)
+}
+
+/// Checks the qualifier (default `DEFAULT`) against the runtime's endpoints.
+pub fn check_qualifier(qualifier: Option<&str>) -> Result<(), GatewayError> {
+    match qualifier {
+        None | Some(DEFAULT_QUALIFIER) => Ok(()),
+        Some(other) => Err(GatewayError::EndpointNotFound(
+            other.chars().take(64).collect(),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operations_are_the_last_segment() {
+        assert_eq!(
+            parse_path("demo/invocations").unwrap(),
+            ("demo", Operation::Invocations)
+        );
+        assert_eq!(
+            parse_path("demo/ws").unwrap(),
+            ("demo", Operation::WebSocket)
+        );
+        assert!(matches!(
+            parse_path("demo/other"),
+            Err(GatewayError::UnknownOperation)
+        ));
+        assert!(matches!(
+            parse_path("invocations"),
+            Err(GatewayError::UnknownOperation)
+        ));
+        assert!(parse_path("/invocations").is_err());
+    }
+
+    #[test]
+    fn qualifier_defaults_to_default() {
+        assert!(check_qualifier(None).is_ok());
+        assert!(check_qualifier(Some("DEFAULT")).is_ok());
+        assert!(matches!(
+            check_qualifier(Some("prod")),
+            Err(GatewayError::EndpointNotFound(_))
+        ));
+    }
+}

@@ -1,0 +1,118 @@
+//! Sessions: validates or mints session ids, and binds each session of a runtime to the user (issuer + `sub`)
+//! whose token first used it. Ownership never changes once bound, so it is cached in memory forever; the store
+//! is written only on a session's first request. Must never route a session to anyone but its owner.
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use super::GatewayError;
+use crate::store::{SessionOwner, Store};
+
+/// AgentCore's bounds on `runtimeSessionId`.
+pub const MIN_SESSION_ID: usize = 33;
+/// AgentCore's bounds on `runtimeSessionId`.
+pub const MAX_SESSION_ID: usize = 256;
+/// Entries kept in the in-memory binding cache before it is emptied (the store stays authoritative).
+const CACHE_LIMIT: usize = 100_000;
+
+/// Checks a client-sent session id: 33–256 characters of `[A-Za-z0-9_-]`, starting with a letter or digit.
+pub fn validate_session_id(id: &str) -> Result<(), GatewayError> {
+    let ok = (MIN_SESSION_ID..=MAX_SESSION_ID).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        && id.as_bytes()[0].is_ascii_alphanumeric();
+    if ok {
+        Ok(())
+    } else {
+        Err(GatewayError::InvalidSessionId)
+    }
+}
+
+/// A new session id: a UUID (122 random bits) followed by 64 more random bits, 53 characters in all.
+pub fn mint_session_id() -> String {
+    format!(
+        "{}-{}",
+        crate::util::uuid_v4(),
+        crate::util::random_lower_alnum(16)
+    )
+}
+
+/// Binds sessions to owners, store-backed with an in-memory cache.
+pub struct SessionBinder {
+    store: Arc<dyn Store>,
+    cache: Mutex<HashMap<(String, String), SessionOwner>>,
+}
+
+impl SessionBinder {
+    /// A binder over `store`.
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self {
+            store,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn cached(&self, key: &(String, String)) -> Option<SessionOwner> {
+        self.cache.lock().ok().and_then(|c| c.get(key).cloned())
+    }
+
+    /// Succeeds if the session is (now) owned by `caller`; `SessionOwnedByAnother` otherwise.
+    pub async fn bind(
+        &self,
+        runtime_arn: &str,
+        session_id: &str,
+        caller: &SessionOwner,
+        now: i64,
+    ) -> Result<(), GatewayError> {
+        let key = (runtime_arn.to_string(), session_id.to_string());
+        let owner = match self.cached(&key) {
+            Some(o) => o,
+            None => {
+                let owner = self
+                    .store
+                    .bind_session(runtime_arn, session_id, caller, now)
+                    .await
+                    .map_err(|e| GatewayError::Internal(format!("session binding: {e}")))?;
+                if let Ok(mut c) = self.cache.lock() {
+                    if c.len() >= CACHE_LIMIT {
+                        c.clear();
+                    }
+                    c.insert(key, owner.clone());
+                }
+                owner
+            }
+        };
+        if &owner == caller {
+            Ok(())
+        } else {
+            tracing::warn!(
+                runtime = runtime_arn,
+                "refused a session owned by another user"
+            );
+            Err(GatewayError::SessionOwnedByAnother)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_ids_are_validated() {
+        assert!(validate_session_id(&"a".repeat(33)).is_ok());
+        assert!(validate_session_id(&"a".repeat(256)).is_ok());
+        assert!(validate_session_id(&"a".repeat(32)).is_err());
+        assert!(validate_session_id(&"a".repeat(257)).is_err());
+        assert!(validate_session_id(&format!("{}/x", "a".repeat(40))).is_err());
+        assert!(validate_session_id(&format!("-{}", "a".repeat(40))).is_err());
+        assert!(validate_session_id(&format!("{} x", "a".repeat(40))).is_err());
+    }
+
+    #[test]
+    fn minted_ids_are_valid_and_distinct() {
+        let a = mint_session_id();
+        assert!(validate_session_id(&a).is_ok(), "{a}");
+        assert_ne!(a, mint_session_id());
+    }
+}

@@ -1,0 +1,116 @@
+//! The Cognito JSON 1.1 front door: `POST /` with `X-Amz-Target: AWSCognitoIdentityProviderService.<Op>` and a
+//! JSON body (`application/x-amz-json-1.1`; plain `application/json` and no content type are accepted too).
+//! Decodes the request and hands it to the operation; never looks at credentials itself.
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+
+use super::{auth, CognitoError, IdpState};
+
+/// Largest request body the IdP reads.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// The `X-Amz-Target` prefix of every user-pool operation.
+pub const TARGET_PREFIX: &str = "AWSCognitoIdentityProviderService.";
+
+/// Routes one Cognito API call by its `X-Amz-Target`.
+pub async fn dispatch(
+    State(state): State<Arc<IdpState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let request_id = crate::util::uuid_v4();
+    let result = match parse_target(&headers) {
+        Ok("InitiateAuth") => match decode(&body) {
+            Ok(req) => auth::initiate_auth(&state, req).await.map(|r| json_ok(&r)),
+            Err(e) => Err(e),
+        },
+        Ok(op) => Err(CognitoError::UnknownOperation(format!(
+            "Operation {op} is not supported by this user pool."
+        ))),
+        Err(e) => Err(e),
+    };
+    let mut resp = result.unwrap_or_else(IntoResponse::into_response);
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        resp.headers_mut().insert("x-amzn-requestid", v);
+    }
+    resp
+}
+
+/// The operation name from `X-Amz-Target`, pure.
+pub fn parse_target(headers: &HeaderMap) -> Result<&str, CognitoError> {
+    let missing =
+        || CognitoError::UnknownOperation("Missing or unknown X-Amz-Target header.".into());
+    let target = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(missing)?;
+    let op = target.strip_prefix(TARGET_PREFIX).ok_or_else(missing)?;
+    if op.is_empty() || !op.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(missing());
+    }
+    Ok(op)
+}
+
+fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, CognitoError> {
+    if body.is_empty() {
+        return Err(CognitoError::Serialization(
+            "The request body is empty; send a JSON object.".into(),
+        ));
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        CognitoError::Serialization(format!(
+            "The request body is not valid JSON for this operation: {e}"
+        ))
+    })
+}
+
+fn json_ok<T: serde::Serialize>(value: &T) -> Response {
+    let body = serde_json::to_string(value).unwrap_or_else(|_| "{}".into());
+    let mut resp = body.into_response();
+    resp.headers_mut().insert(
+        "content-type",
+        HeaderValue::from_static("application/x-amz-json-1.1"),
+    );
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_target(v: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("x-amz-target", HeaderValue::from_str(v).unwrap());
+        h
+    }
+
+    #[test]
+    fn target_is_parsed_strictly() {
+        assert_eq!(
+            parse_target(&with_target(
+                "AWSCognitoIdentityProviderService.InitiateAuth"
+            ))
+            .unwrap(),
+            "InitiateAuth"
+        );
+        for bad in [
+            "InitiateAuth",
+            "AWSCognitoIdentityProviderService.",
+            "Other.InitiateAuth",
+            "AWSCognitoIdentityProviderService.A/B",
+        ] {
+            assert!(
+                matches!(
+                    parse_target(&with_target(bad)),
+                    Err(CognitoError::UnknownOperation(_))
+                ),
+                "{bad}"
+            );
+        }
+        assert!(parse_target(&HeaderMap::new()).is_err());
+    }
+}

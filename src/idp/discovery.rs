@@ -1,0 +1,69 @@
+//! The pool's public documents: `/{poolId}/.well-known/jwks.json` (every active public key) and
+//! `/{poolId}/.well-known/openid-configuration` (whose `issuer` equals the tokens' `iss`). Read-only; never
+//! publishes private key material.
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::{CognitoError, IdpState};
+
+fn check_pool(state: &IdpState, pool_id: &str) -> Result<(), CognitoError> {
+    if pool_id == state.pool.id {
+        Ok(())
+    } else {
+        Err(CognitoError::ResourceNotFound(format!(
+            "User pool {pool_id} does not exist."
+        )))
+    }
+}
+
+fn json_response(body: serde_json::Value) -> Response {
+    let mut resp = body.to_string().into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    resp
+}
+
+/// `GET /{poolId}/.well-known/jwks.json`
+pub async fn jwks(State(state): State<Arc<IdpState>>, Path(pool_id): Path<String>) -> Response {
+    if let Err(e) = check_pool(&state, &pool_id) {
+        return e.into_response();
+    }
+    match serde_json::to_value(&state.jwks) {
+        Ok(v) => json_response(v),
+        Err(e) => CognitoError::Internal(format!("jwks serialisation: {e}")).into_response(),
+    }
+}
+
+/// `GET /{poolId}/.well-known/openid-configuration`
+pub async fn openid_configuration(
+    State(state): State<Arc<IdpState>>,
+    Path(pool_id): Path<String>,
+) -> Response {
+    if let Err(e) = check_pool(&state, &pool_id) {
+        return e.into_response();
+    }
+    json_response(json!({
+        "issuer": state.issuer,
+        "authorization_endpoint": state.issuer,
+        "jwks_uri": format!("{}/.well-known/jwks.json", state.issuer),
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "response_types_supported": ["code", "id_token", "token id_token", "none"],
+        "subject_types_supported": ["public"],
+        "scopes_supported": ["openid", "email", "profile", "aws.cognito.signin.user.admin"],
+    }))
+}

@@ -1,0 +1,324 @@
+//! Test harness: runs the real `gatehouse` binary (`up` on port 0 in a temp data dir), waits for
+//! endpoints.json by polling, and talks to it over real sockets with a hyper client.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use gatehouse::server::Endpoints;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{json, Value};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_gatehouse");
+pub const PASSWORD: &str = "Corr3ct-Horse!";
+
+/// A running `gatehouse up`.
+pub struct Gatehouse {
+    pub child: Child,
+    pub dir: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+    pub endpoints: Endpoints,
+}
+
+/// Polls `f` every 20 ms until it returns `Some`, or panics after `timeout`.
+pub fn poll<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+impl Gatehouse {
+    /// Starts `up` in a fresh temp dir.
+    pub fn start() -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("data");
+        let mut g = Self::start_in(&dir, &[]);
+        g._tmp = Some(tmp);
+        g
+    }
+
+    /// Starts `up` on `dir` (kept by the caller), with extra arguments.
+    pub fn start_in(dir: &Path, extra: &[&str]) -> Self {
+        let child = Command::new(BIN)
+            .args(["up", "--data-dir"])
+            .arg(dir)
+            .args([
+                "--web-listen",
+                "127.0.0.1:0",
+                "--idp-listen",
+                "127.0.0.1:0",
+                "--gateway-listen",
+                "127.0.0.1:0",
+                "--exit-with-parent",
+            ])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .env("RUST_LOG", "warn")
+            .spawn()
+            .unwrap();
+        let path = dir.join("endpoints.json");
+        let endpoints: Endpoints = poll(Duration::from_secs(60), "endpoints.json", || {
+            let text = std::fs::read_to_string(&path).ok()?;
+            serde_json::from_str(&text).ok()
+        });
+        Self {
+            child,
+            dir: dir.to_path_buf(),
+            _tmp: None,
+            endpoints,
+        }
+    }
+
+    /// SIGTERM, then waits for the process to exit; returns its exit status.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        poll(Duration::from_secs(30), "gatehouse to exit", || {
+            self.child.try_wait().unwrap()
+        })
+    }
+
+    /// `gatehouse user create` with the password on stdin; returns (success, stdout+stderr).
+    pub fn create_user_with(
+        &self,
+        username: &str,
+        password: &str,
+        email: Option<&str>,
+    ) -> (bool, String) {
+        use std::io::Write as _;
+        let mut cmd = Command::new(BIN);
+        cmd.args([
+            "user",
+            "create",
+            "--username",
+            username,
+            "--password-stdin",
+            "--data-dir",
+        ])
+        .arg(&self.dir)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+        if let Some(e) = email {
+            cmd.args(["--email", e]);
+        }
+        let mut child = cmd.spawn().unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(password.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    }
+
+    /// Creates a user with a unique name and returns the name.
+    pub fn new_user(&self, prefix: &str) -> String {
+        let name = format!("{prefix}-{}", gatehouse::util::random_lower_alnum(8));
+        let (ok, out) =
+            self.create_user_with(&name, PASSWORD, Some(&format!("{name}@example.com")));
+        assert!(ok, "user create failed: {out}");
+        name
+    }
+
+    pub fn invocations_url(&self) -> String {
+        self.endpoints.runtimes[0].invocations_url.clone()
+    }
+
+    /// Signs in with USER_PASSWORD_AUTH; returns the AuthenticationResult.
+    pub async fn login(&self, username: &str) -> Value {
+        let (status, body) = cognito(
+            &self.endpoints.idp,
+            "InitiateAuth",
+            &json!({
+                "AuthFlow": "USER_PASSWORD_AUTH",
+                "ClientId": self.endpoints.client_id,
+                "AuthParameters": { "USERNAME": username, "PASSWORD": PASSWORD },
+            }),
+        )
+        .await;
+        assert_eq!(status, 200, "login failed: {body}");
+        body["AuthenticationResult"].clone()
+    }
+
+    pub async fn access_token(&self, username: &str) -> String {
+        self.login(username).await["AccessToken"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// The pool's signer, read from the data dir's database, to forge tokens signed with the real key.
+    pub async fn signer(&self) -> gatehouse::token::RsaSigner {
+        use gatehouse::store::Store as _;
+        let store = gatehouse::store::SqliteStore::open_in(&self.dir)
+            .await
+            .unwrap();
+        let mut keys = store
+            .signing_keys(&self.endpoints.user_pool_id)
+            .await
+            .unwrap();
+        let k = keys.pop().unwrap();
+        gatehouse::token::RsaSigner::from_pkcs8(k.kid, &k.pkcs8).unwrap()
+    }
+
+    pub async fn signing_key_pkcs8(&self) -> Vec<u8> {
+        use gatehouse::store::Store as _;
+        let store = gatehouse::store::SqliteStore::open_in(&self.dir)
+            .await
+            .unwrap();
+        store
+            .signing_keys(&self.endpoints.user_pool_id)
+            .await
+            .unwrap()
+            .pop()
+            .unwrap()
+            .pkcs8
+    }
+}
+
+impl Drop for Gatehouse {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+static SHARED: OnceLock<Gatehouse> = OnceLock::new();
+
+/// One gatehouse shared by the tests that only read (each creates its own users and sessions).
+pub fn shared() -> &'static Gatehouse {
+    SHARED.get_or_init(Gatehouse::start)
+}
+
+// === HTTP ===
+
+pub fn client() -> Client<HttpConnector, Full<Bytes>> {
+    Client::builder(TokioExecutor::new()).build_http()
+}
+
+/// Sends a request and returns the response with its body unread.
+pub async fn send(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: impl Into<Bytes>,
+) -> http::Response<Incoming> {
+    let mut b = http::Request::builder().method(method).uri(url);
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    client()
+        .request(b.body(Full::new(body.into())).unwrap())
+        .await
+        .unwrap()
+}
+
+pub async fn body_text(resp: http::Response<Incoming>) -> String {
+    String::from_utf8(
+        resp.into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec(),
+    )
+    .unwrap()
+}
+
+/// Calls a Cognito operation; returns (status, JSON body).
+pub async fn cognito(idp: &str, op: &str, body: &Value) -> (u16, Value) {
+    let target = format!("AWSCognitoIdentityProviderService.{op}");
+    let resp = send(
+        "POST",
+        &format!("{idp}/"),
+        &[
+            ("x-amz-target", &target),
+            ("content-type", "application/x-amz-json-1.1"),
+        ],
+        body.to_string(),
+    )
+    .await;
+    let status = resp.status().as_u16();
+    let text = body_text(resp).await;
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+/// The result of an invocation, body fully read.
+pub struct Invocation {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub body: String,
+}
+
+impl Invocation {
+    /// The `data:` events of an SSE body, as JSON.
+    pub fn events(&self) -> Vec<Value> {
+        sse_events(&self.body)
+    }
+    pub fn session_id(&self) -> String {
+        self.headers["x-amzn-bedrock-agentcore-runtime-session-id"]
+            .to_str()
+            .unwrap()
+            .to_string()
+    }
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or(Value::Null)
+    }
+}
+
+pub fn sse_events(body: &str) -> Vec<Value> {
+    body.split("\n\n")
+        .filter_map(|e| e.strip_prefix("data: "))
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect()
+}
+
+/// POSTs to an invocations URL with `token` (if any), extra headers and a JSON body.
+pub async fn invoke(
+    url: &str,
+    token: Option<&str>,
+    extra: &[(&str, &str)],
+    body: &Value,
+) -> Invocation {
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let mut headers: Vec<(&str, &str)> = extra.to_vec();
+    if let Some(a) = &auth {
+        headers.push(("authorization", a));
+    }
+    headers.push(("content-type", "application/json"));
+    let resp = send("POST", url, &headers, body.to_string()).await;
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    Invocation {
+        status,
+        headers,
+        body: body_text(resp).await,
+    }
+}
