@@ -20,7 +20,10 @@ fn bench(c: &mut Criterion) {
         issuer: issuer.to_string(),
         keys: VerifyingKeys::from_jwks(&[signer.public_jwk()]),
     };
-    let policy = Policy { allowed_clients: vec!["abcdefghijklmnopqrstuvwxyz".into()], ..Policy::default() };
+    let policy = Policy {
+        allowed_clients: vec!["abcdefghijklmnopqrstuvwxyz".into()],
+        ..Policy::default()
+    };
     assert!(verify_with(&snapshot, &policy, &token, now + 1).is_ok());
 
     let mut g = c.benchmark_group("rs256");
@@ -28,7 +31,9 @@ fn bench(c: &mut Criterion) {
     g.bench_function("verify_valid_token_cached_keys", |b| {
         b.iter(|| verify_with(black_box(&snapshot), &policy, black_box(&token), now + 1).unwrap())
     });
-    g.bench_function("sign_access_token", |b| b.iter(|| signer.sign(black_box(&claims)).unwrap()));
+    g.bench_function("sign_access_token", |b| {
+        b.iter(|| signer.sign(black_box(&claims)).unwrap())
+    });
     g.finish();
 }
 

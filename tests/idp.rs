@@ -1,7 +1,7 @@
 //! The Cognito wire protocol of the built-in IdP.
 use serde_json::json;
 
-use crate::common::{body_text, cognito, send, shared, PASSWORD};
+use crate::common::{body_text, cognito, password, send, shared};
 
 #[tokio::test]
 async fn tokens_carry_cognitos_claims_and_a_kid() {
@@ -70,7 +70,7 @@ async fn wrong_password_and_unknown_user_get_the_same_error() {
     assert_eq!(b1, b2);
     assert_eq!(b1["__type"], "NotAuthorizedException");
     assert_eq!(b1["message"], "Incorrect username or password.");
-    let (s3, _) = attempt(user, PASSWORD).await;
+    let (s3, _) = attempt(user, password()).await;
     assert_eq!(s3, 200);
 }
 

@@ -1,5 +1,6 @@
 //! gatehouse's integration tests: one binary, real processes, real sockets, temp data dirs, port 0.
 #![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
+mod agent;
 mod architecture;
 mod common;
 mod idp;

@@ -263,7 +263,7 @@ async fn user_create_refuses_weak_passwords_duplicates_and_missing_flag() {
         "{out}"
     );
     let name = g.new_user("dup");
-    let (ok, out) = g.create_user_with(&name, crate::common::PASSWORD, None);
+    let (ok, out) = g.create_user_with(&name, crate::common::password(), None);
     assert!(!ok);
     assert!(out.contains("already exists"), "{out}");
     let out = std::process::Command::new(crate::common::BIN)
@@ -273,4 +273,72 @@ async fn user_create_refuses_weak_passwords_duplicates_and_missing_flag() {
         .unwrap();
     assert_eq!(out.status.code(), Some(64));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--password-stdin"));
+}
+
+#[tokio::test]
+async fn up_with_a_config_file_routes_to_the_configured_upstream() {
+    use std::io::BufRead as _;
+    let mut agent = std::process::Command::new(crate::common::BIN)
+        .args(["agent", "--listen", "127.0.0.1:0", "--exit-with-parent"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(agent.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("gatehouse agent listening on ")
+        .unwrap()
+        .to_string();
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("gatehouse.toml");
+    std::fs::write(
+        &cfg,
+        format!("version = 1\n[[runtime]]\nname = \"support\"\nupstream = \"{url}\"\n"),
+    )
+    .unwrap();
+    let g = Gatehouse::start_in(
+        &tmp.path().join("data"),
+        &["--config", cfg.to_str().unwrap()],
+    );
+    assert_eq!(g.endpoints.runtimes.len(), 1);
+    assert_eq!(g.endpoints.runtimes[0].name, "support");
+    let user = g.new_user("cfg");
+    let token = g.access_token(&user).await;
+    let r = invoke(
+        &g.invocations_url(),
+        Some(&token),
+        &[],
+        &json!({"stream": false}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["pid"].as_u64().unwrap(), u64::from(agent.id()));
+    let _ = agent.kill();
+    let _ = agent.wait();
+}
+
+#[tokio::test]
+async fn a_bad_config_file_exits_64_naming_every_bad_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("bad.toml");
+    std::fs::write(
+        &cfg,
+        "[[runtime]]\nname = \"9bad\"\nupstream = \"ftp://x\"\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(crate::common::BIN)
+        .args(["up", "--data-dir"])
+        .arg(tmp.path().join("data"))
+        .arg("--config")
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for key in ["version", "runtime[0].name", "runtime[0].upstream"] {
+        assert!(err.contains(key), "{key} not named in: {err}");
+    }
 }

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
@@ -204,14 +204,9 @@ async fn talk(mut socket: WebSocket, state: Arc<AgentState>, headers: HeaderMap)
                 Message::Text(v.to_string().into())
             }
             Message::Binary(b) => Message::Binary(b),
-            Message::Close(frame) => {
-                let echo = frame.map(|f| CloseFrame {
-                    code: f.code,
-                    reason: f.reason,
-                });
-                let _ = socket.send(Message::Close(echo)).await;
-                return;
-            }
+            // tungstenite answers a close with the same code and reason (RFC 6455 §5.5.1) and flushes it on the
+            // next read, which then ends the loop.
+            Message::Close(_) => continue,
             Message::Ping(_) | Message::Pong(_) => continue,
         };
         if socket.send(reply).await.is_err() {

@@ -17,7 +17,11 @@ use hyper_util::rt::TokioExecutor;
 use serde_json::{json, Value};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_gatehouse");
-pub const PASSWORD: &str = "Corr3ct-Horse!";
+/// A password generated per test run (no credential lives in the repository), meeting Cognito's default policy.
+pub fn password() -> &'static str {
+    static PW: OnceLock<String> = OnceLock::new();
+    PW.get_or_init(|| format!("Aa1!{}", gatehouse::util::random_alnum(20)))
+}
 
 /// A running `gatehouse up`.
 pub struct Gatehouse {
@@ -137,7 +141,7 @@ impl Gatehouse {
     pub fn new_user(&self, prefix: &str) -> String {
         let name = format!("{prefix}-{}", gatehouse::util::random_lower_alnum(8));
         let (ok, out) =
-            self.create_user_with(&name, PASSWORD, Some(&format!("{name}@example.com")));
+            self.create_user_with(&name, password(), Some(&format!("{name}@example.com")));
         assert!(ok, "user create failed: {out}");
         name
     }
@@ -154,7 +158,7 @@ impl Gatehouse {
             &json!({
                 "AuthFlow": "USER_PASSWORD_AUTH",
                 "ClientId": self.endpoints.client_id,
-                "AuthParameters": { "USERNAME": username, "PASSWORD": PASSWORD },
+                "AuthParameters": { "USERNAME": username, "PASSWORD": password() },
             }),
         )
         .await;
