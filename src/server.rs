@@ -13,7 +13,7 @@ use tokio::sync::watch;
 
 use crate::agent::child::ChildAgent;
 use crate::clock::{Clock, SystemClock};
-use crate::config::Config;
+use crate::config::{Config, RuntimeConfig};
 use crate::gateway::{upstream, GatewayState, Runtime};
 use crate::idp::{bootstrap, IdpState, Lifetimes};
 use crate::store::{SqliteStore, Store};
@@ -34,6 +34,8 @@ pub struct UpOptions {
     pub web_listen: SocketAddr,
     pub idp_listen: SocketAddr,
     pub gateway_listen: SocketAddr,
+    /// Metrics and health (`/metrics`, `/healthz`); keep it off public interfaces.
+    pub admin_listen: SocketAddr,
     pub config: Config,
     /// The gatehouse executable, for starting the reference agent.
     pub exe: PathBuf,
@@ -64,6 +66,9 @@ pub struct Endpoints {
     pub web: String,
     pub idp: String,
     pub gateway: String,
+    /// The admin listener (`/metrics`, `/healthz`).
+    #[serde(default)]
+    pub admin: String,
     pub region: String,
     pub user_pool_id: String,
     pub client_id: String,
@@ -194,13 +199,11 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<
     let runtime_configs = if opts.config.runtimes.is_empty() {
         let child = ChildAgent::start(opts.exe.clone(), &http).await?;
         tracing::info!(url = %child.url, pid = ?child.pid(), "reference agent started");
-        let cfg = crate::config::RuntimeConfig {
-            name: "demo".into(),
-            upstream: child.url.clone(),
-            authorizer: None,
-        };
+        let mut demo = RuntimeConfig::simple("demo", &child.url);
+        // The demo runtime is meant for the web app that gatehouse itself serves.
+        demo.allowed_origins = vec![web_url.clone()];
         agent = Some(child);
-        vec![cfg]
+        vec![demo]
     } else {
         opts.config.runtimes.clone()
     };
@@ -219,38 +222,52 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<
                 clock.now_unix(),
             )
             .await?;
-        let authorizer = match &rc.authorizer {
-            None => Authorizer {
-                policy: Policy {
-                    allowed_clients: vec![client.id.clone()],
-                    ..Policy::default()
+        let (authorizer, authorization_server, builtin) = match &rc.authorizer {
+            None => (
+                Authorizer {
+                    policy: Policy {
+                        allowed_clients: vec![client.id.clone()],
+                        ..Policy::default()
+                    },
+                    cache: builtin_cache.clone(),
                 },
-                cache: builtin_cache.clone(),
-            },
-            Some(a) => Authorizer {
-                policy: Policy {
-                    allowed_clients: a.allowed_clients.clone(),
-                    allowed_audience: a.allowed_audience.clone(),
-                    allowed_scopes: a.allowed_scopes.clone(),
-                    ..Policy::default()
-                },
-                cache: Arc::new(KeyCache::new(
-                    Arc::new(upstream::HttpKeySource::new(
-                        http.clone(),
-                        a.discovery_url.clone(),
+                issuer.clone(),
+                true,
+            ),
+            Some(a) => (
+                Authorizer {
+                    policy: Policy {
+                        allowed_clients: a.allowed_clients.clone(),
+                        allowed_audience: a.allowed_audience.clone(),
+                        allowed_scopes: a.allowed_scopes.clone(),
+                        custom_claims: a.custom_claims.clone(),
+                        ..Policy::default()
+                    },
+                    cache: Arc::new(KeyCache::new(
+                        Arc::new(upstream::HttpKeySource::new(
+                            http.clone(),
+                            a.discovery_url.clone(),
+                        )),
+                        a.jwks_refresh_interval,
+                        Duration::from_secs(1),
+                        Duration::from_secs(300),
                     )),
-                    Duration::from_secs(30),
-                    Duration::from_secs(1),
-                    Duration::from_secs(300),
-                )),
-            },
+                },
+                a.discovery_url
+                    .split("/.well-known/")
+                    .next()
+                    .unwrap_or(&a.discovery_url)
+                    .to_string(),
+                a.discovery_url == discovery_url,
+            ),
         };
-        runtimes.push(Arc::new(Runtime {
-            name: rc.name.clone(),
+        runtimes.push(Arc::new(Runtime::from_config(
+            rc,
             arn,
-            upstream: rc.upstream.clone(),
-            authorizer: Arc::new(authorizer),
-        }));
+            Arc::new(authorizer),
+            authorization_server,
+            builtin,
+        )));
     }
     let endpoint_runtimes: Vec<EndpointRuntime> = runtimes
         .iter()
@@ -286,7 +303,9 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<
         store.clone(),
         clock.clone(),
         http,
+        gw_url.clone(),
     ));
+    let (admin_l, admin_url) = bind(opts.admin_listen).await?;
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let serve = |listener: TcpListener, app: axum::Router, name: &'static str| {
@@ -305,13 +324,15 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<
     let tasks = vec![
         serve(web_l, crate::edge::router(app_config), "web"),
         serve(idp_l, crate::idp::router(idp_state), "idp"),
-        serve(gw_l, crate::gateway::router(gw_state), "gateway"),
+        serve(gw_l, crate::gateway::router(gw_state.clone()), "gateway"),
+        serve(admin_l, admin_router(gw_state), "admin"),
     ];
 
     let endpoints = Endpoints {
         web: web_url.clone(),
         idp: idp_url.clone(),
         gateway: gw_url.clone(),
+        admin: admin_url.clone(),
         region: pool.region.clone(),
         user_pool_id: pool.id.clone(),
         client_id: client.id.clone(),
@@ -340,6 +361,28 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<
     Ok(())
 }
 
+/// The admin listener: Prometheus metrics and a liveness probe.
+fn admin_router(gw: Arc<GatewayState>) -> axum::Router {
+    use axum::routing::get;
+    axum::Router::new()
+        .route(
+            "/metrics",
+            get(move || {
+                let gw = gw.clone();
+                async move {
+                    (
+                        [(
+                            axum::http::header::CONTENT_TYPE,
+                            "text/plain; version=0.0.4",
+                        )],
+                        gw.render_metrics(),
+                    )
+                }
+            }),
+        )
+        .route("/healthz", get(|| async { "ok\n" }))
+}
+
 fn print_banner(e: &Endpoints, data_dir: &Path) {
     let mut s = String::new();
     s.push_str("gatehouse is up\n");
@@ -349,6 +392,7 @@ fn print_banner(e: &Endpoints, data_dir: &Path) {
         e.idp, e.user_pool_id, e.client_id
     ));
     s.push_str(&format!("  runtime gateway  {}\n", e.gateway));
+    s.push_str(&format!("  admin (metrics)  {}/metrics\n", e.admin));
     for r in &e.runtimes {
         s.push_str(&format!("  runtime {:<8} {}\n", r.name, r.arn));
     }

@@ -72,7 +72,15 @@ async fn no_token_is_401_with_a_bare_bearer_challenge() {
     let g = shared();
     let r = invoke(&g.invocations_url(), None, &[], &json!({})).await;
     assert_eq!(r.status, 401);
-    assert_eq!(r.headers["www-authenticate"], "Bearer");
+    let challenge = r.headers["www-authenticate"].to_str().unwrap();
+    assert!(
+        challenge.starts_with("Bearer resource_metadata=\""),
+        "{challenge}"
+    );
+    assert!(
+        !challenge.contains("error="),
+        "no token was sent, so no error code: {challenge}"
+    );
     assert_eq!(r.headers["x-amzn-errortype"], "UnauthorizedException");
     assert!(r.json()["message"]
         .as_str()

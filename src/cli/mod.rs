@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod agent;
+pub mod config;
 pub mod up;
 pub mod user;
 
@@ -27,6 +28,9 @@ pub enum Command {
     /// Manage users of the built-in user pool.
     #[command(subcommand)]
     User(user::UserCommand),
+    /// Check configuration files.
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
     /// Run the reference agent (AgentCore's container contract: /ping, /invocations, /ws).
     Agent(agent::AgentArgs),
 }
@@ -62,6 +66,7 @@ pub fn main() -> ExitCode {
         Command::Up(a) => up::execute(a),
         Command::User(c) => user::execute(c),
         Command::Agent(a) => agent::execute(a),
+        Command::Config(c) => config::execute(c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

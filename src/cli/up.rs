@@ -25,6 +25,9 @@ pub struct UpArgs {
     /// Runtime-gateway listener, HOST:PORT.
     #[arg(long, default_value = "127.0.0.1:4002")]
     pub gateway_listen: SocketAddr,
+    /// Admin listener for /metrics and /healthz, HOST:PORT (keep it on loopback or a private network).
+    #[arg(long, default_value = "127.0.0.1:4003")]
+    pub admin_listen: SocketAddr,
     /// Shut down when the parent process dies (for supervisors and test harnesses).
     #[arg(long, hide = true)]
     pub exit_with_parent: bool,
@@ -42,6 +45,7 @@ pub fn execute(args: UpArgs) -> anyhow::Result<()> {
         web_listen: args.web_listen,
         idp_listen: args.idp_listen,
         gateway_listen: args.gateway_listen,
+        admin_listen: args.admin_listen,
         config,
         exe: std::env::current_exe().context("cannot find the gatehouse executable")?,
     };

@@ -3,6 +3,7 @@
 //! through `env::EnvSource`.
 use std::fmt;
 use std::path::Path;
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -60,8 +61,61 @@ pub struct RawListener {
 #[serde(deny_unknown_fields)]
 pub struct RawRuntime {
     pub name: Option<String>,
+    /// The upstream of version 1 when no `[[runtime.version]]` is given.
     pub upstream: Option<String>,
     pub authorizer: Option<RawAuthorizer>,
+    #[serde(default)]
+    pub version: Vec<RawVersion>,
+    #[serde(default)]
+    pub endpoint: Vec<RawEndpoint>,
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
+    #[serde(default)]
+    pub request_header_allowlist: Vec<String>,
+    pub idle_timeout: Option<String>,
+    pub max_lifetime: Option<String>,
+    #[serde(default)]
+    pub limits: RawLimits,
+}
+
+/// `[[runtime.version]]`: an immutable version of the runtime.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawVersion {
+    pub number: Option<i64>,
+    pub upstream: Option<String>,
+}
+
+/// `[[runtime.endpoint]]`: a named endpoint pinned to a version (`DEFAULT` always tracks the latest).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEndpoint {
+    pub name: Option<String>,
+    pub version: Option<i64>,
+}
+
+/// `[runtime.limits]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLimits {
+    pub max_payload_bytes: Option<i64>,
+    pub requests_per_minute: Option<i64>,
+    pub burst: Option<i64>,
+    pub max_sessions_per_user: Option<i64>,
+    pub response_timeout: Option<String>,
+    pub stream_idle_timeout: Option<String>,
+}
+
+/// `[[runtime.authorizer.custom_claims]]`: AgentCore's `customClaims`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawClaimRule {
+    pub claim: Option<String>,
+    /// `EQUALS` (string claim), `CONTAINS` or `CONTAINS_ANY` (string-array claim).
+    pub operator: Option<String>,
+    pub value: Option<String>,
+    #[serde(default)]
+    pub values: Vec<String>,
 }
 
 /// `[runtime.authorizer]`: AgentCore's `customJWTAuthorizer`.
@@ -75,6 +129,10 @@ pub struct RawAuthorizer {
     pub allowed_audience: Vec<String>,
     #[serde(default)]
     pub allowed_scopes: Vec<String>,
+    #[serde(default)]
+    pub custom_claims: Vec<RawClaimRule>,
+    /// Shortest time between two JWKS fetches caused by unknown `kid`s (default 30s).
+    pub jwks_refresh_interval: Option<String>,
 }
 
 /// A checked configuration.
@@ -91,9 +149,73 @@ pub struct Config {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuntimeConfig {
     pub name: String,
-    pub upstream: String,
+    /// Version number → upstream base URL; never empty. `DEFAULT` routes to the highest number.
+    pub versions: std::collections::BTreeMap<u32, String>,
+    /// Named endpoints other than `DEFAULT`, each pinned to a version.
+    pub endpoints: std::collections::BTreeMap<String, u32>,
     /// `None`: the built-in pool and its default client.
     pub authorizer: Option<AuthorizerConfig>,
+    /// Browser origins allowed to call the runtime (CORS); empty: none (non-browser clients only).
+    pub allowed_origins: Vec<String>,
+    /// Extra request headers forwarded to the agent (lower-case).
+    pub request_header_allowlist: Vec<String>,
+    /// Session idle timeout (default 15 min).
+    pub idle_timeout: Duration,
+    /// Session maximum lifetime (default 8 h).
+    pub max_lifetime: Duration,
+    pub limits: LimitsConfig,
+}
+
+impl RuntimeConfig {
+    /// A runtime with one version served by `upstream` and every other setting at its default.
+    pub fn simple(name: &str, upstream: &str) -> Self {
+        Self {
+            name: name.to_string(),
+            versions: std::collections::BTreeMap::from([(1, upstream.to_string())]),
+            endpoints: std::collections::BTreeMap::new(),
+            authorizer: None,
+            allowed_origins: Vec::new(),
+            request_header_allowlist: Vec::new(),
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            max_lifetime: DEFAULT_MAX_LIFETIME,
+            limits: LimitsConfig::default(),
+        }
+    }
+}
+
+/// AgentCore's default session idle timeout.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+/// AgentCore's default session maximum lifetime.
+pub const DEFAULT_MAX_LIFETIME: Duration = Duration::from_secs(8 * 3600);
+
+/// A checked `[runtime.limits]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LimitsConfig {
+    /// Largest request body (default 100 MB, AgentCore's payload limit).
+    pub max_payload_bytes: u64,
+    /// Sustained requests per user per minute (default 600).
+    pub requests_per_minute: u32,
+    /// Requests a user may make in a burst (default 60).
+    pub burst: u32,
+    /// Sessions one user may hold on the runtime at once (default 100).
+    pub max_sessions_per_user: u32,
+    /// How long the agent has to start answering (default 15 min, AgentCore's synchronous request timeout).
+    pub response_timeout: Duration,
+    /// A stream that sends nothing for this long is ended (default 15 min).
+    pub stream_idle_timeout: Duration,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            max_payload_bytes: 100_000_000,
+            requests_per_minute: 600,
+            burst: 60,
+            max_sessions_per_user: 100,
+            response_timeout: Duration::from_secs(15 * 60),
+            stream_idle_timeout: Duration::from_secs(15 * 60),
+        }
+    }
 }
 
 /// A checked `[runtime.authorizer]`.
@@ -103,6 +225,64 @@ pub struct AuthorizerConfig {
     pub allowed_clients: Vec<String>,
     pub allowed_audience: Vec<String>,
     pub allowed_scopes: Vec<String>,
+    pub custom_claims: Vec<crate::token::ClaimRule>,
+    pub jwks_refresh_interval: Duration,
+}
+
+/// Parses `500ms`, `30s`, `15m`, `8h`, `1d`.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit())?;
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    let ms = match unit {
+        "ms" => n,
+        "s" => n.checked_mul(1000)?,
+        "m" => n.checked_mul(60_000)?,
+        "h" => n.checked_mul(3_600_000)?,
+        "d" => n.checked_mul(86_400_000)?,
+        _ => return None,
+    };
+    Some(Duration::from_millis(ms))
+}
+
+/// Headers that may never be put on a runtime's allow-list (AgentCore's restricted list, abridged to what
+/// matters here): hop-by-hop, representation, cookies, forwarding and every `x-amz*` header except the
+/// custom-header prefix.
+pub fn restricted_header(name: &str) -> bool {
+    const RESTRICTED: &[&str] = &[
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "content-length",
+        "content-type",
+        "content-encoding",
+        "cookie",
+        "set-cookie",
+        "forwarded",
+        "x-forwarded-for",
+        "x-forwarded-host",
+        "x-forwarded-proto",
+        "x-real-ip",
+        "via",
+        "origin",
+        "www-authenticate",
+        "sec-websocket-key",
+        "sec-websocket-accept",
+        "sec-websocket-version",
+        "sec-websocket-protocol",
+        "sec-websocket-extensions",
+    ];
+    let n = name.to_ascii_lowercase();
+    RESTRICTED.contains(&n.as_str())
+        || ((n.starts_with("x-amz-") || n.starts_with("x-amzn-"))
+            && !n.starts_with("x-amzn-bedrock-agentcore-runtime-custom-"))
 }
 
 fn err(errors: &mut Vec<ConfigError>, key: impl Into<String>, reason: impl Into<String>) {
@@ -122,6 +302,338 @@ fn check_url(errors: &mut Vec<ConfigError>, key: &str, url: &str) {
             format!("'{url}' is not an http:// or https:// URL"),
         );
     }
+}
+
+fn check_origin(errors: &mut Vec<ConfigError>, key: &str, origin: &str) {
+    let ok = match origin.split_once("://") {
+        Some((scheme, rest)) => {
+            (scheme == "http" || scheme == "https")
+                && !rest.is_empty()
+                && !rest.contains('/')
+                && !rest.contains('*')
+                && rest.parse::<http::uri::Authority>().is_ok()
+        }
+        None => false,
+    };
+    if !ok {
+        err(
+            errors,
+            key,
+            format!(
+                "'{origin}' is not an origin like https://app.example.com (no path, no wildcard)"
+            ),
+        );
+    }
+}
+
+fn duration_or(
+    errors: &mut Vec<ConfigError>,
+    key: String,
+    v: Option<String>,
+    default: Duration,
+) -> Duration {
+    match v {
+        None => default,
+        Some(t) => parse_duration(&t).unwrap_or_else(|| {
+            err(
+                errors,
+                key,
+                format!("'{t}' is not a duration like \"500ms\", \"30s\", \"15m\" or \"8h\""),
+            );
+            default
+        }),
+    }
+}
+
+fn positive(
+    errors: &mut Vec<ConfigError>,
+    key: String,
+    v: Option<i64>,
+    default: u64,
+    max: u64,
+) -> u64 {
+    match v {
+        None => default,
+        Some(n) if n >= 1 && (n as u64) <= max => n as u64,
+        Some(n) => {
+            err(errors, key, format!("{n} is out of range 1..={max}"));
+            default
+        }
+    }
+}
+
+/// AgentCore's claim-value pattern `[A-Za-z0-9_.-]+`, 1–255 characters.
+fn valid_claim_value(v: &str) -> bool {
+    !v.is_empty()
+        && v.len() <= 255
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+}
+
+fn check_claim_rule(
+    errors: &mut Vec<ConfigError>,
+    key: &str,
+    r: RawClaimRule,
+) -> Option<crate::token::ClaimRule> {
+    use crate::token::{ClaimOp, ClaimRule};
+    let claim = r.claim.unwrap_or_default();
+    if claim.is_empty()
+        || claim.len() > 255
+        || !claim
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.-:".contains(&b))
+    {
+        err(
+            errors,
+            format!("{key}.claim"),
+            "must be 1-255 characters of [A-Za-z0-9_.-:]",
+        );
+    }
+    let op = match (r.operator.as_deref(), r.value, r.values.is_empty()) {
+        (Some("EQUALS"), Some(v), true) => Some(ClaimOp::Equals(v)),
+        (Some("CONTAINS"), Some(v), true) => Some(ClaimOp::Contains(v)),
+        (Some("CONTAINS_ANY"), None, false) => Some(ClaimOp::ContainsAny(r.values)),
+        (Some("EQUALS" | "CONTAINS"), _, _) => {
+            err(
+                errors,
+                format!("{key}.value"),
+                "EQUALS and CONTAINS take exactly one `value` (and no `values`)",
+            );
+            None
+        }
+        (Some("CONTAINS_ANY"), _, _) => {
+            err(
+                errors,
+                format!("{key}.values"),
+                "CONTAINS_ANY takes a non-empty `values` list (and no `value`)",
+            );
+            None
+        }
+        (other, _, _) => {
+            err(
+                errors,
+                format!("{key}.operator"),
+                format!("{other:?} is not one of EQUALS, CONTAINS, CONTAINS_ANY"),
+            );
+            None
+        }
+    }?;
+    let bad = match &op {
+        ClaimOp::Equals(v) | ClaimOp::Contains(v) => !valid_claim_value(v),
+        ClaimOp::ContainsAny(vs) => vs.iter().any(|v| !valid_claim_value(v)),
+    };
+    if bad {
+        err(
+            errors,
+            format!("{key}.value"),
+            "values must be 1-255 characters of [A-Za-z0-9_.-]",
+        );
+    }
+    Some(ClaimRule { claim, op })
+}
+
+fn check_runtime(
+    errors: &mut Vec<ConfigError>,
+    i: usize,
+    r: RawRuntime,
+    names: &mut std::collections::HashSet<String>,
+) -> Option<RuntimeConfig> {
+    let k = |f: &str| format!("runtime[{i}].{f}");
+    let name = r.name.unwrap_or_default();
+    if !valid_runtime_name(&name) {
+        err(errors, k("name"), "must match [a-zA-Z][a-zA-Z0-9_]{0,47}");
+    } else if !names.insert(name.clone()) {
+        err(errors, k("name"), format!("'{name}' is defined twice"));
+    }
+    let mut versions = std::collections::BTreeMap::new();
+    match (r.upstream, r.version.is_empty()) {
+        (Some(u), true) => {
+            check_url(errors, &k("upstream"), &u);
+            versions.insert(1, u);
+        }
+        (None, true) => err(errors, k("upstream"), "missing; give the agent's base URL, e.g. \"http://127.0.0.1:8080\" (or [[runtime.version]] entries)"),
+        (Some(_), false) => err(errors, k("upstream"), "give either `upstream` or [[runtime.version]] entries, not both"),
+        (None, false) => {
+            for (j, v) in r.version.into_iter().enumerate() {
+                let vk = |f: &str| k(&format!("version[{j}].{f}"));
+                let number = match v.number {
+                    Some(n) if (1..=99_999).contains(&n) => n as u32,
+                    _ => {
+                        err(errors, vk("number"), "must be a version number from 1 to 99999");
+                        continue;
+                    }
+                };
+                let upstream = v.upstream.unwrap_or_default();
+                check_url(errors, &vk("upstream"), &upstream);
+                if versions.insert(number, upstream).is_some() {
+                    err(errors, vk("number"), format!("version {number} is defined twice"));
+                }
+            }
+        }
+    }
+    let mut endpoints = std::collections::BTreeMap::new();
+    for (j, e) in r.endpoint.into_iter().enumerate() {
+        let ek = |f: &str| k(&format!("endpoint[{j}].{f}"));
+        let ename = e.name.unwrap_or_default();
+        let valid = !ename.is_empty()
+            && ename.len() <= 48
+            && ename.as_bytes()[0].is_ascii_alphabetic()
+            && ename
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if !valid || ename == "DEFAULT" {
+            err(errors, ek("name"), "must match [a-zA-Z][a-zA-Z0-9_]{0,47} and not be DEFAULT (DEFAULT always tracks the latest version)");
+            continue;
+        }
+        match e.version {
+            Some(v) if versions.contains_key(&(v as u32)) && v > 0 => {
+                if endpoints.insert(ename.clone(), v as u32).is_some() {
+                    err(
+                        errors,
+                        ek("name"),
+                        format!("endpoint '{ename}' is defined twice"),
+                    );
+                }
+            }
+            other => err(
+                errors,
+                ek("version"),
+                format!("{other:?} names no version of this runtime"),
+            ),
+        }
+    }
+    for (j, o) in r.allowed_origins.iter().enumerate() {
+        check_origin(errors, &k(&format!("allowed_origins[{j}]")), o);
+    }
+    let mut allow = Vec::new();
+    for (j, h) in r.request_header_allowlist.iter().enumerate() {
+        let key = k(&format!("request_header_allowlist[{j}]"));
+        let valid = !h.is_empty()
+            && h.len() <= 256
+            && h.as_bytes()[0].is_ascii_alphabetic()
+            && h.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !valid {
+            err(
+                errors,
+                key,
+                format!("'{h}' is not a header name ([A-Za-z][A-Za-z0-9_-]*)"),
+            );
+        } else if restricted_header(h) {
+            err(
+                errors,
+                key,
+                format!("'{h}' may not be forwarded to an agent"),
+            );
+        } else {
+            allow.push(h.to_ascii_lowercase());
+        }
+    }
+    if allow.len() > 20 {
+        err(errors, k("request_header_allowlist"), "at most 20 headers");
+    }
+    let idle_timeout = duration_or(
+        errors,
+        k("idle_timeout"),
+        r.idle_timeout,
+        DEFAULT_IDLE_TIMEOUT,
+    );
+    let max_lifetime = duration_or(
+        errors,
+        k("max_lifetime"),
+        r.max_lifetime,
+        DEFAULT_MAX_LIFETIME,
+    );
+    if idle_timeout > max_lifetime {
+        err(
+            errors,
+            k("idle_timeout"),
+            "must not be longer than max_lifetime",
+        );
+    }
+    let d = LimitsConfig::default();
+    let l = r.limits;
+    let limits = LimitsConfig {
+        max_payload_bytes: positive(
+            errors,
+            k("limits.max_payload_bytes"),
+            l.max_payload_bytes,
+            d.max_payload_bytes,
+            d.max_payload_bytes,
+        ),
+        requests_per_minute: positive(
+            errors,
+            k("limits.requests_per_minute"),
+            l.requests_per_minute,
+            u64::from(d.requests_per_minute),
+            1_000_000,
+        ) as u32,
+        burst: positive(
+            errors,
+            k("limits.burst"),
+            l.burst,
+            u64::from(d.burst),
+            1_000_000,
+        ) as u32,
+        max_sessions_per_user: positive(
+            errors,
+            k("limits.max_sessions_per_user"),
+            l.max_sessions_per_user,
+            u64::from(d.max_sessions_per_user),
+            1_000_000,
+        ) as u32,
+        response_timeout: duration_or(
+            errors,
+            k("limits.response_timeout"),
+            l.response_timeout,
+            d.response_timeout,
+        ),
+        stream_idle_timeout: duration_or(
+            errors,
+            k("limits.stream_idle_timeout"),
+            l.stream_idle_timeout,
+            d.stream_idle_timeout,
+        ),
+    };
+    let authorizer = r.authorizer.map(|a| {
+        let discovery_url = a.discovery_url.unwrap_or_default();
+        if discovery_url.is_empty() {
+            err(errors, k("authorizer.discovery_url"), "missing; give the IdP's .well-known/openid-configuration URL");
+        } else {
+            check_url(errors, &k("authorizer.discovery_url"), &discovery_url);
+            if !discovery_url.contains("/.well-known/openid-configuration") && !discovery_url.contains("/.well-known/oauth-authorization-server") {
+                err(errors, k("authorizer.discovery_url"), "must end in /.well-known/openid-configuration");
+            }
+        }
+        if a.allowed_clients.is_empty() && a.allowed_audience.is_empty() {
+            err(errors, k("authorizer"), "set allowed_clients or allowed_audience (or both): a token from any client of the IdP must not be accepted");
+        }
+        let custom_claims = a
+            .custom_claims
+            .into_iter()
+            .enumerate()
+            .filter_map(|(j, c)| check_claim_rule(errors, &k(&format!("authorizer.custom_claims[{j}]")), c))
+            .collect();
+        AuthorizerConfig {
+            discovery_url,
+            allowed_clients: a.allowed_clients,
+            allowed_audience: a.allowed_audience,
+            allowed_scopes: a.allowed_scopes,
+            custom_claims,
+            jwks_refresh_interval: duration_or(errors, k("authorizer.jwks_refresh_interval"), a.jwks_refresh_interval, Duration::from_secs(30)),
+        }
+    });
+    Some(RuntimeConfig {
+        name,
+        versions,
+        endpoints,
+        authorizer,
+        allowed_origins: r.allowed_origins,
+        request_header_allowlist: allow,
+        idle_timeout,
+        max_lifetime,
+        limits,
+    })
 }
 
 /// AgentCore's runtime-name pattern `[a-zA-Z][a-zA-Z0-9_]{0,47}`.
@@ -184,49 +696,9 @@ impl Config {
         let mut runtimes = Vec::new();
         let mut names = std::collections::HashSet::new();
         for (i, r) in raw.runtime.into_iter().enumerate() {
-            let k = |f: &str| format!("runtime[{i}].{f}");
-            let name = r.name.unwrap_or_default();
-            if !valid_runtime_name(&name) {
-                err(
-                    &mut errors,
-                    k("name"),
-                    "must match [a-zA-Z][a-zA-Z0-9_]{0,47}",
-                );
-            } else if !names.insert(name.clone()) {
-                err(&mut errors, k("name"), format!("'{name}' is defined twice"));
+            if let Some(rc) = check_runtime(&mut errors, i, r, &mut names) {
+                runtimes.push(rc);
             }
-            let upstream = r.upstream.unwrap_or_default();
-            if upstream.is_empty() {
-                err(
-                    &mut errors,
-                    k("upstream"),
-                    "missing; give the agent's base URL, e.g. \"http://127.0.0.1:8080\"",
-                );
-            } else {
-                check_url(&mut errors, &k("upstream"), &upstream);
-            }
-            let authorizer = r.authorizer.map(|a| {
-                let discovery_url = a.discovery_url.unwrap_or_default();
-                if discovery_url.is_empty() {
-                    err(&mut errors, k("authorizer.discovery_url"), "missing; give the IdP's .well-known/openid-configuration URL");
-                } else {
-                    check_url(&mut errors, &k("authorizer.discovery_url"), &discovery_url);
-                }
-                if a.allowed_clients.is_empty() && a.allowed_audience.is_empty() {
-                    err(&mut errors, k("authorizer"), "set allowed_clients or allowed_audience (or both): a token from any client of the IdP must not be accepted");
-                }
-                AuthorizerConfig {
-                    discovery_url,
-                    allowed_clients: a.allowed_clients,
-                    allowed_audience: a.allowed_audience,
-                    allowed_scopes: a.allowed_scopes,
-                }
-            });
-            runtimes.push(RuntimeConfig {
-                name,
-                upstream,
-                authorizer,
-            });
         }
         if errors.is_empty() {
             Ok(Config {

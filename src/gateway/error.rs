@@ -36,15 +36,53 @@ pub enum GatewayError {
     /// The agent could not be reached.
     #[error("The agent is not reachable.")]
     AgentUnreachable(String),
-    /// The agent answered with an error status.
-    #[error("The agent returned HTTP {0}.")]
-    AgentError(u16),
+    /// The agent answered with an error status (its message, shortened, follows).
+    #[error("The agent returned HTTP {status}: {message}")]
+    AgentError { status: u16, message: String },
+    /// The agent did not start answering within the runtime's `response_timeout`.
+    #[error("The agent did not answer in time.")]
+    AgentTimeout,
+    /// The token is valid but was revoked (sign-out, revoked refresh token, disabled user).
+    #[error("The token has been revoked.")]
+    Revoked,
+    /// The request body is larger than the runtime allows.
+    #[error("The request body is larger than {0} bytes.")]
+    PayloadTooLarge(u64),
+    /// A browser origin that the runtime does not allow.
+    #[error("Requests from this origin are not allowed for this runtime.")]
+    OriginNotAllowed,
+    /// Too many requests by this user.
+    #[error("Rate exceeded; retry after {0} seconds.")]
+    Throttled(u64),
+    /// The user holds as many sessions as the runtime allows.
+    #[error("Too many concurrent sessions for this user; stop one or wait until one goes idle.")]
+    TooManySessions,
+    /// A required header is missing or malformed.
+    #[error("{0}")]
+    Validation(&'static str),
+    /// No such session (StopRuntimeSession).
+    #[error("Session not found or already terminated.")]
+    SessionNotFound,
     /// Something inside gatehouse failed; detail is logged, never sent.
     #[error("An internal error occurred.")]
     Internal(String),
 }
 
 impl GatewayError {
+    /// A short fixed label for metrics (`auth_failures_total{reason}`), for authentication refusals only.
+    pub fn auth_failure_reason(&self) -> Option<String> {
+        match self {
+            GatewayError::MissingToken => Some("missing_token".into()),
+            GatewayError::MalformedCredential(_) => Some("malformed_credential".into()),
+            GatewayError::Revoked => Some("revoked".into()),
+            GatewayError::Token(e) => {
+                let debug = format!("{e:?}");
+                Some(debug.split('(').next().unwrap_or("token").to_string())
+            }
+            _ => None,
+        }
+    }
+
     fn status_and_type(&self) -> (StatusCode, &'static str) {
         match self {
             GatewayError::MissingToken | GatewayError::MalformedCredential(_) => {
@@ -63,10 +101,22 @@ impl GatewayError {
             | GatewayError::UnknownOperation => {
                 (StatusCode::NOT_FOUND, "ResourceNotFoundException")
             }
-            GatewayError::InvalidSessionId => (StatusCode::BAD_REQUEST, "ValidationException"),
-            GatewayError::SessionOwnedByAnother => (StatusCode::FORBIDDEN, "AccessDeniedException"),
+            GatewayError::InvalidSessionId
+            | GatewayError::PayloadTooLarge(_)
+            | GatewayError::Validation(_) => (StatusCode::BAD_REQUEST, "ValidationException"),
+            GatewayError::SessionOwnedByAnother | GatewayError::OriginNotAllowed => {
+                (StatusCode::FORBIDDEN, "AccessDeniedException")
+            }
             GatewayError::AgentUnreachable(_) => (StatusCode::BAD_GATEWAY, "RuntimeClientError"),
-            GatewayError::AgentError(_) => (StatusCode::FAILED_DEPENDENCY, "RuntimeClientError"),
+            GatewayError::AgentTimeout => (StatusCode::GATEWAY_TIMEOUT, "RuntimeClientError"),
+            GatewayError::AgentError { .. } => {
+                (StatusCode::FAILED_DEPENDENCY, "RuntimeClientError")
+            }
+            GatewayError::Revoked => (StatusCode::UNAUTHORIZED, "UnauthorizedException"),
+            GatewayError::Throttled(_) | GatewayError::TooManySessions => {
+                (StatusCode::TOO_MANY_REQUESTS, "ThrottlingException")
+            }
+            GatewayError::SessionNotFound => (StatusCode::NOT_FOUND, "ResourceNotFoundException"),
             GatewayError::Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "InternalServerException")
             }
@@ -86,13 +136,24 @@ impl GatewayError {
                 Refusal::Forbidden => Some("Bearer error=\"insufficient_scope\"".into()),
                 Refusal::Unavailable => None,
             },
+            GatewayError::Revoked => Some(
+                "Bearer error=\"invalid_token\", error_description=\"the token has been revoked\""
+                    .into(),
+            ),
             GatewayError::RuntimeNotFound(_)
             | GatewayError::EndpointNotFound(_)
             | GatewayError::UnknownOperation
             | GatewayError::InvalidSessionId
             | GatewayError::SessionOwnedByAnother
             | GatewayError::AgentUnreachable(_)
-            | GatewayError::AgentError(_)
+            | GatewayError::AgentTimeout
+            | GatewayError::AgentError { .. }
+            | GatewayError::PayloadTooLarge(_)
+            | GatewayError::OriginNotAllowed
+            | GatewayError::Throttled(_)
+            | GatewayError::TooManySessions
+            | GatewayError::Validation(_)
+            | GatewayError::SessionNotFound
             | GatewayError::Internal(_) => None,
         }
     }

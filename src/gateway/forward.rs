@@ -7,13 +7,15 @@ use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::route::{check_qualifier, find_runtime, parse_path, Operation};
+use super::route::{find_runtime, parse_path, Operation};
 use super::session::{mint_session_id, validate_session_id};
-use super::{credential, GatewayError, GatewayState};
+use super::stream::GuardedBody;
+use super::{cors, credential, GatewayError, GatewayState, Runtime};
 use crate::store::SessionOwner;
+use crate::token::VerifiedClaims;
 
 /// The session header, as AgentCore names it.
 pub const SESSION_HEADER: &str = "x-amzn-bedrock-agentcore-runtime-session-id";
@@ -30,15 +32,80 @@ const BODY_HEADERS: &[&str] = &["content-type", "accept"];
 /// Headers of the agent's answer that reach the client.
 const RESPONSE_HEADERS: &[&str] = &["content-type", "cache-control", "content-encoding"];
 
+/// What one request has learned so far, for the log line and metrics.
+#[derive(Debug, Default)]
+struct Ctx {
+    request_id: String,
+    session: Option<String>,
+    sub: Option<String>,
+}
+
 /// The axum handler for everything under `/runtimes/`.
 pub async fn handle(
     State(state): State<Arc<GatewayState>>,
     Path(rest): Path<String>,
     req: Request,
 ) -> Response {
-    invoke(&state, &rest, req)
-        .await
-        .unwrap_or_else(IntoResponse::into_response)
+    let started = Instant::now();
+    let (runtime_ref, op) = match parse_path(&rest) {
+        Ok(x) => x,
+        Err(e) => return e.into_response(),
+    };
+    let Some(runtime) = find_runtime(&state.runtimes, runtime_ref).cloned() else {
+        return GatewayError::RuntimeNotFound(runtime_ref.chars().take(256).collect())
+            .into_response();
+    };
+    let origin = cors::check_origin(req.headers(), &runtime.allowed_origins);
+    if req.method() == Method::OPTIONS {
+        return cors::preflight(&origin, req.headers(), &runtime.header_allowlist);
+    }
+    let qualifier = query_param(req.uri().query(), "qualifier").map(|q| q.into_owned());
+    let mut ctx = Ctx {
+        request_id: crate::util::uuid_v4(),
+        ..Ctx::default()
+    };
+    let result = if origin == cors::OriginCheck::Refused {
+        Err(GatewayError::OriginNotAllowed)
+    } else {
+        match (op, req.method().clone()) {
+            (Operation::Invocations, Method::POST) => {
+                invoke(&state, &runtime, qualifier.as_deref(), req, &mut ctx).await
+            }
+            (Operation::StopSession, Method::POST) => {
+                stop_session(&state, &runtime, req, &mut ctx).await
+            }
+            (Operation::ResourceMetadata, Method::GET) => {
+                Ok(metadata(&state, &runtime, qualifier.as_deref()))
+            }
+            _ => Err(GatewayError::UnknownOperation),
+        }
+    };
+    let mut resp = result.unwrap_or_else(|e| {
+        if let Some(reason) = e.auth_failure_reason() {
+            state.metrics.auth_failure(&reason);
+        }
+        e.into_response()
+    });
+    cors::decorate(resp.headers_mut(), &origin);
+    if resp.status() == StatusCode::UNAUTHORIZED {
+        add_resource_metadata(&state, &runtime, qualifier.as_deref(), resp.headers_mut());
+    }
+    if let Ok(v) = HeaderValue::from_str(&ctx.request_id) {
+        resp.headers_mut()
+            .insert(HeaderName::from_static("x-amzn-requestid"), v);
+    }
+    let status = resp.status().as_u16();
+    state.metrics.request(&runtime.name, status);
+    tracing::info!(
+        request_id = %ctx.request_id,
+        runtime = %runtime.name,
+        session = ctx.session.as_deref().unwrap_or("-"),
+        user = ctx.sub.as_deref().unwrap_or("-"),
+        status,
+        duration_ms = started.elapsed().as_millis() as u64,
+        "request"
+    );
+    resp
 }
 
 fn query_param<'a>(query: Option<&'a str>, name: &str) -> Option<std::borrow::Cow<'a, str>> {
@@ -48,36 +115,100 @@ fn query_param<'a>(query: Option<&'a str>, name: &str) -> Option<std::borrow::Co
     })
 }
 
+/// The URL of the runtime's protected-resource metadata (RFC 9728), as AgentCore names it.
+fn metadata_url(state: &GatewayState, runtime: &Runtime, qualifier: Option<&str>) -> String {
+    format!(
+        "{}/runtimes/{}{}?qualifier={}",
+        state.public_url,
+        crate::server::encode_arn(&runtime.arn),
+        super::route::METADATA_SUFFIX,
+        qualifier.unwrap_or(super::route::DEFAULT_QUALIFIER)
+    )
+}
+
+/// RFC 9728 §5.1: a 401 names where the client can learn how to get a token.
+fn add_resource_metadata(
+    state: &GatewayState,
+    runtime: &Runtime,
+    qualifier: Option<&str>,
+    h: &mut HeaderMap,
+) {
+    let url = metadata_url(state, runtime, qualifier);
+    let current = h
+        .get("www-authenticate")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("Bearer");
+    let value = if current == "Bearer" {
+        format!("Bearer resource_metadata=\"{url}\"")
+    } else {
+        format!("{current}, resource_metadata=\"{url}\"")
+    };
+    if let Ok(v) = HeaderValue::from_str(&value) {
+        h.insert("www-authenticate", v);
+    }
+}
+
+/// `GET …/invocations/.well-known/oauth-protected-resource`: where to get a token for this runtime.
+fn metadata(state: &GatewayState, runtime: &Runtime, qualifier: Option<&str>) -> Response {
+    let resource = format!(
+        "{}/runtimes/{}/invocations",
+        state.public_url,
+        crate::server::encode_arn(&runtime.arn)
+    );
+    let _ = qualifier;
+    let body = serde_json::json!({
+        "resource": resource,
+        "resource_name": runtime.name,
+        "authorization_servers": [runtime.authorization_server],
+        "bearer_methods_supported": ["header"],
+        "scopes_supported": runtime.authorizer.policy.allowed_scopes,
+    });
+    let mut r = body.to_string().into_response();
+    r.headers_mut()
+        .insert("content-type", HeaderValue::from_static("application/json"));
+    r
+}
+
 /// The session id of a request: the client's (validated) or a new one.
 fn session_id(headers: &HeaderMap) -> Result<String, GatewayError> {
+    match client_session_id(headers)? {
+        Some(id) => Ok(id),
+        None => Ok(mint_session_id()),
+    }
+}
+
+fn client_session_id(headers: &HeaderMap) -> Result<Option<String>, GatewayError> {
     let mut values = headers.get_all(SESSION_HEADER).iter();
     match (values.next(), values.next()) {
-        (None, _) => Ok(mint_session_id()),
+        (None, _) => Ok(None),
         (Some(v), None) => {
             let id = v.to_str().map_err(|_| GatewayError::InvalidSessionId)?;
             validate_session_id(id)?;
-            Ok(id.to_string())
+            Ok(Some(id.to_string()))
         }
         (Some(_), Some(_)) => Err(GatewayError::InvalidSessionId),
     }
 }
 
 /// The headers the agent receives: an allow-list of the client's, plus the gateway's own identity headers.
-/// Everything else — `Authorization`, cookies, hop-by-hop headers, any client-sent `x-amzn-*` identity
-/// header in any letter case — is simply never copied.
+/// Everything else — `Authorization` (unless the runtime allow-lists it), cookies, hop-by-hop headers, any
+/// client-sent `x-amzn-*` identity header in any letter case — is simply never copied.
 pub fn agent_headers(
     client: &HeaderMap,
     session_id: &str,
     user_id: &str,
     request_id: &str,
+    allowlist: &[String],
 ) -> HeaderMap {
     let mut out = HeaderMap::new();
     for (name, value) in client {
         let n = name.as_str(); // http lower-cases header names
         let allowed = BODY_HEADERS.contains(&n)
             || TRACE_HEADERS.contains(&n)
-            || (n.starts_with(CUSTOM_HEADER_PREFIX) && n.len() > CUSTOM_HEADER_PREFIX.len());
-        if allowed {
+            || (n.starts_with(CUSTOM_HEADER_PREFIX) && n.len() > CUSTOM_HEADER_PREFIX.len())
+            || allowlist.iter().any(|a| a == n);
+        let identity = n == SESSION_HEADER || n == USER_ID_HEADER || n == REQUEST_ID_HEADER;
+        if allowed && !identity {
             out.append(name.clone(), value.clone());
         }
     }
@@ -92,59 +223,177 @@ pub fn agent_headers(
     out
 }
 
-async fn invoke(state: &GatewayState, rest: &str, req: Request) -> Result<Response, GatewayError> {
-    let (parts, body) = req.into_parts();
-    let (runtime_ref, op) = parse_path(rest)?;
-    let runtime = find_runtime(&state.runtimes, runtime_ref)
-        .ok_or_else(|| GatewayError::RuntimeNotFound(runtime_ref.chars().take(256).collect()))?
-        .clone();
-    let query = parts.uri.query();
-    check_qualifier(query_param(query, "qualifier").as_deref())?;
-    if op != Operation::Invocations || parts.method != Method::POST {
-        return Err(GatewayError::UnknownOperation);
-    }
-    credential::refuse_query_token(query)?;
+/// Bearer token → authorizer → revocation set. Returns the verified claims.
+async fn authenticate(
+    state: &GatewayState,
+    runtime: &Runtime,
+    parts: &http::request::Parts,
+    ctx: &mut Ctx,
+) -> Result<VerifiedClaims, GatewayError> {
+    credential::refuse_query_token(parts.uri.query())?;
     let token = credential::parse_bearer(&parts.headers)?;
     let now = state.clock.now_unix();
     let claims = runtime
         .authorizer
         .authorize(token, now, Instant::now())
         .await?;
+    ctx.sub = Some(claims.sub.clone());
+    if runtime.builtin_issuer && state.revocations.is_revoked(&claims) {
+        return Err(GatewayError::Revoked);
+    }
+    tracing::debug!(request_id = %ctx.request_id, token = %crate::util::log_id(token), "token accepted");
+    Ok(claims)
+}
+
+fn is_length_limit(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
+}
+
+/// Reads at most `max` bytes of an error body, for the 424 message.
+async fn error_text(body: hyper::body::Incoming, max: usize) -> String {
+    use http_body_util::BodyExt as _;
+    let mut body = body;
+    let mut buf = Vec::new();
+    let read = async {
+        while buf.len() < max {
+            match body.frame().await {
+                Some(Ok(f)) => {
+                    if let Ok(d) = f.into_data() {
+                        buf.extend_from_slice(&d);
+                    }
+                }
+                _ => break,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), read).await;
+    buf.truncate(max);
+    let text = String::from_utf8_lossy(&buf);
+    let clean: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let trimmed = clean.trim();
+    if trimmed.is_empty() {
+        "(no message)".to_string()
+    } else {
+        trimmed.to_string()
+    }
+}
+
+async fn invoke(
+    state: &GatewayState,
+    runtime: &Arc<Runtime>,
+    qualifier: Option<&str>,
+    req: Request,
+    ctx: &mut Ctx,
+) -> Result<Response, GatewayError> {
+    let upstream = runtime.upstream_for(qualifier)?.to_string();
+    let (parts, body) = req.into_parts();
+    let claims = authenticate(state, runtime, &parts, ctx).await?;
     let session_id = session_id(&parts.headers)?;
+    ctx.session = Some(session_id.clone());
+    let now = Instant::now();
+    state
+        .rate
+        .check(
+            (&runtime.name, &claims.sub),
+            runtime.limits.requests_per_minute,
+            runtime.limits.burst,
+            now,
+        )
+        .map_err(|retry| GatewayError::Throttled(retry.as_secs().max(1)))?;
     let owner = SessionOwner {
         issuer: claims.iss.clone(),
         sub: claims.sub.clone(),
     };
     state
         .sessions
-        .bind(&runtime.arn, &session_id, &owner, now)
+        .bind(&runtime.arn, &session_id, &owner, state.clock.now_unix())
         .await?;
-
-    let request_id = crate::util::uuid_v4();
-    let uri = format!("{}/invocations", runtime.upstream.trim_end_matches('/'));
-    let mut upstream_req = http::Request::post(uri)
-        .body(Body::new(body))
-        .map_err(|e| GatewayError::Internal(format!("building the agent request: {e}")))?;
-    *upstream_req.headers_mut() =
-        agent_headers(&parts.headers, &session_id, &claims.sub, &request_id);
-    tracing::info!(
-        runtime = %runtime.name,
-        sub = %claims.sub,
-        token = %crate::util::log_id(token),
-        %request_id,
-        "invoking agent"
-    );
-    let upstream_resp = state
-        .client
-        .request(upstream_req)
-        .await
-        .map_err(|e| GatewayError::AgentUnreachable(format!("{}: {e}", runtime.upstream)))?;
-    let status = upstream_resp.status();
-    if status.is_client_error() || status.is_server_error() {
-        return Err(GatewayError::AgentError(status.as_u16()));
+    let user_key = format!("{}\n{}", claims.iss, claims.sub);
+    if !state.session_counter.admit(
+        &runtime.arn,
+        &user_key,
+        &session_id,
+        runtime.limits.max_sessions_per_user,
+        runtime.idle_timeout,
+        now,
+    ) {
+        return Err(GatewayError::TooManySessions);
     }
+    let max = runtime.limits.max_payload_bytes;
+    let declared = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max) {
+        return Err(GatewayError::PayloadTooLarge(max));
+    }
+    let limited = http_body_util::Limited::new(body, usize::try_from(max).unwrap_or(usize::MAX));
+
+    let uri = format!("{}/invocations", upstream.trim_end_matches('/'));
+    let mut upstream_req = http::Request::post(uri)
+        .body(Body::new(limited))
+        .map_err(|e| GatewayError::Internal(format!("building the agent request: {e}")))?;
+    *upstream_req.headers_mut() = agent_headers(
+        &parts.headers,
+        &session_id,
+        &claims.sub,
+        &ctx.request_id,
+        &runtime.header_allowlist,
+    );
+    let sent = Instant::now();
+    let answer = tokio::time::timeout(
+        runtime.limits.response_timeout,
+        state.client.request(upstream_req),
+    )
+    .await;
+    let upstream_resp = match answer {
+        Err(_) => {
+            state.metrics.agent_failure();
+            return Err(GatewayError::AgentTimeout);
+        }
+        Ok(Err(e)) if is_length_limit(&e) => return Err(GatewayError::PayloadTooLarge(max)),
+        Ok(Err(e)) => {
+            state.metrics.agent_failure();
+            return Err(GatewayError::AgentUnreachable(format!("{upstream}: {e}")));
+        }
+        Ok(Ok(r)) => r,
+    };
+    state.metrics.upstream_latency(sent.elapsed());
+    let status = upstream_resp.status();
     let (up_parts, up_body) = upstream_resp.into_parts();
-    let mut resp = Response::new(Body::new(up_body));
+    if status.is_client_error() || status.is_server_error() {
+        let message: String = error_text(up_body, 4096).await.chars().take(1024).collect();
+        return Err(GatewayError::AgentError {
+            status: status.as_u16(),
+            message,
+        });
+    }
+    let sse = up_parts
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"));
+    let stop = state.streams.register(&runtime.arn, &session_id);
+    let body = GuardedBody::new(
+        up_body,
+        sse,
+        runtime.limits.stream_idle_timeout,
+        stop,
+        state.metrics.clone(),
+        ctx.request_id.clone(),
+    );
+    let mut resp = Response::new(Body::new(body));
     *resp.status_mut() = status;
     let h = resp.headers_mut();
     for name in RESPONSE_HEADERS {
@@ -155,8 +404,44 @@ async fn invoke(state: &GatewayState, rest: &str, req: Request) -> Result<Respon
     if let Ok(v) = HeaderValue::from_str(&session_id) {
         h.insert(HeaderName::from_static(SESSION_HEADER), v);
     }
-    if let Ok(v) = HeaderValue::from_str(&request_id) {
-        h.insert(HeaderName::from_static("x-amzn-requestid"), v);
+    Ok(resp)
+}
+
+/// `StopRuntimeSession`: the session's owner ends its in-flight streams; the session stays bound to them.
+async fn stop_session(
+    state: &GatewayState,
+    runtime: &Arc<Runtime>,
+    req: Request,
+    ctx: &mut Ctx,
+) -> Result<Response, GatewayError> {
+    let (parts, _body) = req.into_parts();
+    let claims = authenticate(state, runtime, &parts, ctx).await?;
+    let session_id = client_session_id(&parts.headers)?.ok_or(GatewayError::Validation(
+        "StopRuntimeSession needs the X-Amzn-Bedrock-AgentCore-Runtime-Session-Id header.",
+    ))?;
+    ctx.session = Some(session_id.clone());
+    let caller = SessionOwner {
+        issuer: claims.iss.clone(),
+        sub: claims.sub.clone(),
+    };
+    match state.sessions.owner(&runtime.arn, &session_id).await? {
+        None => return Err(GatewayError::SessionNotFound),
+        Some(o) if o != caller => return Err(GatewayError::SessionOwnedByAnother),
+        Some(_) => {}
+    }
+    let stopped = state.streams.stop(&runtime.arn, &session_id);
+    state.session_counter.forget(
+        &runtime.arn,
+        &format!("{}\n{}", claims.iss, claims.sub),
+        &session_id,
+    );
+    tracing::info!(request_id = %ctx.request_id, runtime = %runtime.name, streams = stopped, "session stopped");
+    let body = serde_json::json!({ "runtimeSessionId": session_id, "statusCode": 200 });
+    let mut resp = body.to_string().into_response();
+    let h = resp.headers_mut();
+    h.insert("content-type", HeaderValue::from_static("application/json"));
+    if let Ok(v) = HeaderValue::from_str(&session_id) {
+        h.insert(HeaderName::from_static(SESSION_HEADER), v);
     }
     Ok(resp)
 }
@@ -187,7 +472,7 @@ mod tests {
             "x-amzn-bedrock-agentcore-runtime-custom-tenant",
             HeaderValue::from_static("t1"),
         );
-        let out = agent_headers(&c, "sess", "alice-sub", "req");
+        let out = agent_headers(&c, "sess", "alice-sub", "req", &[]);
         assert_eq!(out.get(USER_ID_HEADER).unwrap(), "alice-sub");
         assert_eq!(out.get_all(USER_ID_HEADER).iter().count(), 1);
         assert_eq!(out.get(SESSION_HEADER).unwrap(), "sess");

@@ -1,20 +1,27 @@
 //! The runtime gateway: AgentCore's data plane. Owns the runtime registry, routing, credential extraction,
 //! token checks (through `token::Authorizer`, fed by each runtime's discovery URL like any external IdP),
 //! session binding, header policy and streaming to the agent. Must never trust an identity header a client sent.
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::routing::any;
 use axum::Router;
 
 use crate::clock::Clock;
+use crate::config::{LimitsConfig, RuntimeConfig};
 use crate::store::Store;
 use crate::token::Authorizer;
 
+pub mod cors;
 pub mod credential;
 pub mod error;
 pub mod forward;
+pub mod limits;
+pub mod metrics;
+pub mod revocation;
 pub mod route;
 pub mod session;
+pub mod stream;
 pub mod upstream;
 
 pub use error::GatewayError;
@@ -25,10 +32,23 @@ pub struct Runtime {
     pub name: String,
     /// `arn:aws:bedrock-agentcore:{region}:{account}:runtime/{name}-{10 alnum}`.
     pub arn: String,
-    /// Base URL of the agent (`http://127.0.0.1:8080`); `/invocations` is appended.
-    pub upstream: String,
+    /// Version → base URL of the agent (`http://127.0.0.1:8080`); `/invocations` is appended.
+    pub versions: BTreeMap<u32, String>,
+    /// Named endpoints other than `DEFAULT`, each pinned to a version.
+    pub endpoints: BTreeMap<String, u32>,
     /// Who may call it.
     pub authorizer: Arc<Authorizer>,
+    /// The issuer advertised in protected-resource metadata (the discovery URL without its well-known suffix).
+    pub authorization_server: String,
+    /// Whether tokens come from gatehouse's own pool, whose revocations the gateway enforces.
+    pub builtin_issuer: bool,
+    /// Extra request headers (lower-case) forwarded to the agent.
+    pub header_allowlist: Vec<String>,
+    /// Browser origins allowed to call (exact `scheme://host[:port]`).
+    pub allowed_origins: Vec<String>,
+    /// Sessions unused this long stop counting against the user's session cap.
+    pub idle_timeout: std::time::Duration,
+    pub limits: LimitsConfig,
 }
 
 impl Runtime {
@@ -38,6 +58,50 @@ impl Runtime {
             .rsplit_once("runtime/")
             .map_or(self.arn.as_str(), |(_, id)| id)
     }
+
+    /// The agent base URL for a qualifier: `DEFAULT` (or none) is the latest version; a named endpoint its
+    /// pinned version; a bare version number that version.
+    pub fn upstream_for(&self, qualifier: Option<&str>) -> Result<&str, GatewayError> {
+        let version = match qualifier {
+            None | Some(route::DEFAULT_QUALIFIER) => self.versions.keys().next_back().copied(),
+            Some(q) => self.endpoints.get(q).copied().or_else(|| {
+                q.parse::<u32>()
+                    .ok()
+                    .filter(|v| self.versions.contains_key(v))
+            }),
+        };
+        version
+            .and_then(|v| self.versions.get(&v))
+            .map(String::as_str)
+            .ok_or_else(|| {
+                GatewayError::EndpointNotFound(
+                    qualifier.unwrap_or_default().chars().take(64).collect(),
+                )
+            })
+    }
+
+    /// A runtime from its checked configuration.
+    pub fn from_config(
+        rc: &RuntimeConfig,
+        arn: String,
+        authorizer: Arc<Authorizer>,
+        authorization_server: String,
+        builtin_issuer: bool,
+    ) -> Self {
+        Self {
+            name: rc.name.clone(),
+            arn,
+            versions: rc.versions.clone(),
+            endpoints: rc.endpoints.clone(),
+            authorizer,
+            authorization_server,
+            builtin_issuer,
+            header_allowlist: rc.request_header_allowlist.clone(),
+            allowed_origins: rc.allowed_origins.clone(),
+            idle_timeout: rc.idle_timeout,
+            limits: rc.limits.clone(),
+        }
+    }
 }
 
 impl std::fmt::Debug for Runtime {
@@ -45,7 +109,7 @@ impl std::fmt::Debug for Runtime {
         f.debug_struct("Runtime")
             .field("name", &self.name)
             .field("arn", &self.arn)
-            .field("upstream", &self.upstream)
+            .field("versions", &self.versions)
             .finish_non_exhaustive()
     }
 }
@@ -56,6 +120,13 @@ pub struct GatewayState {
     pub sessions: session::SessionBinder,
     pub client: upstream::HttpClient,
     pub clock: Arc<dyn Clock>,
+    /// The gateway's externally visible base URL.
+    pub public_url: String,
+    pub metrics: Arc<metrics::Metrics>,
+    pub rate: limits::RateLimiter,
+    pub session_counter: limits::SessionCounter,
+    pub streams: stream::StreamRegistry,
+    pub revocations: Arc<revocation::RevocationSet>,
 }
 
 impl GatewayState {
@@ -65,13 +136,30 @@ impl GatewayState {
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
         client: upstream::HttpClient,
+        public_url: String,
     ) -> Self {
         Self {
             runtimes,
             sessions: session::SessionBinder::new(store),
             client,
             clock,
+            public_url,
+            metrics: Arc::new(metrics::Metrics::default()),
+            rate: limits::RateLimiter::default(),
+            session_counter: limits::SessionCounter::default(),
+            streams: stream::StreamRegistry::default(),
+            revocations: Arc::new(revocation::RevocationSet::default()),
         }
+    }
+
+    /// The Prometheus text of the gateway's metrics.
+    pub fn render_metrics(&self) -> String {
+        let fetches: Vec<(String, u64)> = self
+            .runtimes
+            .iter()
+            .map(|r| (r.name.clone(), r.authorizer.cache.fetch_count()))
+            .collect();
+        self.metrics.render(&fetches)
     }
 }
 
@@ -81,4 +169,59 @@ pub fn router(state: Arc<GatewayState>) -> Router {
         .route("/runtimes/{*rest}", any(forward::handle))
         .fallback(|| async { GatewayError::UnknownOperation })
         .with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::token::{FetchError, Fetched, KeyCache, KeySource, Policy};
+
+    struct NoKeys;
+    #[async_trait::async_trait]
+    impl KeySource for NoKeys {
+        async fn fetch(&self) -> Result<Fetched, FetchError> {
+            Err(FetchError("none".into()))
+        }
+    }
+
+    fn runtime() -> Runtime {
+        let mut rc = RuntimeConfig::simple("demo", "http://v1");
+        rc.versions.insert(2, "http://v2".into());
+        rc.endpoints.insert("stable".into(), 1);
+        let cache = Arc::new(KeyCache::new(
+            Arc::new(NoKeys),
+            std::time::Duration::from_secs(30),
+            std::time::Duration::from_secs(1),
+            std::time::Duration::from_secs(300),
+        ));
+        let authorizer = Arc::new(Authorizer {
+            policy: Policy::default(),
+            cache,
+        });
+        Runtime::from_config(
+            &rc,
+            "arn:aws:bedrock-agentcore:us-east-1:000000000000:runtime/demo-abcdefghij".into(),
+            authorizer,
+            "http://idp".into(),
+            true,
+        )
+    }
+
+    #[test]
+    fn default_tracks_the_latest_version_and_endpoints_pin_one() {
+        let r = runtime();
+        assert_eq!(r.upstream_for(None).unwrap(), "http://v2");
+        assert_eq!(r.upstream_for(Some("DEFAULT")).unwrap(), "http://v2");
+        assert_eq!(r.upstream_for(Some("stable")).unwrap(), "http://v1");
+        assert_eq!(r.upstream_for(Some("1")).unwrap(), "http://v1");
+        assert!(matches!(
+            r.upstream_for(Some("prod")),
+            Err(GatewayError::EndpointNotFound(_))
+        ));
+        assert!(matches!(
+            r.upstream_for(Some("3")),
+            Err(GatewayError::EndpointNotFound(_))
+        ));
+        assert_eq!(r.runtime_id(), "demo-abcdefghij");
+    }
 }

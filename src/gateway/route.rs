@@ -11,7 +11,14 @@ pub enum Operation {
     Invocations,
     /// `GET …/ws`
     WebSocket,
+    /// `POST …/stopruntimesession`
+    StopSession,
+    /// `GET …/invocations/.well-known/oauth-protected-resource` (RFC 9728)
+    ResourceMetadata,
 }
+
+/// The path suffix of the protected-resource metadata document.
+pub const METADATA_SUFFIX: &str = "/invocations/.well-known/oauth-protected-resource";
 
 /// The endpoint every runtime has; it tracks the latest version.
 pub const DEFAULT_QUALIFIER: &str = "DEFAULT";
@@ -25,13 +32,20 @@ pub const DEFAULT_QUALIFIER: &str = "DEFAULT";
 /// assert_eq!(op, Operation::Invocations);
 /// ```
 pub fn parse_path(tail: &str) -> Result<(&str, Operation), GatewayError> {
-    let (runtime, op) = tail
-        .rsplit_once('/')
-        .ok_or(GatewayError::UnknownOperation)?;
-    let op = match op {
-        "invocations" => Operation::Invocations,
-        "ws" => Operation::WebSocket,
-        _ => return Err(GatewayError::UnknownOperation),
+    let (runtime, op) = match tail.strip_suffix(METADATA_SUFFIX) {
+        Some(runtime) => (runtime, Operation::ResourceMetadata),
+        None => {
+            let (runtime, op) = tail
+                .rsplit_once('/')
+                .ok_or(GatewayError::UnknownOperation)?;
+            let op = match op {
+                "invocations" => Operation::Invocations,
+                "ws" => Operation::WebSocket,
+                "stopruntimesession" => Operation::StopSession,
+                _ => return Err(GatewayError::UnknownOperation),
+            };
+            (runtime, op)
+        }
     };
     if runtime.is_empty() || runtime.len() > 2048 {
         return Err(GatewayError::RuntimeNotFound(String::new()));
@@ -44,16 +58,6 @@ pub fn find_runtime<'a>(runtimes: &'a [Arc<Runtime>], reference: &str) -> Option
     runtimes
         .iter()
         .find(|r| r.arn == reference || r.runtime_id() == reference || r.name == reference)
-}
-
-/// Checks the qualifier (default `DEFAULT`) against the runtime's endpoints.
-pub fn check_qualifier(qualifier: Option<&str>) -> Result<(), GatewayError> {
-    match qualifier {
-        None | Some(DEFAULT_QUALIFIER) => Ok(()),
-        Some(other) => Err(GatewayError::EndpointNotFound(
-            other.chars().take(64).collect(),
-        )),
-    }
 }
 
 #[cfg(test)]
@@ -79,15 +83,13 @@ mod tests {
             Err(GatewayError::UnknownOperation)
         ));
         assert!(parse_path("/invocations").is_err());
-    }
-
-    #[test]
-    fn qualifier_defaults_to_default() {
-        assert!(check_qualifier(None).is_ok());
-        assert!(check_qualifier(Some("DEFAULT")).is_ok());
-        assert!(matches!(
-            check_qualifier(Some("prod")),
-            Err(GatewayError::EndpointNotFound(_))
-        ));
+        assert_eq!(
+            parse_path("demo/stopruntimesession").unwrap(),
+            ("demo", Operation::StopSession)
+        );
+        assert_eq!(
+            parse_path("demo/invocations/.well-known/oauth-protected-resource").unwrap(),
+            ("demo", Operation::ResourceMetadata)
+        );
     }
 }

@@ -56,6 +56,22 @@ impl SessionBinder {
         self.cache.lock().ok().and_then(|c| c.get(key).cloned())
     }
 
+    /// The owner of a session, if it was ever bound.
+    pub async fn owner(
+        &self,
+        runtime_arn: &str,
+        session_id: &str,
+    ) -> Result<Option<SessionOwner>, GatewayError> {
+        let key = (runtime_arn.to_string(), session_id.to_string());
+        if let Some(o) = self.cached(&key) {
+            return Ok(Some(o));
+        }
+        self.store
+            .session_owner(runtime_arn, session_id)
+            .await
+            .map_err(|e| GatewayError::Internal(format!("session lookup: {e}")))
+    }
+
     /// Succeeds if the session is (now) owned by `caller`; `SessionOwnedByAnother` otherwise.
     pub async fn bind(
         &self,

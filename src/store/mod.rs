@@ -154,4 +154,10 @@ pub trait Store: Send + Sync + 'static {
         owner: &SessionOwner,
         now: i64,
     ) -> Result<SessionOwner, StoreError>;
+    /// Who owns a session, if it was ever bound.
+    async fn session_owner(
+        &self,
+        runtime_arn: &str,
+        session_id: &str,
+    ) -> Result<Option<SessionOwner>, StoreError>;
 }

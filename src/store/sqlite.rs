@@ -303,6 +303,28 @@ impl Store for SqliteStore {
             sub: row.try_get("sub")?,
         })
     }
+
+    async fn session_owner(
+        &self,
+        runtime_arn: &str,
+        session_id: &str,
+    ) -> Result<Option<SessionOwner>, StoreError> {
+        let row = sqlx::query(
+            "SELECT issuer, sub FROM session_bindings WHERE runtime_arn = ? AND session_id = ?",
+        )
+        .bind(runtime_arn)
+        .bind(session_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(SessionOwner {
+                issuer: r.try_get("issuer")?,
+                sub: r.try_get("sub")?,
+            })
+        })
+        .transpose()
+        .map_err(|e: sqlx::Error| StoreError::from(e))
+    }
 }
 
 #[cfg(test)]

@@ -65,6 +65,8 @@ impl Gatehouse {
                 "127.0.0.1:0",
                 "--gateway-listen",
                 "127.0.0.1:0",
+                "--admin-listen",
+                "127.0.0.1:0",
                 "--exit-with-parent",
             ])
             .args(extra)

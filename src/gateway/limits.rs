@@ -1,0 +1,152 @@
+//! Per-user rate limits (token bucket per runtime and user) and the cap on concurrent sessions per user, in
+//! memory. Pure bookkeeping with time passed in; never touches the store.
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Entries kept before stale ones are pruned.
+const PRUNE_AT: usize = 50_000;
+
+#[derive(Debug)]
+struct Bucket {
+    tokens: f64,
+    last: Instant,
+}
+
+/// Token buckets keyed by (runtime, user).
+#[derive(Debug, Default)]
+pub struct RateLimiter {
+    buckets: Mutex<HashMap<(String, String), Bucket>>,
+}
+
+impl RateLimiter {
+    /// Takes one token for `key`; `Err(retry_after)` when the bucket is empty.
+    pub fn check(
+        &self,
+        key: (&str, &str),
+        per_minute: u32,
+        burst: u32,
+        now: Instant,
+    ) -> Result<(), Duration> {
+        let rate = f64::from(per_minute.max(1)) / 60.0;
+        let cap = f64::from(burst.max(1));
+        let Ok(mut map) = self.buckets.lock() else {
+            return Ok(());
+        };
+        if map.len() >= PRUNE_AT {
+            // A bucket that has refilled completely carries no information.
+            map.retain(|_, b| {
+                b.tokens + now.saturating_duration_since(b.last).as_secs_f64() * rate < cap
+            });
+        }
+        let b = map
+            .entry((key.0.to_string(), key.1.to_string()))
+            .or_insert(Bucket {
+                tokens: cap,
+                last: now,
+            });
+        let refill = now.saturating_duration_since(b.last).as_secs_f64() * rate;
+        b.tokens = (b.tokens + refill).min(cap);
+        b.last = now;
+        if b.tokens >= 1.0 {
+            b.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64(
+                ((1.0 - b.tokens) / rate).ceil().max(1.0),
+            ))
+        }
+    }
+}
+
+/// Sessions each user holds on each runtime, with the time each was last used.
+#[derive(Debug, Default)]
+pub struct SessionCounter {
+    users: Mutex<HashMap<(String, String), HashMap<String, Instant>>>,
+}
+
+impl SessionCounter {
+    /// Admits a request in `session` for `user` on `runtime`: known sessions always; a new one only while the
+    /// user holds fewer than `max` sessions used within `idle`.
+    pub fn admit(
+        &self,
+        runtime: &str,
+        user: &str,
+        session: &str,
+        max: u32,
+        idle: Duration,
+        now: Instant,
+    ) -> bool {
+        let Ok(mut map) = self.users.lock() else {
+            return true;
+        };
+        let sessions = map
+            .entry((runtime.to_string(), user.to_string()))
+            .or_default();
+        sessions.retain(|_, last| now.saturating_duration_since(*last) < idle);
+        if let Some(last) = sessions.get_mut(session) {
+            *last = now;
+            return true;
+        }
+        if sessions.len() >= max as usize {
+            return false;
+        }
+        sessions.insert(session.to_string(), now);
+        true
+    }
+
+    /// Forgets a session (after `StopRuntimeSession`).
+    pub fn forget(&self, runtime: &str, user: &str, session: &str) {
+        if let Ok(mut map) = self.users.lock() {
+            if let Some(s) = map.get_mut(&(runtime.to_string(), user.to_string())) {
+                s.remove(session);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_allows_a_burst_then_refuses_then_refills() {
+        let l = RateLimiter::default();
+        let t0 = Instant::now();
+        for _ in 0..3 {
+            assert!(l.check(("rt", "u"), 60, 3, t0).is_ok());
+        }
+        let retry = l.check(("rt", "u"), 60, 3, t0).unwrap_err();
+        assert_eq!(retry, Duration::from_secs(1));
+        assert!(
+            l.check(("rt", "other"), 60, 3, t0).is_ok(),
+            "buckets are per user"
+        );
+        assert!(
+            l.check(("rt", "u"), 60, 3, t0 + Duration::from_secs(1))
+                .is_ok(),
+            "one token per second refills"
+        );
+    }
+
+    #[test]
+    fn sessions_per_user_are_capped_and_idle_ones_expire() {
+        let c = SessionCounter::default();
+        let t0 = Instant::now();
+        let idle = Duration::from_secs(60);
+        assert!(c.admit("rt", "u", "s1", 2, idle, t0));
+        assert!(c.admit("rt", "u", "s2", 2, idle, t0));
+        assert!(!c.admit("rt", "u", "s3", 2, idle, t0));
+        assert!(
+            c.admit("rt", "u", "s1", 2, idle, t0),
+            "a known session is always admitted"
+        );
+        assert!(c.admit("rt", "v", "s3", 2, idle, t0), "the cap is per user");
+        assert!(
+            c.admit("rt", "u", "s3", 2, idle, t0 + Duration::from_secs(61)),
+            "idle sessions stop counting"
+        );
+        c.forget("rt", "u", "s3");
+        assert!(c.admit("rt", "u", "s4", 2, idle, t0 + Duration::from_secs(61)));
+    }
+}

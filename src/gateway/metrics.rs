@@ -1,0 +1,149 @@
+//! Prometheus metrics of the data plane, kept in memory and rendered in the text exposition format on the admin
+//! listener: requests by runtime and status, authentication failures by reason, active streams, upstream latency
+//! and JWKS fetches. Labels never carry a token, a user or a session id.
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Upper bounds (seconds) of the latency histogram's buckets.
+const BUCKETS: [f64; 14] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+/// The gateway's counters.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    requests: Mutex<BTreeMap<(String, u16), u64>>,
+    auth_failures: Mutex<BTreeMap<String, u64>>,
+    active_streams: AtomicI64,
+    agent_failures: AtomicU64,
+    latency_buckets: [AtomicU64; BUCKETS.len()],
+    latency_count: AtomicU64,
+    latency_sum_micros: AtomicU64,
+}
+
+impl Metrics {
+    /// Counts one answered request.
+    pub fn request(&self, runtime: &str, status: u16) {
+        if let Ok(mut m) = self.requests.lock() {
+            *m.entry((runtime.to_string(), status)).or_insert(0) += 1;
+        }
+    }
+
+    /// Counts one refused credential, by reason (a fixed vocabulary).
+    pub fn auth_failure(&self, reason: &str) {
+        if let Ok(mut m) = self.auth_failures.lock() {
+            *m.entry(reason.to_string()).or_insert(0) += 1;
+        }
+    }
+
+    /// Counts an agent that failed mid-stream or could not be reached.
+    pub fn agent_failure(&self) {
+        self.agent_failures.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Records how long the agent took to answer with headers.
+    pub fn upstream_latency(&self, d: Duration) {
+        let secs = d.as_secs_f64();
+        for (i, le) in BUCKETS.iter().enumerate() {
+            if secs <= *le {
+                self.latency_buckets[i].fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.latency_count.fetch_add(1, Ordering::Relaxed);
+        self.latency_sum_micros.fetch_add(
+            u64::try_from(d.as_micros()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// A response stream started.
+    pub fn stream_opened(&self) {
+        self.active_streams.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A response stream ended.
+    pub fn stream_closed(&self) {
+        self.active_streams.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Streams open now.
+    pub fn active_streams(&self) -> i64 {
+        self.active_streams.load(Ordering::Relaxed)
+    }
+
+    /// The text exposition; `jwks_fetches` are (runtime, count) pairs read from the key caches.
+    pub fn render(&self, jwks_fetches: &[(String, u64)]) -> String {
+        let mut out = String::new();
+        out.push_str("# HELP gatehouse_requests_total Data-plane requests answered, by runtime and HTTP status.\n# TYPE gatehouse_requests_total counter\n");
+        if let Ok(m) = self.requests.lock() {
+            for ((rt, status), n) in m.iter() {
+                let _ = writeln!(
+                    out,
+                    "gatehouse_requests_total{{runtime=\"{rt}\",status=\"{status}\"}} {n}"
+                );
+            }
+        }
+        out.push_str("# HELP gatehouse_auth_failures_total Refused credentials, by reason.\n# TYPE gatehouse_auth_failures_total counter\n");
+        if let Ok(m) = self.auth_failures.lock() {
+            for (reason, n) in m.iter() {
+                let _ = writeln!(
+                    out,
+                    "gatehouse_auth_failures_total{{reason=\"{reason}\"}} {n}"
+                );
+            }
+        }
+        let _ = writeln!(out, "# HELP gatehouse_active_streams Responses being streamed now.\n# TYPE gatehouse_active_streams gauge\ngatehouse_active_streams {}", self.active_streams());
+        let _ = writeln!(out, "# HELP gatehouse_agent_failures_total Agents unreachable or failing mid-stream.\n# TYPE gatehouse_agent_failures_total counter\ngatehouse_agent_failures_total {}", self.agent_failures.load(Ordering::Relaxed));
+        out.push_str("# HELP gatehouse_upstream_latency_seconds Time until the agent answered with headers.\n# TYPE gatehouse_upstream_latency_seconds histogram\n");
+        for (i, le) in BUCKETS.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "gatehouse_upstream_latency_seconds_bucket{{le=\"{le}\"}} {}",
+                self.latency_buckets[i].load(Ordering::Relaxed)
+            );
+        }
+        let count = self.latency_count.load(Ordering::Relaxed);
+        let _ = writeln!(
+            out,
+            "gatehouse_upstream_latency_seconds_bucket{{le=\"+Inf\"}} {count}"
+        );
+        let _ = writeln!(
+            out,
+            "gatehouse_upstream_latency_seconds_sum {}",
+            self.latency_sum_micros.load(Ordering::Relaxed) as f64 / 1e6
+        );
+        let _ = writeln!(out, "gatehouse_upstream_latency_seconds_count {count}");
+        out.push_str("# HELP gatehouse_jwks_fetches_total JWKS fetches (initial loads and refreshes), by runtime.\n# TYPE gatehouse_jwks_fetches_total counter\n");
+        for (rt, n) in jwks_fetches {
+            let _ = writeln!(out, "gatehouse_jwks_fetches_total{{runtime=\"{rt}\"}} {n}");
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_every_family() {
+        let m = Metrics::default();
+        m.request("demo", 200);
+        m.request("demo", 200);
+        m.auth_failure("expired");
+        m.upstream_latency(Duration::from_millis(3));
+        m.stream_opened();
+        let text = m.render(&[("demo".into(), 2)]);
+        m.stream_closed();
+        assert!(text.contains("gatehouse_requests_total{runtime=\"demo\",status=\"200\"} 2"));
+        assert!(text.contains("gatehouse_auth_failures_total{reason=\"expired\"} 1"));
+        assert!(text.contains("gatehouse_active_streams 1"));
+        assert!(text.contains("gatehouse_upstream_latency_seconds_bucket{le=\"0.005\"} 1"));
+        assert!(text.contains("gatehouse_upstream_latency_seconds_bucket{le=\"0.001\"} 0"));
+        assert!(text.contains("gatehouse_jwks_fetches_total{runtime=\"demo\"} 2"));
+        assert_eq!(m.active_streams(), 0);
+    }
+}

@@ -1,0 +1,195 @@
+//! Streaming the agent's answer to the client: the body passes through frame by frame (hyper's back-pressure
+//! means a slow client slows the agent instead of growing memory), with an idle timeout, a stop signal for
+//! `StopRuntimeSession`, and a clean end when the agent dies mid-stream (a final SSE `error` event, logged and
+//! counted). Never buffers a whole body and never applies a total timeout.
+use std::collections::HashMap;
+use std::future::Future as _;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::task::AtomicWaker;
+use http_body::{Body, Frame, SizeHint};
+use hyper::body::Incoming;
+
+use super::metrics::Metrics;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Tells in-flight streams of one session to end.
+#[derive(Debug, Default)]
+pub struct StopSignal {
+    stopped: AtomicBool,
+    waker: AtomicWaker,
+}
+
+impl StopSignal {
+    /// Ends the streams watching this signal.
+    pub fn stop(&self) {
+        self.stopped.store(true, Ordering::SeqCst);
+        self.waker.wake();
+    }
+}
+
+/// (runtime ARN, session id).
+type SessionKey = (String, String);
+
+/// In-flight streams by session.
+#[derive(Debug, Default)]
+pub struct StreamRegistry {
+    map: Mutex<HashMap<SessionKey, Vec<Weak<StopSignal>>>>,
+}
+
+impl StreamRegistry {
+    /// A signal for a new stream of the session.
+    pub fn register(&self, arn: &str, session: &str) -> Arc<StopSignal> {
+        let signal = Arc::new(StopSignal::default());
+        if let Ok(mut map) = self.map.lock() {
+            map.retain(|_, v| {
+                v.retain(|w| w.strong_count() > 0);
+                !v.is_empty()
+            });
+            map.entry((arn.to_string(), session.to_string()))
+                .or_default()
+                .push(Arc::downgrade(&signal));
+        }
+        signal
+    }
+
+    /// Stops every stream of the session; returns how many there were.
+    pub fn stop(&self, arn: &str, session: &str) -> usize {
+        let signals = self
+            .map
+            .lock()
+            .ok()
+            .and_then(|mut m| m.remove(&(arn.to_string(), session.to_string())))
+            .unwrap_or_default();
+        signals
+            .iter()
+            .filter_map(Weak::upgrade)
+            .map(|s| s.stop())
+            .count()
+    }
+}
+
+/// The agent's body on its way to the client.
+pub struct GuardedBody {
+    inner: Incoming,
+    sse: bool,
+    idle: Duration,
+    idle_timer: Pin<Box<tokio::time::Sleep>>,
+    stop: Arc<StopSignal>,
+    metrics: Arc<Metrics>,
+    request_id: String,
+    done: bool,
+}
+
+impl GuardedBody {
+    /// Wraps `inner`; `sse` selects the clean-ending style (a final `error` event).
+    pub fn new(
+        inner: Incoming,
+        sse: bool,
+        idle: Duration,
+        stop: Arc<StopSignal>,
+        metrics: Arc<Metrics>,
+        request_id: String,
+    ) -> Self {
+        metrics.stream_opened();
+        Self {
+            inner,
+            sse,
+            idle,
+            idle_timer: Box::pin(tokio::time::sleep(idle)),
+            stop,
+            metrics,
+            request_id,
+            done: false,
+        }
+    }
+
+    fn end(
+        &mut self,
+        error_type: &str,
+        message: &str,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        self.done = true;
+        if self.sse {
+            let event = serde_json::json!({ "error": message, "error_type": error_type, "message": message });
+            Poll::Ready(Some(Ok(Frame::data(Bytes::from(format!(
+                "data: {event}\n\n"
+            ))))))
+        } else {
+            Poll::Ready(Some(Err(message.to_string().into())))
+        }
+    }
+}
+
+impl Drop for GuardedBody {
+    fn drop(&mut self) {
+        self.metrics.stream_closed();
+    }
+}
+
+impl Body for GuardedBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.get_mut();
+        if this.done {
+            return Poll::Ready(None);
+        }
+        this.stop.waker.register(cx.waker());
+        if this.stop.stopped.load(Ordering::SeqCst) {
+            tracing::info!(request_id = %this.request_id, "stream ended by StopRuntimeSession");
+            return this.end("SessionStopped", "The session was stopped.");
+        }
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                let deadline = tokio::time::Instant::now() + this.idle;
+                this.idle_timer.as_mut().reset(deadline);
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(e))) => {
+                tracing::warn!(request_id = %this.request_id, error = %e, "the agent's stream broke off");
+                this.metrics.agent_failure();
+                this.end(
+                    "RuntimeClientError",
+                    "The agent stopped before finishing its answer.",
+                )
+            }
+            Poll::Ready(None) => {
+                this.done = true;
+                Poll::Ready(None)
+            }
+            Poll::Pending => {
+                if this.idle_timer.as_mut().poll(cx).is_ready() {
+                    tracing::info!(request_id = %this.request_id, idle = ?this.idle, "stream idle timeout");
+                    return this.end(
+                        "IdleTimeout",
+                        "The agent sent nothing for too long; the stream was closed.",
+                    );
+                }
+                Poll::Pending
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.done
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        if self.sse {
+            SizeHint::default()
+        } else {
+            self.inner.size_hint()
+        }
+    }
+}
