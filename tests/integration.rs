@@ -3,6 +3,7 @@
 mod agent;
 mod architecture;
 mod common;
+mod gateway;
 mod idp;
 mod refusals;
 mod spine;

@@ -182,6 +182,15 @@ impl IntoResponse for GatewayError {
         {
             h.insert("www-authenticate", v);
         }
+        match &self {
+            GatewayError::Throttled(secs) => {
+                h.insert("retry-after", HeaderValue::from(*secs));
+            }
+            GatewayError::TooManySessions => {
+                h.insert("retry-after", HeaderValue::from_static("60"));
+            }
+            _ => {}
+        }
         resp
     }
 }

@@ -16,6 +16,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{json, Value};
 
+pub mod fake_agent;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_gatehouse");
 /// A password generated per test run (no credential lives in the repository), meeting Cognito's default policy.
 pub fn password() -> &'static str {
