@@ -208,10 +208,7 @@ async fn payloads_over_the_limit_are_validation_errors_with_or_without_content_l
     assert_eq!(r.status(), 400);
     assert_eq!(r.headers()["x-amzn-errortype"], "ValidationException");
     // Chunked, no Content-Length: the limit applies while streaming.
-    let (mut tx, body) = {
-        let (tx, rx) = futures_channel_like();
-        (tx, rx)
-    };
+    let (tx, body) = futures_channel_like();
     let req = http::Request::post(url(f, "alpha", None))
         .header("authorization", &auth)
         .body(body)
