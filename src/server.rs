@@ -298,16 +298,17 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<
             })
             .collect(),
     };
+    let (stop_tx, stop_rx) = watch::channel(false);
     let gw_state = Arc::new(GatewayState::new(
         runtimes,
         store.clone(),
         clock.clone(),
         http,
         gw_url.clone(),
+        stop_rx.clone(),
     ));
     let (admin_l, admin_url) = bind(opts.admin_listen).await?;
 
-    let (stop_tx, stop_rx) = watch::channel(false);
     let serve = |listener: TcpListener, app: axum::Router, name: &'static str| {
         let mut rx = stop_rx.clone();
         tokio::spawn(async move {

@@ -7,3 +7,4 @@ mod gateway;
 mod idp;
 mod refusals;
 mod spine;
+mod websocket;

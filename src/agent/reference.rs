@@ -188,6 +188,27 @@ async fn talk(mut socket: WebSocket, state: Arc<AgentState>, headers: HeaderMap)
     while let Some(Ok(msg)) = socket.recv().await {
         let reply = match msg {
             Message::Text(t) => {
+                // `{"close": {"code": 4001, "reason": "…"}}` makes the agent close first (to test close relaying).
+                if let Ok(Value::Object(o)) = serde_json::from_str::<Value>(t.as_str()) {
+                    if let Some(c) = o.get("close") {
+                        let code = c
+                            .get("code")
+                            .and_then(Value::as_u64)
+                            .and_then(|c| u16::try_from(c).ok())
+                            .unwrap_or(1000);
+                        let reason = c
+                            .get("reason")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_string();
+                        let frame = axum::extract::ws::CloseFrame {
+                            code,
+                            reason: reason.into(),
+                        };
+                        let _ = socket.send(Message::Close(Some(frame))).await;
+                        continue;
+                    }
+                }
                 let prompt = match serde_json::from_str::<Value>(t.as_str()) {
                     Ok(Value::Object(o)) => o
                         .get("prompt")

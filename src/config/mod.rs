@@ -104,6 +104,11 @@ pub struct RawLimits {
     pub max_sessions_per_user: Option<i64>,
     pub response_timeout: Option<String>,
     pub stream_idle_timeout: Option<String>,
+    pub ws_max_message_bytes: Option<i64>,
+    pub ws_frames_per_second: Option<i64>,
+    pub ws_max_lifetime: Option<String>,
+    pub ws_idle_timeout: Option<String>,
+    pub ws_max_sockets_per_user: Option<i64>,
 }
 
 /// `[[runtime.authorizer.custom_claims]]`: AgentCore's `customClaims`.
@@ -203,6 +208,16 @@ pub struct LimitsConfig {
     pub response_timeout: Duration,
     /// A stream that sends nothing for this long is ended (default 15 min).
     pub stream_idle_timeout: Duration,
+    /// Largest WebSocket message or frame (default 64 KiB, AgentCore's frame quota).
+    pub ws_max_message_bytes: usize,
+    /// Messages a client may send per second on one WebSocket (default 250, AgentCore's quota).
+    pub ws_frames_per_second: u32,
+    /// Longest a WebSocket may stay open (default 60 min, AgentCore's streaming maximum).
+    pub ws_max_lifetime: Duration,
+    /// A WebSocket with no message either way for this long is closed (default 15 min).
+    pub ws_idle_timeout: Duration,
+    /// WebSockets one user may hold open on the runtime (default 20).
+    pub ws_max_sockets_per_user: u32,
 }
 
 impl Default for LimitsConfig {
@@ -214,6 +229,11 @@ impl Default for LimitsConfig {
             max_sessions_per_user: 100,
             response_timeout: Duration::from_secs(15 * 60),
             stream_idle_timeout: Duration::from_secs(15 * 60),
+            ws_max_message_bytes: 64 * 1024,
+            ws_frames_per_second: 250,
+            ws_max_lifetime: Duration::from_secs(60 * 60),
+            ws_idle_timeout: Duration::from_secs(15 * 60),
+            ws_max_sockets_per_user: 20,
         }
     }
 }
@@ -594,6 +614,39 @@ fn check_runtime(
             l.stream_idle_timeout,
             d.stream_idle_timeout,
         ),
+        ws_max_message_bytes: positive(
+            errors,
+            k("limits.ws_max_message_bytes"),
+            l.ws_max_message_bytes,
+            d.ws_max_message_bytes as u64,
+            16 * 1024 * 1024,
+        ) as usize,
+        ws_frames_per_second: positive(
+            errors,
+            k("limits.ws_frames_per_second"),
+            l.ws_frames_per_second,
+            u64::from(d.ws_frames_per_second),
+            100_000,
+        ) as u32,
+        ws_max_lifetime: duration_or(
+            errors,
+            k("limits.ws_max_lifetime"),
+            l.ws_max_lifetime,
+            d.ws_max_lifetime,
+        ),
+        ws_idle_timeout: duration_or(
+            errors,
+            k("limits.ws_idle_timeout"),
+            l.ws_idle_timeout,
+            d.ws_idle_timeout,
+        ),
+        ws_max_sockets_per_user: positive(
+            errors,
+            k("limits.ws_max_sockets_per_user"),
+            l.ws_max_sockets_per_user,
+            u64::from(d.ws_max_sockets_per_user),
+            1_000_000,
+        ) as u32,
     };
     let authorizer = r.authorizer.map(|a| {
         let discovery_url = a.discovery_url.unwrap_or_default();

@@ -46,6 +46,98 @@ pub fn parse_bearer(headers: &HeaderMap) -> Result<&str, GatewayError> {
     Ok(token)
 }
 
+/// The sentinel subprotocol browsers offer beside the token-bearing one; the only value the gateway echoes.
+pub const WS_PROTOCOL: &str = "base64UrlBearerAuthorization";
+/// The prefix of the token-bearing subprotocol entry: `base64UrlBearerAuthorization.<base64url(token)>`.
+pub const WS_TOKEN_PREFIX: &str = "base64UrlBearerAuthorization.";
+/// Longest encoded token accepted in a subprotocol entry.
+const MAX_WS_TOKEN_B64: usize = 12 * 1024;
+
+/// How a WebSocket handshake authenticated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WsCredential {
+    /// The bearer token.
+    pub token: String,
+    /// Whether it came in `Sec-WebSocket-Protocol` (then the 101 must echo `base64UrlBearerAuthorization`).
+    pub via_subprotocol: bool,
+}
+
+/// The credential of a WebSocket handshake: the subprotocol pair (browsers) or `Authorization: Bearer`
+/// (servers, SDKs). Two different credentials are refused; so is a token entry without the sentinel entry,
+/// more than one token entry, or a token that is not base64url of a JWT.
+pub fn parse_ws_credential(headers: &HeaderMap) -> Result<WsCredential, GatewayError> {
+    let mut entries = Vec::new();
+    for v in headers.get_all("sec-websocket-protocol") {
+        let v = v.to_str().map_err(|_| {
+            GatewayError::MalformedCredential("Sec-WebSocket-Protocol is not ASCII.")
+        })?;
+        entries.extend(
+            v.split(',')
+                .map(str::trim)
+                .filter(|e| !e.is_empty())
+                .map(str::to_string),
+        );
+    }
+    let tokens: Vec<&str> = entries
+        .iter()
+        .filter_map(|e| e.strip_prefix(WS_TOKEN_PREFIX))
+        .collect();
+    let sentinel = entries.iter().any(|e| e == WS_PROTOCOL);
+    let from_protocol = match tokens.as_slice() {
+        [] => None,
+        [one] => {
+            if !sentinel {
+                return Err(GatewayError::MalformedCredential(
+                    "Offer the subprotocol 'base64UrlBearerAuthorization' next to the token entry.",
+                ));
+            }
+            if one.is_empty() || one.len() > MAX_WS_TOKEN_B64 {
+                return Err(GatewayError::MalformedCredential(
+                    "The subprotocol token entry is empty or too long.",
+                ));
+            }
+            let bytes =
+                base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, one)
+                    .map_err(|_| {
+                        GatewayError::MalformedCredential(
+                            "The subprotocol token is not base64url without padding.",
+                        )
+                    })?;
+            let token = String::from_utf8(bytes)
+                .ok()
+                .filter(|t| !t.is_empty() && t.bytes().all(is_token_char))
+                .ok_or(GatewayError::MalformedCredential(
+                    "The subprotocol token is not a JWT.",
+                ))?;
+            Some(token)
+        }
+        _ => {
+            return Err(GatewayError::MalformedCredential(
+                "Send exactly one token subprotocol entry.",
+            ));
+        }
+    };
+    let from_header = match parse_bearer(headers) {
+        Ok(t) => Some(t.to_string()),
+        Err(GatewayError::MissingToken) if headers.get("authorization").is_none() => None,
+        Err(e) => return Err(e),
+    };
+    match (from_protocol, from_header) {
+        (Some(p), Some(h)) if p != h => Err(GatewayError::MalformedCredential(
+            "Two different credentials in one handshake: send the token once.",
+        )),
+        (Some(p), _) => Ok(WsCredential {
+            token: p,
+            via_subprotocol: true,
+        }),
+        (None, Some(h)) => Ok(WsCredential {
+            token: h,
+            via_subprotocol: false,
+        }),
+        (None, None) => Err(GatewayError::MissingToken),
+    }
+}
+
 /// Refuses a token passed in the query string (it would end up in access logs): RFC 6750 §2.3 is not offered.
 pub fn refuse_query_token(query: Option<&str>) -> Result<(), GatewayError> {
     let Some(q) = query else { return Ok(()) };
@@ -104,6 +196,78 @@ mod tests {
             assert!(
                 matches!(
                     parse_bearer(&h(bad)),
+                    Err(GatewayError::MalformedCredential(_))
+                ),
+                "{bad:?}"
+            );
+        }
+    }
+
+    fn ws(protocols: &[&str], auth: Option<&str>) -> HeaderMap {
+        let mut m = HeaderMap::new();
+        for p in protocols {
+            m.append("sec-websocket-protocol", HeaderValue::from_str(p).unwrap());
+        }
+        if let Some(a) = auth {
+            m.insert("authorization", HeaderValue::from_str(a).unwrap());
+        }
+        m
+    }
+
+    fn b64(t: &str) -> String {
+        base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, t)
+    }
+
+    #[test]
+    fn websocket_credentials_come_from_the_subprotocol_pair_or_the_header() {
+        let entry = format!("{WS_TOKEN_PREFIX}{}", b64("a.b.c"));
+        let c = parse_ws_credential(&ws(&[&format!("{entry}, {WS_PROTOCOL}")], None)).unwrap();
+        assert_eq!(
+            c,
+            WsCredential {
+                token: "a.b.c".into(),
+                via_subprotocol: true
+            }
+        );
+        let c = parse_ws_credential(&ws(&[&entry, WS_PROTOCOL], None)).unwrap();
+        assert!(c.via_subprotocol);
+        let c = parse_ws_credential(&ws(&[], Some("Bearer a.b.c"))).unwrap();
+        assert_eq!(
+            c,
+            WsCredential {
+                token: "a.b.c".into(),
+                via_subprotocol: false
+            }
+        );
+        let same = parse_ws_credential(&ws(&[&entry, WS_PROTOCOL], Some("Bearer a.b.c"))).unwrap();
+        assert_eq!(same.token, "a.b.c");
+    }
+
+    #[test]
+    fn websocket_credential_refusals() {
+        let entry = format!("{WS_TOKEN_PREFIX}{}", b64("a.b.c"));
+        let other = format!("{WS_TOKEN_PREFIX}{}", b64("d.e.f"));
+        assert!(matches!(
+            parse_ws_credential(&ws(&[WS_PROTOCOL], None)),
+            Err(GatewayError::MissingToken)
+        ));
+        for bad in [
+            ws(&[&entry], None),                              // no sentinel
+            ws(&[&entry, &other, WS_PROTOCOL], None),         // two token entries
+            ws(&[&entry, WS_PROTOCOL], Some("Bearer d.e.f")), // two different credentials
+            ws(
+                &[&format!("{WS_TOKEN_PREFIX}{}=", b64("a.b.c")), WS_PROTOCOL],
+                None,
+            ), // padding
+            ws(
+                &[&format!("{WS_TOKEN_PREFIX}{}", b64("a b")), WS_PROTOCOL],
+                None,
+            ), // not a JWT
+            ws(&[WS_TOKEN_PREFIX, WS_PROTOCOL], None), // empty
+        ] {
+            assert!(
+                matches!(
+                    parse_ws_credential(&bad),
                     Err(GatewayError::MalformedCredential(_))
                 ),
                 "{bad:?}"

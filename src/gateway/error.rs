@@ -54,6 +54,9 @@ pub enum GatewayError {
     /// Too many requests by this user.
     #[error("Rate exceeded; retry after {0} seconds.")]
     Throttled(u64),
+    /// The user holds as many WebSockets as the runtime allows.
+    #[error("Too many open WebSockets for this user; close one first.")]
+    TooManySockets,
     /// The user holds as many sessions as the runtime allows.
     #[error("Too many concurrent sessions for this user; stop one or wait until one goes idle.")]
     TooManySessions,
@@ -113,7 +116,9 @@ impl GatewayError {
                 (StatusCode::FAILED_DEPENDENCY, "RuntimeClientError")
             }
             GatewayError::Revoked => (StatusCode::UNAUTHORIZED, "UnauthorizedException"),
-            GatewayError::Throttled(_) | GatewayError::TooManySessions => {
+            GatewayError::Throttled(_)
+            | GatewayError::TooManySessions
+            | GatewayError::TooManySockets => {
                 (StatusCode::TOO_MANY_REQUESTS, "ThrottlingException")
             }
             GatewayError::SessionNotFound => (StatusCode::NOT_FOUND, "ResourceNotFoundException"),
@@ -152,6 +157,7 @@ impl GatewayError {
             | GatewayError::OriginNotAllowed
             | GatewayError::Throttled(_)
             | GatewayError::TooManySessions
+            | GatewayError::TooManySockets
             | GatewayError::Validation(_)
             | GatewayError::SessionNotFound
             | GatewayError::Internal(_) => None,
@@ -186,7 +192,7 @@ impl IntoResponse for GatewayError {
             GatewayError::Throttled(secs) => {
                 h.insert("retry-after", HeaderValue::from(*secs));
             }
-            GatewayError::TooManySessions => {
+            GatewayError::TooManySessions | GatewayError::TooManySockets => {
                 h.insert("retry-after", HeaderValue::from_static("60"));
             }
             _ => {}

@@ -77,6 +77,19 @@ pub async fn handle(
             (Operation::ResourceMetadata, Method::GET) => {
                 Ok(metadata(&state, &runtime, qualifier.as_deref()))
             }
+            (Operation::WebSocket, Method::GET) => {
+                let rid = ctx.request_id.clone();
+                super::ws::upgrade(
+                    &state,
+                    &runtime,
+                    qualifier.as_deref(),
+                    req,
+                    &rid,
+                    &mut ctx.sub,
+                    &mut ctx.session,
+                )
+                .await
+            }
             _ => Err(GatewayError::UnknownOperation),
         }
     };
@@ -177,7 +190,7 @@ fn session_id(headers: &HeaderMap) -> Result<String, GatewayError> {
     }
 }
 
-fn client_session_id(headers: &HeaderMap) -> Result<Option<String>, GatewayError> {
+pub(super) fn client_session_id(headers: &HeaderMap) -> Result<Option<String>, GatewayError> {
     let mut values = headers.get_all(SESSION_HEADER).iter();
     match (values.next(), values.next()) {
         (None, _) => Ok(None),
@@ -232,16 +245,26 @@ async fn authenticate(
 ) -> Result<VerifiedClaims, GatewayError> {
     credential::refuse_query_token(parts.uri.query())?;
     let token = credential::parse_bearer(&parts.headers)?;
+    authenticate_token(state, runtime, token, &mut ctx.sub).await
+}
+
+/// Checks one token against the runtime's authorizer and, for gatehouse's own issuer, the revocation set.
+pub(super) async fn authenticate_token(
+    state: &GatewayState,
+    runtime: &Runtime,
+    token: &str,
+    sub_out: &mut Option<String>,
+) -> Result<VerifiedClaims, GatewayError> {
     let now = state.clock.now_unix();
     let claims = runtime
         .authorizer
         .authorize(token, now, Instant::now())
         .await?;
-    ctx.sub = Some(claims.sub.clone());
+    *sub_out = Some(claims.sub.clone());
     if runtime.builtin_issuer && state.revocations.is_revoked(&claims) {
         return Err(GatewayError::Revoked);
     }
-    tracing::debug!(request_id = %ctx.request_id, token = %crate::util::log_id(token), "token accepted");
+    tracing::debug!(token = %crate::util::log_id(token), "token accepted");
     Ok(claims)
 }
 

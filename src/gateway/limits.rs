@@ -150,3 +150,71 @@ mod tests {
         assert!(c.admit("rt", "u", "s4", 2, idle, t0 + Duration::from_secs(61)));
     }
 }
+
+/// Open WebSockets per (runtime, user), released when the guard drops.
+#[derive(Debug, Default)]
+pub struct SocketSlots {
+    open: Mutex<HashMap<String, u32>>,
+}
+
+/// Holds one socket slot.
+#[derive(Debug)]
+pub struct SlotGuard {
+    slots: std::sync::Arc<SocketSlots>,
+    key: String,
+}
+
+impl SocketSlots {
+    /// Takes a slot for `key` if fewer than `max` are open.
+    pub fn acquire(self: &std::sync::Arc<Self>, key: &str, max: u32) -> Option<SlotGuard> {
+        let mut open = self.open.lock().ok()?;
+        let n = open.entry(key.to_string()).or_insert(0);
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(SlotGuard {
+            slots: self.clone(),
+            key: key.to_string(),
+        })
+    }
+
+    /// Sockets open for `key`.
+    pub fn open(&self, key: &str) -> u32 {
+        self.open
+            .lock()
+            .ok()
+            .and_then(|m| m.get(key).copied())
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for SlotGuard {
+    fn drop(&mut self) {
+        if let Ok(mut open) = self.slots.open.lock() {
+            if let Some(n) = open.get_mut(&self.key) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    open.remove(&self.key);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod slot_tests {
+    use super::*;
+
+    #[test]
+    fn slots_are_capped_and_released() {
+        let s = std::sync::Arc::new(SocketSlots::default());
+        let a = s.acquire("u", 2).unwrap();
+        let _b = s.acquire("u", 2).unwrap();
+        assert!(s.acquire("u", 2).is_none());
+        assert!(s.acquire("v", 2).is_some());
+        drop(a);
+        assert_eq!(s.open("u"), 1);
+        assert!(s.acquire("u", 2).is_some());
+    }
+}

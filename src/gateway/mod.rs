@@ -23,6 +23,7 @@ pub mod route;
 pub mod session;
 pub mod stream;
 pub mod upstream;
+pub mod ws;
 
 pub use error::GatewayError;
 
@@ -127,6 +128,9 @@ pub struct GatewayState {
     pub session_counter: limits::SessionCounter,
     pub streams: stream::StreamRegistry,
     pub revocations: Arc<revocation::RevocationSet>,
+    pub sockets: Arc<limits::SocketSlots>,
+    /// Becomes `true` when gatehouse shuts down (WebSockets then close with 1001).
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
 impl GatewayState {
@@ -137,6 +141,7 @@ impl GatewayState {
         clock: Arc<dyn Clock>,
         client: upstream::HttpClient,
         public_url: String,
+        shutdown: tokio::sync::watch::Receiver<bool>,
     ) -> Self {
         Self {
             runtimes,
@@ -149,6 +154,8 @@ impl GatewayState {
             session_counter: limits::SessionCounter::default(),
             streams: stream::StreamRegistry::default(),
             revocations: Arc::new(revocation::RevocationSet::default()),
+            sockets: Arc::new(limits::SocketSlots::default()),
+            shutdown,
         }
     }
 
