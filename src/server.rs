@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::agent::child::ChildAgent;
+use crate::agent::supervisor::Supervisor;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, RuntimeConfig};
 use crate::gateway::{upstream, GatewayState, Runtime};
@@ -195,6 +196,20 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<
     });
 
     let http = upstream::client();
+    let reaped = Supervisor::reap_leftovers(&opts.data_dir);
+    if reaped > 0 {
+        tracing::warn!(
+            reaped,
+            "killed agent processes left behind by an earlier run"
+        );
+    }
+    let supervisor = Arc::new(Supervisor::new(
+        opts.exe.clone(),
+        opts.data_dir.clone(),
+        http.clone(),
+        clock.clone(),
+        opts.config.max_agent_processes,
+    ));
     let mut agent = None;
     let runtime_configs = if opts.config.runtimes.is_empty() {
         let child = ChildAgent::start(opts.exe.clone(), &http).await?;
@@ -306,7 +321,26 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<
         http,
         gw_url.clone(),
         stop_rx.clone(),
+        supervisor.clone(),
     ));
+    let specs: std::collections::HashMap<String, crate::agent::supervisor::ProcessSpec> = gw_state
+        .runtimes
+        .iter()
+        .filter_map(|r| r.process.clone().map(|p| (r.arn.clone(), p)))
+        .collect();
+    let sweeper = {
+        let supervisor = supervisor.clone();
+        let mut stop = stop_rx.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(500));
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => supervisor.sweep(&specs).await,
+                    _ = stop.changed() => break,
+                }
+            }
+        })
+    };
     let (admin_l, admin_url) = bind(opts.admin_listen).await?;
 
     let serve = |listener: TcpListener, app: axum::Router, name: &'static str| {
@@ -355,6 +389,8 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<
     if tokio::time::timeout(DRAIN_GRACE, drain).await.is_err() {
         tracing::warn!("connections still open after {DRAIN_GRACE:?}; closing them");
     }
+    sweeper.abort();
+    supervisor.stop_all().await;
     if let Some(agent) = agent {
         agent.stop().await;
     }
@@ -368,20 +404,60 @@ fn admin_router(gw: Arc<GatewayState>) -> axum::Router {
     axum::Router::new()
         .route(
             "/metrics",
-            get(move || {
+            get({
                 let gw = gw.clone();
-                async move {
-                    (
-                        [(
-                            axum::http::header::CONTENT_TYPE,
-                            "text/plain; version=0.0.4",
-                        )],
-                        gw.render_metrics(),
-                    )
+                move || {
+                    let gw = gw.clone();
+                    async move {
+                        (
+                            [(
+                                axum::http::header::CONTENT_TYPE,
+                                "text/plain; version=0.0.4",
+                            )],
+                            gw.render_metrics(),
+                        )
+                    }
                 }
             }),
         )
         .route("/healthz", get(|| async { "ok\n" }))
+        .route(
+            "/sessions",
+            get({
+                let gw = gw.clone();
+                move || {
+                    let gw = gw.clone();
+                    async move { axum::Json(gw.supervisor.list()) }
+                }
+            }),
+        )
+        .route(
+            "/sessions/stop",
+            axum::routing::post({
+                let gw = gw.clone();
+                move |axum::extract::Query(q): axum::extract::Query<
+                    std::collections::HashMap<String, String>,
+                >| {
+                    let gw = gw.clone();
+                    async move {
+                        let session = q.get("session").cloned().unwrap_or_default();
+                        let mut stopped = false;
+                        for r in gw
+                            .runtimes
+                            .iter()
+                            .filter(|r| q.get("runtime").is_none_or(|n| *n == r.name))
+                        {
+                            gw.streams.stop(&r.arn, &session);
+                            stopped |= gw
+                                .supervisor
+                                .stop(&r.arn, &session, r.limits.stop_grace)
+                                .await;
+                        }
+                        axum::Json(serde_json::json!({ "stopped": stopped }))
+                    }
+                }
+            }),
+        )
 }
 
 fn print_banner(e: &Endpoints, data_dir: &Path) {

@@ -5,6 +5,7 @@ mod architecture;
 mod common;
 mod gateway;
 mod idp;
+mod isolation;
 mod refusals;
 mod spine;
 mod websocket;

@@ -3,3 +3,4 @@
 //! shutdown and the reference agent exits by itself when its parent dies.
 pub mod child;
 pub mod reference;
+pub mod supervisor;

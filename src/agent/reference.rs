@@ -23,7 +23,8 @@ const USER_ID_HEADER: &str = "x-amzn-bedrock-agentcore-runtime-user-id";
 /// The agent's state: a turn counter per session.
 pub struct AgentState {
     turns: Mutex<HashMap<String, u64>>,
-    started_at: i64,
+    /// (busy until, unix time of the last status change)
+    status: Mutex<(Option<std::time::Instant>, i64)>,
 }
 
 impl AgentState {
@@ -31,7 +32,7 @@ impl AgentState {
     pub fn new(started_at: i64) -> Self {
         Self {
             turns: Mutex::new(HashMap::new()),
-            started_at,
+            status: Mutex::new((None, started_at)),
         }
     }
 
@@ -55,8 +56,19 @@ pub fn router(state: Arc<AgentState>) -> Router {
 }
 
 async fn ping(State(state): State<Arc<AgentState>>) -> Json<Value> {
-    // `time_of_last_update` changes only when the status changes (never, here), so idle timeouts work.
-    Json(json!({ "status": "Healthy", "time_of_last_update": state.started_at }))
+    // `time_of_last_update` changes only when the status changes, so idle timeouts work.
+    let Ok(mut st) = state.status.lock() else {
+        return Json(json!({ "status": "Healthy" }));
+    };
+    let busy = st.0.is_some_and(|until| std::time::Instant::now() < until);
+    if !busy && st.0.is_some() {
+        *st = (
+            None,
+            crate::clock::Clock::now_unix(&crate::clock::SystemClock),
+        );
+    }
+    let status = if busy { "HealthyBusy" } else { "Healthy" };
+    Json(json!({ "status": status, "time_of_last_update": st.1 }))
 }
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -83,6 +95,8 @@ struct Ask {
     prompt: String,
     stream: bool,
     delay_ms: u64,
+    /// Report `HealthyBusy` on `/ping` for this long (a background task, as AgentCore's SDK would).
+    busy_ms: u64,
 }
 
 fn parse_ask(body: &[u8]) -> Ask {
@@ -99,16 +113,21 @@ fn parse_ask(body: &[u8]) -> Ask {
                 .and_then(Value::as_u64)
                 .unwrap_or(0)
                 .min(MAX_DELAY_MS),
+            busy_ms: o
+                .get("busy_ms")
+                .and_then(Value::as_u64)
+                .unwrap_or(0)
+                .min(3_600_000),
         },
         Ok(Value::String(s)) => Ask {
             prompt: s,
             stream: true,
-            delay_ms: 0,
+            ..Ask::default()
         },
         _ => Ask {
             prompt: String::from_utf8_lossy(body).into_owned(),
             stream: true,
-            delay_ms: 0,
+            ..Ask::default()
         },
     }
 }
@@ -136,6 +155,14 @@ async fn invocations(
     body: Bytes,
 ) -> Response {
     let ask = parse_ask(&body);
+    if ask.busy_ms > 0 {
+        if let Ok(mut st) = state.status.lock() {
+            *st = (
+                Some(std::time::Instant::now() + Duration::from_millis(ask.busy_ms)),
+                crate::clock::Clock::now_unix(&crate::clock::SystemClock),
+            );
+        }
+    }
     let (session, user, turn) = identity(&state, &headers);
     let text = reply_text(&ask.prompt);
     let whoami = json!({

@@ -8,6 +8,8 @@ use clap::{Parser, Subcommand};
 
 pub mod agent;
 pub mod config;
+pub mod exec;
+pub mod sessions;
 pub mod up;
 pub mod user;
 
@@ -28,9 +30,15 @@ pub enum Command {
     /// Manage users of the built-in user pool.
     #[command(subcommand)]
     User(user::UserCommand),
+    /// Live session processes of a running gatehouse.
+    #[command(subcommand)]
+    Sessions(sessions::SessionsCommand),
     /// Check configuration files.
     #[command(subcommand)]
     Config(config::ConfigCommand),
+    /// Start a session's agent program (used by `up`; not for direct use).
+    #[command(name = "exec-agent", hide = true)]
+    ExecAgent(exec::ExecArgs),
     /// Run the reference agent (AgentCore's container contract: /ping, /invocations, /ws).
     Agent(agent::AgentArgs),
 }
@@ -67,6 +75,8 @@ pub fn main() -> ExitCode {
         Command::User(c) => user::execute(c),
         Command::Agent(a) => agent::execute(a),
         Command::Config(c) => config::execute(c),
+        Command::ExecAgent(a) => exec::execute(a),
+        Command::Sessions(c) => sessions::execute(c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -46,6 +46,16 @@ pub struct RawConfig {
     pub web: RawListener,
     #[serde(default)]
     pub runtime: Vec<RawRuntime>,
+    #[serde(default)]
+    pub agents: RawAgents,
+}
+
+/// `[agents]`: settings for session processes across all runtimes.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAgents {
+    /// Session processes across all runtimes at once (default 128).
+    pub max_processes: Option<i64>,
 }
 
 /// `[idp]`, `[gateway]`, `[web]`.
@@ -63,6 +73,8 @@ pub struct RawRuntime {
     pub name: Option<String>,
     /// The upstream of version 1 when no `[[runtime.version]]` is given.
     pub upstream: Option<String>,
+    /// One agent process per session instead of an upstream: argv, given its port in `$PORT`.
+    pub command: Option<Vec<String>>,
     pub authorizer: Option<RawAuthorizer>,
     #[serde(default)]
     pub version: Vec<RawVersion>,
@@ -109,6 +121,11 @@ pub struct RawLimits {
     pub ws_max_lifetime: Option<String>,
     pub ws_idle_timeout: Option<String>,
     pub ws_max_sockets_per_user: Option<i64>,
+    pub max_processes: Option<i64>,
+    pub memory_limit_mb: Option<i64>,
+    pub cpu_time_limit_secs: Option<i64>,
+    pub start_timeout: Option<String>,
+    pub stop_grace: Option<String>,
 }
 
 /// `[[runtime.authorizer.custom_claims]]`: AgentCore's `customClaims`.
@@ -141,21 +158,40 @@ pub struct RawAuthorizer {
 }
 
 /// A checked configuration.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub idp_public_url: Option<String>,
     pub gateway_public_url: Option<String>,
     pub web_public_url: Option<String>,
     /// Empty: the embedded `demo` runtime served by the reference agent.
     pub runtimes: Vec<RuntimeConfig>,
+    /// Session processes across all runtimes at once.
+    pub max_agent_processes: u32,
+}
+
+/// Default of `[agents] max_processes`.
+pub const DEFAULT_MAX_AGENT_PROCESSES: u32 = 128;
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            idp_public_url: None,
+            gateway_public_url: None,
+            web_public_url: None,
+            runtimes: Vec::new(),
+            max_agent_processes: DEFAULT_MAX_AGENT_PROCESSES,
+        }
+    }
 }
 
 /// A checked `[[runtime]]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuntimeConfig {
     pub name: String,
-    /// Version number → upstream base URL; never empty. `DEFAULT` routes to the highest number.
+    /// Version number → upstream base URL; empty only for a `command` runtime. `DEFAULT` routes to the highest.
     pub versions: std::collections::BTreeMap<u32, String>,
+    /// One process per session: the argv to start (`"gatehouse"` as argv[0] means this executable).
+    pub command: Option<Vec<String>>,
     /// Named endpoints other than `DEFAULT`, each pinned to a version.
     pub endpoints: std::collections::BTreeMap<String, u32>,
     /// `None`: the built-in pool and its default client.
@@ -177,6 +213,7 @@ impl RuntimeConfig {
         Self {
             name: name.to_string(),
             versions: std::collections::BTreeMap::from([(1, upstream.to_string())]),
+            command: None,
             endpoints: std::collections::BTreeMap::new(),
             authorizer: None,
             allowed_origins: Vec::new(),
@@ -218,6 +255,16 @@ pub struct LimitsConfig {
     pub ws_idle_timeout: Duration,
     /// WebSockets one user may hold open on the runtime (default 20).
     pub ws_max_sockets_per_user: u32,
+    /// Session processes of a `command` runtime at once (default 32).
+    pub max_processes: u32,
+    /// Address-space limit of each session process, MiB (RLIMIT_AS; default none).
+    pub memory_limit_mb: Option<u64>,
+    /// CPU-time limit of each session process, seconds (RLIMIT_CPU; default none).
+    pub cpu_time_limit_secs: Option<u64>,
+    /// How long a session process has to answer `/ping` (default 30 s).
+    pub start_timeout: Duration,
+    /// Time between SIGTERM and SIGKILL when stopping a session process (default 10 s).
+    pub stop_grace: Duration,
 }
 
 impl Default for LimitsConfig {
@@ -234,6 +281,11 @@ impl Default for LimitsConfig {
             ws_max_lifetime: Duration::from_secs(60 * 60),
             ws_idle_timeout: Duration::from_secs(15 * 60),
             ws_max_sockets_per_user: 20,
+            max_processes: 32,
+            memory_limit_mb: None,
+            cpu_time_limit_secs: None,
+            start_timeout: Duration::from_secs(30),
+            stop_grace: Duration::from_secs(10),
         }
     }
 }
@@ -466,7 +518,23 @@ fn check_runtime(
         err(errors, k("name"), format!("'{name}' is defined twice"));
     }
     let mut versions = std::collections::BTreeMap::new();
+    let command = match r.command {
+        Some(argv) if argv.is_empty() || argv[0].is_empty() => {
+            err(
+                errors,
+                k("command"),
+                "must name a program, e.g. [\"gatehouse\", \"agent\"]",
+            );
+            None
+        }
+        Some(_) if r.upstream.is_some() || !r.version.is_empty() => {
+            err(errors, k("command"), "give either `command` (one process per session) or `upstream`/[[runtime.version]], not both");
+            None
+        }
+        other => other,
+    };
     match (r.upstream, r.version.is_empty()) {
+        (None, true) if command.is_some() => {}
         (Some(u), true) => {
             check_url(errors, &k("upstream"), &u);
             versions.insert(1, u);
@@ -647,6 +715,38 @@ fn check_runtime(
             u64::from(d.ws_max_sockets_per_user),
             1_000_000,
         ) as u32,
+        max_processes: positive(
+            errors,
+            k("limits.max_processes"),
+            l.max_processes,
+            u64::from(d.max_processes),
+            100_000,
+        ) as u32,
+        memory_limit_mb: l.memory_limit_mb.map(|_| {
+            positive(
+                errors,
+                k("limits.memory_limit_mb"),
+                l.memory_limit_mb,
+                1,
+                1 << 30,
+            )
+        }),
+        cpu_time_limit_secs: l.cpu_time_limit_secs.map(|_| {
+            positive(
+                errors,
+                k("limits.cpu_time_limit_secs"),
+                l.cpu_time_limit_secs,
+                1,
+                1 << 30,
+            )
+        }),
+        start_timeout: duration_or(
+            errors,
+            k("limits.start_timeout"),
+            l.start_timeout,
+            d.start_timeout,
+        ),
+        stop_grace: duration_or(errors, k("limits.stop_grace"), l.stop_grace, d.stop_grace),
     };
     let authorizer = r.authorizer.map(|a| {
         let discovery_url = a.discovery_url.unwrap_or_default();
@@ -679,6 +779,7 @@ fn check_runtime(
     Some(RuntimeConfig {
         name,
         versions,
+        command,
         endpoints,
         authorizer,
         allowed_origins: r.allowed_origins,
@@ -753,8 +854,16 @@ impl Config {
                 runtimes.push(rc);
             }
         }
+        let max_agent_processes = positive(
+            &mut errors,
+            "agents.max_processes".into(),
+            raw.agents.max_processes,
+            u64::from(DEFAULT_MAX_AGENT_PROCESSES),
+            1_000_000,
+        ) as u32;
         if errors.is_empty() {
             Ok(Config {
+                max_agent_processes,
                 idp_public_url: raw.idp.public_url,
                 gateway_public_url: raw.gateway.public_url,
                 web_public_url: raw.web.public_url,

@@ -54,6 +54,12 @@ pub enum GatewayError {
     /// Too many requests by this user.
     #[error("Rate exceeded; retry after {0} seconds.")]
     Throttled(u64),
+    /// The process limit of the runtime or of gatehouse is reached.
+    #[error("Too many agent processes are running; try again later.")]
+    TooManyProcesses,
+    /// The session's agent process could not be started (detail logged with its stderr).
+    #[error("The agent for this session could not be started.")]
+    AgentStartFailed(String),
     /// The user holds as many WebSockets as the runtime allows.
     #[error("Too many open WebSockets for this user; close one first.")]
     TooManySockets,
@@ -69,6 +75,19 @@ pub enum GatewayError {
     /// Something inside gatehouse failed; detail is logged, never sent.
     #[error("An internal error occurred.")]
     Internal(String),
+}
+
+impl From<crate::agent::supervisor::SupervisorError> for GatewayError {
+    fn from(e: crate::agent::supervisor::SupervisorError) -> Self {
+        match e {
+            crate::agent::supervisor::SupervisorError::TooManyProcesses => {
+                GatewayError::TooManyProcesses
+            }
+            crate::agent::supervisor::SupervisorError::StartFailed(m) => {
+                GatewayError::AgentStartFailed(m)
+            }
+        }
+    }
 }
 
 impl GatewayError {
@@ -116,9 +135,14 @@ impl GatewayError {
                 (StatusCode::FAILED_DEPENDENCY, "RuntimeClientError")
             }
             GatewayError::Revoked => (StatusCode::UNAUTHORIZED, "UnauthorizedException"),
+            GatewayError::AgentStartFailed(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ServiceUnavailableException",
+            ),
             GatewayError::Throttled(_)
             | GatewayError::TooManySessions
-            | GatewayError::TooManySockets => {
+            | GatewayError::TooManySockets
+            | GatewayError::TooManyProcesses => {
                 (StatusCode::TOO_MANY_REQUESTS, "ThrottlingException")
             }
             GatewayError::SessionNotFound => (StatusCode::NOT_FOUND, "ResourceNotFoundException"),
@@ -158,6 +182,8 @@ impl GatewayError {
             | GatewayError::Throttled(_)
             | GatewayError::TooManySessions
             | GatewayError::TooManySockets
+            | GatewayError::TooManyProcesses
+            | GatewayError::AgentStartFailed(_)
             | GatewayError::Validation(_)
             | GatewayError::SessionNotFound
             | GatewayError::Internal(_) => None,
@@ -170,7 +196,9 @@ impl IntoResponse for GatewayError {
         let (status, type_name) = self.status_and_type();
         let message = self.to_string();
         match &self {
-            GatewayError::AgentUnreachable(detail) | GatewayError::Internal(detail) => {
+            GatewayError::AgentUnreachable(detail)
+            | GatewayError::Internal(detail)
+            | GatewayError::AgentStartFailed(detail) => {
                 tracing::error!(error_type = type_name, %detail, "gateway failure");
             }
             _ => {
@@ -192,7 +220,9 @@ impl IntoResponse for GatewayError {
             GatewayError::Throttled(secs) => {
                 h.insert("retry-after", HeaderValue::from(*secs));
             }
-            GatewayError::TooManySessions | GatewayError::TooManySockets => {
+            GatewayError::TooManySessions
+            | GatewayError::TooManySockets
+            | GatewayError::TooManyProcesses => {
                 h.insert("retry-after", HeaderValue::from_static("60"));
             }
             _ => {}

@@ -318,7 +318,7 @@ async fn invoke(
     req: Request,
     ctx: &mut Ctx,
 ) -> Result<Response, GatewayError> {
-    let upstream = runtime.upstream_for(qualifier)?.to_string();
+    let fixed = runtime.static_upstream(qualifier)?;
     let (parts, body) = req.into_parts();
     let claims = authenticate(state, runtime, &parts, ctx).await?;
     let session_id = session_id(&parts.headers)?;
@@ -363,6 +363,9 @@ async fn invoke(
     }
     let limited = http_body_util::Limited::new(body, usize::try_from(max).unwrap_or(usize::MAX));
 
+    let (upstream, lease) = runtime
+        .resolve_upstream(state, fixed, &session_id, &claims.sub)
+        .await?;
     let uri = format!("{}/invocations", upstream.trim_end_matches('/'));
     let mut upstream_req = http::Request::post(uri)
         .body(Body::new(limited))
@@ -415,6 +418,7 @@ async fn invoke(
         stop,
         state.metrics.clone(),
         ctx.request_id.clone(),
+        lease,
     );
     let mut resp = Response::new(Body::new(body));
     *resp.status_mut() = status;
@@ -453,12 +457,16 @@ async fn stop_session(
         Some(_) => {}
     }
     let stopped = state.streams.stop(&runtime.arn, &session_id);
+    let process = state
+        .supervisor
+        .stop(&runtime.arn, &session_id, runtime.limits.stop_grace)
+        .await;
     state.session_counter.forget(
         &runtime.arn,
         &format!("{}\n{}", claims.iss, claims.sub),
         &session_id,
     );
-    tracing::info!(request_id = %ctx.request_id, runtime = %runtime.name, streams = stopped, "session stopped");
+    tracing::info!(request_id = %ctx.request_id, runtime = %runtime.name, streams = stopped, process, "session stopped");
     let body = serde_json::json!({ "runtimeSessionId": session_id, "statusCode": 200 });
     let mut resp = body.to_string().into_response();
     let h = resp.headers_mut();

@@ -49,6 +49,8 @@ pub struct Runtime {
     pub allowed_origins: Vec<String>,
     /// Sessions unused this long stop counting against the user's session cap.
     pub idle_timeout: std::time::Duration,
+    /// One agent process per session instead of a fixed upstream.
+    pub process: Option<crate::agent::supervisor::ProcessSpec>,
     pub limits: LimitsConfig,
 }
 
@@ -81,6 +83,36 @@ impl Runtime {
             })
     }
 
+    /// Checks the qualifier and, for a runtime with a fixed upstream, resolves it. `Ok(None)`: the session's
+    /// own process serves it (`command` runtimes have only the `DEFAULT` endpoint).
+    pub fn static_upstream(&self, qualifier: Option<&str>) -> Result<Option<String>, GatewayError> {
+        if self.process.is_some() {
+            return match qualifier {
+                None | Some(route::DEFAULT_QUALIFIER) => Ok(None),
+                Some(q) => Err(GatewayError::EndpointNotFound(q.chars().take(64).collect())),
+            };
+        }
+        self.upstream_for(qualifier).map(|u| Some(u.to_string()))
+    }
+
+    /// The agent base URL for this request, starting the session's process if the runtime has one.
+    pub async fn resolve_upstream(
+        &self,
+        state: &GatewayState,
+        fixed: Option<String>,
+        session_id: &str,
+        user: &str,
+    ) -> Result<(String, Option<crate::agent::supervisor::Lease>), GatewayError> {
+        match (fixed, &self.process) {
+            (Some(u), _) => Ok((u, None)),
+            (None, Some(spec)) => {
+                let (p, lease) = state.supervisor.acquire(spec, session_id, user).await?;
+                Ok((p.url.clone(), Some(lease)))
+            }
+            (None, None) => Err(GatewayError::Internal("runtime without an upstream".into())),
+        }
+    }
+
     /// A runtime from its checked configuration.
     pub fn from_config(
         rc: &RuntimeConfig,
@@ -91,7 +123,7 @@ impl Runtime {
     ) -> Self {
         Self {
             name: rc.name.clone(),
-            arn,
+            arn: arn.clone(),
             versions: rc.versions.clone(),
             endpoints: rc.endpoints.clone(),
             authorizer,
@@ -100,6 +132,17 @@ impl Runtime {
             header_allowlist: rc.request_header_allowlist.clone(),
             allowed_origins: rc.allowed_origins.clone(),
             idle_timeout: rc.idle_timeout,
+            process: rc
+                .command
+                .as_ref()
+                .map(|argv| crate::agent::supervisor::ProcessSpec {
+                    runtime: rc.name.clone(),
+                    arn: arn.clone(),
+                    argv: argv.clone(),
+                    idle_timeout: rc.idle_timeout,
+                    max_lifetime: rc.max_lifetime,
+                    limits: rc.limits.clone(),
+                }),
             limits: rc.limits.clone(),
         }
     }
@@ -131,6 +174,8 @@ pub struct GatewayState {
     pub sockets: Arc<limits::SocketSlots>,
     /// Becomes `true` when gatehouse shuts down (WebSockets then close with 1001).
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// Session processes of `command` runtimes.
+    pub supervisor: Arc<crate::agent::supervisor::Supervisor>,
 }
 
 impl GatewayState {
@@ -142,6 +187,7 @@ impl GatewayState {
         client: upstream::HttpClient,
         public_url: String,
         shutdown: tokio::sync::watch::Receiver<bool>,
+        supervisor: Arc<crate::agent::supervisor::Supervisor>,
     ) -> Self {
         Self {
             runtimes,
@@ -156,6 +202,7 @@ impl GatewayState {
             revocations: Arc::new(revocation::RevocationSet::default()),
             sockets: Arc::new(limits::SocketSlots::default()),
             shutdown,
+            supervisor,
         }
     }
 
@@ -166,7 +213,13 @@ impl GatewayState {
             .iter()
             .map(|r| (r.name.clone(), r.authorizer.cache.fetch_count()))
             .collect();
-        self.metrics.render(&fetches)
+        let mut text = self.metrics.render(&fetches);
+        text.push_str(&format!(
+            "# HELP gatehouse_agent_processes Session agent processes running now.\n# TYPE gatehouse_agent_processes gauge\ngatehouse_agent_processes {}\n# HELP gatehouse_agent_process_crashes_total Session agent processes that exited on their own.\n# TYPE gatehouse_agent_process_crashes_total counter\ngatehouse_agent_process_crashes_total {}\n",
+            self.supervisor.count(),
+            self.supervisor.crashes()
+        ));
+        text
     }
 }
 

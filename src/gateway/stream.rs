@@ -85,6 +85,8 @@ pub struct GuardedBody {
     metrics: Arc<Metrics>,
     request_id: String,
     done: bool,
+    /// Keeps a session process busy (not idle) while its answer streams.
+    _lease: Option<crate::agent::supervisor::Lease>,
 }
 
 impl GuardedBody {
@@ -96,6 +98,7 @@ impl GuardedBody {
         stop: Arc<StopSignal>,
         metrics: Arc<Metrics>,
         request_id: String,
+        lease: Option<crate::agent::supervisor::Lease>,
     ) -> Self {
         metrics.stream_opened();
         Self {
@@ -107,6 +110,7 @@ impl GuardedBody {
             metrics,
             request_id,
             done: false,
+            _lease: lease,
         }
     }
 

@@ -86,6 +86,7 @@ struct Relay {
     claims: VerifiedClaims,
     request_id: String,
     _slot: SlotGuard,
+    _lease: Option<crate::agent::supervisor::Lease>,
 }
 
 /// Authenticates, binds the session, connects to the agent, then upgrades.
@@ -98,7 +99,7 @@ pub(super) async fn upgrade(
     sub_out: &mut Option<String>,
     session_out: &mut Option<String>,
 ) -> Result<Response, GatewayError> {
-    let upstream = runtime.upstream_for(qualifier)?.to_string();
+    let fixed = runtime.static_upstream(qualifier)?;
     let (mut parts, _body) = req.into_parts();
     credential::refuse_query_token(parts.uri.query())?;
     let cred = credential::parse_ws_credential(&parts.headers)?;
@@ -177,6 +178,9 @@ pub(super) async fn upgrade(
         }
     }
     headers.remove("content-type");
+    let (upstream, lease) = runtime
+        .resolve_upstream(state, fixed, &session_id, &claims.sub)
+        .await?;
     let agent = connect_agent(&upstream, headers, runtime).await?;
 
     let mut upgrade = upgrade
@@ -192,6 +196,7 @@ pub(super) async fn upgrade(
         claims,
         request_id: request_id.to_string(),
         _slot: slot,
+        _lease: lease,
     };
     let mut resp = upgrade.on_upgrade(move |socket| relay.run(socket, agent));
     if let Ok(v) = HeaderValue::from_str(&session_id) {

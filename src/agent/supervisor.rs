@@ -1,0 +1,571 @@
+//! Session isolation: one agent process per session of a `command` runtime, AgentCore's microVM lifecycle with
+//! processes. Starts the process on a session's first request (free loopback port in `$PORT`, its own working
+//! directory, a minimal environment without gatehouse's secrets, rlimits and a parent-death signal through
+//! `gatehouse exec-agent`), waits for `/ping`, routes every later request of the session to it, stops it after
+//! the idle timeout (deferred while `/ping` says `HealthyBusy`), at its maximum lifetime or on request, and reaps
+//! crashes. Must never let a process outlive gatehouse or serve another session.
+use std::collections::{HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use serde::Serialize;
+use tokio::io::AsyncReadExt as _;
+use tokio::process::{Child, Command};
+
+use crate::clock::Clock;
+use crate::config::LimitsConfig;
+use crate::gateway::upstream::{get_document, HttpClient};
+
+/// Bytes of a process's stderr kept for the log when it fails.
+const STDERR_TAIL: usize = 4096;
+
+/// Why a session process could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum SupervisorError {
+    /// The per-runtime or total process limit is reached.
+    #[error("too many agent processes")]
+    TooManyProcesses,
+    /// The process did not start or did not answer `/ping` in time.
+    #[error("the agent process could not be started: {0}")]
+    StartFailed(String),
+}
+
+/// What to run for a runtime.
+#[derive(Debug, Clone)]
+pub struct ProcessSpec {
+    pub runtime: String,
+    pub arn: String,
+    /// argv; `"gatehouse"` as argv[0] means this executable.
+    pub argv: Vec<String>,
+    pub idle_timeout: Duration,
+    pub max_lifetime: Duration,
+    pub limits: LimitsConfig,
+}
+
+/// One running session process.
+#[derive(Debug)]
+pub struct SessionProcess {
+    pub runtime: String,
+    pub arn: String,
+    pub session_id: String,
+    pub user: String,
+    pub pid: u32,
+    /// `http://127.0.0.1:<port>`
+    pub url: String,
+    pub started_unix: i64,
+    started: Instant,
+    last_active: Mutex<Instant>,
+    last_active_unix: AtomicI64,
+    active: AtomicU32,
+    stopping: AtomicBool,
+    child: tokio::sync::Mutex<Child>,
+    stderr_tail: Arc<Mutex<VecDeque<u8>>>,
+    pidfile: PathBuf,
+}
+
+/// Keeps a session process counted as busy while a request or stream uses it.
+pub struct Lease {
+    process: Arc<SessionProcess>,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for Lease {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lease")
+            .field("pid", &self.process.pid)
+            .finish()
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.process.active.fetch_sub(1, Ordering::SeqCst);
+        self.process.touch(self.clock.now_unix());
+    }
+}
+
+impl SessionProcess {
+    fn touch(&self, now_unix: i64) {
+        if let Ok(mut t) = self.last_active.lock() {
+            *t = Instant::now();
+        }
+        self.last_active_unix.store(now_unix, Ordering::Relaxed);
+    }
+
+    fn idle_for(&self) -> Duration {
+        self.last_active
+            .lock()
+            .map(|t| t.elapsed())
+            .unwrap_or_default()
+    }
+
+    fn stderr_tail(&self) -> String {
+        self.stderr_tail
+            .lock()
+            .map(|t| String::from_utf8_lossy(&t.iter().copied().collect::<Vec<u8>>()).into_owned())
+            .unwrap_or_default()
+    }
+}
+
+/// A row of `gatehouse sessions list`.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct SessionInfo {
+    pub runtime: String,
+    pub session_id: String,
+    pub user: String,
+    pub pid: u32,
+    pub started: i64,
+    pub last_active: i64,
+    pub state: String,
+}
+
+type Key = (String, String);
+type Slot = Arc<tokio::sync::Mutex<Option<Arc<SessionProcess>>>>;
+
+/// All session processes of this gatehouse.
+pub struct Supervisor {
+    exe: PathBuf,
+    data_dir: PathBuf,
+    client: HttpClient,
+    clock: Arc<dyn Clock>,
+    max_total: u32,
+    slots: Mutex<HashMap<Key, Slot>>,
+    per_runtime: Mutex<HashMap<String, u32>>,
+    total: AtomicU32,
+    crashes: AtomicU64,
+}
+
+impl std::fmt::Debug for Supervisor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Supervisor")
+            .field("total", &self.total)
+            .finish_non_exhaustive()
+    }
+}
+
+fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+fn pid_of(p: u32) -> Pid {
+    Pid::from_raw(i32::try_from(p).unwrap_or(i32::MAX))
+}
+
+impl Supervisor {
+    /// A supervisor that starts `exe exec-agent …` for each session, keeping working dirs under `data_dir`.
+    pub fn new(
+        exe: PathBuf,
+        data_dir: PathBuf,
+        client: HttpClient,
+        clock: Arc<dyn Clock>,
+        max_total: u32,
+    ) -> Self {
+        Self {
+            exe,
+            data_dir,
+            client,
+            clock,
+            max_total,
+            slots: Mutex::new(HashMap::new()),
+            per_runtime: Mutex::new(HashMap::new()),
+            total: AtomicU32::new(0),
+            crashes: AtomicU64::new(0),
+        }
+    }
+
+    fn pid_dir(data_dir: &Path) -> PathBuf {
+        data_dir.join("agents")
+    }
+
+    /// Kills session processes a previous gatehouse left behind (normally none: they die with their parent).
+    pub fn reap_leftovers(data_dir: &Path) -> usize {
+        let dir = Self::pid_dir(data_dir);
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return 0;
+        };
+        let mut reaped = 0;
+        for e in entries.flatten() {
+            let path = e.path();
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let mut parts = text.splitn(2, '\n');
+            let pid = parts.next().and_then(|p| p.trim().parse::<u32>().ok());
+            let session = parts.next().unwrap_or("").trim().to_string();
+            if let Some(pid) = pid {
+                let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+                let marker = format!("GATEHOUSE_SESSION_ID={session}");
+                let ours = environ.split(|b| *b == 0).any(|kv| kv == marker.as_bytes());
+                if ours && !session.is_empty() {
+                    let _ = kill(Pid::from_raw(-(pid as i32)), Signal::SIGKILL);
+                    let _ = kill(pid_of(pid), Signal::SIGKILL);
+                    tracing::warn!(
+                        pid,
+                        "reaped an agent process left behind by an earlier gatehouse"
+                    );
+                    reaped += 1;
+                }
+            }
+            let _ = std::fs::remove_file(&path);
+        }
+        reaped
+    }
+
+    /// Processes that crashed so far.
+    pub fn crashes(&self) -> u64 {
+        self.crashes.load(Ordering::Relaxed)
+    }
+
+    /// Live processes.
+    pub fn count(&self) -> u32 {
+        self.total.load(Ordering::Relaxed)
+    }
+
+    fn slot(&self, key: &Key) -> Slot {
+        let Ok(mut slots) = self.slots.lock() else {
+            return Arc::new(tokio::sync::Mutex::new(None));
+        };
+        slots.entry(key.clone()).or_default().clone()
+    }
+
+    /// The session's process, started if it has none; the lease keeps it busy until dropped.
+    pub async fn acquire(
+        &self,
+        spec: &ProcessSpec,
+        session_id: &str,
+        user: &str,
+    ) -> Result<(Arc<SessionProcess>, Lease), SupervisorError> {
+        let key = (spec.arn.clone(), session_id.to_string());
+        let slot = self.slot(&key);
+        let mut guard = slot.lock().await;
+        if let Some(p) = guard.as_ref() {
+            let alive = p.child.lock().await.try_wait().ok().flatten().is_none();
+            if alive && !p.stopping.load(Ordering::SeqCst) {
+                return Ok((p.clone(), self.lease(p)));
+            }
+        }
+        if let Some(old) = guard.take() {
+            // Dead without being asked to stop: a crash (logged with its stderr, counted in metrics).
+            let crashed = !old.stopping.load(Ordering::SeqCst);
+            self.forget(&old, crashed).await;
+        }
+        let p = Arc::new(self.start(spec, session_id, user).await?);
+        *guard = Some(p.clone());
+        Ok((p.clone(), self.lease(&p)))
+    }
+
+    fn lease(&self, p: &Arc<SessionProcess>) -> Lease {
+        p.active.fetch_add(1, Ordering::SeqCst);
+        p.touch(self.clock.now_unix());
+        Lease {
+            process: p.clone(),
+            clock: self.clock.clone(),
+        }
+    }
+
+    fn reserve(&self, runtime: &str, max_runtime: u32) -> Result<(), SupervisorError> {
+        let mut per = self
+            .per_runtime
+            .lock()
+            .map_err(|_| SupervisorError::TooManyProcesses)?;
+        let n = per.entry(runtime.to_string()).or_insert(0);
+        if *n >= max_runtime || self.total.load(Ordering::SeqCst) >= self.max_total {
+            return Err(SupervisorError::TooManyProcesses);
+        }
+        *n += 1;
+        self.total.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+
+    fn release(&self, runtime: &str) {
+        if let Ok(mut per) = self.per_runtime.lock() {
+            if let Some(n) = per.get_mut(runtime) {
+                *n = n.saturating_sub(1);
+            }
+        }
+        let _ = self
+            .total
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |t| {
+                Some(t.saturating_sub(1))
+            });
+    }
+
+    async fn start(
+        &self,
+        spec: &ProcessSpec,
+        session_id: &str,
+        user: &str,
+    ) -> Result<SessionProcess, SupervisorError> {
+        self.reserve(&spec.runtime, spec.limits.max_processes)?;
+        match self.spawn(spec, session_id, user).await {
+            Ok(p) => Ok(p),
+            Err(e) => {
+                self.release(&spec.runtime);
+                Err(e)
+            }
+        }
+    }
+
+    async fn spawn(
+        &self,
+        spec: &ProcessSpec,
+        session_id: &str,
+        user: &str,
+    ) -> Result<SessionProcess, SupervisorError> {
+        let fail = |m: String| SupervisorError::StartFailed(m);
+        let port = free_port().map_err(|e| fail(format!("no free port: {e}")))?;
+        let workdir = self
+            .data_dir
+            .join("sessions")
+            .join(&spec.runtime)
+            .join(&crate::util::sha256_hex(session_id.as_bytes())[..24]);
+        std::fs::create_dir_all(&workdir)
+            .map_err(|e| fail(format!("{}: {e}", workdir.display())))?;
+        let mut argv = spec.argv.clone();
+        if argv.first().map(String::as_str) == Some("gatehouse") {
+            argv[0] = self.exe.to_string_lossy().into_owned();
+        }
+        let mut cmd = Command::new(&self.exe);
+        cmd.arg("exec-agent")
+            .arg("--parent")
+            .arg(std::process::id().to_string());
+        if let Some(mb) = spec.limits.memory_limit_mb {
+            cmd.arg("--memory-bytes")
+                .arg((mb * 1024 * 1024).to_string());
+        }
+        if let Some(secs) = spec.limits.cpu_time_limit_secs {
+            cmd.arg("--cpu-secs").arg(secs.to_string());
+        }
+        cmd.arg("--").args(&argv);
+        cmd.env_clear()
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .env("HOME", &workdir)
+            .env("LANG", "C.UTF-8")
+            .env("PORT", port.to_string())
+            .env("GATEHOUSE_SESSION_ID", session_id)
+            .env("GATEHOUSE_RUNTIME", &spec.runtime)
+            .current_dir(&workdir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = cmd.spawn().map_err(|e| fail(format!("spawn: {e}")))?;
+        let pid = child.id().ok_or_else(|| fail("no pid".into()))?;
+        let tail = Arc::new(Mutex::new(VecDeque::with_capacity(STDERR_TAIL)));
+        if let Some(mut stderr) = child.stderr.take() {
+            let tail = tail.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 1024];
+                while let Ok(n) = stderr.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                    if let Ok(mut t) = tail.lock() {
+                        for b in &buf[..n] {
+                            if t.len() == STDERR_TAIL {
+                                t.pop_front();
+                            }
+                            t.push_back(*b);
+                        }
+                    }
+                }
+            });
+        }
+        let pid_dir = Self::pid_dir(&self.data_dir);
+        let _ = std::fs::create_dir_all(&pid_dir);
+        let pidfile = pid_dir.join(pid.to_string());
+        let _ = std::fs::write(&pidfile, format!("{pid}\n{session_id}\n"));
+        let now_unix = self.clock.now_unix();
+        let p = SessionProcess {
+            runtime: spec.runtime.clone(),
+            arn: spec.arn.clone(),
+            session_id: session_id.to_string(),
+            user: user.to_string(),
+            pid,
+            url: format!("http://127.0.0.1:{port}"),
+            started_unix: now_unix,
+            started: Instant::now(),
+            last_active: Mutex::new(Instant::now()),
+            last_active_unix: AtomicI64::new(now_unix),
+            active: AtomicU32::new(0),
+            stopping: AtomicBool::new(false),
+            child: tokio::sync::Mutex::new(child),
+            stderr_tail: tail,
+            pidfile,
+        };
+        let deadline = Instant::now() + spec.limits.start_timeout;
+        let ping = format!("{}/ping", p.url);
+        let mut wait = Duration::from_millis(10);
+        loop {
+            if get_document(&self.client, &ping).await.is_ok() {
+                break;
+            }
+            let exited = p.child.lock().await.try_wait().ok().flatten();
+            if exited.is_some() || Instant::now() >= deadline {
+                let why = match exited {
+                    Some(status) => format!("exited with {status}"),
+                    None => format!("no answer on /ping within {:?}", spec.limits.start_timeout),
+                };
+                tracing::error!(runtime = %spec.runtime, pid, %why, stderr = %p.stderr_tail(), "agent process failed to start");
+                self.kill_process(&p, Duration::ZERO).await;
+                let _ = std::fs::remove_file(&p.pidfile);
+                return Err(fail(why));
+            }
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(Duration::from_millis(200));
+        }
+        tracing::info!(runtime = %spec.runtime, pid, url = %p.url, "agent process started");
+        Ok(p)
+    }
+
+    /// SIGTERM to the process group, SIGKILL after `grace`.
+    async fn kill_process(&self, p: &SessionProcess, grace: Duration) {
+        p.stopping.store(true, Ordering::SeqCst);
+        let group = Pid::from_raw(-(p.pid as i32));
+        let _ = kill(group, Signal::SIGTERM);
+        let _ = kill(pid_of(p.pid), Signal::SIGTERM);
+        let mut child = p.child.lock().await;
+        if grace.is_zero() || tokio::time::timeout(grace, child.wait()).await.is_err() {
+            let _ = kill(group, Signal::SIGKILL);
+            let _ = child.kill().await;
+        }
+    }
+
+    async fn forget(&self, p: &SessionProcess, crashed: bool) {
+        if crashed {
+            self.crashes.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(runtime = %p.runtime, pid = p.pid, stderr = %p.stderr_tail(), "agent process crashed");
+        }
+        let _ = std::fs::remove_file(&p.pidfile);
+        self.release(&p.runtime);
+    }
+
+    /// Stops one session's process (StopRuntimeSession); true if there was one.
+    pub async fn stop(&self, arn: &str, session_id: &str, grace: Duration) -> bool {
+        let key = (arn.to_string(), session_id.to_string());
+        let slot = self.slots.lock().ok().and_then(|mut s| s.remove(&key));
+        let Some(slot) = slot else { return false };
+        let p = slot.lock().await.take();
+        match p {
+            Some(p) => {
+                self.kill_process(&p, grace).await;
+                self.forget(&p, false).await;
+                tracing::info!(runtime = %p.runtime, pid = p.pid, "agent process stopped");
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Every live session process.
+    pub fn list(&self) -> Vec<SessionInfo> {
+        let slots: Vec<Slot> = self
+            .slots
+            .lock()
+            .map(|s| s.values().cloned().collect())
+            .unwrap_or_default();
+        let mut out = Vec::new();
+        for slot in slots {
+            let Ok(guard) = slot.try_lock() else { continue };
+            if let Some(p) = guard.as_ref() {
+                let state = if p.stopping.load(Ordering::SeqCst) {
+                    "stopping"
+                } else if p.active.load(Ordering::SeqCst) > 0 {
+                    "active"
+                } else {
+                    "idle"
+                };
+                out.push(SessionInfo {
+                    runtime: p.runtime.clone(),
+                    session_id: p.session_id.clone(),
+                    user: p.user.clone(),
+                    pid: p.pid,
+                    started: p.started_unix,
+                    last_active: p.last_active_unix.load(Ordering::Relaxed),
+                    state: state.into(),
+                });
+            }
+        }
+        out.sort_by(|a, b| (a.started, &a.session_id).cmp(&(b.started, &b.session_id)));
+        out
+    }
+
+    /// One pass of lifecycle checks: reap crashed processes, stop idle ones (unless `/ping` says HealthyBusy)
+    /// and those past their maximum lifetime.
+    pub async fn sweep(&self, specs: &HashMap<String, ProcessSpec>) {
+        let entries: Vec<(Key, Slot)> = self
+            .slots
+            .lock()
+            .map(|s| s.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default();
+        for (key, slot) in entries {
+            let Ok(mut guard) = slot.try_lock() else {
+                continue;
+            };
+            let Some(p) = guard.clone() else {
+                continue;
+            };
+            let Some(spec) = specs.get(&p.arn) else {
+                continue;
+            };
+            let exited = p.child.lock().await.try_wait().ok().flatten();
+            let reason = if exited.is_some() {
+                Some("crashed")
+            } else if p.started.elapsed() >= spec.max_lifetime {
+                Some("max lifetime")
+            } else if p.active.load(Ordering::SeqCst) == 0 && p.idle_for() >= spec.idle_timeout {
+                if self.busy(&p).await {
+                    p.touch(self.clock.now_unix());
+                    None
+                } else {
+                    Some("idle timeout")
+                }
+            } else {
+                None
+            };
+            let Some(reason) = reason else { continue };
+            guard.take();
+            drop(guard);
+            if let Ok(mut slots) = self.slots.lock() {
+                slots.remove(&key);
+            }
+            if reason != "crashed" {
+                self.kill_process(&p, spec.limits.stop_grace).await;
+            }
+            self.forget(&p, reason == "crashed").await;
+            tracing::info!(runtime = %p.runtime, pid = p.pid, reason, "agent process ended");
+        }
+    }
+
+    async fn busy(&self, p: &SessionProcess) -> bool {
+        let Ok(doc) = get_document(&self.client, &format!("{}/ping", p.url)).await else {
+            return false;
+        };
+        serde_json::from_slice::<serde_json::Value>(&doc)
+            .ok()
+            .and_then(|v| {
+                v.get("status")
+                    .and_then(|s| s.as_str())
+                    .map(|s| s == "HealthyBusy")
+            })
+            .unwrap_or(false)
+    }
+
+    /// Stops every process (shutdown).
+    pub async fn stop_all(&self) {
+        let keys: Vec<Key> = self
+            .slots
+            .lock()
+            .map(|s| s.keys().cloned().collect())
+            .unwrap_or_default();
+        let stops = keys
+            .iter()
+            .map(|(arn, sid)| self.stop(arn, sid, Duration::from_secs(5)));
+        futures_util::future::join_all(stops).await;
+    }
+}
