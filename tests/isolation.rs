@@ -36,6 +36,13 @@ name = "iso_fail"
 command = ["/bin/false"]
 
 [[runtime]]
+name = "iso_limited"
+command = ["gatehouse", "agent"]
+[runtime.limits]
+cpu_time_limit_secs = 3600
+memory_limit_mb = 4096
+
+[[runtime]]
 name = "iso_cap"
 command = ["gatehouse", "agent"]
 [runtime.limits]
@@ -359,4 +366,72 @@ async fn no_agent_outlives_a_killed_gatehouse() {
     gw.child.kill().unwrap();
     let _ = gw.child.wait();
     wait_dead(pid, Duration::from_secs(10)).await;
+}
+
+#[tokio::test]
+async fn rlimits_are_applied_to_session_processes() {
+    let f = fixture();
+    let user = f.gw.new_user("limits");
+    let token = f.gw.access_token(&user).await;
+    let v = call(&f.gw, "iso_limited", &token, &new_session(), json!({})).await;
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", v["pid"])).unwrap();
+    let line = |name: &str| {
+        limits
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert!(line("Max cpu time").contains("3600 3600"), "{limits}");
+    assert!(
+        line("Max address space").contains(&(4096u64 * 1024 * 1024).to_string()),
+        "{limits}"
+    );
+}
+
+#[test]
+fn a_restart_reaps_processes_an_earlier_run_left_behind() {
+    let tmp = tempfile::tempdir().unwrap();
+    let session = new_session();
+    let mut child = std::process::Command::new("sleep")
+        .arg("60")
+        .env("GATEHOUSE_SESSION_ID", &session)
+        .spawn()
+        .unwrap();
+    let dir = tmp.path().join("agents");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join(child.id().to_string()),
+        format!("{}\n{session}\n", child.id()),
+    )
+    .unwrap();
+    // A pid file whose process is not ours (wrong session marker) must not be killed.
+    let mut bystander = std::process::Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .unwrap();
+    std::fs::write(
+        dir.join(bystander.id().to_string()),
+        format!("{}\n{session}\n", bystander.id()),
+    )
+    .unwrap();
+    assert_eq!(
+        gatehouse::agent::supervisor::Supervisor::reap_leftovers(tmp.path()),
+        1
+    );
+    let status = child.wait().unwrap();
+    assert!(!status.success());
+    assert!(
+        bystander.try_wait().unwrap().is_none(),
+        "a process that is not a session agent was killed"
+    );
+    let _ = bystander.kill();
+    let _ = bystander.wait();
+    assert_eq!(
+        std::fs::read_dir(&dir).unwrap().count(),
+        0,
+        "pid files are cleaned up"
+    );
 }
