@@ -151,6 +151,79 @@ pub fn encode_arn(arn: &str) -> String {
     percent_encoding::utf8_percent_encode(arn, ARN_SEGMENT).to_string()
 }
 
+/// Longest a client may take to send a request's headers (slowloris).
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Largest request head (request line + headers) accepted; bigger gets 431.
+pub const MAX_HEAD_BYTES: usize = 64 * 1024;
+
+async fn stopping(rx: &mut watch::Receiver<bool>) {
+    if rx.wait_for(|s| *s).await.is_err() {
+        // The sender is gone: we are shutting down anyway.
+    }
+}
+
+/// Serves one listener over HTTP/1.1 (with upgrades for WebSocket) until `stop` turns true, then lets open
+/// connections finish for up to `DRAIN_GRACE`. Unlike a bare `axum::serve`, every connection has a header-read
+/// timeout and a bounded request head, so slow or huge headers cannot pin it.
+pub async fn serve_http(
+    listener: TcpListener,
+    app: axum::Router,
+    stop: watch::Receiver<bool>,
+    name: &'static str,
+) {
+    use hyper::server::conn::http1;
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::service::TowerToHyperService;
+
+    let mut conns = tokio::task::JoinSet::new();
+    let mut stop_accept = stop.clone();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _peer)) => {
+                    let _ = stream.set_nodelay(true);
+                    let svc = TowerToHyperService::new(app.clone());
+                    let mut stop = stop.clone();
+                    conns.spawn(async move {
+                        let conn = http1::Builder::new()
+                            .timer(TokioTimer::new())
+                            .header_read_timeout(HEADER_READ_TIMEOUT)
+                            .max_buf_size(MAX_HEAD_BYTES)
+                            .serve_connection(TokioIo::new(stream), svc)
+                            .with_upgrades();
+                        tokio::pin!(conn);
+                        tokio::select! {
+                            _ = conn.as_mut() => return,
+                            () = stopping(&mut stop) => {}
+                        }
+                        conn.as_mut().graceful_shutdown();
+                        let _ = conn.await;
+                    });
+                    while conns.try_join_next().is_some() {}
+                }
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(listener = name, error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            () = stopping(&mut stop_accept) => break,
+        }
+    }
+    drop(listener);
+    let drained = tokio::time::timeout(DRAIN_GRACE, async {
+        while conns.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            listener = name,
+            "connections still open after {DRAIN_GRACE:?}; closing them"
+        );
+        conns.abort_all();
+    }
+}
+
 /// Runs until `shutdown` resolves, then drains and stops children.
 pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
     let endpoints_path = opts.data_dir.join(ENDPOINTS_FILE);
@@ -344,17 +417,7 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<
     let (admin_l, admin_url) = bind(opts.admin_listen).await?;
 
     let serve = |listener: TcpListener, app: axum::Router, name: &'static str| {
-        let mut rx = stop_rx.clone();
-        tokio::spawn(async move {
-            let result = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = rx.wait_for(|stop| *stop).await;
-                })
-                .await;
-            if let Err(e) = result {
-                tracing::error!(listener = name, error = %e, "listener failed");
-            }
-        })
+        tokio::spawn(serve_http(listener, app, stop_rx.clone(), name))
     };
     let tasks = vec![
         serve(web_l, crate::edge::router(app_config), "web"),
@@ -386,8 +449,11 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
     let drain = futures_util::future::join_all(tasks);
-    if tokio::time::timeout(DRAIN_GRACE, drain).await.is_err() {
-        tracing::warn!("connections still open after {DRAIN_GRACE:?}; closing them");
+    if tokio::time::timeout(DRAIN_GRACE + Duration::from_secs(1), drain)
+        .await
+        .is_err()
+    {
+        tracing::warn!("listeners did not stop in time");
     }
     sweeper.abort();
     supervisor.stop_all().await;
