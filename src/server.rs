@@ -15,7 +15,7 @@ use crate::agent::child::ChildAgent;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::gateway::{upstream, GatewayState, Runtime};
-use crate::idp::{bootstrap, IdpState, Lifetimes};
+use crate::idp::{bootstrap, IdpState};
 use crate::store::{SqliteStore, Store};
 use crate::token::{Authorizer, KeyCache, Policy};
 
@@ -153,7 +153,8 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let store = open_store(&opts.data_dir, opts.database_url.as_deref()).await?;
     let (pool, client) = bootstrap::default_pool(store.as_ref(), clock.as_ref()).await?;
-    let (signer, jwks) = bootstrap::signing_keys(store.as_ref(), clock.as_ref(), &pool).await?;
+    // Generates the first key if there is none; the IdP re-reads its keys from the store itself.
+    bootstrap::signing_keys(store.as_ref(), clock.as_ref(), &pool).await?;
 
     let (web_l, web_bound) = bind(opts.web_listen).await?;
     let (idp_l, idp_bound) = bind(opts.idp_listen).await?;
@@ -177,17 +178,17 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<
     .await
     .map_err(|e| ServerError::Usage(format!("hashing task: {e}")))?
     .map_err(|e| ServerError::Usage(e.to_string()))?;
-    let idp_state = Arc::new(IdpState {
-        store: store.clone(),
-        clock: clock.clone(),
-        pool: pool.clone(),
-        default_client: client.clone(),
-        issuer: issuer.clone(),
-        signer: Arc::new(signer),
-        jwks,
-        lifetimes: Lifetimes::default(),
+    let idp_state = Arc::new(IdpState::new(
+        store.clone(),
+        clock.clone(),
+        pool.clone(),
+        client.clone(),
+        issuer.clone(),
         dummy_hash,
-    });
+        &opts.config.idp,
+        &opts.data_dir,
+        web_url.clone(),
+    ));
 
     let http = upstream::client();
     let mut agent = None;
@@ -292,6 +293,8 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<
     let serve = |listener: TcpListener, app: axum::Router, name: &'static str| {
         let mut rx = stop_rx.clone();
         tokio::spawn(async move {
+            // The peer address is handed to handlers (the IdP throttles failed sign-ins per address).
+            let app = app.into_make_service_with_connect_info::<SocketAddr>();
             let result = axum::serve(listener, app)
                 .with_graceful_shutdown(async move {
                     let _ = rx.wait_for(|stop| *stop).await;

@@ -1,4 +1,4 @@
-//! The command line (clap): `up`, `user`, `agent`, each an `execute(args)`. Parses, dispatches, prints errors as
+//! The command line (clap): `up`, `user`, `client`, `keys`, `agent`, each an `execute(args)`. Parses, dispatches, prints errors as
 //! one readable line and maps them to exit codes (0 ok, 1 failure, 64 usage or configuration). `anyhow` lives
 //! here only. Nothing imports this module.
 use std::path::PathBuf;
@@ -7,6 +7,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod agent;
+pub mod client;
+pub mod keys;
 pub mod up;
 pub mod user;
 
@@ -27,6 +29,12 @@ pub enum Command {
     /// Manage users of the built-in user pool.
     #[command(subcommand)]
     User(user::UserCommand),
+    /// Manage app clients of the built-in user pool.
+    #[command(subcommand)]
+    Client(client::ClientCommand),
+    /// Rotate and list the user pool's signing keys.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
     /// Run the reference agent (AgentCore's container contract: /ping, /invocations, /ws).
     Agent(agent::AgentArgs),
 }
@@ -61,6 +69,8 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Up(a) => up::execute(a),
         Command::User(c) => user::execute(c),
+        Command::Client(c) => client::execute(c),
+        Command::Keys(c) => keys::execute(c),
         Command::Agent(a) => agent::execute(a),
     };
     match result {
