@@ -78,7 +78,14 @@ impl Mailer {
             None => {
                 let text = self.render(m, "gatehouse <no-reply@gatehouse.invalid>");
                 let dir = self.outbox.clone();
-                let name = format!("{}-{}.eml", m.date_unix, crate::util::uuid_v4());
+                // Names sort in the order the messages were written (by time, then by a per-process counter).
+                static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+                let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let name = format!(
+                    "{:011}-{seq:08}-{}.eml",
+                    m.date_unix,
+                    crate::util::uuid_v4()
+                );
                 tokio::task::spawn_blocking(move || {
                     std::fs::create_dir_all(&dir)?;
                     let tmp = dir.join(format!(".{name}.tmp"));
