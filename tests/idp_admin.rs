@@ -608,3 +608,79 @@ async fn codes_are_sent_by_smtp_when_configured() {
         .await;
     assert_eq!(st, 200);
 }
+
+#[tokio::test]
+async fn passwords_codes_and_tokens_never_reach_the_log() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log_path = tmp.path().join("gatehouse.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut g = Gatehouse::start_in_with(
+        &tmp.path().join("data"),
+        "127.0.0.1:0",
+        &[],
+        "debug",
+        std::process::Stdio::from(log),
+    );
+    let user = format!("logs-{}", gatehouse::util::random_lower_alnum(8));
+    let c = g.endpoints.client_id.clone();
+    let (st, _) = g
+        .idp(
+            "SignUp",
+            &json!({"ClientId": c, "Username": user, "Password": password(),
+                    "UserAttributes": [{"Name": "email", "Value": format!("{user}@example.com")}]}),
+        )
+        .await;
+    assert_eq!(st, 200);
+    let code = g.code_for(&format!("{user}@example.com"), 0);
+    g.idp(
+        "ConfirmSignUp",
+        &json!({"ClientId": c, "Username": user, "ConfirmationCode": code}),
+    )
+    .await;
+    g.password_auth(&c, &user, password2()).await;
+    let (st, b) = g.password_auth(&c, &user, password()).await;
+    assert_eq!(st, 200, "{b}");
+    let r = &b["AuthenticationResult"];
+    let (st, rb) = g
+        .idp(
+            "InitiateAuth",
+            &json!({"AuthFlow": "REFRESH_TOKEN_AUTH", "ClientId": c,
+                    "AuthParameters": {"REFRESH_TOKEN": r["RefreshToken"]}}),
+        )
+        .await;
+    assert_eq!(st, 200);
+    g.idp("GetUser", &json!({"AccessToken": r["AccessToken"]}))
+        .await;
+    g.idp(
+        "ChangePassword",
+        &json!({"AccessToken": r["AccessToken"], "PreviousPassword": password(), "ProposedPassword": password2()}),
+    )
+    .await;
+    g.idp(
+        "RevokeToken",
+        &json!({"ClientId": c, "Token": r["RefreshToken"]}),
+    )
+    .await;
+    assert!(g.stop().success());
+    let text = std::fs::read_to_string(&log_path).unwrap();
+    assert!(
+        text.contains("issued tokens"),
+        "the log is on: {}",
+        text.len()
+    );
+    let secrets = [
+        password().to_string(),
+        password2().to_string(),
+        format!("code is {code}"),
+        r["AccessToken"].as_str().unwrap().to_string(),
+        r["IdToken"].as_str().unwrap().to_string(),
+        r["RefreshToken"].as_str().unwrap().to_string(),
+        rb["AuthenticationResult"]["AccessToken"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+    ];
+    for s in &secrets {
+        assert!(!text.contains(s.as_str()), "a secret reached the log");
+    }
+}

@@ -974,4 +974,196 @@ mod tests {
         assert_eq!(a, "arn:1");
         assert_eq!(b, "arn:1");
     }
+
+    async fn with_user() -> (tempfile::TempDir, SqliteStore, PoolRow, UserRow) {
+        let (d, s) = store().await;
+        let (p, _) = s
+            .ensure_default_pool(pool("us-east-1_AAAAAAAAA"), client("c1"))
+            .await
+            .unwrap();
+        let u = UserRow {
+            pool_id: p.id.clone(),
+            sub: "sub-1".into(),
+            username: "alice".into(),
+            email: Some("a@example.com".into()),
+            password_hash: "h".into(),
+            status: "UNCONFIRMED".into(),
+            enabled: true,
+            created_at: 1,
+            srp_salt: None,
+            srp_verifier: None,
+            attributes: "{}".into(),
+            email_verified: false,
+        };
+        s.create_user(u.clone()).await.unwrap();
+        (d, s, p, u)
+    }
+
+    fn refresh(hash: &str, family: &str, origin: &str) -> RefreshRow {
+        RefreshRow {
+            token_hash: hash.into(),
+            pool_id: "us-east-1_AAAAAAAAA".into(),
+            client_id: "c1".into(),
+            sub: "sub-1".into(),
+            origin_jti: origin.into(),
+            auth_time: 100,
+            created_at: 100,
+            expires_at: 10_000,
+            revoked_at: None,
+            family_id: family.into(),
+            rotated_at: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn rotation_grace_and_reuse_are_atomic_in_the_store() {
+        let (_d, s, _p, _u) = with_user().await;
+        s.insert_refresh_token(refresh("t0", "t0", "o0"))
+            .await
+            .unwrap();
+        let r = s
+            .rotate_refresh_token("t0", refresh("t1", "ignored", "o1"), 5, 100)
+            .await
+            .unwrap();
+        assert!(matches!(r, RotateOutcome::Rotated(ref old) if old.token_hash == "t0"));
+        let t1 = s.find_refresh_token("t1").await.unwrap();
+        assert_eq!(t1.family_id, "t0", "a successor joins the family");
+        // Within the grace period: another successor of the same family.
+        let r = s
+            .rotate_refresh_token("t0", refresh("t2", "x", "o2"), 5, 105)
+            .await
+            .unwrap();
+        assert!(matches!(r, RotateOutcome::Rotated(_)));
+        // After it: reuse, and the family is gone, with one revocation row per origin_jti.
+        let r = s
+            .rotate_refresh_token("t0", refresh("t3", "x", "o3"), 5, 106)
+            .await
+            .unwrap();
+        assert_eq!(r, RotateOutcome::Reuse);
+        for h in ["t0", "t1", "t2"] {
+            assert!(
+                s.find_refresh_token(h).await.unwrap().revoked_at.is_some(),
+                "{h}"
+            );
+        }
+        assert!(matches!(
+            s.find_refresh_token("t3").await,
+            Err(StoreError::NotFound)
+        ));
+        let rows = s.revocations_after(0, 100).await.unwrap();
+        let jtis: Vec<_> = rows.iter().filter_map(|r| r.origin_jti.clone()).collect();
+        assert_eq!(jtis, vec!["o0", "o1", "o2"]);
+        assert_eq!(
+            s.rotate_refresh_token("t1", refresh("t4", "x", "o4"), 5, 107)
+                .await
+                .unwrap(),
+            RotateOutcome::Invalid
+        );
+        assert_eq!(
+            s.rotate_refresh_token("nope", refresh("t5", "x", "o5"), 5, 107)
+                .await
+                .unwrap(),
+            RotateOutcome::Invalid
+        );
+    }
+
+    #[tokio::test]
+    async fn revocation_rows_follow_the_contract() {
+        let (_d, s, p, u) = with_user().await;
+        s.insert_refresh_token(refresh("t0", "t0", "o0"))
+            .await
+            .unwrap();
+        assert!(matches!(
+            s.revoke_refresh_family("t0", "other-client", 200).await,
+            Err(StoreError::NotFound)
+        ));
+        s.revoke_refresh_family("t0", "c1", 200).await.unwrap();
+        assert!(s.origin_revoked(&p.id, "o0").await.unwrap());
+        s.global_sign_out(&p.id, &u.sub, 300).await.unwrap();
+        assert_eq!(
+            s.latest_sub_revocation(&p.id, &u.sub).await.unwrap(),
+            Some(300)
+        );
+        s.set_user_enabled(&p.id, "alice", false, 400)
+            .await
+            .unwrap();
+        assert_eq!(
+            s.latest_sub_revocation(&p.id, &u.sub).await.unwrap(),
+            Some(i64::MAX)
+        );
+        s.set_user_enabled(&p.id, "alice", true, 500).await.unwrap();
+        assert_eq!(
+            s.latest_sub_revocation(&p.id, &u.sub).await.unwrap(),
+            Some(500)
+        );
+        let update = PasswordUpdate {
+            password_hash: "h2".into(),
+            srp_salt: "00".into(),
+            srp_verifier: "02".into(),
+            status: "CONFIRMED".into(),
+        };
+        s.set_password(&p.id, "alice", update, true, 600)
+            .await
+            .unwrap();
+        s.delete_user(&p.id, "alice", 700).await.unwrap();
+        let rows = s.revocations_after(0, 100).await.unwrap();
+        let subs: Vec<_> = rows
+            .iter()
+            .filter(|r| r.sub.is_some())
+            .map(|r| r.not_before)
+            .collect();
+        assert_eq!(subs, vec![300, i64::MAX, 500, 600, i64::MAX]);
+        assert!(rows.windows(2).all(|w| w[0].id < w[1].id));
+        let after = s.revocations_after(rows[2].id, 2).await.unwrap();
+        assert_eq!(after.len(), 2);
+        assert_eq!(after[0].id, rows[3].id);
+        assert!(matches!(
+            s.set_user_enabled(&p.id, "alice", true, 800).await,
+            Err(StoreError::NotFound)
+        ));
+    }
+
+    #[tokio::test]
+    async fn codes_are_single_use_expire_and_count_attempts() {
+        let (_d, s, p, _u) = with_user().await;
+        let code = |h: &str, exp: i64| CodeRow {
+            pool_id: p.id.clone(),
+            username: "alice".into(),
+            purpose: "confirm_sign_up".into(),
+            code_hash: h.into(),
+            expires_at: exp,
+            created_at: 1,
+        };
+        let check = |h: &'static str, now: i64| {
+            let s = s.clone();
+            let pool = p.id.clone();
+            async move {
+                s.use_code(
+                    &pool,
+                    "alice",
+                    "confirm_sign_up",
+                    h,
+                    3,
+                    CodeEffect::Confirm,
+                    now,
+                )
+                .await
+                .unwrap()
+            }
+        };
+        s.put_code(code("good", 100)).await.unwrap();
+        assert_eq!(check("bad", 50).await, CodeCheck::Mismatch);
+        assert_eq!(check("good", 100).await, CodeCheck::Expired);
+        assert_eq!(check("good", 50).await, CodeCheck::Ok);
+        assert_eq!(
+            s.find_user(&p.id, "alice").await.unwrap().status,
+            "CONFIRMED"
+        );
+        assert_eq!(check("good", 50).await, CodeCheck::Expired, "single use");
+        s.put_code(code("good", 100)).await.unwrap();
+        assert_eq!(check("bad", 50).await, CodeCheck::Mismatch);
+        assert_eq!(check("bad", 50).await, CodeCheck::Mismatch);
+        assert_eq!(check("bad", 50).await, CodeCheck::TooManyAttempts);
+        assert_eq!(check("good", 50).await, CodeCheck::Expired);
+    }
 }

@@ -60,6 +60,17 @@ impl Gatehouse {
 
     /// Starts `up` on `dir` with the IdP on `idp_listen` (a fixed port keeps the issuer across restarts).
     pub fn start_in_at(dir: &Path, idp_listen: &str, extra: &[&str]) -> Self {
+        Self::start_in_with(dir, idp_listen, extra, "warn", Stdio::inherit())
+    }
+
+    /// Starts `up` with a log filter and where its log (stderr) goes.
+    pub fn start_in_with(
+        dir: &Path,
+        idp_listen: &str,
+        extra: &[&str],
+        rust_log: &str,
+        stderr: Stdio,
+    ) -> Self {
         let child = Command::new(BIN)
             .args(["up", "--data-dir"])
             .arg(dir)
@@ -75,8 +86,8 @@ impl Gatehouse {
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .env("RUST_LOG", "warn")
+            .stderr(stderr)
+            .env("RUST_LOG", rust_log)
             .spawn()
             .unwrap();
         let path = dir.join("endpoints.json");
