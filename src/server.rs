@@ -16,7 +16,7 @@ use crate::agent::supervisor::Supervisor;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, RuntimeConfig};
 use crate::gateway::{upstream, GatewayState, Runtime};
-use crate::idp::{bootstrap, IdpState, Lifetimes};
+use crate::idp::{bootstrap, IdpState};
 use crate::store::{SqliteStore, Store};
 use crate::token::{Authorizer, KeyCache, Policy};
 
@@ -180,9 +180,16 @@ pub async fn serve_http(
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => {
+                Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
-                    let svc = TowerToHyperService::new(app.clone());
+                    // The peer address is handed to handlers (the IdP throttles failed sign-ins per address).
+                    let svc = TowerToHyperService::new(tower::util::MapRequest::new(
+                        app.clone(),
+                        move |mut req: http::Request<hyper::body::Incoming>| {
+                            req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+                            req
+                        },
+                    ));
                     let mut stop = stop.clone();
                     conns.spawn(async move {
                         let conn = http1::Builder::new()
@@ -232,7 +239,8 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let store = open_store(&opts.data_dir, opts.database_url.as_deref()).await?;
     let (pool, client) = bootstrap::default_pool(store.as_ref(), clock.as_ref()).await?;
-    let (signer, jwks) = bootstrap::signing_keys(store.as_ref(), clock.as_ref(), &pool).await?;
+    // Generates the first key if there is none; the IdP re-reads its keys from the store itself.
+    bootstrap::signing_keys(store.as_ref(), clock.as_ref(), &pool).await?;
 
     let (web_l, web_bound) = bind(opts.web_listen).await?;
     let (idp_l, idp_bound) = bind(opts.idp_listen).await?;
@@ -256,17 +264,17 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<
     .await
     .map_err(|e| ServerError::Usage(format!("hashing task: {e}")))?
     .map_err(|e| ServerError::Usage(e.to_string()))?;
-    let idp_state = Arc::new(IdpState {
-        store: store.clone(),
-        clock: clock.clone(),
-        pool: pool.clone(),
-        default_client: client.clone(),
-        issuer: issuer.clone(),
-        signer: Arc::new(signer),
-        jwks,
-        lifetimes: Lifetimes::default(),
+    let idp_state = Arc::new(IdpState::new(
+        store.clone(),
+        clock.clone(),
+        pool.clone(),
+        client.clone(),
+        issuer.clone(),
         dummy_hash,
-    });
+        &opts.config.idp,
+        &opts.data_dir,
+        web_url.clone(),
+    ));
 
     let http = upstream::client();
     let reaped = Supervisor::reap_leftovers(&opts.data_dir);

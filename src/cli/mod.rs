@@ -1,4 +1,4 @@
-//! The command line (clap): `up`, `user`, `agent`, each an `execute(args)`. Parses, dispatches, prints errors as
+//! The command line (clap): `up`, `user`, `client`, `keys`, `agent`, each an `execute(args)`. Parses, dispatches, prints errors as
 //! one readable line and maps them to exit codes (0 ok, 1 failure, 64 usage or configuration). `anyhow` lives
 //! here only. Nothing imports this module.
 use std::path::PathBuf;
@@ -7,8 +7,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod agent;
+pub mod client;
 pub mod config;
 pub mod exec;
+pub mod keys;
 pub mod sessions;
 pub mod up;
 pub mod user;
@@ -39,6 +41,12 @@ pub enum Command {
     /// Start a session's agent program (used by `up`; not for direct use).
     #[command(name = "exec-agent", hide = true)]
     ExecAgent(exec::ExecArgs),
+    /// Manage app clients of the built-in user pool.
+    #[command(subcommand)]
+    Client(client::ClientCommand),
+    /// Rotate and list the user pool's signing keys.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
     /// Run the reference agent (AgentCore's container contract: /ping, /invocations, /ws).
     Agent(agent::AgentArgs),
 }
@@ -73,6 +81,8 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Up(a) => up::execute(a),
         Command::User(c) => user::execute(c),
+        Command::Client(c) => client::execute(c),
+        Command::Keys(c) => keys::execute(c),
         Command::Agent(a) => agent::execute(a),
         Command::Config(c) => config::execute(c),
         Command::ExecAgent(a) => exec::execute(a),

@@ -1,19 +1,32 @@
-//! `gatehouse user create`: adds a confirmed user to the built-in pool. The password is read from standard
-//! input (never from an argument, which would land in shell history and `ps`), checked against the pool's
-//! policy, and hashed with argon2id off the async threads. Works while `up` runs.
+//! `gatehouse user create|list|disable|enable|delete|set-password`: administration of the built-in pool's users.
+//! Passwords are read from standard input (never from an argument, which would land in shell history and
+//! `ps`), checked against the pool's policy, hashed with argon2id off the async threads, and their SRP verifier
+//! derived at the same time. Disabling, deleting and resetting a password revoke the user's sessions. Works
+//! while `up` runs.
 use std::io::Read as _;
+use std::sync::Arc;
 
 use super::{StoreArgs, UsageError};
 use crate::clock::{Clock, SystemClock};
-use crate::idp::{bootstrap, password};
+use crate::idp::{bootstrap, password, srp};
 use crate::server::open_store;
-use crate::store::{StoreError, UserRow};
+use crate::store::{PasswordUpdate, PoolRow, Store, StoreError, UserRow};
 
 /// `user` subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub enum UserCommand {
-    /// Create a confirmed user; the password is read from standard input.
+    /// Create a user; the password is read from standard input.
     Create(CreateArgs),
+    /// List the users of the pool.
+    List(StoreArgs),
+    /// Disable a user: sign-in and refresh stop at once, issued tokens are revoked.
+    Disable(NameArgs),
+    /// Enable a disabled user.
+    Enable(NameArgs),
+    /// Delete a user and revoke its tokens.
+    Delete(NameArgs),
+    /// Set a user's password (read from standard input), permanent or temporary; revokes its sessions.
+    SetPassword(SetPasswordArgs),
 }
 
 /// Arguments of `user create`.
@@ -28,6 +41,38 @@ pub struct CreateArgs {
     /// Read the password from standard input (one line; the trailing newline is dropped).
     #[arg(long)]
     pub password_stdin: bool,
+    /// The password is temporary: the first sign-in answers NEW_PASSWORD_REQUIRED.
+    #[arg(long)]
+    pub temporary: bool,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// A command on one user.
+#[derive(Debug, clap::Args)]
+pub struct NameArgs {
+    /// The user.
+    #[arg(long)]
+    pub username: String,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// Arguments of `user set-password`.
+#[derive(Debug, clap::Args)]
+pub struct SetPasswordArgs {
+    /// The user.
+    #[arg(long)]
+    pub username: String,
+    /// Read the password from standard input.
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// The password is temporary (the user must choose a new one at the next sign-in).
+    #[arg(long, conflicts_with = "permanent")]
+    pub temporary: bool,
+    /// The password is permanent (default).
+    #[arg(long)]
+    pub permanent: bool,
     #[command(flatten)]
     pub store: StoreArgs,
 }
@@ -49,21 +94,42 @@ pub fn check_username(u: &str) -> Result<(), UsageError> {
 pub fn execute(cmd: UserCommand) -> anyhow::Result<()> {
     match cmd {
         UserCommand::Create(a) => create(a),
+        UserCommand::List(s) => with_pool(&s, |store, pool| async move {
+            println!(
+                "{:<32} {:<38} {:<22} {:<8} email",
+                "username", "sub", "status", "enabled"
+            );
+            for u in store.list_users(&pool.id).await? {
+                println!(
+                    "{:<32} {:<38} {:<22} {:<8} {}",
+                    u.username,
+                    u.sub,
+                    u.status,
+                    u.enabled,
+                    u.email.unwrap_or_default()
+                );
+            }
+            Ok(())
+        }),
+        UserCommand::Disable(a) => change(a, "disabled", |store, pool, name, now| async move {
+            store.set_user_enabled(&pool.id, &name, false, now).await
+        }),
+        UserCommand::Enable(a) => change(a, "enabled", |store, pool, name, now| async move {
+            store.set_user_enabled(&pool.id, &name, true, now).await
+        }),
+        UserCommand::Delete(a) => change(a, "deleted", |store, pool, name, now| async move {
+            store.delete_user(&pool.id, &name, now).await
+        }),
+        UserCommand::SetPassword(a) => set_password(a),
     }
 }
 
-fn create(a: CreateArgs) -> anyhow::Result<()> {
-    check_username(&a.username)?;
-    if !a.password_stdin {
-        return Err(UsageError(
-            "pass --password-stdin and pipe the password in, e.g. printf '%s' \"$PASSWORD\" | gatehouse user create --username alice --password-stdin".into(),
-        )
+fn read_password(password_stdin: bool, example: &str) -> anyhow::Result<String> {
+    if !password_stdin {
+        return Err(UsageError(format!(
+            "pass --password-stdin and pipe the password in, e.g. printf '%s' \"$PASSWORD\" | {example}"
+        ))
         .into());
-    }
-    if let Some(e) = &a.email {
-        if !e.contains('@') || e.len() > 254 || e.chars().any(char::is_whitespace) {
-            return Err(UsageError(format!("--email: '{e}' is not an e-mail address")).into());
-        }
     }
     let mut pw = String::new();
     std::io::stdin()
@@ -74,28 +140,127 @@ fn create(a: CreateArgs) -> anyhow::Result<()> {
         .map_or(pw.as_str(), |p| p.strip_suffix('\r').unwrap_or(p))
         .to_string();
     password::check_policy(&pw).map_err(UsageError)?;
+    Ok(pw)
+}
 
+/// Opens the store and the default pool, then runs `f`.
+pub(crate) fn with_pool<F, Fut>(s: &StoreArgs, f: F) -> anyhow::Result<()>
+where
+    F: FnOnce(Arc<dyn Store>, PoolRow) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
     let rt = super::runtime()?;
     rt.block_on(async move {
-        let clock = SystemClock;
-        let store = open_store(&a.store.data_dir, a.store.database_url.as_deref())
+        let store = open_store(&s.data_dir, s.database_url.as_deref())
             .await
             .map_err(|e| match e {
                 crate::server::ServerError::Usage(m) => anyhow::Error::new(UsageError(m)),
                 other => anyhow::Error::new(other),
             })?;
-        let (pool, _client) = bootstrap::default_pool(store.as_ref(), &clock).await?;
-        let hash = password::hash(pw).await?;
+        let (pool, _client) = bootstrap::default_pool(store.as_ref(), &SystemClock).await?;
+        f(store, pool).await
+    })
+}
+
+fn change<F, Fut>(a: NameArgs, done: &str, f: F) -> anyhow::Result<()>
+where
+    F: FnOnce(Arc<dyn Store>, PoolRow, String, i64) -> Fut,
+    Fut: std::future::Future<Output = Result<(), StoreError>>,
+{
+    let name = a.username.clone();
+    with_pool(&a.store, |store, pool| async move {
+        let pool_id = pool.id.clone();
+        match f(store, pool, name.clone(), SystemClock.now_unix()).await {
+            Ok(()) => {
+                println!("user {name} {done}");
+                Ok(())
+            }
+            Err(StoreError::NotFound) => Err(anyhow::anyhow!(
+                "user '{name}' does not exist in user pool {pool_id}"
+            )),
+            Err(e) => Err(e.into()),
+        }
+    })
+}
+
+async fn update_for(
+    pool: &PoolRow,
+    username: &str,
+    pw: String,
+    status: &str,
+) -> anyhow::Result<PasswordUpdate> {
+    let (salt, verifier) = srp::make_verifier(srp::pool_name(&pool.id), username, &pw);
+    Ok(PasswordUpdate {
+        password_hash: password::hash(pw).await?,
+        srp_salt: salt,
+        srp_verifier: verifier,
+        status: status.into(),
+    })
+}
+
+fn set_password(a: SetPasswordArgs) -> anyhow::Result<()> {
+    check_username(&a.username)?;
+    let pw = read_password(
+        a.password_stdin,
+        "gatehouse user set-password --username alice --password-stdin",
+    )?;
+    let status = if a.temporary {
+        "FORCE_CHANGE_PASSWORD"
+    } else {
+        "CONFIRMED"
+    };
+    let name = a.username.clone();
+    with_pool(&a.store, |store, pool| async move {
+        let update = update_for(&pool, &name, pw, status).await?;
+        match store
+            .set_password(&pool.id, &name, update, true, SystemClock.now_unix())
+            .await
+        {
+            Ok(()) => {
+                println!("password of {name} set ({status})");
+                Ok(())
+            }
+            Err(StoreError::NotFound) => Err(anyhow::anyhow!(
+                "user '{name}' does not exist in user pool {}",
+                pool.id
+            )),
+            Err(e) => Err(e.into()),
+        }
+    })
+}
+
+fn create(a: CreateArgs) -> anyhow::Result<()> {
+    check_username(&a.username)?;
+    if let Some(e) = &a.email {
+        if !e.contains('@') || e.len() > 254 || e.chars().any(char::is_whitespace) {
+            return Err(UsageError(format!("--email: '{e}' is not an e-mail address")).into());
+        }
+    }
+    let pw = read_password(
+        a.password_stdin,
+        "gatehouse user create --username alice --password-stdin",
+    )?;
+    let status = if a.temporary {
+        "FORCE_CHANGE_PASSWORD"
+    } else {
+        "CONFIRMED"
+    };
+    with_pool(&a.store, |store, pool| async move {
+        let update = update_for(&pool, &a.username, pw, status).await?;
         let sub = crate::util::uuid_v4();
         let row = UserRow {
             pool_id: pool.id.clone(),
             sub: sub.clone(),
             username: a.username.clone(),
             email: a.email.clone(),
-            password_hash: hash,
-            status: "CONFIRMED".into(),
+            password_hash: update.password_hash,
+            status: update.status,
             enabled: true,
-            created_at: clock.now_unix(),
+            created_at: SystemClock.now_unix(),
+            srp_salt: Some(update.srp_salt),
+            srp_verifier: Some(update.srp_verifier),
+            attributes: "{}".into(),
+            email_verified: a.email.is_some(),
         };
         match store.create_user(row).await {
             Ok(()) => {

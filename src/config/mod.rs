@@ -39,7 +39,7 @@ impl fmt::Display for ConfigErrors {
 pub struct RawConfig {
     pub version: Option<i64>,
     #[serde(default)]
-    pub idp: RawListener,
+    pub idp: RawIdp,
     #[serde(default)]
     pub gateway: RawListener,
     #[serde(default)]
@@ -64,6 +64,64 @@ pub struct RawAgents {
 pub struct RawListener {
     /// The externally visible URL (behind a load balancer).
     pub public_url: Option<String>,
+}
+
+/// `[idp]`: the listener's public URL and the user pool's tunables.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawIdp {
+    pub public_url: Option<String>,
+    /// Lifetime of confirmation and reset codes, seconds (default: 24 h for sign-up, 1 h for reset).
+    pub code_lifetime_secs: Option<i64>,
+    /// Failed sign-ins of one user within the window before "Password attempts exceeded" (default 5).
+    pub max_failed_signins_per_user: Option<u32>,
+    /// Failed sign-ins from one address within the window before `TooManyRequestsException` (default 100).
+    pub max_failed_signins_per_ip: Option<u32>,
+    /// The throttling window, seconds (default 900).
+    pub failed_signin_window_secs: Option<i64>,
+    pub smtp: Option<RawSmtp>,
+}
+
+/// `[idp.smtp]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSmtp {
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub from: Option<String>,
+}
+
+/// A checked `[idp]` (everything but `public_url`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdpConfig {
+    pub code_lifetime_secs: Option<i64>,
+    pub max_failed_signins_per_user: u32,
+    pub max_failed_signins_per_ip: u32,
+    pub failed_signin_window_secs: i64,
+    /// `None`: codes are written to `<data-dir>/outbox/`.
+    pub smtp: Option<SmtpConfig>,
+}
+
+impl Default for IdpConfig {
+    fn default() -> Self {
+        Self {
+            code_lifetime_secs: None,
+            max_failed_signins_per_user: 5,
+            max_failed_signins_per_ip: 100,
+            failed_signin_window_secs: 900,
+            smtp: None,
+        }
+    }
+}
+
+/// A checked `[idp.smtp]`: a relay reached over plain TCP (no TLS, no AUTH).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmtpConfig {
+    pub host: String,
+    /// Default 25.
+    pub port: u16,
+    /// The `From:` address.
+    pub from: String,
 }
 
 /// `[[runtime]]`.
@@ -163,6 +221,8 @@ pub struct Config {
     pub idp_public_url: Option<String>,
     pub gateway_public_url: Option<String>,
     pub web_public_url: Option<String>,
+    /// The user pool's tunables.
+    pub idp: IdpConfig,
     /// Empty: the embedded `demo` runtime served by the reference agent.
     pub runtimes: Vec<RuntimeConfig>,
     /// Session processes across all runtimes at once.
@@ -178,6 +238,7 @@ impl Default for Config {
             idp_public_url: None,
             gateway_public_url: None,
             web_public_url: None,
+            idp: IdpConfig::default(),
             runtimes: Vec::new(),
             max_agent_processes: DEFAULT_MAX_AGENT_PROCESSES,
         }
@@ -799,6 +860,76 @@ pub fn valid_runtime_name(name: &str) -> bool {
         && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
 }
 
+fn check_idp(errors: &mut Vec<ConfigError>, raw: &RawIdp) -> IdpConfig {
+    let d = IdpConfig::default();
+    if raw
+        .code_lifetime_secs
+        .is_some_and(|s| !(1..=7 * 86_400).contains(&s))
+    {
+        err(
+            errors,
+            "idp.code_lifetime_secs",
+            "must be 1 to 604800 seconds",
+        );
+    }
+    if raw
+        .failed_signin_window_secs
+        .is_some_and(|s| !(1..=86_400).contains(&s))
+    {
+        err(
+            errors,
+            "idp.failed_signin_window_secs",
+            "must be 1 to 86400 seconds",
+        );
+    }
+    for (k, v) in [
+        (
+            "idp.max_failed_signins_per_user",
+            raw.max_failed_signins_per_user,
+        ),
+        (
+            "idp.max_failed_signins_per_ip",
+            raw.max_failed_signins_per_ip,
+        ),
+    ] {
+        if v == Some(0) {
+            err(errors, k, "must be at least 1");
+        }
+    }
+    let smtp = raw.smtp.as_ref().map(|s| {
+        let host = s.host.clone().unwrap_or_default();
+        if host.is_empty() {
+            err(
+                errors,
+                "idp.smtp.host",
+                "missing; give the SMTP relay's host name or address",
+            );
+        }
+        let from = s.from.clone().unwrap_or_default();
+        if !from.contains('@') || from.contains(['\r', '\n']) {
+            err(errors, "idp.smtp.from", "missing or not an e-mail address");
+        }
+        SmtpConfig {
+            host,
+            port: s.port.unwrap_or(25),
+            from,
+        }
+    });
+    IdpConfig {
+        code_lifetime_secs: raw.code_lifetime_secs,
+        max_failed_signins_per_user: raw
+            .max_failed_signins_per_user
+            .unwrap_or(d.max_failed_signins_per_user),
+        max_failed_signins_per_ip: raw
+            .max_failed_signins_per_ip
+            .unwrap_or(d.max_failed_signins_per_ip),
+        failed_signin_window_secs: raw
+            .failed_signin_window_secs
+            .unwrap_or(d.failed_signin_window_secs),
+        smtp,
+    }
+}
+
 impl Config {
     /// Parses and checks TOML text.
     pub fn from_toml(text: &str) -> Result<Config, ConfigErrors> {
@@ -839,14 +970,15 @@ impl Config {
             ),
         }
         for (key, l) in [
-            ("idp.public_url", &raw.idp),
-            ("gateway.public_url", &raw.gateway),
-            ("web.public_url", &raw.web),
+            ("idp.public_url", &raw.idp.public_url),
+            ("gateway.public_url", &raw.gateway.public_url),
+            ("web.public_url", &raw.web.public_url),
         ] {
-            if let Some(u) = &l.public_url {
+            if let Some(u) = l {
                 check_url(&mut errors, key, u);
             }
         }
+        let idp = check_idp(&mut errors, &raw.idp);
         let mut runtimes = Vec::new();
         let mut names = std::collections::HashSet::new();
         for (i, r) in raw.runtime.into_iter().enumerate() {
@@ -867,6 +999,7 @@ impl Config {
                 idp_public_url: raw.idp.public_url,
                 gateway_public_url: raw.gateway.public_url,
                 web_public_url: raw.web.public_url,
+                idp,
                 runtimes,
             })
         } else {

@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
-use super::{auth, CognitoError, IdpState};
+use super::{account, auth, refresh, user_api, CognitoError, IdpState};
 
 /// Largest request body the IdP reads.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -19,18 +19,17 @@ pub const TARGET_PREFIX: &str = "AWSCognitoIdentityProviderService.";
 /// Routes one Cognito API call by its `X-Amz-Target`.
 pub async fn dispatch(
     State(state): State<Arc<IdpState>>,
+    extensions: axum::http::Extensions,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let request_id = crate::util::uuid_v4();
+    // The peer address, for throttling. Forwarding headers are not trusted (they are the client's to forge).
+    let ip = extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
     let result = match parse_target(&headers) {
-        Ok("InitiateAuth") => match decode(&body) {
-            Ok(req) => auth::initiate_auth(&state, req).await.map(|r| json_ok(&r)),
-            Err(e) => Err(e),
-        },
-        Ok(op) => Err(CognitoError::UnknownOperation(format!(
-            "Operation {op} is not supported by this user pool."
-        ))),
+        Ok(op) => route(&state, op, &body, ip).await,
         Err(e) => Err(e),
     };
     let mut resp = result.unwrap_or_else(IntoResponse::into_response);
@@ -38,6 +37,44 @@ pub async fn dispatch(
         resp.headers_mut().insert("x-amzn-requestid", v);
     }
     resp
+}
+
+async fn route(
+    state: &IdpState,
+    op: &str,
+    body: &[u8],
+    ip: Option<std::net::IpAddr>,
+) -> Result<Response, CognitoError> {
+    let s = state;
+    match op {
+        "InitiateAuth" => Ok(json_ok(&auth::initiate_auth(s, decode(body)?, ip).await?)),
+        "RespondToAuthChallenge" => Ok(json_ok(
+            &auth::respond_to_auth_challenge(s, decode(body)?, ip).await?,
+        )),
+        "GetTokensFromRefreshToken" => Ok(json_ok(&refresh::get_tokens(s, decode(body)?).await?)),
+        "RevokeToken" => Ok(json_ok(&refresh::revoke_token(s, decode(body)?).await?)),
+        "SignUp" => Ok(json_ok(&account::sign_up(s, decode(body)?).await?)),
+        "ConfirmSignUp" => Ok(json_ok(&account::confirm_sign_up(s, decode(body)?).await?)),
+        "ResendConfirmationCode" => Ok(json_ok(
+            &account::resend_confirmation_code(s, decode(body)?).await?,
+        )),
+        "ForgotPassword" => Ok(json_ok(&account::forgot_password(s, decode(body)?).await?)),
+        "ConfirmForgotPassword" => Ok(json_ok(
+            &account::confirm_forgot_password(s, decode(body)?).await?,
+        )),
+        "GetUser" => Ok(json_ok(&user_api::get_user(s, decode(body)?).await?)),
+        "ChangePassword" => Ok(json_ok(
+            &user_api::change_password(s, decode(body)?, ip).await?,
+        )),
+        "UpdateUserAttributes" => Ok(json_ok(
+            &user_api::update_user_attributes(s, decode(body)?).await?,
+        )),
+        "DeleteUser" => Ok(json_ok(&user_api::delete_user(s, decode(body)?).await?)),
+        "GlobalSignOut" => Ok(json_ok(&user_api::global_sign_out(s, decode(body)?).await?)),
+        op => Err(CognitoError::UnknownOperation(format!(
+            "Operation {op} is not supported by this user pool."
+        ))),
+    }
 }
 
 /// The operation name from `X-Amz-Target`, pure.

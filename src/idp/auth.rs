@@ -1,13 +1,18 @@
-//! Sign-in: `InitiateAuth`. `USER_PASSWORD_AUTH` checks the password (argon2id, off the async threads) and
-//! mints tokens. Unknown users and wrong passwords get the same error after the same work. Must never log a
-//! password or a token.
+//! Sign-in: `InitiateAuth` (`USER_PASSWORD_AUTH`, `USER_SRP_AUTH`, `REFRESH_TOKEN_AUTH`) and
+//! `RespondToAuthChallenge` (`PASSWORD_VERIFIER`, `NEW_PASSWORD_REQUIRED`), `SECRET_HASH` for confidential
+//! clients, and throttling of failures. Unknown users and wrong passwords get the same error after the same
+//! work. Must never log a password or a token.
 use std::collections::HashMap;
+use std::net::IpAddr;
 
+use aws_lc_rs::{constant_time, hmac};
+use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
 use super::mint::{tokens_for, AuthenticationResult};
-use super::{password, CognitoError, IdpState};
-use crate::store::{ClientRow, StoreError};
+use super::pending::Pending;
+use super::{password, refresh, srp, CognitoError, IdpState};
+use crate::store::{ClientRow, PasswordUpdate, StoreError, UserRow};
 
 /// `InitiateAuthRequest` (fields gatehouse does not use, like `ClientMetadata`, are accepted and ignored).
 #[derive(Debug, Deserialize)]
@@ -19,12 +24,37 @@ pub struct InitiateAuthRequest {
     pub auth_parameters: HashMap<String, String>,
 }
 
-/// `InitiateAuthResponse` with an `AuthenticationResult`.
-#[derive(Debug, Serialize)]
+/// `RespondToAuthChallengeRequest`.
+#[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct InitiateAuthResponse {
+pub struct RespondRequest {
+    pub challenge_name: Option<String>,
+    pub client_id: Option<String>,
+    pub session: Option<String>,
+    #[serde(default)]
+    pub challenge_responses: HashMap<String, String>,
+}
+
+/// `InitiateAuthResponse` / `RespondToAuthChallengeResponse`: a challenge or an `AuthenticationResult`.
+#[derive(Debug, Serialize, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct AuthResponse {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub challenge_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
     pub challenge_parameters: HashMap<String, String>,
-    pub authentication_result: AuthenticationResult,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authentication_result: Option<AuthenticationResult>,
+}
+
+impl AuthResponse {
+    fn tokens(r: AuthenticationResult) -> Self {
+        Self {
+            authentication_result: Some(r),
+            ..Self::default()
+        }
+    }
 }
 
 const FLOWS: &[&str] = &[
@@ -38,17 +68,15 @@ const FLOWS: &[&str] = &[
     "USER_AUTH",
 ];
 
-fn null_member(name: &str) -> CognitoError {
+/// Cognito's wording for a missing required member.
+pub fn null_member(name: &str) -> CognitoError {
     CognitoError::InvalidParameter(format!(
         "1 validation error detected: Value null at '{name}' failed to satisfy constraint: Member must not be null"
     ))
 }
 
-/// Finds the app client, as Cognito words it when it does not exist.
+/// Finds the app client (re-read from the store, so `client create` while `up` runs works).
 pub async fn find_client(state: &IdpState, client_id: &str) -> Result<ClientRow, CognitoError> {
-    if client_id == state.default_client.id {
-        return Ok(state.default_client.clone());
-    }
     state
         .store
         .clients(&state.pool.id)
@@ -60,15 +88,101 @@ pub async fn find_client(state: &IdpState, client_id: &str) -> Result<ClientRow,
         })
 }
 
+/// The client named by a required `ClientId`.
+pub async fn required_client(
+    state: &IdpState,
+    client_id: Option<&str>,
+) -> Result<ClientRow, CognitoError> {
+    let id = client_id
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| null_member("clientId"))?;
+    find_client(state, id).await
+}
+
 fn client_allows(client: &ClientRow, flag: &str) -> bool {
     client.auth_flows.split_whitespace().any(|f| f == flag)
+}
+
+/// `SECRET_HASH = base64(HMAC-SHA256(key = secret, msg = username + client_id))`, required iff the client has a
+/// secret; compared in constant time.
+pub fn check_secret_hash(
+    client: &ClientRow,
+    username: &str,
+    provided: Option<&str>,
+) -> Result<(), CognitoError> {
+    let Some(secret) = &client.secret else {
+        return Ok(());
+    };
+    let Some(provided) = provided.filter(|p| !p.is_empty()) else {
+        return Err(CognitoError::NotAuthorized(format!(
+            "Client {} is configured for secret but secret was not received",
+            client.id
+        )));
+    };
+    let key = hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes());
+    let expected = hmac::sign(&key, format!("{username}{}", client.id).as_bytes());
+    let ok = base64::engine::general_purpose::STANDARD
+        .decode(provided)
+        .is_ok_and(|p| constant_time::verify_slices_are_equal(expected.as_ref(), &p).is_ok());
+    if ok {
+        Ok(())
+    } else {
+        Err(CognitoError::NotAuthorized(format!(
+            "Unable to verify secret hash for client {}",
+            client.id
+        )))
+    }
+}
+
+/// The plain `ClientSecret` of `GetTokensFromRefreshToken` / `RevokeToken`.
+pub fn check_client_secret(client: &ClientRow, provided: Option<&str>) -> Result<(), CognitoError> {
+    let Some(secret) = &client.secret else {
+        return Ok(());
+    };
+    match provided {
+        Some(p)
+            if constant_time::verify_slices_are_equal(p.as_bytes(), secret.as_bytes()).is_ok() =>
+        {
+            Ok(())
+        }
+        Some(_) => Err(CognitoError::NotAuthorized(format!(
+            "Unable to verify secret for client {}",
+            client.id
+        ))),
+        None => Err(CognitoError::NotAuthorized(format!(
+            "Client {} is configured for secret but secret was not received",
+            client.id
+        ))),
+    }
+}
+
+fn param<'a>(p: &'a HashMap<String, String>, name: &str) -> Result<&'a String, CognitoError> {
+    p.get(name)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| CognitoError::InvalidParameter(format!("Missing required parameter {name}")))
+}
+
+async fn lookup(state: &IdpState, username: &str) -> Result<Option<UserRow>, CognitoError> {
+    if username.len() > 128 {
+        return Ok(None);
+    }
+    match state.store.find_user(&state.pool.id, username).await {
+        Ok(u) => Ok(Some(u)),
+        Err(StoreError::NotFound) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn throttle_key(state: &IdpState, username: &str) -> String {
+    format!("{}\n{username}", state.pool.id)
 }
 
 /// `InitiateAuth`.
 pub async fn initiate_auth(
     state: &IdpState,
     req: InitiateAuthRequest,
-) -> Result<InitiateAuthResponse, CognitoError> {
+    ip: Option<IpAddr>,
+) -> Result<AuthResponse, CognitoError> {
     let flow = req.auth_flow.ok_or_else(|| null_member("authFlow"))?;
     let client_id = req.client_id.ok_or_else(|| null_member("clientId"))?;
     if !FLOWS.contains(&flow.as_str()) {
@@ -79,6 +193,7 @@ pub async fn initiate_auth(
         )));
     }
     let client = find_client(state, &client_id).await?;
+    let params = &req.auth_parameters;
     match flow.as_str() {
         "USER_PASSWORD_AUTH" => {
             if !client_allows(&client, "ALLOW_USER_PASSWORD_AUTH") {
@@ -86,17 +201,37 @@ pub async fn initiate_auth(
                     "USER_PASSWORD_AUTH flow not enabled for this client".into(),
                 ));
             }
-            let result = user_password_auth(state, &client, &req.auth_parameters).await?;
-            Ok(InitiateAuthResponse {
-                challenge_parameters: HashMap::new(),
-                authentication_result: result,
-            })
+            user_password_auth(state, &client, params, ip).await
+        }
+        "USER_SRP_AUTH" => {
+            if !client_allows(&client, "ALLOW_USER_SRP_AUTH") {
+                return Err(CognitoError::InvalidParameter(
+                    "USER_SRP_AUTH flow not enabled for this client".into(),
+                ));
+            }
+            srp_start(state, &client, params, ip).await
+        }
+        "REFRESH_TOKEN_AUTH" | "REFRESH_TOKEN" => {
+            if !client_allows(&client, "ALLOW_REFRESH_TOKEN_AUTH") {
+                return Err(CognitoError::InvalidParameter(
+                    "REFRESH_TOKEN_AUTH flow not enabled for this client".into(),
+                ));
+            }
+            let token = param(params, "REFRESH_TOKEN")?;
+            let result = refresh::refresh_token_auth(
+                state,
+                &client,
+                token,
+                params.get("SECRET_HASH").map(String::as_str),
+            )
+            .await?;
+            Ok(AuthResponse::tokens(result))
         }
         "ADMIN_NO_SRP_AUTH" | "ADMIN_USER_PASSWORD_AUTH" => Err(CognitoError::InvalidParameter(
             "Initiate Auth method not supported.".into(),
         )),
         other => Err(CognitoError::InvalidParameter(format!(
-            "{other} is not supported by this gatehouse version; use USER_PASSWORD_AUTH."
+            "{other} is not supported by this gatehouse version; use USER_SRP_AUTH or USER_PASSWORD_AUTH."
         ))),
     }
 }
@@ -105,27 +240,23 @@ async fn user_password_auth(
     state: &IdpState,
     client: &ClientRow,
     params: &HashMap<String, String>,
-) -> Result<AuthenticationResult, CognitoError> {
-    let username = params
-        .get("USERNAME")
-        .filter(|u| !u.is_empty())
-        .ok_or_else(|| {
-            CognitoError::InvalidParameter("Missing required parameter USERNAME".into())
-        })?;
-    let pw = params
-        .get("PASSWORD")
-        .filter(|p| !p.is_empty())
-        .ok_or_else(|| {
-            CognitoError::InvalidParameter("Missing required parameter PASSWORD".into())
-        })?;
-    if username.len() > 128 || pw.len() > 256 {
+    ip: Option<IpAddr>,
+) -> Result<AuthResponse, CognitoError> {
+    let username = param(params, "USERNAME")?;
+    let pw = param(params, "PASSWORD")?;
+    check_secret_hash(
+        client,
+        username,
+        params.get("SECRET_HASH").map(String::as_str),
+    )?;
+    let now = state.clock.now_unix();
+    let key = throttle_key(state, username);
+    state.throttle.check(&key, ip, now)?;
+    if pw.len() > 256 {
+        state.throttle.fail(&key, ip, now);
         return Err(CognitoError::bad_credentials());
     }
-    let user = match state.store.find_user(&state.pool.id, username).await {
-        Ok(u) => Some(u),
-        Err(StoreError::NotFound) => None,
-        Err(e) => return Err(e.into()),
-    };
+    let user = lookup(state, username).await?;
     // Same argon2 work whether or not the user exists.
     let phc = user
         .as_ref()
@@ -133,14 +264,261 @@ async fn user_password_auth(
     let ok = password::verify(pw.clone(), phc).await;
     let user = match user {
         Some(u) if ok => u,
-        _ => return Err(CognitoError::bad_credentials()),
+        _ => {
+            state.throttle.fail(&key, ip, now);
+            return Err(CognitoError::bad_credentials());
+        }
     };
+    state.throttle.succeed(&key);
+    signed_in(state, client, user).await
+}
+
+/// After a correct password (either flow): refuse disabled or unconfirmed users, challenge a temporary
+/// password, else mint.
+async fn signed_in(
+    state: &IdpState,
+    client: &ClientRow,
+    user: UserRow,
+) -> Result<AuthResponse, CognitoError> {
     if !user.enabled {
         return Err(CognitoError::NotAuthorized("User is disabled.".into()));
     }
-    if user.status == "UNCONFIRMED" {
-        return Err(CognitoError::UserNotConfirmed);
+    match user.status.as_str() {
+        "UNCONFIRMED" => return Err(CognitoError::UserNotConfirmed),
+        "RESET_REQUIRED" => return Err(CognitoError::PasswordResetRequired),
+        "FORCE_CHANGE_PASSWORD" => {
+            let now = state.clock.now_unix();
+            let session = crate::util::opaque_token(96);
+            state.pending.put(
+                session.clone(),
+                Pending::NewPassword {
+                    client_id: client.id.clone(),
+                    username: user.username.clone(),
+                },
+                now + state.settings.auth_session_lifetime,
+                now,
+            );
+            let mut attrs = serde_json::Map::new();
+            if let Some(e) = &user.email {
+                attrs.insert("email".into(), serde_json::json!(e));
+            }
+            let params = HashMap::from([
+                ("USER_ID_FOR_SRP".to_string(), user.username.clone()),
+                ("requiredAttributes".to_string(), "[]".to_string()),
+                (
+                    "userAttributes".to_string(),
+                    serde_json::Value::Object(attrs).to_string(),
+                ),
+            ]);
+            return Ok(AuthResponse {
+                challenge_name: Some("NEW_PASSWORD_REQUIRED".into()),
+                session: Some(session),
+                challenge_parameters: params,
+                authentication_result: None,
+            });
+        }
+        _ => {}
     }
     let now = state.clock.now_unix();
-    tokens_for(state, &user, client, now).await
+    Ok(AuthResponse::tokens(
+        tokens_for(state, &user, client, now).await?,
+    ))
+}
+
+async fn srp_start(
+    state: &IdpState,
+    client: &ClientRow,
+    params: &HashMap<String, String>,
+    ip: Option<IpAddr>,
+) -> Result<AuthResponse, CognitoError> {
+    let username = param(params, "USERNAME")?;
+    let a_hex = param(params, "SRP_A")?;
+    check_secret_hash(
+        client,
+        username,
+        params.get("SECRET_HASH").map(String::as_str),
+    )?;
+    let now = state.clock.now_unix();
+    state
+        .throttle
+        .check(&throttle_key(state, username), ip, now)?;
+    let a = srp::check_a(a_hex)
+        .map_err(|_| CognitoError::InvalidParameter("SRP_A is not a valid value.".into()))?;
+    let user = lookup(state, username).await?;
+    let (fake_salt, fake_verifier) = srp::fake_verifier(&state.fake_secret, username);
+    let real = user
+        .as_ref()
+        .and_then(|u| Some((u.srp_salt.clone()?, u.srp_verifier.clone()?)));
+    let (salt, verifier) = match &real {
+        Some((s, v)) => (s.clone(), v.clone()),
+        None => (fake_salt, fake_verifier.clone()),
+    };
+    let eph = srp::server_ephemeral(&verifier)
+        .map_err(|e| CognitoError::Internal(format!("srp: {e}")))?;
+    let big_b = eph.big_b_hex.clone();
+    let secret_block =
+        base64::engine::general_purpose::STANDARD.encode(crate::util::random_bytes(96));
+    let user_id = user
+        .as_ref()
+        .map_or_else(|| username.clone(), |u| u.username.clone());
+    state.pending.put(
+        secret_block.clone(),
+        Pending::Srp {
+            client_id: client.id.clone(),
+            username: user_id.clone(),
+            verifier: real.map(|(_, v)| v),
+            fake_verifier,
+            a,
+            eph,
+        },
+        now + state.settings.auth_session_lifetime,
+        now,
+    );
+    Ok(AuthResponse {
+        challenge_name: Some("PASSWORD_VERIFIER".into()),
+        session: None,
+        challenge_parameters: HashMap::from([
+            ("SALT".to_string(), salt),
+            ("SRP_B".to_string(), big_b),
+            ("SECRET_BLOCK".to_string(), secret_block),
+            ("USER_ID_FOR_SRP".to_string(), user_id.clone()),
+            ("USERNAME".to_string(), user_id),
+        ]),
+        authentication_result: None,
+    })
+}
+
+fn expired_session() -> CognitoError {
+    CognitoError::NotAuthorized("Invalid session for the user, session is expired.".into())
+}
+
+/// `RespondToAuthChallenge`.
+pub async fn respond_to_auth_challenge(
+    state: &IdpState,
+    req: RespondRequest,
+    ip: Option<IpAddr>,
+) -> Result<AuthResponse, CognitoError> {
+    let name = req
+        .challenge_name
+        .ok_or_else(|| null_member("challengeName"))?;
+    let client = required_client(state, req.client_id.as_deref()).await?;
+    let r = &req.challenge_responses;
+    let now = state.clock.now_unix();
+    match name.as_str() {
+        "PASSWORD_VERIFIER" => {
+            let username = param(r, "USERNAME")?;
+            let block = param(r, "PASSWORD_CLAIM_SECRET_BLOCK")?;
+            let ts = param(r, "TIMESTAMP")?;
+            let sig = param(r, "PASSWORD_CLAIM_SIGNATURE")?;
+            check_secret_hash(&client, username, r.get("SECRET_HASH").map(String::as_str))?;
+            let key = throttle_key(state, username);
+            state.throttle.check(&key, ip, now)?;
+            let Some(Pending::Srp {
+                client_id,
+                username: user_id,
+                verifier,
+                fake_verifier,
+                a,
+                eph,
+            }) = state.pending.take(block, now)
+            else {
+                state.throttle.fail(&key, ip, now);
+                return Err(CognitoError::bad_credentials());
+            };
+            let fresh = srp::parse_timestamp(ts)
+                .is_some_and(|t| (t - now).abs() <= state.settings.srp_timestamp_skew);
+            let used = verifier.clone().unwrap_or(fake_verifier);
+            let block_bytes = base64::engine::general_purpose::STANDARD
+                .decode(block)
+                .unwrap_or_default();
+            let sig_ok = srp::server_key(&a, &eph, &used).is_ok_and(|k| {
+                srp::signature_matches(
+                    &k,
+                    srp::pool_name(&state.pool.id),
+                    &user_id,
+                    &block_bytes,
+                    ts,
+                    sig,
+                )
+            });
+            let matches_user = client_id == client.id && (username == &user_id);
+            if !(sig_ok && fresh && matches_user && verifier.is_some()) {
+                state.throttle.fail(&key, ip, now);
+                return Err(CognitoError::bad_credentials());
+            }
+            let Some(user) = lookup(state, &user_id).await? else {
+                return Err(CognitoError::bad_credentials());
+            };
+            state.throttle.succeed(&key);
+            signed_in(state, &client, user).await
+        }
+        "NEW_PASSWORD_REQUIRED" => {
+            let session = req
+                .session
+                .as_deref()
+                .ok_or_else(|| null_member("session"))?;
+            let username = param(r, "USERNAME")?;
+            let new_pw = param(r, "NEW_PASSWORD")?;
+            check_secret_hash(&client, username, r.get("SECRET_HASH").map(String::as_str))?;
+            let Some(Pending::NewPassword {
+                client_id,
+                username: expected,
+            }) = state.pending.take(session, now)
+            else {
+                return Err(expired_session());
+            };
+            if client_id != client.id || &expected != username {
+                return Err(expired_session());
+            }
+            if let Err(msg) = password::check_policy(new_pw) {
+                // The session stays usable for a second try, as Cognito's does.
+                state.pending.put(
+                    session.to_string(),
+                    Pending::NewPassword {
+                        client_id,
+                        username: expected,
+                    },
+                    now + state.settings.auth_session_lifetime,
+                    now,
+                );
+                return Err(CognitoError::InvalidPassword(msg));
+            }
+            let update = password_update(state, username, new_pw, "CONFIRMED").await?;
+            state
+                .store
+                .set_password(&state.pool.id, username, update, false, now)
+                .await
+                .map_err(|e| match e {
+                    StoreError::NotFound => expired_session(),
+                    other => other.into(),
+                })?;
+            let Some(user) = lookup(state, username).await? else {
+                return Err(expired_session());
+            };
+            signed_in(state, &client, user).await
+        }
+        other => Err(CognitoError::InvalidParameter(format!(
+            "The challenge {other} is not supported."
+        ))),
+    }
+}
+
+/// Hashes a new password and derives its SRP verifier (the pool's name and the username are part of it).
+pub async fn password_update(
+    state: &IdpState,
+    username: &str,
+    new_password: &str,
+    status: &str,
+) -> Result<PasswordUpdate, CognitoError> {
+    let hash = password::hash(new_password.to_string())
+        .await
+        .map_err(|e| CognitoError::Internal(e.to_string()))?;
+    let (salt, verifier) =
+        srp::make_verifier(srp::pool_name(&state.pool.id), username, new_password);
+    Ok(PasswordUpdate {
+        password_hash: hash,
+        srp_salt: salt,
+        srp_verifier: verifier,
+        status: status.to_string(),
+    })
 }

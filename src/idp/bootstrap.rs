@@ -32,13 +32,13 @@ pub async fn default_pool(
         region: DEFAULT_REGION.into(),
         created_at: now,
     };
-    let client = ClientRow {
-        id: random_lower_alnum(26),
-        pool_id: pool.id.clone(),
-        name: "gatehouse-web".into(),
-        auth_flows: DEFAULT_AUTH_FLOWS.into(),
-        created_at: now,
-    };
+    let client = ClientRow::new_public(
+        random_lower_alnum(26),
+        pool.id.clone(),
+        "gatehouse-web".into(),
+        DEFAULT_AUTH_FLOWS.into(),
+        now,
+    );
     Ok(store.ensure_default_pool(pool, client).await?)
 }
 

@@ -43,7 +43,11 @@ pub async fn jwks(State(state): State<Arc<IdpState>>, Path(pool_id): Path<String
     if let Err(e) = check_pool(&state, &pool_id) {
         return e.into_response();
     }
-    match serde_json::to_value(&state.jwks) {
+    let keys = match state.keys.current(state.clock.now_unix()).await {
+        Ok(k) => k,
+        Err(e) => return e.into_response(),
+    };
+    match serde_json::to_value(&keys.jwks) {
         Ok(v) => json_response(v),
         Err(e) => CognitoError::Internal(format!("jwks serialisation: {e}")).into_response(),
     }
@@ -64,6 +68,12 @@ pub async fn openid_configuration(
         "id_token_signing_alg_values_supported": ["RS256"],
         "response_types_supported": ["code", "id_token", "token id_token", "none"],
         "subject_types_supported": ["public"],
-        "scopes_supported": ["openid", "email", "profile", "aws.cognito.signin.user.admin"],
+        "scopes_supported": ["aws.cognito.signin.user.admin"],
+        "token_endpoint_auth_methods_supported": ["none", "client_secret_post"],
+        "claims_supported": [
+            "sub", "iss", "aud", "exp", "iat", "auth_time", "jti", "origin_jti", "event_id", "token_use",
+            "client_id", "scope", "username", "cognito:username", "email", "email_verified"
+        ],
+        "grant_types_supported": ["refresh_token"],
     }))
 }

@@ -27,6 +27,39 @@ pub enum CognitoError {
     /// The body is not the JSON the operation expects.
     #[error("{0}")]
     Serialization(String),
+    /// A confirmation or reset code does not match.
+    #[error("Invalid verification code provided, please try again.")]
+    CodeMismatch,
+    /// The code has expired, was used, or was never sent.
+    #[error("Invalid code provided, please request a code again.")]
+    ExpiredCode,
+    /// Too many wrong codes: the code is gone.
+    #[error("Attempt limit exceeded, please try after some time.")]
+    LimitExceeded,
+    /// The password does not satisfy the pool's policy.
+    #[error("{0}")]
+    InvalidPassword(String),
+    /// `SignUp` with a username that is taken.
+    #[error("User already exists")]
+    UsernameExists,
+    /// The client address has failed too often.
+    #[error("Too many requests, please try again later.")]
+    TooManyRequests,
+    /// The user must reset the password first.
+    #[error("Password reset required for the user")]
+    PasswordResetRequired,
+    /// `RevokeToken` was given something other than a refresh token.
+    #[error("The token type is not supported; pass a refresh token.")]
+    UnsupportedTokenType,
+    /// A rotated refresh token was presented again after its grace period; its family is revoked.
+    #[error("The refresh token has been invalidated by refresh-token rotation.")]
+    RefreshTokenReuse,
+    /// The user does not exist (only where Cognito says so despite `PreventUserExistenceErrors`).
+    #[error("User does not exist.")]
+    UserNotFound,
+    /// Cognito's own `UnauthorizedException` (`RevokeToken` for another client's token).
+    #[error("Request isn't authorized.")]
+    Unauthorized,
     /// The store or the signer failed; the detail is logged, never sent.
     #[error("An internal error occurred.")]
     Internal(String),
@@ -42,6 +75,17 @@ impl CognitoError {
             CognitoError::UserNotConfirmed => "UserNotConfirmedException",
             CognitoError::UnknownOperation(_) => "UnknownOperationException",
             CognitoError::Serialization(_) => "SerializationException",
+            CognitoError::CodeMismatch => "CodeMismatchException",
+            CognitoError::ExpiredCode => "ExpiredCodeException",
+            CognitoError::LimitExceeded => "LimitExceededException",
+            CognitoError::InvalidPassword(_) => "InvalidPasswordException",
+            CognitoError::UsernameExists => "UsernameExistsException",
+            CognitoError::TooManyRequests => "TooManyRequestsException",
+            CognitoError::PasswordResetRequired => "PasswordResetRequiredException",
+            CognitoError::UnsupportedTokenType => "UnsupportedTokenTypeException",
+            CognitoError::RefreshTokenReuse => "RefreshTokenReuseException",
+            CognitoError::UserNotFound => "UserNotFoundException",
+            CognitoError::Unauthorized => "UnauthorizedException",
             CognitoError::Internal(_) => "InternalErrorException",
         }
     }
@@ -54,7 +98,18 @@ impl CognitoError {
             | CognitoError::ResourceNotFound(_)
             | CognitoError::UserNotConfirmed
             | CognitoError::UnknownOperation(_)
-            | CognitoError::Serialization(_) => StatusCode::BAD_REQUEST,
+            | CognitoError::Serialization(_)
+            | CognitoError::CodeMismatch
+            | CognitoError::ExpiredCode
+            | CognitoError::LimitExceeded
+            | CognitoError::InvalidPassword(_)
+            | CognitoError::UsernameExists
+            | CognitoError::TooManyRequests
+            | CognitoError::PasswordResetRequired
+            | CognitoError::UnsupportedTokenType
+            | CognitoError::RefreshTokenReuse
+            | CognitoError::UserNotFound
+            | CognitoError::Unauthorized => StatusCode::BAD_REQUEST,
             CognitoError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -1,5 +1,8 @@
-//! Token minting: Cognito-shaped access and ID tokens signed RS256 with the pool's key, and opaque refresh
-//! tokens stored only as hashes. Must never log a token (use `util::log_id`).
+//! Token minting: Cognito-shaped access and ID tokens signed RS256 with the pool's newest key, with the
+//! client's lifetimes and scopes, and opaque refresh tokens stored only as hashes. Never mints a token that is
+//! revoked at birth (waits out a same-second revocation). Must never log a token (use `util::log_id`).
+use std::time::Duration;
+
 use serde::Serialize;
 use serde_json::json;
 
@@ -7,7 +10,7 @@ use super::{CognitoError, IdpState};
 use crate::store::{ClientRow, RefreshRow, UserRow};
 use crate::util::{opaque_token, sha256_hex, uuid_v4};
 
-/// The only scope a token from Cognito's API sign-in carries.
+/// The scope every token from Cognito's API sign-in carries, and that the user API requires.
 pub const SIGNIN_SCOPE: &str = "aws.cognito.signin.user.admin";
 
 /// Cognito's `AuthenticationResultType`.
@@ -22,15 +25,69 @@ pub struct AuthenticationResult {
     pub id_token: String,
 }
 
-/// Mints an access token, an ID token and (for a fresh sign-in) a refresh token for `user` via `client`.
-pub async fn tokens_for(
+/// A new opaque refresh token and its stored hash.
+pub fn new_refresh_token() -> (String, String) {
+    let t = opaque_token(48);
+    let h = sha256_hex(t.as_bytes());
+    (t, h)
+}
+
+/// The row of a new refresh token.
+pub fn refresh_row(
+    state: &IdpState,
+    token_hash: String,
+    user: &UserRow,
+    client: &ClientRow,
+    auth_time: i64,
+    now: i64,
+) -> RefreshRow {
+    RefreshRow {
+        family_id: token_hash.clone(),
+        token_hash,
+        pool_id: state.pool.id.clone(),
+        client_id: client.id.clone(),
+        sub: user.sub.clone(),
+        origin_jti: uuid_v4(),
+        auth_time,
+        created_at: now,
+        expires_at: now + client.refresh_validity,
+        revoked_at: None,
+        rotated_at: None,
+    }
+}
+
+/// Waits until a token minted now would not be covered by the user's latest revocation (`iat <= not_before`),
+/// for at most two seconds, and returns the time to use as `iat`.
+async fn after_revocation(state: &IdpState, sub: &str) -> Result<i64, CognitoError> {
+    let mut now = state.clock.now_unix();
+    if let Some(nb) = state
+        .store
+        .latest_sub_revocation(&state.pool.id, sub)
+        .await?
+    {
+        if nb == i64::MAX {
+            return Err(CognitoError::NotAuthorized("User is disabled.".into()));
+        }
+        for _ in 0..40 {
+            if now > nb {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            now = state.clock.now_unix();
+        }
+    }
+    Ok(now)
+}
+
+/// Mints an access and an ID token for `user` via `client`, tied to `origin_jti`.
+pub async fn access_and_id(
     state: &IdpState,
     user: &UserRow,
     client: &ClientRow,
     auth_time: i64,
+    origin_jti: &str,
 ) -> Result<AuthenticationResult, CognitoError> {
-    let now = state.clock.now_unix();
-    let origin_jti = uuid_v4();
+    let now = after_revocation(state, &user.sub).await?;
     let event_id = uuid_v4();
     let access = json!({
         "sub": user.sub,
@@ -39,9 +96,9 @@ pub async fn tokens_for(
         "origin_jti": origin_jti,
         "event_id": event_id,
         "token_use": "access",
-        "scope": SIGNIN_SCOPE,
+        "scope": client.scopes,
         "auth_time": auth_time,
-        "exp": now + state.lifetimes.access,
+        "exp": now + client.access_validity,
         "iat": now,
         "jti": uuid_v4(),
         "username": user.username,
@@ -55,38 +112,31 @@ pub async fn tokens_for(
         "event_id": event_id,
         "token_use": "id",
         "auth_time": auth_time,
-        "exp": now + state.lifetimes.id,
+        "exp": now + client.id_validity,
         "iat": now,
         "jti": uuid_v4(),
     });
-    if let (Some(email), Some(obj)) = (&user.email, id.as_object_mut()) {
-        obj.insert("email".into(), json!(email));
-        obj.insert("email_verified".into(), json!(false));
+    if let Some(obj) = id.as_object_mut() {
+        if let Some(email) = &user.email {
+            obj.insert("email".into(), json!(email));
+            obj.insert("email_verified".into(), json!(user.email_verified));
+        }
+        if let Ok(serde_json::Value::Object(attrs)) =
+            serde_json::from_str::<serde_json::Value>(&user.attributes)
+        {
+            for (k, v) in attrs {
+                obj.entry(k).or_insert(v);
+            }
+        }
     }
+    let keys = state.keys.current(now).await?;
     let sign = |claims: &serde_json::Value| {
-        state
-            .signer
+        keys.signer
             .sign(claims)
             .map_err(|e| CognitoError::Internal(format!("signing failed: {e}")))
     };
     let access_token = sign(&access)?;
     let id_token = sign(&id)?;
-
-    let refresh = opaque_token(48);
-    state
-        .store
-        .insert_refresh_token(RefreshRow {
-            token_hash: sha256_hex(refresh.as_bytes()),
-            pool_id: state.pool.id.clone(),
-            client_id: client.id.clone(),
-            sub: user.sub.clone(),
-            origin_jti,
-            auth_time,
-            created_at: now,
-            expires_at: now + state.lifetimes.refresh,
-            revoked_at: None,
-        })
-        .await?;
     tracing::info!(
         sub = %user.sub,
         client_id = %client.id,
@@ -95,9 +145,24 @@ pub async fn tokens_for(
     );
     Ok(AuthenticationResult {
         access_token,
-        expires_in: state.lifetimes.access,
+        expires_in: client.access_validity,
         token_type: "Bearer",
-        refresh_token: Some(refresh),
+        refresh_token: None,
         id_token,
     })
+}
+
+/// A fresh sign-in: access, ID and a refresh token that starts a new family.
+pub async fn tokens_for(
+    state: &IdpState,
+    user: &UserRow,
+    client: &ClientRow,
+    auth_time: i64,
+) -> Result<AuthenticationResult, CognitoError> {
+    let (refresh, hash) = new_refresh_token();
+    let row = refresh_row(state, hash, user, client, auth_time, state.clock.now_unix());
+    let mut result = access_and_id(state, user, client, auth_time, &row.origin_jti).await?;
+    state.store.insert_refresh_token(row).await?;
+    result.refresh_token = Some(refresh);
+    Ok(result)
 }

@@ -1,42 +1,60 @@
-//! The identity provider: a Cognito-compatible user pool. Owns pools and app clients, password hashing, token
-//! minting, signing keys, refresh tokens and the Cognito JSON API (`POST /` with `X-Amz-Target`), plus the JWKS
-//! and OpenID discovery documents. Must never hand a token or a password to the log.
+//! The identity provider: a Cognito-compatible user pool. Owns pools and app clients, password hashing, SRP,
+//! token minting, signing keys and rotation, refresh-token families, revocation, sign-up and reset codes (outbox
+//! / SMTP), throttling and CORS, and the Cognito JSON API (`POST /` with `X-Amz-Target`), plus the JWKS and
+//! OpenID discovery documents. Must never hand a token, a code or a password to the log.
+use std::path::Path;
 use std::sync::Arc;
 
 use axum::routing::{get, post};
 use axum::Router;
 
 use crate::clock::Clock;
+use crate::config::IdpConfig;
 use crate::store::{ClientRow, PoolRow, Store};
-use crate::token::{JwkSet, RsaSigner};
 
+pub mod account;
 pub mod api;
 pub mod auth;
 pub mod bootstrap;
+pub mod cors;
 pub mod discovery;
 pub mod error;
+pub mod keys;
+pub mod mail;
 pub mod mint;
 pub mod password;
+pub mod pending;
+pub mod refresh;
+pub mod srp;
+pub mod throttle;
+pub mod user_api;
 
 pub use error::CognitoError;
 
-/// Token lifetimes, Cognito's defaults.
-#[derive(Debug, Clone, Copy)]
-pub struct Lifetimes {
-    /// Access token, seconds (default 3600).
-    pub access: i64,
-    /// ID token, seconds (default 3600).
-    pub id: i64,
-    /// Refresh token, seconds (default 30 days).
-    pub refresh: i64,
+/// Tunables of the IdP (from `[idp]`).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Lifetime of sign-up confirmation codes, seconds (Cognito: 24 h).
+    pub confirm_code_lifetime: i64,
+    /// Lifetime of password-reset codes, seconds (Cognito: 1 h).
+    pub reset_code_lifetime: i64,
+    /// Wrong codes allowed before a code is void.
+    pub max_code_attempts: i64,
+    /// How long an SRP challenge or a `NEW_PASSWORD_REQUIRED` session stays usable, seconds (Cognito: 3 min).
+    pub auth_session_lifetime: i64,
+    /// How far `TIMESTAMP` of `PASSWORD_VERIFIER` may be from now, seconds.
+    pub srp_timestamp_skew: i64,
 }
 
-impl Default for Lifetimes {
-    fn default() -> Self {
+impl Settings {
+    /// From the checked configuration.
+    pub fn from_config(c: &IdpConfig) -> Self {
         Self {
-            access: 3600,
-            id: 3600,
-            refresh: 30 * 24 * 3600,
+            confirm_code_lifetime: c.code_lifetime_secs.unwrap_or(24 * 3600),
+            reset_code_lifetime: c.code_lifetime_secs.unwrap_or(3600),
+            max_code_attempts: 5,
+            auth_session_lifetime: 180,
+            srp_timestamp_skew: 300,
         }
     }
 }
@@ -50,15 +68,58 @@ pub struct IdpState {
     pub default_client: ClientRow,
     /// `iss` of every token: the IdP's public URL + `/` + pool id.
     pub issuer: String,
-    pub signer: Arc<RsaSigner>,
-    pub jwks: JwkSet,
-    pub lifetimes: Lifetimes,
+    /// The signing keys, reloaded from the store.
+    pub keys: keys::KeyRing,
     /// A valid argon2 hash of a random password, verified against for unknown users so timing does not tell
     /// whether a username exists.
     pub dummy_hash: String,
+    /// Key for deriving fake SRP salts and verifiers of unknown users.
+    pub fake_secret: Vec<u8>,
+    pub settings: Settings,
+    pub pending: pending::PendingAuths,
+    pub throttle: throttle::Throttle,
+    pub mailer: mail::Mailer,
+    pub cors: cors::Origins,
 }
 
-/// The IdP's routes.
+impl IdpState {
+    /// Wires the IdP: `web_origin` is always an allowed CORS origin; codes go to `<data_dir>/outbox/` unless
+    /// SMTP is configured.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        pool: PoolRow,
+        default_client: ClientRow,
+        issuer: String,
+        dummy_hash: String,
+        config: &IdpConfig,
+        data_dir: &Path,
+        web_origin: String,
+    ) -> Self {
+        Self {
+            keys: keys::KeyRing::new(store.clone(), pool.id.clone(), issuer.clone()),
+            cors: cors::Origins::new(store.clone(), pool.id.clone(), web_origin),
+            store,
+            clock,
+            pool,
+            default_client,
+            issuer,
+            dummy_hash,
+            fake_secret: crate::util::random_bytes(32),
+            settings: Settings::from_config(config),
+            pending: pending::PendingAuths::default(),
+            throttle: throttle::Throttle::new(throttle::Limits {
+                max_per_user: config.max_failed_signins_per_user,
+                max_per_ip: config.max_failed_signins_per_ip,
+                window_secs: config.failed_signin_window_secs,
+            }),
+            mailer: mail::Mailer::new(data_dir.join("outbox"), config.smtp.clone()),
+        }
+    }
+}
+
+/// The IdP's routes. CORS is the outermost layer so that every answer, errors included, carries its headers.
 pub fn router(state: Arc<IdpState>) -> Router {
     Router::new()
         .route("/", post(api::dispatch))
@@ -68,5 +129,9 @@ pub fn router(state: Arc<IdpState>) -> Router {
             get(discovery::openid_configuration),
         )
         .layer(axum::extract::DefaultBodyLimit::max(api::MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            cors::layer,
+        ))
         .with_state(state)
 }

@@ -30,8 +30,8 @@ pub struct PoolRow {
     pub created_at: i64,
 }
 
-/// An app client of a pool. Public clients have no secret.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An app client of a pool. Public clients have no secret; `Debug` redacts the secret.
+#[derive(Clone, PartialEq, Eq)]
 pub struct ClientRow {
     pub id: String,
     pub pool_id: String,
@@ -39,6 +39,62 @@ pub struct ClientRow {
     /// Space-separated `ALLOW_*` flags, as Cognito's `ExplicitAuthFlows`.
     pub auth_flows: String,
     pub created_at: i64,
+    /// The client secret (confidential clients); `None` for a public client.
+    pub secret: Option<String>,
+    /// Space-separated scopes put in the access token's `scope` claim.
+    pub scopes: String,
+    /// Access-token lifetime, seconds.
+    pub access_validity: i64,
+    /// ID-token lifetime, seconds.
+    pub id_validity: i64,
+    /// Refresh-token lifetime, seconds.
+    pub refresh_validity: i64,
+    /// Refresh-token rotation (`GetTokensFromRefreshToken` returns a new refresh token each time).
+    pub rotation: bool,
+    /// `RetryGracePeriodSeconds` (0–60): how long a rotated refresh token still works.
+    pub grace_seconds: i64,
+    /// Space-separated browser origins allowed to call the IdP for this client (CORS).
+    pub allowed_origins: String,
+}
+
+impl ClientRow {
+    /// A public client with Cognito's default lifetimes and no rotation.
+    pub fn new_public(
+        id: String,
+        pool_id: String,
+        name: String,
+        auth_flows: String,
+        now: i64,
+    ) -> Self {
+        Self {
+            id,
+            pool_id,
+            name,
+            auth_flows,
+            created_at: now,
+            secret: None,
+            scopes: "aws.cognito.signin.user.admin".into(),
+            access_validity: 3600,
+            id_validity: 3600,
+            refresh_validity: 30 * 24 * 3600,
+            rotation: false,
+            grace_seconds: 0,
+            allowed_origins: String::new(),
+        }
+    }
+}
+
+impl std::fmt::Debug for ClientRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientRow")
+            .field("id", &self.id)
+            .field("pool_id", &self.pool_id)
+            .field("name", &self.name)
+            .field("auth_flows", &self.auth_flows)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("rotation", &self.rotation)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A signing key; `pkcs8` is the private key, so this type's `Debug` redacts it.
@@ -72,6 +128,13 @@ pub struct UserRow {
     pub status: String,
     pub enabled: bool,
     pub created_at: i64,
+    /// SRP-6a salt (hex), derived with the password; `None` for users created before SRP existed.
+    pub srp_salt: Option<String>,
+    /// SRP-6a verifier `g^x mod N` (hex). Secret.
+    pub srp_verifier: Option<String>,
+    /// Other attributes: a JSON object of strings (`name`, `custom:*`, …).
+    pub attributes: String,
+    pub email_verified: bool,
 }
 
 impl std::fmt::Debug for UserRow {
@@ -98,6 +161,86 @@ pub struct RefreshRow {
     pub created_at: i64,
     pub expires_at: i64,
     pub revoked_at: Option<i64>,
+    /// Shared by every token rotated from one sign-in.
+    pub family_id: String,
+    /// When this token was exchanged for a successor (rotation).
+    pub rotated_at: Option<i64>,
+}
+
+/// A new password and what derives from it. `Debug` redacts.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PasswordUpdate {
+    pub password_hash: String,
+    pub srp_salt: String,
+    pub srp_verifier: String,
+    /// The user's status afterwards (`CONFIRMED` or `FORCE_CHANGE_PASSWORD`).
+    pub status: String,
+}
+
+impl std::fmt::Debug for PasswordUpdate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordUpdate")
+            .field("status", &self.status)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A one-time code (sign-up confirmation, password reset), stored by hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeRow {
+    pub pool_id: String,
+    pub username: String,
+    /// `confirm_sign_up` or `forgot_password`.
+    pub purpose: String,
+    pub code_hash: String,
+    pub expires_at: i64,
+    pub created_at: i64,
+}
+
+/// What a correct code does, in the same transaction that consumes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodeEffect {
+    /// Sign-up confirmation: status `CONFIRMED`, e-mail verified.
+    Confirm,
+    /// Password reset: the new password; every session of the user is revoked.
+    ResetPassword(PasswordUpdate),
+}
+
+/// The outcome of `use_code`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeCheck {
+    /// The code matched, was consumed, and its effect applied.
+    Ok,
+    /// Wrong code (one attempt used).
+    Mismatch,
+    /// The code has expired (or was never sent, or was used).
+    Expired,
+    /// Too many wrong attempts: the code is gone.
+    TooManyAttempts,
+}
+
+/// The outcome of `rotate_refresh_token`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RotateOutcome {
+    /// The successor was stored; here is the token that was presented.
+    Rotated(RefreshRow),
+    /// Unknown, expired or revoked.
+    Invalid,
+    /// Presented again after its grace period: the whole family is now revoked.
+    Reuse,
+}
+
+/// A revocation the gateway applies at its perimeter. A token is revoked if a row has its `origin_jti`; or, for
+/// the latest row (highest id) with its `sub`, if the token's `iat <= not_before`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevocationRow {
+    /// Strictly increasing.
+    pub id: i64,
+    pub pool_id: String,
+    pub origin_jti: Option<String>,
+    pub sub: Option<String>,
+    pub not_before: i64,
+    pub created_at: i64,
 }
 
 /// Who owns a session of a runtime: the issuer and subject of the token that first used it.
@@ -120,6 +263,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(PoolRow, ClientRow), StoreError>;
     /// Every app client of a pool.
     async fn clients(&self, pool_id: &str) -> Result<Vec<ClientRow>, StoreError>;
+    /// Adds an app client.
+    async fn create_client(&self, client: ClientRow) -> Result<(), StoreError>;
 
     // === signing keys ===
     /// The pool's keys that are not retired, oldest first.
@@ -132,10 +277,100 @@ pub trait Store: Send + Sync + 'static {
     async fn create_user(&self, user: UserRow) -> Result<(), StoreError>;
     /// Looks a user up by username.
     async fn find_user(&self, pool_id: &str, username: &str) -> Result<UserRow, StoreError>;
+    /// Looks a user up by `sub`.
+    async fn find_user_by_sub(&self, pool_id: &str, sub: &str) -> Result<UserRow, StoreError>;
+    /// Every user of a pool, by username.
+    async fn list_users(&self, pool_id: &str) -> Result<Vec<UserRow>, StoreError>;
+    /// Sets a user's password (hash, SRP salt and verifier, status). With `revoke`, in the same transaction:
+    /// every refresh token of the user is revoked and a revocation row `sub, not_before = now` is written.
+    async fn set_password(
+        &self,
+        pool_id: &str,
+        username: &str,
+        update: PasswordUpdate,
+        revoke: bool,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// Disables or enables a user. Disabling revokes every refresh token and writes `not_before = i64::MAX`;
+    /// enabling writes `not_before = now`. One transaction.
+    async fn set_user_enabled(
+        &self,
+        pool_id: &str,
+        username: &str,
+        enabled: bool,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// Deletes a user, its codes and refresh tokens, and writes `not_before = i64::MAX`. One transaction.
+    async fn delete_user(&self, pool_id: &str, username: &str, now: i64) -> Result<(), StoreError>;
+    /// Replaces a user's e-mail, its verified flag and the other attributes (a JSON object).
+    async fn update_user_profile(
+        &self,
+        pool_id: &str,
+        username: &str,
+        email: Option<String>,
+        email_verified: bool,
+        attributes: String,
+    ) -> Result<(), StoreError>;
+    /// `GlobalSignOut`: revokes every refresh token of `sub` and writes `not_before = now`. One transaction.
+    async fn global_sign_out(&self, pool_id: &str, sub: &str, now: i64) -> Result<(), StoreError>;
+
+    // === one-time codes ===
+    /// Stores a code, replacing any earlier code of the same purpose for that user.
+    async fn put_code(&self, row: CodeRow) -> Result<(), StoreError>;
+    /// Checks a code atomically: a match is consumed and `effect` applied in the same transaction; a mismatch
+    /// counts an attempt, and after `max_attempts` the code is deleted.
+    #[allow(clippy::too_many_arguments)]
+    async fn use_code(
+        &self,
+        pool_id: &str,
+        username: &str,
+        purpose: &str,
+        code_hash: &str,
+        max_attempts: i64,
+        effect: CodeEffect,
+        now: i64,
+    ) -> Result<CodeCheck, StoreError>;
 
     // === refresh tokens ===
     /// Stores a new refresh token.
     async fn insert_refresh_token(&self, row: RefreshRow) -> Result<(), StoreError>;
+    /// A refresh token by the SHA-256 of its value.
+    async fn find_refresh_token(&self, token_hash: &str) -> Result<RefreshRow, StoreError>;
+    /// Rotation, atomically: the first exchange of `old_hash` marks it rotated and stores `successor` (same
+    /// family); a repeat within `grace` seconds of that also stores `successor` (concurrent refreshes never log
+    /// the user out); a repeat after it revokes the whole family (with revocation rows for every `origin_jti`
+    /// of the family) and returns `Reuse`.
+    async fn rotate_refresh_token(
+        &self,
+        old_hash: &str,
+        successor: RefreshRow,
+        grace: i64,
+        now: i64,
+    ) -> Result<RotateOutcome, StoreError>;
+    /// `RevokeToken`: revokes the family of `token_hash` if it belongs to `client_id`, writing a revocation
+    /// row for every `origin_jti` minted from the family. `NotFound` if there is no such token for that client.
+    async fn revoke_refresh_family(
+        &self,
+        token_hash: &str,
+        client_id: &str,
+        now: i64,
+    ) -> Result<(), StoreError>;
+
+    // === revocations ===
+    /// Revocation rows with `id > after_id`, ordered by id, at most `limit`.
+    async fn revocations_after(
+        &self,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<RevocationRow>, StoreError>;
+    /// `not_before` of the latest revocation row for `sub`, if any.
+    async fn latest_sub_revocation(
+        &self,
+        pool_id: &str,
+        sub: &str,
+    ) -> Result<Option<i64>, StoreError>;
+    /// Whether a revocation row names `origin_jti`.
+    async fn origin_revoked(&self, pool_id: &str, origin_jti: &str) -> Result<bool, StoreError>;
 
     // === runtimes and sessions ===
     /// The ARN of runtime `name`, recording `candidate_arn` first if the runtime has none yet.

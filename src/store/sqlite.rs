@@ -9,7 +9,20 @@ use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
-use super::{ClientRow, KeyRow, PoolRow, RefreshRow, SessionOwner, Store, StoreError, UserRow};
+use super::{
+    ClientRow, CodeCheck, CodeEffect, CodeRow, KeyRow, PasswordUpdate, PoolRow, RefreshRow,
+    RevocationRow, RotateOutcome, SessionOwner, Store, StoreError, UserRow,
+};
+
+const CLIENT_COLS: &str =
+    "id, pool_id, name, auth_flows, created_at, secret, scopes, access_validity, \
+     id_validity, refresh_validity, rotation, grace_seconds, allowed_origins";
+const USER_COLS: &str =
+    "pool_id, sub, username, email, password_hash, status, enabled, created_at, \
+     srp_salt, srp_verifier, attributes, email_verified";
+const REFRESH_COLS: &str =
+    "token_hash, pool_id, client_id, sub, origin_jti, auth_time, created_at, \
+     expires_at, revoked_at, family_id, rotated_at";
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -88,6 +101,14 @@ fn client_row(r: &sqlx::sqlite::SqliteRow) -> Result<ClientRow, sqlx::Error> {
         name: r.try_get("name")?,
         auth_flows: r.try_get("auth_flows")?,
         created_at: r.try_get("created_at")?,
+        secret: r.try_get("secret")?,
+        scopes: r.try_get("scopes")?,
+        access_validity: r.try_get("access_validity")?,
+        id_validity: r.try_get("id_validity")?,
+        refresh_validity: r.try_get("refresh_validity")?,
+        rotation: r.try_get::<i64, _>("rotation")? != 0,
+        grace_seconds: r.try_get("grace_seconds")?,
+        allowed_origins: r.try_get("allowed_origins")?,
     })
 }
 
@@ -101,7 +122,148 @@ fn user_row(r: &sqlx::sqlite::SqliteRow) -> Result<UserRow, sqlx::Error> {
         status: r.try_get("status")?,
         enabled: r.try_get::<i64, _>("enabled")? != 0,
         created_at: r.try_get("created_at")?,
+        srp_salt: r.try_get("srp_salt")?,
+        srp_verifier: r.try_get("srp_verifier")?,
+        attributes: r.try_get("attributes")?,
+        email_verified: r.try_get::<i64, _>("email_verified")? != 0,
     })
+}
+
+fn refresh_row(r: &sqlx::sqlite::SqliteRow) -> Result<RefreshRow, sqlx::Error> {
+    let token_hash: String = r.try_get("token_hash")?;
+    let family: Option<String> = r.try_get("family_id")?;
+    Ok(RefreshRow {
+        family_id: family.unwrap_or_else(|| token_hash.clone()),
+        token_hash,
+        pool_id: r.try_get("pool_id")?,
+        client_id: r.try_get("client_id")?,
+        sub: r.try_get("sub")?,
+        origin_jti: r.try_get("origin_jti")?,
+        auth_time: r.try_get("auth_time")?,
+        created_at: r.try_get("created_at")?,
+        expires_at: r.try_get("expires_at")?,
+        revoked_at: r.try_get("revoked_at")?,
+        rotated_at: r.try_get("rotated_at")?,
+    })
+}
+
+type Tx<'a> = sqlx::Transaction<'a, sqlx::Sqlite>;
+
+async fn insert_refresh(tx: &mut Tx<'_>, row: &RefreshRow) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO refresh_tokens (token_hash, pool_id, client_id, sub, origin_jti, auth_time, \
+         created_at, expires_at, revoked_at, family_id, rotated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&row.token_hash)
+    .bind(&row.pool_id)
+    .bind(&row.client_id)
+    .bind(&row.sub)
+    .bind(&row.origin_jti)
+    .bind(row.auth_time)
+    .bind(row.created_at)
+    .bind(row.expires_at)
+    .bind(row.revoked_at)
+    .bind(&row.family_id)
+    .bind(row.rotated_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn add_revocation(
+    tx: &mut Tx<'_>,
+    pool_id: &str,
+    origin_jti: Option<&str>,
+    sub: Option<&str>,
+    not_before: i64,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO revocations (pool_id, origin_jti, sub, not_before, created_at) VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(pool_id)
+    .bind(origin_jti)
+    .bind(sub)
+    .bind(not_before)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Revokes every live refresh token of `sub` and writes the `sub` revocation row.
+async fn revoke_user(
+    tx: &mut Tx<'_>,
+    pool_id: &str,
+    sub: &str,
+    not_before: i64,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE refresh_tokens SET revoked_at = ? WHERE pool_id = ? AND sub = ? AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(pool_id)
+    .bind(sub)
+    .execute(&mut **tx)
+    .await?;
+    add_revocation(tx, pool_id, None, Some(sub), not_before, now).await
+}
+
+/// Revokes a whole family and writes a revocation row for each of its `origin_jti`s.
+async fn revoke_family(
+    tx: &mut Tx<'_>,
+    pool_id: &str,
+    family_id: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(family_id)
+    .execute(&mut **tx)
+    .await?;
+    let jtis: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT origin_jti FROM refresh_tokens WHERE family_id = ? ORDER BY origin_jti",
+    )
+    .bind(family_id)
+    .fetch_all(&mut **tx)
+    .await?;
+    for j in jtis {
+        add_revocation(tx, pool_id, Some(&j), None, now, now).await?;
+    }
+    Ok(())
+}
+
+/// The user's `sub`, `NotFound` if there is no such user.
+async fn sub_of(tx: &mut Tx<'_>, pool_id: &str, username: &str) -> Result<String, sqlx::Error> {
+    sqlx::query_scalar("SELECT sub FROM users WHERE pool_id = ? AND username = ?")
+        .bind(pool_id)
+        .bind(username)
+        .fetch_one(&mut **tx)
+        .await
+}
+
+async fn write_password(
+    tx: &mut Tx<'_>,
+    pool_id: &str,
+    username: &str,
+    u: &PasswordUpdate,
+) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(
+        "UPDATE users SET password_hash = ?, srp_salt = ?, srp_verifier = ?, status = ? \
+         WHERE pool_id = ? AND username = ?",
+    )
+    .bind(&u.password_hash)
+    .bind(&u.srp_salt)
+    .bind(&u.srp_verifier)
+    .bind(&u.status)
+    .bind(pool_id)
+    .bind(username)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected())
 }
 
 #[async_trait]
@@ -127,20 +289,20 @@ impl Store for SqliteStore {
             .await?;
         let pool = pool_row(&row)?;
         sqlx::query(
-            "INSERT INTO app_clients (id, pool_id, name, slot, auth_flows, created_at) \
-             VALUES (?, ?, ?, 1, ?, ?) ON CONFLICT(pool_id, slot) DO NOTHING",
+            "INSERT INTO app_clients (id, pool_id, name, slot, auth_flows, created_at, allowed_origins) \
+             VALUES (?, ?, ?, 1, ?, ?, ?) ON CONFLICT(pool_id, slot) DO NOTHING",
         )
         .bind(&client.id)
         .bind(&pool.id)
         .bind(&client.name)
         .bind(&client.auth_flows)
         .bind(client.created_at)
+        .bind(&client.allowed_origins)
         .execute(&mut *tx)
         .await?;
-        let row = sqlx::query(
-            "SELECT id, pool_id, name, auth_flows, created_at FROM app_clients \
-             WHERE pool_id = ? AND slot = 1",
-        )
+        let row = sqlx::query(&format!(
+            "SELECT {CLIENT_COLS} FROM app_clients WHERE pool_id = ? AND slot = 1"
+        ))
         .bind(&pool.id)
         .fetch_one(&mut *tx)
         .await?;
@@ -150,14 +312,38 @@ impl Store for SqliteStore {
     }
 
     async fn clients(&self, pool_id: &str) -> Result<Vec<ClientRow>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, pool_id, name, auth_flows, created_at FROM app_clients WHERE pool_id = ? \
-             ORDER BY created_at, id",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT {CLIENT_COLS} FROM app_clients WHERE pool_id = ? ORDER BY created_at, id"
+        ))
         .bind(pool_id)
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.iter().map(client_row).collect::<Result<_, _>>()?)
+    }
+
+    #[tracing::instrument(skip_all, fields(client_id = %c.id))]
+    async fn create_client(&self, c: ClientRow) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO app_clients (id, pool_id, name, auth_flows, created_at, secret, scopes, \
+             access_validity, id_validity, refresh_validity, rotation, grace_seconds, allowed_origins) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&c.id)
+        .bind(&c.pool_id)
+        .bind(&c.name)
+        .bind(&c.auth_flows)
+        .bind(c.created_at)
+        .bind(&c.secret)
+        .bind(&c.scopes)
+        .bind(c.access_validity)
+        .bind(c.id_validity)
+        .bind(c.refresh_validity)
+        .bind(i64::from(c.rotation))
+        .bind(c.grace_seconds)
+        .bind(&c.allowed_origins)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     async fn signing_keys(&self, pool_id: &str) -> Result<Vec<KeyRow>, StoreError> {
@@ -198,8 +384,8 @@ impl Store for SqliteStore {
     #[tracing::instrument(skip_all, fields(username = %user.username))]
     async fn create_user(&self, user: UserRow) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO users (pool_id, sub, username, email, password_hash, status, enabled, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO users (pool_id, sub, username, email, password_hash, status, enabled, created_at, \
+             srp_salt, srp_verifier, attributes, email_verified) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&user.pool_id)
         .bind(&user.sub)
@@ -209,16 +395,19 @@ impl Store for SqliteStore {
         .bind(&user.status)
         .bind(i64::from(user.enabled))
         .bind(user.created_at)
+        .bind(&user.srp_salt)
+        .bind(&user.srp_verifier)
+        .bind(&user.attributes)
+        .bind(i64::from(user.email_verified))
         .execute(&self.pool)
         .await?;
         Ok(())
     }
 
     async fn find_user(&self, pool_id: &str, username: &str) -> Result<UserRow, StoreError> {
-        let row = sqlx::query(
-            "SELECT pool_id, sub, username, email, password_hash, status, enabled, created_at \
-             FROM users WHERE pool_id = ? AND username = ?",
-        )
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLS} FROM users WHERE pool_id = ? AND username = ?"
+        ))
         .bind(pool_id)
         .bind(username)
         .fetch_one(&self.pool)
@@ -226,23 +415,390 @@ impl Store for SqliteStore {
         Ok(user_row(&row)?)
     }
 
-    async fn insert_refresh_token(&self, row: RefreshRow) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO refresh_tokens (token_hash, pool_id, client_id, sub, origin_jti, auth_time, \
-             created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    async fn find_user_by_sub(&self, pool_id: &str, sub: &str) -> Result<UserRow, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLS} FROM users WHERE pool_id = ? AND sub = ?"
+        ))
+        .bind(pool_id)
+        .bind(sub)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(user_row(&row)?)
+    }
+
+    async fn list_users(&self, pool_id: &str) -> Result<Vec<UserRow>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {USER_COLS} FROM users WHERE pool_id = ? ORDER BY username"
+        ))
+        .bind(pool_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(user_row).collect::<Result<_, _>>()?)
+    }
+
+    #[tracing::instrument(skip_all, fields(%username))]
+    async fn set_password(
+        &self,
+        pool_id: &str,
+        username: &str,
+        update: PasswordUpdate,
+        revoke: bool,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        if write_password(&mut tx, pool_id, username, &update).await? == 0 {
+            return Err(StoreError::NotFound);
+        }
+        if revoke {
+            let sub = sub_of(&mut tx, pool_id, username).await?;
+            revoke_user(&mut tx, pool_id, &sub, now, now).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all, fields(%username, enabled))]
+    async fn set_user_enabled(
+        &self,
+        pool_id: &str,
+        username: &str,
+        enabled: bool,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let n = sqlx::query("UPDATE users SET enabled = ? WHERE pool_id = ? AND username = ?")
+            .bind(i64::from(enabled))
+            .bind(pool_id)
+            .bind(username)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        let sub = sub_of(&mut tx, pool_id, username).await?;
+        if enabled {
+            add_revocation(&mut tx, pool_id, None, Some(&sub), now, now).await?;
+        } else {
+            revoke_user(&mut tx, pool_id, &sub, i64::MAX, now).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all, fields(%username))]
+    async fn delete_user(&self, pool_id: &str, username: &str, now: i64) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let sub = sub_of(&mut tx, pool_id, username).await?;
+        revoke_user(&mut tx, pool_id, &sub, i64::MAX, now).await?;
+        sqlx::query("DELETE FROM codes WHERE pool_id = ? AND username = ?")
+            .bind(pool_id)
+            .bind(username)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM users WHERE pool_id = ? AND username = ?")
+            .bind(pool_id)
+            .bind(username)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn update_user_profile(
+        &self,
+        pool_id: &str,
+        username: &str,
+        email: Option<String>,
+        email_verified: bool,
+        attributes: String,
+    ) -> Result<(), StoreError> {
+        let n = sqlx::query(
+            "UPDATE users SET email = ?, email_verified = ?, attributes = ? WHERE pool_id = ? AND username = ?",
         )
-        .bind(&row.token_hash)
+        .bind(email)
+        .bind(i64::from(email_verified))
+        .bind(attributes)
+        .bind(pool_id)
+        .bind(username)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn global_sign_out(&self, pool_id: &str, sub: &str, now: i64) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        revoke_user(&mut tx, pool_id, sub, now, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn put_code(&self, row: CodeRow) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO codes (pool_id, username, purpose, code_hash, expires_at, attempts, created_at) \
+             VALUES (?, ?, ?, ?, ?, 0, ?) ON CONFLICT(pool_id, username, purpose) DO UPDATE SET \
+             code_hash = excluded.code_hash, expires_at = excluded.expires_at, attempts = 0, \
+             created_at = excluded.created_at",
+        )
         .bind(&row.pool_id)
-        .bind(&row.client_id)
-        .bind(&row.sub)
-        .bind(&row.origin_jti)
-        .bind(row.auth_time)
-        .bind(row.created_at)
+        .bind(&row.username)
+        .bind(&row.purpose)
+        .bind(&row.code_hash)
         .bind(row.expires_at)
-        .bind(row.revoked_at)
+        .bind(row.created_at)
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    #[tracing::instrument(skip_all, fields(%username, %purpose))]
+    async fn use_code(
+        &self,
+        pool_id: &str,
+        username: &str,
+        purpose: &str,
+        code_hash: &str,
+        max_attempts: i64,
+        effect: CodeEffect,
+        now: i64,
+    ) -> Result<CodeCheck, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // Write first so that this transaction holds the write lock before it reads.
+        let consumed = sqlx::query(
+            "DELETE FROM codes WHERE pool_id = ? AND username = ? AND purpose = ? AND code_hash = ? \
+             AND expires_at > ? AND attempts < ?",
+        )
+        .bind(pool_id)
+        .bind(username)
+        .bind(purpose)
+        .bind(code_hash)
+        .bind(now)
+        .bind(max_attempts)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if consumed == 1 {
+            match &effect {
+                CodeEffect::Confirm => {
+                    sqlx::query(
+                        "UPDATE users SET status = 'CONFIRMED', email_verified = 1 \
+                         WHERE pool_id = ? AND username = ?",
+                    )
+                    .bind(pool_id)
+                    .bind(username)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                CodeEffect::ResetPassword(u) => {
+                    write_password(&mut tx, pool_id, username, u).await?;
+                    sqlx::query(
+                        "UPDATE users SET email_verified = 1 WHERE pool_id = ? AND username = ?",
+                    )
+                    .bind(pool_id)
+                    .bind(username)
+                    .execute(&mut *tx)
+                    .await?;
+                    let sub = sub_of(&mut tx, pool_id, username).await?;
+                    revoke_user(&mut tx, pool_id, &sub, now, now).await?;
+                }
+            }
+            tx.commit().await?;
+            return Ok(CodeCheck::Ok);
+        }
+        let row = sqlx::query(
+            "SELECT expires_at, attempts FROM codes WHERE pool_id = ? AND username = ? AND purpose = ?",
+        )
+        .bind(pool_id)
+        .bind(username)
+        .bind(purpose)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            tx.commit().await?;
+            return Ok(CodeCheck::Expired);
+        };
+        let expires_at: i64 = row.try_get("expires_at")?;
+        let attempts: i64 = row.try_get("attempts")?;
+        let outcome = if expires_at <= now {
+            CodeCheck::Expired
+        } else if attempts + 1 >= max_attempts {
+            sqlx::query("DELETE FROM codes WHERE pool_id = ? AND username = ? AND purpose = ?")
+                .bind(pool_id)
+                .bind(username)
+                .bind(purpose)
+                .execute(&mut *tx)
+                .await?;
+            CodeCheck::TooManyAttempts
+        } else {
+            sqlx::query(
+                "UPDATE codes SET attempts = attempts + 1 WHERE pool_id = ? AND username = ? AND purpose = ?",
+            )
+            .bind(pool_id)
+            .bind(username)
+            .bind(purpose)
+            .execute(&mut *tx)
+            .await?;
+            CodeCheck::Mismatch
+        };
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    async fn insert_refresh_token(&self, row: RefreshRow) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        insert_refresh(&mut tx, &row).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn find_refresh_token(&self, token_hash: &str) -> Result<RefreshRow, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {REFRESH_COLS} FROM refresh_tokens WHERE token_hash = ?"
+        ))
+        .bind(token_hash)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(refresh_row(&row)?)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn rotate_refresh_token(
+        &self,
+        old_hash: &str,
+        successor: RefreshRow,
+        grace: i64,
+        now: i64,
+    ) -> Result<RotateOutcome, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // The conditional update comes first: it takes the write lock, so concurrent rotations of one token
+        // are serialised and exactly one of them sees `rotated_at IS NULL`.
+        let first = sqlx::query(
+            "UPDATE refresh_tokens SET rotated_at = ? WHERE token_hash = ? AND rotated_at IS NULL \
+             AND revoked_at IS NULL AND expires_at > ?",
+        )
+        .bind(now)
+        .bind(old_hash)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let row = sqlx::query(&format!(
+            "SELECT {REFRESH_COLS} FROM refresh_tokens WHERE token_hash = ?"
+        ))
+        .bind(old_hash)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(RotateOutcome::Invalid);
+        };
+        let old = refresh_row(&row)?;
+        if first == 1
+            || (old.revoked_at.is_none()
+                && old.expires_at > now
+                && old.rotated_at.is_some_and(|t| now <= t + grace))
+        {
+            let successor = RefreshRow {
+                family_id: old.family_id.clone(),
+                ..successor
+            };
+            insert_refresh(&mut tx, &successor).await?;
+            tx.commit().await?;
+            return Ok(RotateOutcome::Rotated(old));
+        }
+        if old.revoked_at.is_some() || old.expires_at <= now {
+            return Ok(RotateOutcome::Invalid);
+        }
+        // Rotated, and presented again after the grace period: someone holds a copy. Revoke the family.
+        revoke_family(&mut tx, &old.pool_id, &old.family_id, now).await?;
+        tx.commit().await?;
+        Ok(RotateOutcome::Reuse)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn revoke_refresh_family(
+        &self,
+        token_hash: &str,
+        client_id: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // Take the write lock first (a no-op update) so that a concurrent rotation is ordered before or after.
+        sqlx::query("UPDATE refresh_tokens SET revoked_at = revoked_at WHERE token_hash = ?")
+            .bind(token_hash)
+            .execute(&mut *tx)
+            .await?;
+        let row = sqlx::query(&format!(
+            "SELECT {REFRESH_COLS} FROM refresh_tokens WHERE token_hash = ? AND client_id = ?"
+        ))
+        .bind(token_hash)
+        .bind(client_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Err(StoreError::NotFound);
+        };
+        let row = refresh_row(&row)?;
+        revoke_family(&mut tx, &row.pool_id, &row.family_id, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn revocations_after(
+        &self,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<RevocationRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, pool_id, origin_jti, sub, not_before, created_at FROM revocations \
+             WHERE id > ? ORDER BY id LIMIT ?",
+        )
+        .bind(after_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(RevocationRow {
+                    id: r.try_get("id")?,
+                    pool_id: r.try_get("pool_id")?,
+                    origin_jti: r.try_get("origin_jti")?,
+                    sub: r.try_get("sub")?,
+                    not_before: r.try_get("not_before")?,
+                    created_at: r.try_get("created_at")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+
+    async fn latest_sub_revocation(
+        &self,
+        pool_id: &str,
+        sub: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT not_before FROM revocations WHERE pool_id = ? AND sub = ? ORDER BY id DESC LIMIT 1",
+        )
+        .bind(pool_id)
+        .bind(sub)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    async fn origin_revoked(&self, pool_id: &str, origin_jti: &str) -> Result<bool, StoreError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM revocations WHERE origin_jti = ? AND pool_id = ?",
+        )
+        .bind(origin_jti)
+        .bind(pool_id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n > 0)
     }
 
     async fn ensure_runtime_arn(
@@ -345,13 +901,13 @@ mod tests {
         }
     }
     fn client(id: &str) -> ClientRow {
-        ClientRow {
-            id: id.into(),
-            pool_id: String::new(),
-            name: "web".into(),
-            auth_flows: "ALLOW_USER_PASSWORD_AUTH".into(),
-            created_at: 1,
-        }
+        ClientRow::new_public(
+            id.into(),
+            String::new(),
+            "web".into(),
+            "ALLOW_USER_PASSWORD_AUTH".into(),
+            1,
+        )
     }
 
     #[tokio::test]
@@ -393,6 +949,10 @@ mod tests {
             status: "CONFIRMED".into(),
             enabled: true,
             created_at: 1,
+            srp_salt: None,
+            srp_verifier: None,
+            attributes: "{}".into(),
+            email_verified: false,
         };
         s.create_user(u.clone()).await.unwrap();
         let again = s
@@ -435,5 +995,197 @@ mod tests {
         let b = s.ensure_runtime_arn("demo", "arn:2", 2).await.unwrap();
         assert_eq!(a, "arn:1");
         assert_eq!(b, "arn:1");
+    }
+
+    async fn with_user() -> (tempfile::TempDir, SqliteStore, PoolRow, UserRow) {
+        let (d, s) = store().await;
+        let (p, _) = s
+            .ensure_default_pool(pool("us-east-1_AAAAAAAAA"), client("c1"))
+            .await
+            .unwrap();
+        let u = UserRow {
+            pool_id: p.id.clone(),
+            sub: "sub-1".into(),
+            username: "alice".into(),
+            email: Some("a@example.com".into()),
+            password_hash: "h".into(),
+            status: "UNCONFIRMED".into(),
+            enabled: true,
+            created_at: 1,
+            srp_salt: None,
+            srp_verifier: None,
+            attributes: "{}".into(),
+            email_verified: false,
+        };
+        s.create_user(u.clone()).await.unwrap();
+        (d, s, p, u)
+    }
+
+    fn refresh(hash: &str, family: &str, origin: &str) -> RefreshRow {
+        RefreshRow {
+            token_hash: hash.into(),
+            pool_id: "us-east-1_AAAAAAAAA".into(),
+            client_id: "c1".into(),
+            sub: "sub-1".into(),
+            origin_jti: origin.into(),
+            auth_time: 100,
+            created_at: 100,
+            expires_at: 10_000,
+            revoked_at: None,
+            family_id: family.into(),
+            rotated_at: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn rotation_grace_and_reuse_are_atomic_in_the_store() {
+        let (_d, s, _p, _u) = with_user().await;
+        s.insert_refresh_token(refresh("t0", "t0", "o0"))
+            .await
+            .unwrap();
+        let r = s
+            .rotate_refresh_token("t0", refresh("t1", "ignored", "o1"), 5, 100)
+            .await
+            .unwrap();
+        assert!(matches!(r, RotateOutcome::Rotated(ref old) if old.token_hash == "t0"));
+        let t1 = s.find_refresh_token("t1").await.unwrap();
+        assert_eq!(t1.family_id, "t0", "a successor joins the family");
+        // Within the grace period: another successor of the same family.
+        let r = s
+            .rotate_refresh_token("t0", refresh("t2", "x", "o2"), 5, 105)
+            .await
+            .unwrap();
+        assert!(matches!(r, RotateOutcome::Rotated(_)));
+        // After it: reuse, and the family is gone, with one revocation row per origin_jti.
+        let r = s
+            .rotate_refresh_token("t0", refresh("t3", "x", "o3"), 5, 106)
+            .await
+            .unwrap();
+        assert_eq!(r, RotateOutcome::Reuse);
+        for h in ["t0", "t1", "t2"] {
+            assert!(
+                s.find_refresh_token(h).await.unwrap().revoked_at.is_some(),
+                "{h}"
+            );
+        }
+        assert!(matches!(
+            s.find_refresh_token("t3").await,
+            Err(StoreError::NotFound)
+        ));
+        let rows = s.revocations_after(0, 100).await.unwrap();
+        let jtis: Vec<_> = rows.iter().filter_map(|r| r.origin_jti.clone()).collect();
+        assert_eq!(jtis, vec!["o0", "o1", "o2"]);
+        assert_eq!(
+            s.rotate_refresh_token("t1", refresh("t4", "x", "o4"), 5, 107)
+                .await
+                .unwrap(),
+            RotateOutcome::Invalid
+        );
+        assert_eq!(
+            s.rotate_refresh_token("nope", refresh("t5", "x", "o5"), 5, 107)
+                .await
+                .unwrap(),
+            RotateOutcome::Invalid
+        );
+    }
+
+    #[tokio::test]
+    async fn revocation_rows_follow_the_contract() {
+        let (_d, s, p, u) = with_user().await;
+        s.insert_refresh_token(refresh("t0", "t0", "o0"))
+            .await
+            .unwrap();
+        assert!(matches!(
+            s.revoke_refresh_family("t0", "other-client", 200).await,
+            Err(StoreError::NotFound)
+        ));
+        s.revoke_refresh_family("t0", "c1", 200).await.unwrap();
+        assert!(s.origin_revoked(&p.id, "o0").await.unwrap());
+        s.global_sign_out(&p.id, &u.sub, 300).await.unwrap();
+        assert_eq!(
+            s.latest_sub_revocation(&p.id, &u.sub).await.unwrap(),
+            Some(300)
+        );
+        s.set_user_enabled(&p.id, "alice", false, 400)
+            .await
+            .unwrap();
+        assert_eq!(
+            s.latest_sub_revocation(&p.id, &u.sub).await.unwrap(),
+            Some(i64::MAX)
+        );
+        s.set_user_enabled(&p.id, "alice", true, 500).await.unwrap();
+        assert_eq!(
+            s.latest_sub_revocation(&p.id, &u.sub).await.unwrap(),
+            Some(500)
+        );
+        let update = PasswordUpdate {
+            password_hash: "h2".into(),
+            srp_salt: "00".into(),
+            srp_verifier: "02".into(),
+            status: "CONFIRMED".into(),
+        };
+        s.set_password(&p.id, "alice", update, true, 600)
+            .await
+            .unwrap();
+        s.delete_user(&p.id, "alice", 700).await.unwrap();
+        let rows = s.revocations_after(0, 100).await.unwrap();
+        let subs: Vec<_> = rows
+            .iter()
+            .filter(|r| r.sub.is_some())
+            .map(|r| r.not_before)
+            .collect();
+        assert_eq!(subs, vec![300, i64::MAX, 500, 600, i64::MAX]);
+        assert!(rows.windows(2).all(|w| w[0].id < w[1].id));
+        let after = s.revocations_after(rows[2].id, 2).await.unwrap();
+        assert_eq!(after.len(), 2);
+        assert_eq!(after[0].id, rows[3].id);
+        assert!(matches!(
+            s.set_user_enabled(&p.id, "alice", true, 800).await,
+            Err(StoreError::NotFound)
+        ));
+    }
+
+    #[tokio::test]
+    async fn codes_are_single_use_expire_and_count_attempts() {
+        let (_d, s, p, _u) = with_user().await;
+        let code = |h: &str, exp: i64| CodeRow {
+            pool_id: p.id.clone(),
+            username: "alice".into(),
+            purpose: "confirm_sign_up".into(),
+            code_hash: h.into(),
+            expires_at: exp,
+            created_at: 1,
+        };
+        let check = |h: &'static str, now: i64| {
+            let s = s.clone();
+            let pool = p.id.clone();
+            async move {
+                s.use_code(
+                    &pool,
+                    "alice",
+                    "confirm_sign_up",
+                    h,
+                    3,
+                    CodeEffect::Confirm,
+                    now,
+                )
+                .await
+                .unwrap()
+            }
+        };
+        s.put_code(code("good", 100)).await.unwrap();
+        assert_eq!(check("bad", 50).await, CodeCheck::Mismatch);
+        assert_eq!(check("good", 100).await, CodeCheck::Expired);
+        assert_eq!(check("good", 50).await, CodeCheck::Ok);
+        assert_eq!(
+            s.find_user(&p.id, "alice").await.unwrap().status,
+            "CONFIRMED"
+        );
+        assert_eq!(check("good", 50).await, CodeCheck::Expired, "single use");
+        s.put_code(code("good", 100)).await.unwrap();
+        assert_eq!(check("bad", 50).await, CodeCheck::Mismatch);
+        assert_eq!(check("bad", 50).await, CodeCheck::Mismatch);
+        assert_eq!(check("bad", 50).await, CodeCheck::TooManyAttempts);
+        assert_eq!(check("good", 50).await, CodeCheck::Expired);
     }
 }

@@ -57,6 +57,22 @@ impl Gatehouse {
 
     /// Starts `up` on `dir` (kept by the caller), with extra arguments.
     pub fn start_in(dir: &Path, extra: &[&str]) -> Self {
+        Self::start_in_at(dir, "127.0.0.1:0", extra)
+    }
+
+    /// Starts `up` on `dir` with the IdP on `idp_listen` (a fixed port keeps the issuer across restarts).
+    pub fn start_in_at(dir: &Path, idp_listen: &str, extra: &[&str]) -> Self {
+        Self::start_in_with(dir, idp_listen, extra, "warn", Stdio::inherit())
+    }
+
+    /// Starts `up` with a log filter and where its log (stderr) goes.
+    pub fn start_in_with(
+        dir: &Path,
+        idp_listen: &str,
+        extra: &[&str],
+        rust_log: &str,
+        stderr: Stdio,
+    ) -> Self {
         let child = Command::new(BIN)
             .args(["up", "--data-dir"])
             .arg(dir)
@@ -64,7 +80,7 @@ impl Gatehouse {
                 "--web-listen",
                 "127.0.0.1:0",
                 "--idp-listen",
-                "127.0.0.1:0",
+                idp_listen,
                 "--gateway-listen",
                 "127.0.0.1:0",
                 "--admin-listen",
@@ -74,8 +90,8 @@ impl Gatehouse {
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .env("RUST_LOG", "warn")
+            .stderr(stderr)
+            .env("RUST_LOG", rust_log)
             .spawn()
             .unwrap();
         let path = dir.join("endpoints.json");
@@ -328,5 +344,150 @@ pub async fn invoke(
         status,
         headers,
         body: body_text(resp).await,
+    }
+}
+
+// === IdP helpers (issue 3) ===
+
+impl Gatehouse {
+    /// Runs `gatehouse <args> --data-dir <dir>` with `stdin`; returns (success, stdout+stderr).
+    pub fn cli(&self, args: &[&str], stdin: &str) -> (bool, String) {
+        use std::io::Write as _;
+        let mut child = Command::new(BIN)
+            .args(args)
+            .arg("--data-dir")
+            .arg(&self.dir)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    }
+
+    /// `gatehouse client create --name … <extra>`; returns (client id, secret if any).
+    pub fn create_client(&self, extra: &[&str]) -> (String, Option<String>) {
+        let name = format!("c-{}", gatehouse::util::random_lower_alnum(6));
+        let mut args = vec!["client", "create", "--name", &name];
+        args.extend_from_slice(extra);
+        let (ok, out) = self.cli(&args, "");
+        assert!(ok, "client create failed: {out}");
+        let field = |k: &str| {
+            out.lines()
+                .find_map(|l| l.strip_prefix(k))
+                .map(|v| v.trim().to_string())
+        };
+        (field("client_id ").unwrap(), field("client_secret "))
+    }
+
+    /// The newest code in `<data-dir>/outbox/` sent to `email` after `after` messages had been seen for it, by
+    /// polling. Returns the six digits.
+    pub fn code_for(&self, email: &str, nth: usize) -> String {
+        let dir = self.dir.join("outbox");
+        poll(Duration::from_secs(10), "a code in the outbox", || {
+            let mut msgs: Vec<(String, String)> = std::fs::read_dir(&dir)
+                .ok()?
+                .filter_map(|e| {
+                    let p = e.ok()?.path();
+                    if p.extension()? != "eml" {
+                        return None;
+                    }
+                    let text = std::fs::read_to_string(&p).ok()?;
+                    let name = p.file_name()?.to_string_lossy().to_string();
+                    text.contains(&format!("To: {email}\r\n"))
+                        .then_some((name, text))
+                })
+                .collect();
+            msgs.sort();
+            let (_, text) = msgs.get(nth)?;
+            extract_code(text)
+        })
+    }
+
+    /// Signs in with USER_PASSWORD_AUTH as `username`/`pw` via `client`; returns (status, body).
+    pub async fn password_auth(&self, client: &str, username: &str, pw: &str) -> (u16, Value) {
+        cognito(
+            &self.endpoints.idp,
+            "InitiateAuth",
+            &json!({"AuthFlow": "USER_PASSWORD_AUTH", "ClientId": client,
+                    "AuthParameters": {"USERNAME": username, "PASSWORD": pw}}),
+        )
+        .await
+    }
+
+    /// Calls an IdP operation; returns (status, body).
+    pub async fn idp(&self, op: &str, body: &Value) -> (u16, Value) {
+        cognito(&self.endpoints.idp, op, body).await
+    }
+
+    /// `idp` with an owned body (for futures that outlive the caller's temporaries).
+    pub async fn idp_owned(&self, op: &str, body: Value) -> (u16, Value) {
+        cognito(&self.endpoints.idp, op, &body).await
+    }
+}
+
+/// The six digits after "code is " in a message.
+pub fn extract_code(text: &str) -> Option<String> {
+    let i = text.find("code is ")? + "code is ".len();
+    let code: String = text[i..].chars().take(6).collect();
+    (code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit())).then_some(code)
+}
+
+/// `SECRET_HASH` as the AWS SDKs compute it: base64(HMAC-SHA256(secret, username + client_id)).
+pub fn secret_hash(secret: &str, username: &str, client_id: &str) -> String {
+    use base64::Engine as _;
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret.as_bytes());
+    let tag = aws_lc_rs::hmac::sign(&key, format!("{username}{client_id}").as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(tag.as_ref())
+}
+
+/// Asserts a Cognito error: status 400 and `__type`.
+pub fn assert_refused(r: &(u16, Value), type_name: &str) {
+    assert_eq!(r.0, 400, "expected {type_name}, got {} {}", r.0, r.1);
+    assert_eq!(r.1["__type"], type_name, "{}", r.1);
+}
+
+/// A second password meeting the policy, different from `password()`.
+pub fn password2() -> &'static str {
+    static PW: OnceLock<String> = OnceLock::new();
+    PW.get_or_init(|| format!("Bb2@{}", gatehouse::util::random_alnum(20)))
+}
+
+/// Starts `up` in a fresh temp dir with a configuration file of `toml` (`version = 1` is prepended).
+pub fn start_with_config(toml: &str) -> (tempfile::TempDir, Gatehouse) {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("gatehouse.toml");
+    std::fs::write(&cfg, format!("version = 1\n{toml}")).unwrap();
+    let dir = tmp.path().join("data");
+    let g = Gatehouse::start_in(&dir, &["--config", cfg.to_str().unwrap()]);
+    (tmp, g)
+}
+
+/// Like `poll`, for async checks: retries `f` every 50 ms until it returns `Some`, or panics after `timeout`.
+pub async fn poll_async<T, F, Fut>(timeout: Duration, what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

@@ -1,0 +1,154 @@
+//! `gatehouse client create|list`: app clients of the built-in pool — name, secret or not, scopes, token
+//! lifetimes, refresh-token rotation and its grace period, allowed browser origins. A new client is usable at
+//! once by a running `up`. Prints a generated secret once, on creation; `list` never shows it.
+use super::user::with_pool;
+use super::{StoreArgs, UsageError};
+use crate::clock::{Clock, SystemClock};
+use crate::idp::bootstrap::DEFAULT_AUTH_FLOWS;
+use crate::store::ClientRow;
+use crate::util::{random_alnum, random_lower_alnum};
+
+/// `client` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum ClientCommand {
+    /// Create an app client.
+    Create(CreateArgs),
+    /// List the app clients.
+    List(StoreArgs),
+}
+
+/// Arguments of `client create`.
+#[derive(Debug, clap::Args)]
+pub struct CreateArgs {
+    /// A name for people.
+    #[arg(long)]
+    pub name: String,
+    /// Generate a client secret (a confidential client: SECRET_HASH becomes required).
+    #[arg(long)]
+    pub secret: bool,
+    /// Scopes of the access tokens, space- or comma-separated (default aws.cognito.signin.user.admin).
+    #[arg(long, default_value = "aws.cognito.signin.user.admin")]
+    pub scopes: String,
+    /// Access-token lifetime in seconds (300 to 86400).
+    #[arg(long, default_value_t = 3600)]
+    pub access_token_validity: i64,
+    /// ID-token lifetime in seconds (300 to 86400).
+    #[arg(long, default_value_t = 3600)]
+    pub id_token_validity: i64,
+    /// Refresh-token lifetime in seconds (3600 to 315360000).
+    #[arg(long, default_value_t = 30 * 86400)]
+    pub refresh_token_validity: i64,
+    /// Enable refresh-token rotation (GetTokensFromRefreshToken returns a new refresh token each time).
+    #[arg(long)]
+    pub rotation: bool,
+    /// RetryGracePeriodSeconds with rotation (0 to 60).
+    #[arg(long, default_value_t = 0)]
+    pub grace_period: i64,
+    /// A browser origin allowed to call the IdP (repeatable), e.g. https://app.example.com.
+    #[arg(long = "allowed-origin")]
+    pub allowed_origins: Vec<String>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// Runs a `client` subcommand.
+pub fn execute(cmd: ClientCommand) -> anyhow::Result<()> {
+    match cmd {
+        ClientCommand::Create(a) => create(a),
+        ClientCommand::List(s) => with_pool(&s, |store, pool| async move {
+            println!(
+                "{:<28} {:<20} {:<7} {:<9} {:<6} {:<6} {:<9} scopes / origins",
+                "client id", "name", "secret", "rotation", "access", "id", "refresh"
+            );
+            for c in store.clients(&pool.id).await? {
+                println!(
+                    "{:<28} {:<20} {:<7} {:<9} {:<6} {:<6} {:<9} {} / {}",
+                    c.id,
+                    c.name,
+                    c.secret.is_some(),
+                    if c.rotation {
+                        format!("on:{}s", c.grace_seconds)
+                    } else {
+                        "off".into()
+                    },
+                    c.access_validity,
+                    c.id_validity,
+                    c.refresh_validity,
+                    c.scopes,
+                    c.allowed_origins
+                );
+            }
+            Ok(())
+        }),
+    }
+}
+
+fn check(a: &CreateArgs) -> Result<(), UsageError> {
+    let mut errors = Vec::new();
+    if a.name.is_empty() || a.name.len() > 128 {
+        errors.push("--name must be 1 to 128 characters");
+    }
+    if !(300..=86_400).contains(&a.access_token_validity) {
+        errors.push("--access-token-validity must be 300 to 86400 seconds");
+    }
+    if !(300..=86_400).contains(&a.id_token_validity) {
+        errors.push("--id-token-validity must be 300 to 86400 seconds");
+    }
+    if !(3600..=315_360_000).contains(&a.refresh_token_validity) {
+        errors.push("--refresh-token-validity must be 3600 to 315360000 seconds");
+    }
+    if !(0..=60).contains(&a.grace_period) {
+        errors.push("--grace-period must be 0 to 60 seconds");
+    }
+    for o in &a.allowed_origins {
+        let ok = (o.starts_with("http://") || o.starts_with("https://"))
+            && !o.ends_with('/')
+            && o.parse::<http::Uri>()
+                .is_ok_and(|u| u.path() == "/" && u.query().is_none());
+        if !ok {
+            errors.push("--allowed-origin must be scheme://host[:port] without a path, e.g. https://app.example.com");
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(UsageError(errors.join("; ")))
+    }
+}
+
+fn create(a: CreateArgs) -> anyhow::Result<()> {
+    check(&a)?;
+    let scopes = a
+        .scopes
+        .split([' ', ','])
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    with_pool(&a.store, |store, pool| async move {
+        let secret = a.secret.then(|| random_alnum(52));
+        let row = ClientRow {
+            secret: secret.clone(),
+            scopes,
+            access_validity: a.access_token_validity,
+            id_validity: a.id_token_validity,
+            refresh_validity: a.refresh_token_validity,
+            rotation: a.rotation,
+            grace_seconds: a.grace_period,
+            allowed_origins: a.allowed_origins.join(" "),
+            ..ClientRow::new_public(
+                random_lower_alnum(26),
+                pool.id.clone(),
+                a.name.clone(),
+                DEFAULT_AUTH_FLOWS.into(),
+                SystemClock.now_unix(),
+            )
+        };
+        let id = row.id.clone();
+        store.create_client(row).await?;
+        println!("client_id {id}");
+        if let Some(s) = secret {
+            println!("client_secret {s}");
+        }
+        Ok(())
+    })
+}
