@@ -283,10 +283,11 @@ async fn key_rotation_and_restart_keep_everything() {
     // A restart does not re-enable a rotated refresh token: its reuse is still detected (grace 0 s: wait until
     // the rotation's second is over).
     poll_async(
-        std::time::Duration::from_secs(3),
+        std::time::Duration::from_secs(6),
         "the next second",
         || async {
-            (gatehouse::clock::Clock::now_unix(&gatehouse::clock::SystemClock) > rotated_at + 1)
+            (gatehouse::clock::Clock::now_unix(&gatehouse::clock::SystemClock)
+                > rotated_at + 1 + gatehouse::idp::refresh::MIN_GRACE)
                 .then_some(())
         },
     )

@@ -307,3 +307,53 @@ async fn a_secret_block_of_another_user_is_refused() {
         "NotAuthorizedException",
     );
 }
+
+#[tokio::test]
+async fn srp_with_a_temporary_password_gets_new_password_required() {
+    let g = shared();
+    let user = format!("srptemp-{}", gatehouse::util::random_lower_alnum(8));
+    let (ok, out) = g.cli(
+        &[
+            "user",
+            "create",
+            "--username",
+            &user,
+            "--temporary",
+            "--password-stdin",
+        ],
+        password(),
+    );
+    assert!(ok, "{out}");
+    let (s, body) = srp_login(g, &user, password()).await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["ChallengeName"], "NEW_PASSWORD_REQUIRED");
+    let (s, body) = g
+        .idp(
+            "RespondToAuthChallenge",
+            &json!({"ChallengeName": "NEW_PASSWORD_REQUIRED", "ClientId": g.endpoints.client_id,
+                    "Session": body["Session"],
+                    "ChallengeResponses": {"USERNAME": user, "NEW_PASSWORD": password2()}}),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    // The new password's verifier is in place at once.
+    let (s, body) = srp_login(g, &user, password2()).await;
+    assert_eq!(s, 200, "{body}");
+    assert!(body["AuthenticationResult"]["AccessToken"].is_string());
+}
+
+#[tokio::test]
+async fn srp_failures_count_toward_the_lockout() {
+    let g = shared();
+    let user = g.new_user("srplock");
+    for _ in 0..5 {
+        assert_refused(
+            &srp_login(g, &user, password2()).await,
+            "NotAuthorizedException",
+        );
+    }
+    let c = Client::new();
+    let r = initiate(g, &user, &format!("{:x}", c.big_a)).await;
+    assert_refused(&r, "NotAuthorizedException");
+    assert_eq!(r.1["message"], "Password attempts exceeded");
+}
