@@ -561,3 +561,29 @@ async fn expired_tokens_and_tokens_without_the_sign_in_scope_are_refused() {
     assert_refused(&r, "NotAuthorizedException");
     assert_eq!(r.1["message"], "Access Token has expired");
 }
+
+#[tokio::test]
+async fn sign_up_takes_standard_and_custom_attributes_only() {
+    let g = shared();
+    let user = uname("attrs");
+    let (st, b) = g
+        .idp(
+            "SignUp",
+            &json!({"ClientId": g.endpoints.client_id, "Username": user, "Password": password(),
+                    "UserAttributes": [{"Name": "email", "Value": format!("{user}@example.com")},
+                                       {"Name": "phone_number", "Value": "+15555550100"},
+                                       {"Name": "custom:plan", "Value": "pro"}],
+                    "ClientMetadata": {"k": "v"}, "ValidationData": []}),
+        )
+        .await;
+    assert_eq!(st, 200, "{b}");
+    assert_refused(
+        &g.idp(
+            "SignUp",
+            &json!({"ClientId": g.endpoints.client_id, "Username": uname("attrs"), "Password": password(),
+                    "UserAttributes": [{"Name": "email", "Value": "x@example.com"}, {"Name": "sub", "Value": "x"}]}),
+        )
+        .await,
+        "InvalidParameterException",
+    );
+}
