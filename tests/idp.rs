@@ -161,3 +161,36 @@ async fn discovery_and_jwks_match_the_tokens() {
     .await;
     assert_eq!(other.status(), 400);
 }
+
+#[tokio::test]
+async fn unknown_users_cost_about_the_same_time_as_known_ones() {
+    let g = shared();
+    let user = g.new_user("timing");
+    let attempt = |username: String| {
+        let idp = g.endpoints.idp.clone();
+        let client = g.endpoints.client_id.clone();
+        async move {
+            let t = std::time::Instant::now();
+            let (s, _) = cognito(
+                &idp,
+                "InitiateAuth",
+                &json!({"AuthFlow": "USER_PASSWORD_AUTH", "ClientId": client,
+                        "AuthParameters": {"USERNAME": username, "PASSWORD": "Wr0ng-password!"}}),
+            )
+            .await;
+            assert_eq!(s, 400);
+            t.elapsed()
+        }
+    };
+    let (mut known, mut unknown) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
+    // Four each: a fifth failure would lock the user out (and a locked-out answer costs no hashing).
+    for i in 0..4 {
+        known += attempt(user.clone()).await;
+        unknown += attempt(format!("nobody-timing-{i}")).await;
+    }
+    let ratio = known.as_secs_f64() / unknown.as_secs_f64();
+    assert!(
+        (0.25..4.0).contains(&ratio),
+        "known {known:?} vs unknown {unknown:?}: the hash work must not depend on the user existing"
+    );
+}

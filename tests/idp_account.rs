@@ -414,3 +414,176 @@ async fn confidential_clients_require_a_correct_secret_hash() {
         "NotAuthorizedException",
     );
 }
+
+#[tokio::test]
+async fn flows_not_enabled_for_a_client_are_refused() {
+    let g = shared();
+    let user = g.new_user("flows");
+    let (srp_only, _) = g.create_client(&["--auth-flows", "ALLOW_USER_SRP_AUTH"]);
+    let r = g.password_auth(&srp_only, &user, password()).await;
+    assert_refused(&r, "InvalidParameterException");
+    assert_eq!(
+        r.1["message"],
+        "USER_PASSWORD_AUTH flow not enabled for this client"
+    );
+    let (pw_only, _) = g.create_client(&["--auth-flows", "ALLOW_USER_PASSWORD_AUTH"]);
+    let r = g
+        .idp(
+            "InitiateAuth",
+            &json!({"AuthFlow": "USER_SRP_AUTH", "ClientId": pw_only,
+                    "AuthParameters": {"USERNAME": user, "SRP_A": "02"}}),
+        )
+        .await;
+    assert_refused(&r, "InvalidParameterException");
+    let (st, b) = g.password_auth(&pw_only, &user, password()).await;
+    assert_eq!(st, 200);
+    let r = g
+        .idp(
+            "InitiateAuth",
+            &json!({"AuthFlow": "REFRESH_TOKEN_AUTH", "ClientId": pw_only,
+                    "AuthParameters": {"REFRESH_TOKEN": b["AuthenticationResult"]["RefreshToken"]}}),
+        )
+        .await;
+    assert_refused(&r, "InvalidParameterException");
+    let (ok, out) = g.cli(
+        &[
+            "client",
+            "create",
+            "--name",
+            "x",
+            "--auth-flows",
+            "ALLOW_MAGIC",
+        ],
+        "",
+    );
+    assert!(!ok && out.contains("--auth-flows"), "{out}");
+}
+
+#[tokio::test]
+async fn refresh_token_is_an_alias_of_refresh_token_auth() {
+    let g = shared();
+    let user = g.new_user("alias");
+    let auth = g.login(&user).await;
+    let (st, b) = g
+        .idp(
+            "InitiateAuth",
+            &json!({"AuthFlow": "REFRESH_TOKEN", "ClientId": g.endpoints.client_id,
+                    "AuthParameters": {"REFRESH_TOKEN": auth["RefreshToken"]}}),
+        )
+        .await;
+    assert_eq!(st, 200, "{b}");
+    assert!(b["AuthenticationResult"]["AccessToken"].is_string());
+}
+
+#[tokio::test]
+async fn unsupported_challenges_and_flows_are_refused() {
+    let g = shared();
+    assert_refused(
+        &g.idp(
+            "RespondToAuthChallenge",
+            &json!({"ChallengeName": "SMS_MFA", "ClientId": g.endpoints.client_id, "ChallengeResponses": {}}),
+        )
+        .await,
+        "InvalidParameterException",
+    );
+    assert_refused(
+        &g.idp(
+            "InitiateAuth",
+            &json!({"AuthFlow": "ADMIN_USER_PASSWORD_AUTH", "ClientId": g.endpoints.client_id,
+                    "AuthParameters": {}}),
+        )
+        .await,
+        "InvalidParameterException",
+    );
+}
+
+#[tokio::test]
+async fn forgot_password_refusals() {
+    let g = shared();
+    let no_email = format!("noemail-{}", gatehouse::util::random_lower_alnum(8));
+    let (ok, out) = g.cli(
+        &[
+            "user",
+            "create",
+            "--username",
+            &no_email,
+            "--password-stdin",
+        ],
+        password(),
+    );
+    assert!(ok, "{out}");
+    assert_refused(
+        &g.idp(
+            "ForgotPassword",
+            &json!({"ClientId": g.endpoints.client_id, "Username": no_email}),
+        )
+        .await,
+        "InvalidParameterException",
+    );
+    let disabled = g.new_user("fpdisabled");
+    assert!(g.cli(&["user", "disable", "--username", &disabled], "").0);
+    let r = g
+        .idp(
+            "ForgotPassword",
+            &json!({"ClientId": g.endpoints.client_id, "Username": disabled}),
+        )
+        .await;
+    assert_refused(&r, "NotAuthorizedException");
+    assert_eq!(r.1["message"], "User is disabled.");
+}
+
+#[tokio::test]
+async fn expired_tokens_and_tokens_without_the_sign_in_scope_are_refused() {
+    let g = shared();
+    let user = g.new_user("scopes");
+    // A client whose access tokens lack aws.cognito.signin.user.admin.
+    let (client, _) = g.create_client(&["--scopes", "demo/read"]);
+    let (st, b) = g.password_auth(&client, &user, password()).await;
+    assert_eq!(st, 200, "{b}");
+    let r = g
+        .idp(
+            "GetUser",
+            &json!({"AccessToken": b["AuthenticationResult"]["AccessToken"]}),
+        )
+        .await;
+    assert_refused(&r, "NotAuthorizedException");
+    assert_eq!(r.1["message"], "Access Token does not have required scopes");
+    // An expired token signed with the pool's real key.
+    let auth = g.login(&user).await;
+    let mut claims = gatehouse::token::jws::parse(auth["AccessToken"].as_str().unwrap())
+        .unwrap()
+        .payload;
+    let now = claims["iat"].as_i64().unwrap();
+    claims.insert("iat".into(), json!(now - 7200));
+    claims.insert("exp".into(), json!(now - 3600));
+    let expired = g.signer().await.sign(&Value::Object(claims)).unwrap();
+    let r = g.idp("GetUser", &json!({"AccessToken": expired})).await;
+    assert_refused(&r, "NotAuthorizedException");
+    assert_eq!(r.1["message"], "Access Token has expired");
+}
+
+#[tokio::test]
+async fn sign_up_takes_standard_and_custom_attributes_only() {
+    let g = shared();
+    let user = uname("attrs");
+    let (st, b) = g
+        .idp(
+            "SignUp",
+            &json!({"ClientId": g.endpoints.client_id, "Username": user, "Password": password(),
+                    "UserAttributes": [{"Name": "email", "Value": format!("{user}@example.com")},
+                                       {"Name": "phone_number", "Value": "+15555550100"},
+                                       {"Name": "custom:plan", "Value": "pro"}],
+                    "ClientMetadata": {"k": "v"}, "ValidationData": []}),
+        )
+        .await;
+    assert_eq!(st, 200, "{b}");
+    assert_refused(
+        &g.idp(
+            "SignUp",
+            &json!({"ClientId": g.endpoints.client_id, "Username": uname("attrs"), "Password": password(),
+                    "UserAttributes": [{"Name": "email", "Value": "x@example.com"}, {"Name": "sub", "Value": "x"}]}),
+        )
+        .await,
+        "InvalidParameterException",
+    );
+}

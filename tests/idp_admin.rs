@@ -235,6 +235,17 @@ async fn key_rotation_and_restart_keep_everything() {
         kids.contains(&old_kid) && kids.contains(&new_kid),
         "{kids:?}"
     );
+    // The gateway accepts tokens signed by either key (it fetches the JWKS again for the new kid).
+    for t in [&before["AccessToken"], &after["AccessToken"]] {
+        let r = crate::common::invoke(
+            &g.invocations_url(),
+            t.as_str(),
+            &[],
+            &json!({"stream": false}),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
     let (ok, out) = g.cli(&["keys", "list"], "");
     assert!(
         ok && out.contains("signing") && out.contains("published"),
@@ -283,10 +294,11 @@ async fn key_rotation_and_restart_keep_everything() {
     // A restart does not re-enable a rotated refresh token: its reuse is still detected (grace 0 s: wait until
     // the rotation's second is over).
     poll_async(
-        std::time::Duration::from_secs(3),
+        std::time::Duration::from_secs(6),
         "the next second",
         || async {
-            (gatehouse::clock::Clock::now_unix(&gatehouse::clock::SystemClock) > rotated_at + 1)
+            (gatehouse::clock::Clock::now_unix(&gatehouse::clock::SystemClock)
+                > rotated_at + 1 + gatehouse::idp::refresh::MIN_GRACE)
                 .then_some(())
         },
     )

@@ -307,3 +307,93 @@ async fn a_secret_block_of_another_user_is_refused() {
         "NotAuthorizedException",
     );
 }
+
+#[tokio::test]
+async fn srp_with_a_temporary_password_gets_new_password_required() {
+    let g = shared();
+    let user = format!("srptemp-{}", gatehouse::util::random_lower_alnum(8));
+    let (ok, out) = g.cli(
+        &[
+            "user",
+            "create",
+            "--username",
+            &user,
+            "--temporary",
+            "--password-stdin",
+        ],
+        password(),
+    );
+    assert!(ok, "{out}");
+    let (s, body) = srp_login(g, &user, password()).await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["ChallengeName"], "NEW_PASSWORD_REQUIRED");
+    let (s, body) = g
+        .idp(
+            "RespondToAuthChallenge",
+            &json!({"ChallengeName": "NEW_PASSWORD_REQUIRED", "ClientId": g.endpoints.client_id,
+                    "Session": body["Session"],
+                    "ChallengeResponses": {"USERNAME": user, "NEW_PASSWORD": password2()}}),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    // The new password's verifier is in place at once.
+    let (s, body) = srp_login(g, &user, password2()).await;
+    assert_eq!(s, 200, "{body}");
+    assert!(body["AuthenticationResult"]["AccessToken"].is_string());
+}
+
+#[tokio::test]
+async fn srp_failures_count_toward_the_lockout() {
+    let g = shared();
+    let user = g.new_user("srplock");
+    for _ in 0..5 {
+        assert_refused(
+            &srp_login(g, &user, password2()).await,
+            "NotAuthorizedException",
+        );
+    }
+    let c = Client::new();
+    let r = initiate(g, &user, &format!("{:x}", c.big_a)).await;
+    assert_refused(&r, "NotAuthorizedException");
+    assert_eq!(r.1["message"], "Password attempts exceeded");
+}
+
+#[tokio::test]
+async fn a_user_without_a_verifier_gets_one_at_the_first_password_sign_in() {
+    use gatehouse::store::Store as _;
+    let g = shared();
+    let user = format!("legacy-{}", gatehouse::util::random_lower_alnum(8));
+    // A user as the first schema stored it: an argon2 hash and no SRP verifier.
+    let store = gatehouse::store::SqliteStore::open_in(&g.dir)
+        .await
+        .unwrap();
+    store
+        .create_user(gatehouse::store::UserRow {
+            pool_id: g.endpoints.user_pool_id.clone(),
+            sub: gatehouse::util::uuid_v4(),
+            username: user.clone(),
+            email: None,
+            password_hash: gatehouse::idp::password::hash_blocking(password()).unwrap(),
+            status: "CONFIRMED".into(),
+            enabled: true,
+            created_at: 1,
+            srp_salt: None,
+            srp_verifier: None,
+            attributes: "{}".into(),
+            email_verified: false,
+        })
+        .await
+        .unwrap();
+    assert_refused(
+        &srp_login(g, &user, password()).await,
+        "NotAuthorizedException",
+    );
+    assert_eq!(
+        g.password_auth(&g.endpoints.client_id, &user, password())
+            .await
+            .0,
+        200
+    );
+    let (s, body) = srp_login(g, &user, password()).await;
+    assert_eq!(s, 200, "{body}");
+}

@@ -44,6 +44,10 @@ pub struct CreateArgs {
     /// RetryGracePeriodSeconds with rotation (0 to 60).
     #[arg(long, default_value_t = 0)]
     pub grace_period: i64,
+    /// Cognito's ExplicitAuthFlows, space- or comma-separated (ALLOW_USER_SRP_AUTH, ALLOW_USER_PASSWORD_AUTH,
+    /// ALLOW_REFRESH_TOKEN_AUTH). Default: all three.
+    #[arg(long, default_value = DEFAULT_AUTH_FLOWS)]
+    pub auth_flows: String,
     /// A browser origin allowed to call the IdP (repeatable), e.g. https://app.example.com.
     #[arg(long = "allowed-origin")]
     pub allowed_origins: Vec<String>,
@@ -109,6 +113,17 @@ fn check(a: &CreateArgs) -> Result<(), UsageError> {
             errors.push("--allowed-origin must be scheme://host[:port] without a path, e.g. https://app.example.com");
         }
     }
+    const FLOWS: [&str; 3] = [
+        "ALLOW_USER_SRP_AUTH",
+        "ALLOW_USER_PASSWORD_AUTH",
+        "ALLOW_REFRESH_TOKEN_AUTH",
+    ];
+    if a.auth_flows
+        .split([' ', ','])
+        .any(|f| !f.is_empty() && !FLOWS.contains(&f))
+    {
+        errors.push("--auth-flows takes ALLOW_USER_SRP_AUTH, ALLOW_USER_PASSWORD_AUTH, ALLOW_REFRESH_TOKEN_AUTH");
+    }
     if errors.is_empty() {
         Ok(())
     } else {
@@ -120,6 +135,12 @@ fn create(a: CreateArgs) -> anyhow::Result<()> {
     check(&a)?;
     let scopes = a
         .scopes
+        .split([' ', ','])
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let flows = a
+        .auth_flows
         .split([' ', ','])
         .filter(|s| !s.is_empty())
         .collect::<Vec<_>>()
@@ -139,7 +160,7 @@ fn create(a: CreateArgs) -> anyhow::Result<()> {
                 random_lower_alnum(26),
                 pool.id.clone(),
                 a.name.clone(),
-                DEFAULT_AUTH_FLOWS.into(),
+                flows,
                 SystemClock.now_unix(),
             )
         };

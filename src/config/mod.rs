@@ -1069,4 +1069,32 @@ mod tests {
                 .unwrap_err();
         assert!(e.to_string().contains("upstrem"), "{e}");
     }
+
+    #[test]
+    fn idp_settings_have_defaults_and_are_checked() {
+        let c = Config::from_toml("version = 1\n").unwrap();
+        assert_eq!(c.idp, IdpConfig::default());
+        assert_eq!(c.idp.max_failed_signins_per_user, 5);
+        assert!(c.idp.smtp.is_none());
+        let c = Config::from_toml(
+            "version = 1\n[idp]\ncode_lifetime_secs = 60\n[idp.smtp]\nhost = \"127.0.0.1\"\nfrom = \"a@b.c\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.idp.code_lifetime_secs, Some(60));
+        assert_eq!(c.idp.smtp.unwrap().port, 25);
+        let e = Config::from_toml(
+            "version = 1\n[idp]\ncode_lifetime_secs = 0\nmax_failed_signins_per_ip = 0\n[idp.smtp]\nport = 2525\n",
+        )
+        .unwrap_err();
+        let keys: Vec<&str> = e.0.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            vec![
+                "idp.code_lifetime_secs",
+                "idp.max_failed_signins_per_ip",
+                "idp.smtp.host",
+                "idp.smtp.from"
+            ]
+        );
+    }
 }

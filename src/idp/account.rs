@@ -156,8 +156,7 @@ pub async fn sign_up(state: &IdpState, req: AccountRequest) -> Result<Value, Cog
                 ));
             }
             email = Some(value);
-        } else if name.starts_with("custom:")
-            || ["name", "given_name", "family_name", "locale"].contains(&name.as_str())
+        } else if name.starts_with("custom:") || super::user_api::STANDARD.contains(&name.as_str())
         {
             if name.chars().count() > 32 || value.chars().count() > 2048 {
                 return Err(CognitoError::InvalidParameter(format!(

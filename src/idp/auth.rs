@@ -270,7 +270,43 @@ async fn user_password_auth(
         }
     };
     state.throttle.succeed(&key);
+    let user = backfill_verifier(state, user, pw).await;
     signed_in(state, client, user).await
+}
+
+/// Users created before SRP existed have no verifier; the first password sign-in derives it, so that SRP works
+/// for them from then on. A failure here is logged and does not fail the sign-in.
+async fn backfill_verifier(state: &IdpState, mut user: UserRow, pw: &str) -> UserRow {
+    if user.srp_verifier.is_some() {
+        return user;
+    }
+    let (salt, verifier) = srp::make_verifier(srp::pool_name(&state.pool.id), &user.username, pw);
+    let update = PasswordUpdate {
+        password_hash: user.password_hash.clone(),
+        srp_salt: salt.clone(),
+        srp_verifier: verifier.clone(),
+        status: user.status.clone(),
+    };
+    match state
+        .store
+        .set_password(
+            &state.pool.id,
+            &user.username,
+            update,
+            false,
+            state.clock.now_unix(),
+        )
+        .await
+    {
+        Ok(()) => {
+            user.srp_salt = Some(salt);
+            user.srp_verifier = Some(verifier);
+        }
+        Err(e) => {
+            tracing::warn!(username = %user.username, error = %e, "cannot store the SRP verifier")
+        }
+    }
+    user
 }
 
 /// After a correct password (either flow): refuse disabled or unconfirmed users, challenge a temporary

@@ -61,6 +61,8 @@ pub async fn openid_configuration(
     if let Err(e) = check_pool(&state, &pool_id) {
         return e.into_response();
     }
+    // Only what gatehouse serves: there is no OAuth2 token, userinfo or revocation endpoint (the Cognito JSON
+    // API at `POST /` does those jobs), so none is advertised.
     json_response(json!({
         "issuer": state.issuer,
         "authorization_endpoint": state.issuer,
@@ -69,11 +71,9 @@ pub async fn openid_configuration(
         "response_types_supported": ["code", "id_token", "token id_token", "none"],
         "subject_types_supported": ["public"],
         "scopes_supported": ["aws.cognito.signin.user.admin"],
-        "token_endpoint_auth_methods_supported": ["none", "client_secret_post"],
         "claims_supported": [
             "sub", "iss", "aud", "exp", "iat", "auth_time", "jti", "origin_jti", "event_id", "token_use",
             "client_id", "scope", "username", "cognito:username", "email", "email_verified"
         ],
-        "grant_types_supported": ["refresh_token"],
     }))
 }

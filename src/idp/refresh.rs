@@ -10,6 +10,9 @@ use super::{CognitoError, IdpState};
 use crate::store::{ClientRow, RefreshRow, RotateOutcome, StoreError, UserRow};
 use crate::util::sha256_hex;
 
+/// The shortest effective grace period, seconds (see `get_tokens`).
+pub const MIN_GRACE: i64 = 1;
+
 fn invalid() -> CognitoError {
     CognitoError::NotAuthorized("Invalid Refresh Token".into())
 }
@@ -143,9 +146,12 @@ pub async fn get_tokens(
     let (new_token, new_hash) = new_refresh_token();
     let successor = refresh_row(state, new_hash.clone(), &user, &client, row.auth_time, now);
     let origin = successor.origin_jti.clone();
+    // Times have one-second resolution: even with a grace period of 0, a refresh in the rotation's second or the
+    // next is a concurrent duplicate, not a stolen copy — so concurrent refreshes never revoke the family.
+    let grace = client.grace_seconds.max(MIN_GRACE);
     match state
         .store
-        .rotate_refresh_token(&row.token_hash, successor, client.grace_seconds, now)
+        .rotate_refresh_token(&row.token_hash, successor, grace, now)
         .await?
     {
         RotateOutcome::Rotated(_) => {}

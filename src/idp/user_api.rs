@@ -141,7 +141,8 @@ const IMMUTABLE: &[&str] = &[
     "email_verified",
     "phone_number_verified",
 ];
-const STANDARD: &[&str] = &[
+/// The standard attributes of Cognito's default schema that a user may set.
+pub const STANDARD: &[&str] = &[
     "email",
     "name",
     "given_name",

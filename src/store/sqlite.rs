@@ -489,6 +489,17 @@ impl Store for SqliteStore {
     #[tracing::instrument(skip_all, fields(%username))]
     async fn delete_user(&self, pool_id: &str, username: &str, now: i64) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
+        // A write first, so that the transaction holds the write lock before it reads (WAL: a deferred
+        // transaction that reads and then writes can fail when another writer committed in between).
+        let n = sqlx::query("UPDATE users SET enabled = 0 WHERE pool_id = ? AND username = ?")
+            .bind(pool_id)
+            .bind(username)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
         let sub = sub_of(&mut tx, pool_id, username).await?;
         revoke_user(&mut tx, pool_id, &sub, i64::MAX, now).await?;
         sqlx::query("DELETE FROM codes WHERE pool_id = ? AND username = ?")
