@@ -231,6 +231,41 @@ pub async fn serve_http(
     }
 }
 
+/// How often the gateway reads new revocations from the store.
+pub const REVOCATION_POLL: Duration = Duration::from_millis(250);
+
+/// Applies the revocations recorded since the last poll.
+async fn poll_revocations(
+    store: &dyn Store,
+    set: &crate::gateway::revocation::RevocationSet,
+    pool_id: &str,
+) {
+    loop {
+        match store.revocations_after(set.last_id(), 1000).await {
+            Ok(rows) => {
+                let n = rows.len();
+                let rows: Vec<crate::gateway::revocation::Revocation> = rows
+                    .into_iter()
+                    .map(|r| crate::gateway::revocation::Revocation {
+                        id: r.id,
+                        origin_jti: r.origin_jti,
+                        sub: if r.pool_id == pool_id { r.sub } else { None },
+                        not_before: r.not_before,
+                    })
+                    .collect();
+                set.apply(&rows);
+                if n < 1000 {
+                    return;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read revocations; keeping the last known set");
+                return;
+            }
+        }
+    }
+}
+
 /// Runs until `shutdown` resolves, then drains and stops children.
 pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
     let endpoints_path = opts.data_dir.join(ENDPOINTS_FILE);
@@ -409,6 +444,23 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<
         .iter()
         .filter_map(|r| r.process.clone().map(|p| (r.arn.clone(), p)))
         .collect();
+    poll_revocations(store.as_ref(), &gw_state.revocations, &pool.id).await;
+    // Revocations of gatehouse's own pool reach the gateway within REVOCATION_POLL, with no store read per request.
+    let revocation_poller = {
+        let store = store.clone();
+        let set = gw_state.revocations.clone();
+        let pool_id = pool.id.clone();
+        let mut stop = stop_rx.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(REVOCATION_POLL);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => poll_revocations(store.as_ref(), &set, &pool_id).await,
+                    _ = stop.changed() => break,
+                }
+            }
+        })
+    };
     let sweeper = {
         let supervisor = supervisor.clone();
         let mut stop = stop_rx.clone();
@@ -464,6 +516,7 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<
         tracing::warn!("listeners did not stop in time");
     }
     sweeper.abort();
+    revocation_poller.abort();
     supervisor.stop_all().await;
     if let Some(agent) = agent {
         agent.stop().await;

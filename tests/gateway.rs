@@ -716,3 +716,58 @@ fn config_validate_reports_every_error_and_accepts_good_files() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[tokio::test]
+async fn an_external_issuers_key_rotation_is_picked_up_without_restart() {
+    let f = fixture();
+    let u = url(f, "ext", None);
+    // The VIP user may already exist (another test creates it too).
+    let _ = f
+        .external
+        .create_user_with(&f.vip, crate::common::password(), None);
+    let before = f.external.access_token(&f.vip).await;
+    let old_kid = gatehouse::token::jws::parse(&before).unwrap().header.kid;
+    assert_eq!(invoke(&u, Some(&before), &[], &json!({})).await.status, 200);
+    let out = std::process::Command::new(crate::common::BIN)
+        .args(["keys", "rotate", "--data-dir"])
+        .arg(&f.external.dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let after = loop {
+        let t = f.external.access_token(&f.vip).await;
+        if gatehouse::token::jws::parse(&t).unwrap().header.kid != old_kid {
+            break t;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the external IdP never signed with the new key"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // The gateway has never seen the new kid; it refetches the JWKS (at most once per jwks_refresh_interval).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = invoke(&u, Some(&after), &[], &json!({})).await;
+        if r.status == 200 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the rotated key was never accepted: {} {}",
+            r.status,
+            r.body
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        invoke(&u, Some(&before), &[], &json!({})).await.status,
+        200,
+        "the old key stays valid during the overlap"
+    );
+}

@@ -11,5 +11,6 @@ mod idp_refresh;
 mod idp_srp;
 mod isolation;
 mod refusals;
+mod revocation;
 mod spine;
 mod websocket;
