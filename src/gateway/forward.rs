@@ -242,7 +242,7 @@ async fn authenticate(
     runtime: &Runtime,
     parts: &http::request::Parts,
     ctx: &mut Ctx,
-) -> Result<VerifiedClaims, GatewayError> {
+) -> Result<Arc<VerifiedClaims>, GatewayError> {
     credential::refuse_query_token(parts.uri.query())?;
     let token = credential::parse_bearer(&parts.headers)?;
     authenticate_token(state, runtime, token, &mut ctx.sub).await
@@ -254,11 +254,11 @@ pub(super) async fn authenticate_token(
     runtime: &Runtime,
     token: &str,
     sub_out: &mut Option<String>,
-) -> Result<VerifiedClaims, GatewayError> {
+) -> Result<Arc<VerifiedClaims>, GatewayError> {
     let now = state.clock.now_unix();
-    let claims = runtime
-        .authorizer
-        .authorize(token, now, Instant::now())
+    let claims = state
+        .verified
+        .authorize(&runtime.authorizer, token, now, Instant::now())
         .await?;
     *sub_out = Some(claims.sub.clone());
     if runtime.builtin_issuer && state.revocations.is_revoked(&claims) {

@@ -22,6 +22,7 @@ pub mod revocation;
 pub mod route;
 pub mod session;
 pub mod stream;
+pub mod tokencache;
 pub mod upstream;
 pub mod ws;
 
@@ -176,6 +177,8 @@ pub struct GatewayState {
     pub shutdown: tokio::sync::watch::Receiver<bool>,
     /// Session processes of `command` runtimes.
     pub supervisor: Arc<crate::agent::supervisor::Supervisor>,
+    /// Tokens already verified, so a re-used token skips the RSA check.
+    pub verified: tokencache::VerifiedTokens,
 }
 
 impl GatewayState {
@@ -203,6 +206,7 @@ impl GatewayState {
             sockets: Arc::new(limits::SocketSlots::default()),
             shutdown,
             supervisor,
+            verified: tokencache::VerifiedTokens::default(),
         }
     }
 

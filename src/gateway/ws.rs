@@ -83,7 +83,7 @@ fn ws_session_id(headers: &HeaderMap, pairs: &[(String, String)]) -> Result<Stri
 struct Relay {
     state: Arc<GatewayState>,
     runtime: Arc<Runtime>,
-    claims: VerifiedClaims,
+    claims: Arc<VerifiedClaims>,
     request_id: String,
     _slot: SlotGuard,
     _lease: Option<crate::agent::supervisor::Lease>,
