@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod agent;
+pub mod bench_upstream;
 pub mod client;
 pub mod config;
 pub mod exec;
@@ -38,6 +39,9 @@ pub enum Command {
     /// Check configuration files.
     #[command(subcommand)]
     Config(config::ConfigCommand),
+    /// The trivial upstream of the benchmark suite (bench/run.sh).
+    #[command(name = "bench-upstream", hide = true)]
+    BenchUpstream(bench_upstream::BenchUpstreamArgs),
     /// Start a session's agent program (used by `up`; not for direct use).
     #[command(name = "exec-agent", hide = true)]
     ExecAgent(exec::ExecArgs),
@@ -86,6 +90,7 @@ pub fn main() -> ExitCode {
         Command::Agent(a) => agent::execute(a),
         Command::Config(c) => config::execute(c),
         Command::ExecAgent(a) => exec::execute(a),
+        Command::BenchUpstream(a) => bench_upstream::execute(a),
         Command::Sessions(c) => sessions::execute(c),
     };
     match result {
