@@ -1,6 +1,4 @@
 //! The reference agent on its own, as an AgentCore container: /ping, /invocations and /ws.
-use std::io::BufRead as _;
-
 use futures_util::{SinkExt as _, StreamExt as _};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
@@ -8,36 +6,10 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::common::{body_text, send, BIN};
+use crate::common::{body_text, send, RefAgent};
 
-struct Agent {
-    child: std::process::Child,
-    url: String,
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_agent() -> Agent {
-    let mut child = std::process::Command::new(BIN)
-        .args(["agent", "--listen", "127.0.0.1:0", "--exit-with-parent"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("gatehouse agent listening on ")
-        .unwrap()
-        .to_string();
-    Agent { child, url }
+fn start_agent() -> RefAgent {
+    RefAgent::start()
 }
 
 #[tokio::test]

@@ -277,21 +277,8 @@ async fn user_create_refuses_weak_passwords_duplicates_and_missing_flag() {
 
 #[tokio::test]
 async fn up_with_a_config_file_routes_to_the_configured_upstream() {
-    use std::io::BufRead as _;
-    let mut agent = std::process::Command::new(crate::common::BIN)
-        .args(["agent", "--listen", "127.0.0.1:0", "--exit-with-parent"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(agent.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("gatehouse agent listening on ")
-        .unwrap()
-        .to_string();
+    let agent = crate::common::RefAgent::start();
+    let url = agent.url.clone();
     let tmp = tempfile::tempdir().unwrap();
     let cfg = tmp.path().join("gatehouse.toml");
     std::fs::write(
@@ -315,9 +302,10 @@ async fn up_with_a_config_file_routes_to_the_configured_upstream() {
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(r.json()["pid"].as_u64().unwrap(), u64::from(agent.id()));
-    let _ = agent.kill();
-    let _ = agent.wait();
+    assert_eq!(
+        r.json()["pid"].as_u64().unwrap(),
+        u64::from(agent.child.id())
+    );
 }
 
 #[tokio::test]

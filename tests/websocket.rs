@@ -1,5 +1,4 @@
 //! The WebSocket data plane with a real client (tokio-tungstenite) and reference agents over loopback.
-use std::io::BufRead as _;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -12,35 +11,19 @@ use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
-use crate::common::{Gatehouse, BIN};
+use crate::common::{Gatehouse, RefAgent};
 
 type Client =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-struct Agent(std::process::Child, String);
-
-fn start_agent() -> Agent {
-    let mut child = std::process::Command::new(BIN)
-        .args(["agent", "--listen", "127.0.0.1:0", "--exit-with-parent"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("gatehouse agent listening on ")
-        .unwrap()
-        .to_string();
-    Agent(child, url)
+fn start_agent() -> RefAgent {
+    RefAgent::start()
 }
 
 struct Fixture {
     gw: Gatehouse,
-    fragile: std::sync::Mutex<Agent>,
-    _agent: Agent,
+    fragile: std::sync::Mutex<RefAgent>,
+    _agent: RefAgent,
     _tmp: tempfile::TempDir,
 }
 
@@ -72,8 +55,8 @@ ws_max_lifetime = "1s"
 name = "ws_fragile"
 upstream = "{f}"
 "#,
-            a = agent.1,
-            f = fragile.1
+            a = agent.url,
+            f = fragile.url
         );
         let path = tmp.path().join("ws.toml");
         std::fs::write(&path, cfg).unwrap();
@@ -88,13 +71,6 @@ upstream = "{f}"
             _tmp: tmp,
         }
     })
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 fn ws_url(g: &Gatehouse, runtime: &str, query: &str) -> String {
@@ -458,8 +434,8 @@ async fn the_agent_going_away_closes_the_client_with_1011() {
     ask(&mut ws, "still there?").await;
     {
         let mut agent = f.fragile.lock().unwrap();
-        let _ = agent.0.kill();
-        let _ = agent.0.wait();
+        let _ = agent.child.kill();
+        let _ = agent.child.wait();
     }
     let (code, _) = close_frame(&mut ws, Duration::from_secs(10)).await;
     assert_eq!(code, 1011);

@@ -19,11 +19,19 @@ pub struct BenchUpstreamArgs {
     pub listen: SocketAddr,
 }
 
-async fn answer(req: http::Request<hyper::body::Incoming>) -> Result<http::Response<Full<Bytes>>, Infallible> {
+async fn answer(
+    req: http::Request<hyper::body::Incoming>,
+) -> Result<http::Response<Full<Bytes>>, Infallible> {
     let sse = req.uri().query().is_some_and(|q| q.contains("sse=1"));
     let (ct, body) = match (req.uri().path(), sse) {
-        ("/ping", _) => ("application/json", Bytes::from_static(br#"{"status":"Healthy"}"#)),
-        (_, true) => ("text/event-stream", Bytes::from_static(b"data: {\"ok\":true}\n\n")),
+        ("/ping", _) => (
+            "application/json",
+            Bytes::from_static(br#"{"status":"Healthy"}"#),
+        ),
+        (_, true) => (
+            "text/event-stream",
+            Bytes::from_static(b"data: {\"ok\":true}\n\n"),
+        ),
         _ => ("application/json", Bytes::from_static(br#"{"ok":true}"#)),
     };
     let mut resp = http::Response::new(Full::new(body));
@@ -37,13 +45,21 @@ async fn answer(req: http::Request<hyper::body::Incoming>) -> Result<http::Respo
 pub fn execute(a: BenchUpstreamArgs) -> anyhow::Result<()> {
     let rt = super::runtime()?;
     rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(a.listen).await.with_context(|| format!("cannot listen on {}", a.listen))?;
-        println!("{}http://{}", crate::agent::child::LISTENING_PREFIX, listener.local_addr()?);
+        let listener = tokio::net::TcpListener::bind(a.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", a.listen))?;
+        println!(
+            "{}http://{}",
+            crate::agent::child::LISTENING_PREFIX,
+            listener.local_addr()?
+        );
         loop {
             let (stream, _) = listener.accept().await?;
             let _ = stream.set_nodelay(true);
             tokio::spawn(async move {
-                let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service_fn(answer)).await;
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service_fn(answer))
+                    .await;
             });
         }
     })

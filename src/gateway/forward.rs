@@ -248,6 +248,50 @@ async fn authenticate(
     authenticate_token(state, runtime, token, &mut ctx.sub).await
 }
 
+/// The caller's rate limit, the session's ownership (bound on first use, refused for anyone else) and the
+/// user's session cap — in that order, for HTTP and WebSocket alike.
+pub(super) async fn admit(
+    state: &GatewayState,
+    runtime: &Runtime,
+    claims: &VerifiedClaims,
+    session_id: &str,
+) -> Result<(), GatewayError> {
+    let now = Instant::now();
+    state
+        .rate
+        .check(
+            (&runtime.name, &claims.sub),
+            runtime.limits.requests_per_minute,
+            runtime.limits.burst,
+            now,
+        )
+        .map_err(|retry| GatewayError::Throttled(retry.as_secs().max(1)))?;
+    let owner = SessionOwner {
+        issuer: claims.iss.clone(),
+        sub: claims.sub.clone(),
+    };
+    state
+        .sessions
+        .bind(&runtime.arn, session_id, &owner, state.clock.now_unix())
+        .await?;
+    if !state.session_counter.admit(
+        &runtime.arn,
+        &user_key(claims),
+        session_id,
+        runtime.limits.max_sessions_per_user,
+        runtime.idle_timeout,
+        now,
+    ) {
+        return Err(GatewayError::TooManySessions);
+    }
+    Ok(())
+}
+
+/// The key of a user in per-user limits: issuer and subject.
+pub(super) fn user_key(claims: &VerifiedClaims) -> String {
+    format!("{}\n{}", claims.iss, claims.sub)
+}
+
 /// Checks one token against the runtime's authorizer and, for gatehouse's own issuer, the revocation set.
 pub(super) async fn authenticate_token(
     state: &GatewayState,
@@ -323,35 +367,7 @@ async fn invoke(
     let claims = authenticate(state, runtime, &parts, ctx).await?;
     let session_id = session_id(&parts.headers)?;
     ctx.session = Some(session_id.clone());
-    let now = Instant::now();
-    state
-        .rate
-        .check(
-            (&runtime.name, &claims.sub),
-            runtime.limits.requests_per_minute,
-            runtime.limits.burst,
-            now,
-        )
-        .map_err(|retry| GatewayError::Throttled(retry.as_secs().max(1)))?;
-    let owner = SessionOwner {
-        issuer: claims.iss.clone(),
-        sub: claims.sub.clone(),
-    };
-    state
-        .sessions
-        .bind(&runtime.arn, &session_id, &owner, state.clock.now_unix())
-        .await?;
-    let user_key = format!("{}\n{}", claims.iss, claims.sub);
-    if !state.session_counter.admit(
-        &runtime.arn,
-        &user_key,
-        &session_id,
-        runtime.limits.max_sessions_per_user,
-        runtime.idle_timeout,
-        now,
-    ) {
-        return Err(GatewayError::TooManySessions);
-    }
+    admit(state, runtime, &claims, &session_id).await?;
     let max = runtime.limits.max_payload_bytes;
     let declared = parts
         .headers
@@ -461,11 +477,9 @@ async fn stop_session(
         .supervisor
         .stop(&runtime.arn, &session_id, runtime.limits.stop_grace)
         .await;
-    state.session_counter.forget(
-        &runtime.arn,
-        &format!("{}\n{}", claims.iss, claims.sub),
-        &session_id,
-    );
+    state
+        .session_counter
+        .forget(&runtime.arn, &user_key(&claims), &session_id);
     tracing::info!(request_id = %ctx.request_id, runtime = %runtime.name, streams = stopped, process, "session stopped");
     let body = serde_json::json!({ "runtimeSessionId": session_id, "statusCode": 200 });
     let mut resp = body.to_string().into_response();

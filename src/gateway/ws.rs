@@ -22,12 +22,12 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::credential::{self, WS_PROTOCOL};
 use super::forward::{
-    agent_headers, authenticate_token, client_session_id, CUSTOM_HEADER_PREFIX, SESSION_HEADER,
+    admit, agent_headers, authenticate_token, client_session_id, user_key, CUSTOM_HEADER_PREFIX,
+    SESSION_HEADER,
 };
 use super::limits::SlotGuard;
 use super::session::{mint_session_id, validate_session_id};
 use super::{GatewayError, GatewayState, Runtime};
-use crate::store::SessionOwner;
 use crate::token::VerifiedClaims;
 
 /// Close code for "your token is no longer valid: re-authenticate" (HTTP 401 in the 4000 range).
@@ -115,35 +115,8 @@ pub(super) async fn upgrade(
             )
         })?;
 
-    let now = std::time::Instant::now();
-    state
-        .rate
-        .check(
-            (&runtime.name, &claims.sub),
-            runtime.limits.requests_per_minute,
-            runtime.limits.burst,
-            now,
-        )
-        .map_err(|retry| GatewayError::Throttled(retry.as_secs().max(1)))?;
-    let owner = SessionOwner {
-        issuer: claims.iss.clone(),
-        sub: claims.sub.clone(),
-    };
-    state
-        .sessions
-        .bind(&runtime.arn, &session_id, &owner, state.clock.now_unix())
-        .await?;
-    let user_key = format!("{}\n{}", claims.iss, claims.sub);
-    if !state.session_counter.admit(
-        &runtime.arn,
-        &user_key,
-        &session_id,
-        runtime.limits.max_sessions_per_user,
-        runtime.idle_timeout,
-        now,
-    ) {
-        return Err(GatewayError::TooManySessions);
-    }
+    admit(state, runtime, &claims, &session_id).await?;
+    let user_key = user_key(&claims);
     let slot = state
         .sockets
         .acquire(

@@ -491,3 +491,37 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// A reference agent (`gatehouse agent`) on 127.0.0.1:0, killed when dropped.
+pub struct RefAgent {
+    pub child: Child,
+    pub url: String,
+}
+
+impl RefAgent {
+    pub fn start() -> Self {
+        use std::io::BufRead as _;
+        let mut child = Command::new(BIN)
+            .args(["agent", "--listen", "127.0.0.1:0", "--exit-with-parent"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("gatehouse agent listening on ")
+            .unwrap()
+            .to_string();
+        Self { child, url }
+    }
+}
+
+impl Drop for RefAgent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
