@@ -2,6 +2,7 @@
 #![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 mod agent;
 mod architecture;
+mod attacks;
 mod common;
 mod gateway;
 mod idp;

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 pub mod agent;
 pub mod config;
+pub mod doctor;
 pub mod up;
 pub mod user;
 
@@ -33,6 +34,9 @@ pub enum Command {
     Config(config::ConfigCommand),
     /// Run the reference agent (AgentCore's container contract: /ping, /invocations, /ws).
     Agent(agent::AgentArgs),
+    /// Audit a configuration (and, with --endpoints, a running deployment) against the controls of a production
+    /// perimeter: one line per control with pass/fail and the fix; exit 1 if any fails.
+    Doctor(doctor::DoctorArgs),
 }
 
 /// Where the state lives: `--data-dir` (SQLite inside) or `--database-url`.
@@ -67,6 +71,11 @@ pub fn main() -> ExitCode {
         Command::User(c) => user::execute(c),
         Command::Agent(a) => agent::execute(a),
         Command::Config(c) => config::execute(c),
+        Command::Doctor(a) => match doctor::execute(a) {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::FAILURE,
+            Err(e) => Err(e),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
