@@ -1718,3 +1718,21 @@ async fn a_jwt_in_any_query_parameter_is_refused() {
     }
     report("query-string tokens (checklist 5)", &rows);
 }
+
+/// The table itself: a row whose answer is not one of the expected ones fails the run (so breaking any check that
+/// a case covers turns the suite red).
+#[test]
+#[should_panic(expected = "1 case(s) answered wrongly")]
+fn a_wrong_answer_fails_the_table() {
+    report(
+        "self-test",
+        &[
+            Row::new(
+                "refused",
+                "401 invalid_token | 401 invalid_request",
+                "401 invalid_request",
+            ),
+            Row::new("accepted although forged", INVALID, "200"),
+        ],
+    );
+}

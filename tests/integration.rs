@@ -4,6 +4,7 @@ mod agent;
 mod architecture;
 mod attacks;
 mod common;
+mod doctor;
 mod gateway;
 mod idp;
 mod refusals;

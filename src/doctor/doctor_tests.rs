@@ -164,7 +164,7 @@ fn an_invalid_configuration_and_weak_keys_fail() {
         created_at: f.now_unix,
         modulus_bits: 1024,
     }]);
-    f.data_dir_mode = None;
+    f.data_dir_mode = Some(0o40711);
     f.db_mode = Some(0o100644);
     let failed = failing(&audit(&f));
     assert!(failed.contains(&("config", "file".into())));

@@ -609,13 +609,14 @@ fn credentials(f: &Facts, c: &Config, out: &mut Vec<Check>) {
             "use the IdP's https:// discovery URL so signing keys cannot be swapped in transit",
         ));
     }
-    let loose = |m: Option<u32>| m.is_some_and(|m| m & 0o077 != 0);
-    if loose(f.data_dir_mode) || loose(f.db_mode) {
+    // The database is reachable by others only through a directory they may traverse: a 644 file inside a 700
+    // directory is private.
+    if f.data_dir_mode.is_some_and(|m| m & 0o077 != 0) {
         out.push(Check::fail(
             "credentials",
             "data-dir",
             format!(
-                "the data directory ({}) or database ({}) is readable by other users",
+                "the data directory ({}, database {}) is open to other users",
                 mode(f.data_dir_mode),
                 mode(f.db_mode)
             ),

@@ -263,7 +263,7 @@ mod tests {
                 &[&format!("{WS_TOKEN_PREFIX}{}", b64("a b")), WS_PROTOCOL],
                 None,
             ), // not a JWT
-            ws(&[WS_TOKEN_PREFIX, WS_PROTOCOL], None), // empty
+            ws(&[WS_TOKEN_PREFIX, WS_PROTOCOL], None),        // empty
         ] {
             assert!(
                 matches!(
