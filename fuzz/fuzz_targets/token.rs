@@ -3,7 +3,9 @@
 #![no_main]
 use std::sync::OnceLock;
 
-use gatehouse::token::{jws, verify_with, KeySnapshot, Policy, RsaSigner, VerifiedClaims, VerifyingKeys};
+use gatehouse::token::{
+    jws, verify_with, KeySnapshot, Policy, RsaSigner, VerifiedClaims, VerifyingKeys,
+};
 use libfuzzer_sys::fuzz_target;
 
 fn snapshot() -> &'static KeySnapshot {
