@@ -323,3 +323,73 @@ impl Recorder {
         self.hits.load(Ordering::SeqCst)
     }
 }
+
+// === a controllable OIDC provider for JWKS attacks ===
+
+/// An OIDC provider on 127.0.0.1:0 whose behaviour is chosen by the first path segment (`/{mode}/…`):
+/// `ok` serves `jwk`; `big` a JWKS over 64 KiB; `bomb` 50 000 nested arrays; `enc` the key marked `use: enc`;
+/// `slow` never answers the JWKS. Counts JWKS fetches per mode.
+pub struct FakeIdp {
+    pub base: String,
+    fetches: Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
+}
+
+impl FakeIdp {
+    pub async fn start(jwk: Value) -> Self {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", l.local_addr().unwrap());
+        let fetches: Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>> =
+            Arc::default();
+        let (b, f) = (base.clone(), fetches.clone());
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = l.accept().await {
+                let (base, fetches, jwk) = (b.clone(), f.clone(), jwk.clone());
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 8192];
+                    let n = s.read(&mut buf).await.unwrap_or(0);
+                    let head = String::from_utf8_lossy(&buf[..n]).into_owned();
+                    let path = head.split(' ').nth(1).unwrap_or("/").to_string();
+                    let mode = path.split('/').nth(1).unwrap_or("").to_string();
+                    let body = if path.ends_with("/.well-known/openid-configuration") {
+                        serde_json::json!({
+                            "issuer": format!("{base}/{mode}"),
+                            "jwks_uri": format!("{base}/{mode}/jwks.json"),
+                        })
+                        .to_string()
+                    } else {
+                        *fetches.lock().unwrap().entry(mode.clone()).or_default() += 1;
+                        match mode.as_str() {
+                            "big" => serde_json::json!({"keys": [jwk], "pad": "x".repeat(100_000)})
+                                .to_string(),
+                            "bomb" => "[".repeat(50_000),
+                            "enc" => {
+                                let mut k = jwk.clone();
+                                k["use"] = serde_json::json!("enc");
+                                serde_json::json!({"keys": [k]}).to_string()
+                            }
+                            "slow" => {
+                                tokio::time::sleep(Duration::from_secs(120)).await;
+                                return;
+                            }
+                            _ => serde_json::json!({"keys": [jwk]}).to_string(),
+                        }
+                    };
+                    let resp = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = s.write_all(resp.as_bytes()).await;
+                });
+            }
+        });
+        Self { base, fetches }
+    }
+
+    pub fn discovery(&self, mode: &str) -> String {
+        format!("{}/{mode}/.well-known/openid-configuration", self.base)
+    }
+
+    pub fn fetches(&self, mode: &str) -> usize {
+        self.fetches.lock().unwrap().get(mode).copied().unwrap_or(0)
+    }
+}
