@@ -393,3 +393,41 @@ impl FakeIdp {
         self.fetches.lock().unwrap().get(mode).copied().unwrap_or(0)
     }
 }
+
+/// Starts `up` like [`super::Gatehouse::start_in`] but with every log level on and stdout + stderr written to
+/// `log`, so a test can read what gatehouse logged.
+pub fn start_logged(dir: &std::path::Path, log: &std::path::Path) -> super::Gatehouse {
+    let out = std::fs::File::create(log).unwrap();
+    let err = out.try_clone().unwrap();
+    let child = std::process::Command::new(super::BIN)
+        .args(["up", "--data-dir"])
+        .arg(dir)
+        .args([
+            "--web-listen",
+            "127.0.0.1:0",
+            "--idp-listen",
+            "127.0.0.1:0",
+            "--gateway-listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+            "--exit-with-parent",
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .env("RUST_LOG", "trace")
+        .spawn()
+        .unwrap();
+    let path = dir.join("endpoints.json");
+    let endpoints = super::poll(Duration::from_secs(60), "endpoints.json", || {
+        let text = std::fs::read_to_string(&path).ok()?;
+        serde_json::from_str(&text).ok()
+    });
+    super::Gatehouse {
+        child,
+        dir: dir.to_path_buf(),
+        _tmp: None,
+        endpoints,
+    }
+}
