@@ -1882,7 +1882,7 @@ async fn tokens_and_passwords_are_never_logged_even_at_trace_level() {
     let refresh = result["RefreshToken"].as_str().unwrap_or("").to_string();
     let _ = bearer(&g, &access).await;
     let _ = bearer(&g, &id).await;
-    let forged = format!("{}x", access);
+    let forged = format!("{access}x");
     let _ = bearer(&g, &forged).await;
     let _ = request(
         "POST",
