@@ -10,6 +10,7 @@ pub mod agent;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod doctor;
 pub mod edge;
 pub mod gateway;
 pub mod idp;

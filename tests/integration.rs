@@ -2,7 +2,9 @@
 #![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 mod agent;
 mod architecture;
+mod attacks;
 mod common;
+mod doctor;
 mod gateway;
 mod idp;
 mod idp_account;

@@ -10,6 +10,7 @@ pub mod agent;
 pub mod bench_upstream;
 pub mod client;
 pub mod config;
+pub mod doctor;
 pub mod exec;
 pub mod keys;
 pub mod sessions;
@@ -53,6 +54,9 @@ pub enum Command {
     Keys(keys::KeysCommand),
     /// Run the reference agent (AgentCore's container contract: /ping, /invocations, /ws).
     Agent(agent::AgentArgs),
+    /// Audit a configuration (and, with --endpoints, a running deployment) against the controls of a production
+    /// perimeter: one line per control with pass/fail and the fix; exit 1 if any fails.
+    Doctor(doctor::DoctorArgs),
 }
 
 /// Where the state lives: `--data-dir` (SQLite inside) or `--database-url`.
@@ -92,6 +96,11 @@ pub fn main() -> ExitCode {
         Command::ExecAgent(a) => exec::execute(a),
         Command::BenchUpstream(a) => bench_upstream::execute(a),
         Command::Sessions(c) => sessions::execute(c),
+        Command::Doctor(a) => match doctor::execute(a) {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::FAILURE,
+            Err(e) => Err(e),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

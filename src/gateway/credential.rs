@@ -138,12 +138,38 @@ pub fn parse_ws_credential(headers: &HeaderMap) -> Result<WsCredential, GatewayE
     }
 }
 
+/// Query parameter names that carry credentials in some clients.
+const CREDENTIAL_PARAMS: &[&str] = &[
+    "access_token",
+    "id_token",
+    "token",
+    "jwt",
+    "authorization",
+    "bearer",
+    "auth",
+];
+
+/// Whether a (percent-decoded) value looks like a JWS compact token.
+fn looks_like_jwt(v: &str) -> bool {
+    let v = v
+        .trim_start_matches("Bearer ")
+        .trim_start_matches("Bearer+")
+        .trim_start_matches("Bearer%20");
+    v.starts_with("eyJ") && v.matches('.').count() == 2
+}
+
 /// Refuses a token passed in the query string (it would end up in access logs): RFC 6750 §2.3 is not offered.
+/// Any credential-named parameter, or any parameter whose value is a JWT, is refused.
 pub fn refuse_query_token(query: Option<&str>) -> Result<(), GatewayError> {
     let Some(q) = query else { return Ok(()) };
     for pair in q.split('&') {
-        let key = pair.split('=').next().unwrap_or("");
-        if key.eq_ignore_ascii_case("access_token") || key.eq_ignore_ascii_case("id_token") {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let value = percent_encoding::percent_decode_str(value).decode_utf8_lossy();
+        if CREDENTIAL_PARAMS
+            .iter()
+            .any(|c| key.eq_ignore_ascii_case(c))
+            || looks_like_jwt(&value)
+        {
             return Err(GatewayError::MalformedCredential(
                 "Tokens are not accepted in the query string; use the Authorization header.",
             ));
@@ -278,6 +304,20 @@ mod tests {
     #[test]
     fn refuses_tokens_in_the_query_string() {
         assert!(refuse_query_token(Some("qualifier=DEFAULT&access_token=x")).is_err());
+        for q in [
+            "token=x",
+            "jwt=x",
+            "Authorization=x",
+            "bearer=x",
+            "x=eyJhbGciOi.eyJzdWIi.c2ln",
+            "a=Bearer%20eyJh.eyJz.c2",
+        ] {
+            assert!(refuse_query_token(Some(q)).is_err(), "{q}");
+        }
+        assert!(refuse_query_token(Some(
+            "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id=abc&qualifier=v1"
+        ))
+        .is_ok());
         assert!(refuse_query_token(Some("qualifier=DEFAULT")).is_ok());
         assert!(refuse_query_token(None).is_ok());
     }

@@ -293,6 +293,14 @@ fn verify_parsed(
     // The signature is checked before any claim is looked at.
     key.verify_sig(parsed.signing_input, &parsed.signature)
         .map_err(|_| TokenError::BadSignature)?;
+    // RFC 8725 §3.11: a header that types the token as another kind (an ID token, a logout or security-event
+    // token) is refused; untyped tokens (Cognito's) and JWT / access-token types are accepted.
+    if let Some(typ) = &parsed.header.typ {
+        let t = typ.to_ascii_lowercase();
+        if !matches!(t.as_str(), "jwt" | "at+jwt" | "application/at+jwt") {
+            return Err(TokenError::WrongTokenUse);
+        }
+    }
     let claims = VerifiedClaims::from_payload(parsed.payload)?;
     policy::check(policy, &claims, &snapshot.issuer, now_unix)?;
     Ok(claims)

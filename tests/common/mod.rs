@@ -16,6 +16,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{json, Value};
 
+pub mod attack;
 pub mod fake_agent;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_gatehouse");

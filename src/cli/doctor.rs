@@ -1,0 +1,69 @@
+//! `gatehouse doctor`: audits a configuration (and, with `--endpoints`, a running deployment) against the
+//! controls of a production perimeter; prints one line per control (or `--json`) and exits 1 if any fails.
+//! Holds no judgement itself (that is `crate::doctor::audit`) and never prints a secret.
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use super::StoreArgs;
+use crate::doctor::{self, probe, Listeners};
+
+/// Arguments of `doctor`: the same configuration, data directory and listen addresses as `up`.
+#[derive(Debug, clap::Args)]
+pub struct DoctorArgs {
+    /// Configuration file (TOML) to audit. Without it: the embedded default.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The web listener `up` is (or will be) given.
+    #[arg(long, default_value = "127.0.0.1:4000")]
+    pub web_listen: SocketAddr,
+    /// The IdP listener.
+    #[arg(long, default_value = "127.0.0.1:4001")]
+    pub idp_listen: SocketAddr,
+    /// The gateway listener.
+    #[arg(long, default_value = "127.0.0.1:4002")]
+    pub gateway_listen: SocketAddr,
+    /// The admin (metrics) listener.
+    #[arg(long, default_value = "127.0.0.1:4003")]
+    pub admin_listen: SocketAddr,
+    /// endpoints.json of a running deployment: also check JWKS reachability, that an invocation without a token
+    /// is refused and that a foreign origin gets no CORS answer.
+    #[arg(long)]
+    pub endpoints: Option<PathBuf>,
+    /// Also fetch the JWKS of every authorizer in the configuration.
+    #[arg(long)]
+    pub live: bool,
+    /// Print a JSON array of {control, subject, pass, detail, fix} instead of lines.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `doctor`; `Ok(false)` when any control failed.
+pub fn execute(args: DoctorArgs) -> anyhow::Result<bool> {
+    let opts = probe::ProbeOptions {
+        config: args.config,
+        listeners: Listeners {
+            web: args.web_listen,
+            idp: args.idp_listen,
+            gateway: args.gateway_listen,
+            admin: args.admin_listen,
+        },
+        data_dir: args.store.data_dir,
+        endpoints: args.endpoints,
+        live: args.live,
+    };
+    let rt = super::runtime()?;
+    let facts = rt.block_on(probe::gather(&opts))?;
+    let checks = doctor::audit(&facts);
+    let failed = checks.iter().filter(|c| !c.pass).count();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&checks)?);
+    } else {
+        for c in &checks {
+            println!("{}", c.line());
+        }
+        println!("{} passed, {failed} failed", checks.len() - failed);
+    }
+    Ok(failed == 0)
+}

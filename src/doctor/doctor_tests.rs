@@ -1,0 +1,214 @@
+//! The audit on the defaults (every control passes) and on deliberately bad facts (every control trips once).
+use std::net::{IpAddr, SocketAddr};
+
+use super::*;
+use crate::config::RuntimeConfig;
+
+fn good() -> Facts {
+    Facts {
+        config: Ok(Config::default()),
+        listeners: Listeners::default(),
+        lifetimes: Lifetimes::default(),
+        refresh_flow_served: true,
+        clients: vec![("web".into(), false, 30 * 24 * 3600)],
+        argon2: Argon2Params::from_phc("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA"),
+        keys: Some(vec![KeyFact {
+            kid: "k1".into(),
+            created_at: 1_000_000,
+            modulus_bits: 2048,
+        }]),
+        now_unix: 1_000_000 + 86_400,
+        data_dir_mode: Some(0o40700),
+        db_mode: Some(0o100600),
+        upstream_addrs: Vec::new(),
+        live: None,
+    }
+}
+
+fn failing(checks: &[Check]) -> Vec<(&'static str, String)> {
+    checks
+        .iter()
+        .filter(|c| !c.pass)
+        .map(|c| (c.control, c.subject.clone()))
+        .collect()
+}
+
+#[test]
+fn the_defaults_pass_every_control() {
+    let checks = audit(&good());
+    assert!(failing(&checks).is_empty(), "{checks:#?}");
+    for control in [
+        "config",
+        "tls",
+        "tls-redirect",
+        "admin",
+        "cors",
+        "identity",
+        "token-lifetime",
+        "refresh-rotation",
+        "credentials",
+        "jwks-transport",
+        "signing-keys",
+        "argon2",
+        "rate-limits",
+        "upstream",
+    ] {
+        assert!(
+            checks.iter().any(|c| c.control == control),
+            "no line for {control}"
+        );
+    }
+}
+
+fn bad_runtime() -> RuntimeConfig {
+    let mut r = RuntimeConfig::simple("bad", "http://8.8.8.8:8080");
+    r.allowed_origins = vec!["http://app.example.com".into()];
+    r.request_header_allowlist = vec!["x-user-id".into()];
+    r.limits.requests_per_minute = 1_000_000;
+    r
+}
+
+#[test]
+fn every_control_trips_on_a_bad_deployment() {
+    let mut f = good();
+    let mut config = Config {
+        web_public_url: Some("http://app.example.com".into()),
+        ..Config::default()
+    };
+    let mut open = RuntimeConfig::simple("open", "http://user:secret@10.0.0.5:8080");
+    open.authorizer = Some(crate::config::AuthorizerConfig {
+        discovery_url: "http://idp.example.com/.well-known/openid-configuration".into(),
+        allowed_clients: Vec::new(),
+        allowed_audience: Vec::new(),
+        allowed_scopes: Vec::new(),
+        custom_claims: Vec::new(),
+        jwks_refresh_interval: std::time::Duration::from_secs(30),
+    });
+    config.runtimes = vec![bad_runtime(), open];
+    f.config = Ok(config);
+    let public = IpAddr::from([203, 0, 113, 7]);
+    f.listeners = Listeners {
+        web: SocketAddr::new(public, 443),
+        idp: SocketAddr::new(public, 4001),
+        gateway: SocketAddr::new(IpAddr::from([0, 0, 0, 0]), 4002),
+        admin: SocketAddr::new(public, 4003),
+    };
+    f.lifetimes.access = 86_400;
+    f.clients = vec![("forever".into(), false, 3650 * 24 * 3600)];
+    f.argon2 = Argon2Params::from_phc("$argon2i$v=19$m=4096,t=1,p=1$c2FsdA$aGFzaA");
+    f.keys = Some(vec![KeyFact {
+        kid: "old".into(),
+        created_at: 0,
+        modulus_bits: 2048,
+    }]);
+    f.now_unix = 400 * 86_400;
+    f.data_dir_mode = Some(0o40755);
+    f.upstream_addrs = vec![
+        (
+            "http://8.8.8.8:8080".into(),
+            vec![IpAddr::from([8, 8, 8, 8])],
+        ),
+        (
+            "http://user:secret@10.0.0.5:8080".into(),
+            vec![IpAddr::from([10, 0, 0, 5])],
+        ),
+    ];
+    f.live = Some(LiveFacts {
+        jwks: vec![(
+            "http://idp/.well-known/openid-configuration".into(),
+            Err("refused".into()),
+        )],
+        anonymous: vec![("http://gw/runtimes/x/invocations".into(), Ok(200))],
+        foreign_preflight: vec![(
+            "http://gw/runtimes/x/invocations".into(),
+            Ok(Some("*".into())),
+        )],
+    });
+    let checks = audit(&f);
+    let failed = failing(&checks);
+    for control in [
+        "tls",
+        "tls-redirect",
+        "admin",
+        "cors",
+        "identity",
+        "token-lifetime",
+        "refresh-rotation",
+        "credentials",
+        "jwks-transport",
+        "signing-keys",
+        "argon2",
+        "rate-limits",
+        "upstream",
+        "jwks",
+        "live-auth",
+        "live-cors",
+    ] {
+        assert!(
+            failed.iter().any(|(c, _)| *c == control),
+            "{control} did not trip: {checks:#?}"
+        );
+    }
+    // The identity check trips on an open authorizer as well as on a forwarded identity header.
+    assert!(failed.contains(&("identity", "bad".into())));
+    assert!(failed.contains(&("identity", "open".into())));
+    assert!(checks.iter().all(|c| c.pass || !c.fix.is_empty()));
+    assert!(checks.iter().all(|c| !c.line().contains("secret@")));
+}
+
+#[test]
+fn an_invalid_configuration_and_weak_keys_fail() {
+    let mut f = good();
+    f.config = Err("runtime[0].allowed_origins[0]: '*' is not an origin".into());
+    f.keys = Some(vec![KeyFact {
+        kid: "short".into(),
+        created_at: f.now_unix,
+        modulus_bits: 1024,
+    }]);
+    f.data_dir_mode = Some(0o40711);
+    f.db_mode = Some(0o100644);
+    let failed = failing(&audit(&f));
+    assert!(failed.contains(&("config", "file".into())));
+    assert!(failed.contains(&("signing-keys", "idp".into())));
+    assert!(failed.contains(&("credentials", "data-dir".into())));
+    f.keys = Some(Vec::new());
+    assert!(failing(&audit(&f)).contains(&("signing-keys", "idp".into())));
+}
+
+#[test]
+fn loopback_and_private_addresses_are_told_apart_from_public_ones() {
+    for ip in [
+        "127.0.0.1",
+        "::1",
+        "10.1.2.3",
+        "172.16.0.1",
+        "192.168.1.1",
+        "fd00::1",
+        "::ffff:10.0.0.1",
+    ] {
+        assert!(is_private(ip.parse().unwrap()), "{ip}");
+    }
+    for ip in [
+        "8.8.8.8",
+        "172.32.0.1",
+        "2001:db8::1",
+        "0.0.0.0",
+        "::ffff:8.8.8.8",
+    ] {
+        assert!(!is_private(ip.parse().unwrap()), "{ip}");
+    }
+    assert_eq!(url_host("http://[::1]:80/x"), Some("::1"));
+    assert_eq!(url_host("http://u:p@host:1/x"), Some("host"));
+    assert!(has_userinfo("http://u:p@host:1/x"));
+    assert!(!has_userinfo("http://host:1/x@y"));
+}
+
+#[test]
+fn argon2_parameters_are_read_from_a_phc_string() {
+    let p = Argon2Params::from_phc("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA").unwrap();
+    assert_eq!(
+        (p.algorithm.as_str(), p.memory_kib, p.passes, p.lanes),
+        ("argon2id", 19456, 2, 1)
+    );
+    assert!(Argon2Params::from_phc("not a hash").is_none());
+}

@@ -1,0 +1,216 @@
+//! Gathers the [`Facts`] that `doctor` judges: loads the configuration, reads signing-key metadata from the
+//! store (never key material beyond the modulus length), hashes a random password with the IdP's own hasher to
+//! read its real argon2 parameters, resolves upstream hosts and, given a running deployment's endpoints, asks it
+//! a few harmless questions (JWKS, an invocation without a token, a foreign-origin preflight). Must never write
+//! to the deployment (other than the store's own migrations on open) or print what it reads.
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use axum::body::Body;
+
+use super::Lifetimes;
+use super::{Argon2Params, Facts, KeyFact, Listeners, LiveFacts};
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::gateway::upstream::{self, HttpKeySource};
+use crate::server::Endpoints;
+use crate::store::{SqliteStore, Store};
+use crate::token::{KeySource, VerifyingKeys};
+
+/// What to audit.
+#[derive(Debug, Clone)]
+pub struct ProbeOptions {
+    /// The configuration file `up` is given (`None`: the embedded default).
+    pub config: Option<PathBuf>,
+    pub listeners: Listeners,
+    pub data_dir: PathBuf,
+    /// A running deployment's `endpoints.json`: enables the live checks.
+    pub endpoints: Option<PathBuf>,
+    /// Also fetch the JWKS of every authorizer in the configuration.
+    pub live: bool,
+}
+
+/// Why facts could not be gathered at all.
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error("cannot read {0}: {1}")]
+    Endpoints(PathBuf, String),
+}
+
+/// Gathers every fact for [`super::audit`].
+pub async fn gather(opts: &ProbeOptions) -> Result<Facts, ProbeError> {
+    let config = match &opts.config {
+        Some(p) => Config::load(p).map_err(|e| e.to_string()),
+        None => Ok(Config::default()),
+    };
+    let argon2 = tokio::task::spawn_blocking(|| {
+        crate::idp::password::hash_blocking(&crate::util::opaque_token(16)).ok()
+    })
+    .await
+    .ok()
+    .flatten()
+    .and_then(|phc| Argon2Params::from_phc(&phc));
+    let db = opts.data_dir.join(crate::store::sqlite::DB_FILE);
+    let (keys, clients) = if db.exists() {
+        let (k, c) = signing_keys(&opts.data_dir).await;
+        (Some(k), c)
+    } else {
+        // Before the first start: the default client gatehouse will create.
+        (
+            None,
+            vec![("gatehouse-web".to_string(), false, 30 * 24 * 3600)],
+        )
+    };
+    let upstream_addrs = match &config {
+        Ok(c) => {
+            let mut v = Vec::new();
+            for r in &c.runtimes {
+                for url in r.versions.values() {
+                    v.push((url.clone(), resolve(url).await));
+                }
+            }
+            v
+        }
+        Err(_) => Vec::new(),
+    };
+    let mut live = None;
+    if opts.endpoints.is_some() || opts.live {
+        let mut facts = LiveFacts::default();
+        let http = upstream::client();
+        if let Some(path) = &opts.endpoints {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| ProbeError::Endpoints(path.clone(), e.to_string()))?;
+            let e: Endpoints = serde_json::from_str(&text)
+                .map_err(|err| ProbeError::Endpoints(path.clone(), err.to_string()))?;
+            facts
+                .jwks
+                .push((e.discovery_url.clone(), jwks(&http, &e.discovery_url).await));
+            for r in &e.runtimes {
+                facts.anonymous.push((
+                    r.invocations_url.clone(),
+                    anonymous(&http, &r.invocations_url).await,
+                ));
+                facts.foreign_preflight.push((
+                    r.invocations_url.clone(),
+                    preflight(&http, &r.invocations_url).await,
+                ));
+            }
+        }
+        if let Ok(c) = &config {
+            for a in c.runtimes.iter().filter_map(|r| r.authorizer.as_ref()) {
+                if facts.jwks.iter().all(|(u, _)| u != &a.discovery_url) {
+                    facts
+                        .jwks
+                        .push((a.discovery_url.clone(), jwks(&http, &a.discovery_url).await));
+                }
+            }
+        }
+        live = Some(facts);
+    }
+    Ok(Facts {
+        config,
+        listeners: opts.listeners.clone(),
+        lifetimes: Lifetimes::default(),
+        refresh_flow_served: true,
+        clients,
+        argon2,
+        keys,
+        now_unix: SystemClock.now_unix(),
+        data_dir_mode: mode_of(&opts.data_dir),
+        db_mode: mode_of(&db),
+        upstream_addrs,
+        live,
+    })
+}
+
+fn mode_of(p: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(p).ok().map(|m| m.permissions().mode())
+}
+
+async fn signing_keys(dir: &Path) -> (Vec<KeyFact>, Vec<(String, bool, i64)>) {
+    let Ok(store) = SqliteStore::open_in(dir).await else {
+        return (Vec::new(), Vec::new());
+    };
+    let Ok((pool, _)) = crate::idp::bootstrap::default_pool(&store, &SystemClock).await else {
+        return (Vec::new(), Vec::new());
+    };
+    let clients = store
+        .clients(&pool.id)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|c| (c.name, c.rotation, c.refresh_validity))
+        .collect();
+    let rows = store.signing_keys(&pool.id).await.unwrap_or_default();
+    let keys = rows
+        .into_iter()
+        .map(|k| KeyFact {
+            modulus_bits: aws_lc_rs::signature::RsaKeyPair::from_pkcs8(&k.pkcs8)
+                .map_or(0, |kp| kp.public_modulus_len() * 8),
+            kid: k.kid,
+            created_at: k.created_at,
+        })
+        .collect();
+    (keys, clients)
+}
+
+async fn resolve(url: &str) -> Vec<IpAddr> {
+    let Some(host) = super::url_host(url) else {
+        return Vec::new();
+    };
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return vec![ip];
+    }
+    let lookup = tokio::net::lookup_host((host, 80));
+    match tokio::time::timeout(Duration::from_secs(5), lookup).await {
+        Ok(Ok(addrs)) => addrs.map(|a| a.ip()).collect(),
+        _ => Vec::new(),
+    }
+}
+
+async fn jwks(http: &upstream::HttpClient, discovery_url: &str) -> Result<usize, String> {
+    let fetched = HttpKeySource::new(http.clone(), discovery_url.to_string())
+        .fetch()
+        .await
+        .map_err(|e| e.to_string())?;
+    VerifyingKeys::from_jwks_json(&fetched.jwks)
+        .map(|k| k.len())
+        .map_err(|e| e.to_string())
+}
+
+async fn send(
+    http: &upstream::HttpClient,
+    req: http::Request<Body>,
+) -> Result<http::Response<hyper::body::Incoming>, String> {
+    tokio::time::timeout(Duration::from_secs(5), http.request(req))
+        .await
+        .map_err(|_| "timed out".to_string())?
+        .map_err(|e| e.to_string())
+}
+
+async fn anonymous(http: &upstream::HttpClient, url: &str) -> Result<u16, String> {
+    let req = http::Request::post(url)
+        .header("content-type", "application/json")
+        .header(
+            "x-amzn-bedrock-agentcore-runtime-user-id",
+            "gatehouse-doctor",
+        )
+        .body(Body::from("{}"))
+        .map_err(|e| e.to_string())?;
+    Ok(send(http, req).await?.status().as_u16())
+}
+
+async fn preflight(http: &upstream::HttpClient, url: &str) -> Result<Option<String>, String> {
+    let req = http::Request::options(url)
+        .header("origin", "https://gatehouse-doctor.invalid")
+        .header("access-control-request-method", "POST")
+        .body(Body::empty())
+        .map_err(|e| e.to_string())?;
+    let resp = send(http, req).await?;
+    Ok(resp
+        .headers()
+        .get("access-control-allow-origin")
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()))
+}
