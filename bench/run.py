@@ -61,7 +61,10 @@ def wrk(url, lua, pids):
     out = subprocess.run(["wrk", "-t1", f"-c{CONNS}", f"-d{DURATION}s", "--latency", "-s", script, url],
                          capture_output=True, text=True, timeout=DURATION + 30).stdout
     after = cpu_of(pids) if pids else 0.0
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    m_rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if not m_rps:
+        raise RuntimeError(f"wrk against {url} printed no result:\n{out}")
+    rps = float(m_rps.group(1))
     total = int(re.search(r"(\d+) requests in", out).group(1))
     m = re.search(r"50%\s+([\d.]+)(us|ms|s)", out)
     p50 = float(m.group(1)) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[m.group(2)]
@@ -109,6 +112,16 @@ def jwk_to_pem(jwk):
     return "-----BEGIN PUBLIC KEY-----\n" + "\n".join(b64[i:i + 64] for i in range(0, len(b64), 64)) + "\n-----END PUBLIC KEY-----\n"
 
 
+def wait_ready(p, path, step=0.01, limit=60):
+    deadline = time.monotonic() + limit
+    while not os.path.exists(path):
+        if p.poll() is not None:
+            sys.exit(f"gatehouse up exited with {p.returncode} before writing {path}")
+        if time.monotonic() > deadline:
+            sys.exit(f"gatehouse up wrote no {path} within {limit} s")
+        time.sleep(step)
+
+
 def rss_kb(pid):
     for line in open(f"/proc/{pid}/status"):
         if line.startswith("VmRSS:"):
@@ -127,19 +140,18 @@ def main():
 name = "bench"
 upstream = "{upstream_url}"
 [runtime.limits]
-requests_per_minute = 100000000
-burst = 100000000
+requests_per_minute = 1000000
+burst = 1000000
 max_sessions_per_user = 1000000
 ''')
     data = os.path.join(TMP, "data")
     t0 = time.monotonic()
     gh = subprocess.Popen([BIN, "up", "--config", cfg, "--data-dir", data, "--web-listen", "127.0.0.1:0", "--idp-listen",
                            "127.0.0.1:0", "--gateway-listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"],
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "RUST_LOG": "warn"})
+                          stdout=subprocess.DEVNULL, env={**os.environ, "RUST_LOG": "warn"})
     procs.append(gh)
     ep_path = os.path.join(data, "endpoints.json")
-    while not os.path.exists(ep_path):
-        time.sleep(0.01)
+    wait_ready(gh, ep_path)
     ep = json.load(open(ep_path))
     # Cold start with an existing data dir: stop, then time a second start to endpoints.json.
     gh.send_signal(signal.SIGTERM)
@@ -149,8 +161,7 @@ max_sessions_per_user = 1000000
                            "127.0.0.1:0", "--gateway-listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"],
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "RUST_LOG": "warn"})
     procs.append(gh)
-    while not os.path.exists(ep_path):
-        time.sleep(0.002)
+    wait_ready(gh, ep_path, 0.002)
     cold = time.monotonic() - t0
     ep = json.load(open(ep_path))
     results["cold_start_s"] = cold
@@ -204,7 +215,7 @@ max_sessions_per_user = 1000000
 ''' if jwt else ""
             conf = os.path.join(TMP, f"{name}.cfg")
             open(conf, "w").write(f'''global
-  maxconn 10000
+  maxconn 4000
   nbthread 1
 defaults
   mode http
@@ -220,6 +231,9 @@ backend be
 ''')
             p = spawn(["haproxy", "-db", "-f", conf])
             time.sleep(0.5)
+            if p.poll() is not None:
+                log(f"{name}: haproxy did not start; skipped")
+                continue
             hdr = {"Content-Type": "application/json"}
             if jwt:
                 hdr["Authorization"] = f"Bearer {token}"
@@ -247,7 +261,11 @@ http {{
 ''')
         p = spawn(["nginx", "-c", conf, "-p", ndir])
         time.sleep(0.5)
-        contenders["nginx_plain"] = (f"http://127.0.0.1:{port}/invocations", lua_post({"Content-Type": "application/json"}), [p.pid])
+        if p.poll() is not None:
+            log("nginx did not start; skipped")
+            p = None
+        if p is not None:
+            contenders["nginx_plain"] = (f"http://127.0.0.1:{port}/invocations", lua_post({"Content-Type": "application/json"}), [p.pid])
 
     runs = {name: [] for name in contenders}
     for rnd in range(ROUNDS):
