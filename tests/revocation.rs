@@ -104,7 +104,15 @@ async fn a_disabled_user_is_refused_and_a_re_enabled_user_can_sign_in_again() {
     refused_within(g, &token, Duration::from_secs(1)).await;
     run(&["user", "enable", "--username", &user]);
     let fresh = g.access_token(&user).await;
-    assert_eq!(status(g, &fresh).await, 200);
+    // The gateway learns of the re-enable at its next revocation poll (fails closed until then).
+    let start = Instant::now();
+    while status(g, &fresh).await != 200 {
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "a re-enabled user's new token is still refused"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
     assert_eq!(
         status(g, &token).await,
         401,
