@@ -444,7 +444,7 @@ async fn the_agent_going_away_closes_the_client_with_1011() {
 #[tokio::test]
 async fn the_socket_closes_with_4401_when_the_token_expires() {
     let f = fixture();
-    let (token, _) = short_token(&f.gw, 2).await;
+    let (token, _) = short_token(&f.gw, 4).await;
     let (mut ws, _) = connect(&ws_url(&f.gw, "ws", ""), Auth::Subprotocol(&token), &[])
         .await
         .unwrap();
@@ -457,7 +457,7 @@ async fn the_socket_closes_with_4401_when_the_token_expires() {
 #[tokio::test]
 async fn in_band_reauth_extends_the_connection_past_the_first_tokens_expiry() {
     let f = fixture();
-    let (short, username) = short_token(&f.gw, 2).await;
+    let (short, username) = short_token(&f.gw, 4).await;
     let fresh = f.gw.access_token(&username).await;
     let (mut ws, _) = connect(&ws_url(&f.gw, "ws", ""), Auth::Subprotocol(&short), &[])
         .await
@@ -477,7 +477,7 @@ async fn in_band_reauth_extends_the_connection_past_the_first_tokens_expiry() {
     .await;
     assert_eq!(refused["type"], "gatehouse.reauth.error");
     // Wait past the first token's expiry; the socket still works and the agent never saw the reauth messages.
-    let past = tokio::time::Instant::now() + Duration::from_secs(4);
+    let past = tokio::time::Instant::now() + Duration::from_secs(6);
     tokio::time::sleep_until(past).await;
     let reply = ask(&mut ws, "after").await;
     assert_eq!(reply["type"], "reply");
