@@ -217,12 +217,7 @@ fn required_code(req: &AccountRequest) -> Result<String, CognitoError> {
 
 /// `ConfirmSignUp`.
 pub async fn confirm_sign_up(state: &IdpState, req: AccountRequest) -> Result<Value, CognitoError> {
-    let client = required_client(state, req.client_id.as_deref()).await?;
-    let username = req
-        .username
-        .clone()
-        .ok_or_else(|| null_member("username"))?;
-    check_secret_hash(&client, &username, req.secret_hash.as_deref())?;
+    let username = checked_username(state, &req).await?;
     let code = required_code(&req)?;
     let Some(user) = lookup(state, &username).await? else {
         return Err(CognitoError::CodeMismatch);
@@ -255,17 +250,23 @@ fn fake_delivery(username: &str) -> Value {
     delivery(&format!("{c}@e"))
 }
 
-/// `ResendConfirmationCode`.
-pub async fn resend_confirmation_code(
-    state: &IdpState,
-    req: AccountRequest,
-) -> Result<Value, CognitoError> {
+/// The username of a request about an existing account, after checking its app client and `SecretHash`.
+async fn checked_username(state: &IdpState, req: &AccountRequest) -> Result<String, CognitoError> {
     let client = required_client(state, req.client_id.as_deref()).await?;
     let username = req
         .username
         .clone()
         .ok_or_else(|| null_member("username"))?;
     check_secret_hash(&client, &username, req.secret_hash.as_deref())?;
+    Ok(username)
+}
+
+/// `ResendConfirmationCode`.
+pub async fn resend_confirmation_code(
+    state: &IdpState,
+    req: AccountRequest,
+) -> Result<Value, CognitoError> {
+    let username = checked_username(state, &req).await?;
     let Some(user) = lookup(state, &username).await? else {
         return Ok(json!({"CodeDeliveryDetails": fake_delivery(&username)}));
     };
@@ -280,12 +281,7 @@ pub async fn resend_confirmation_code(
 
 /// `ForgotPassword`.
 pub async fn forgot_password(state: &IdpState, req: AccountRequest) -> Result<Value, CognitoError> {
-    let client = required_client(state, req.client_id.as_deref()).await?;
-    let username = req
-        .username
-        .clone()
-        .ok_or_else(|| null_member("username"))?;
-    check_secret_hash(&client, &username, req.secret_hash.as_deref())?;
+    let username = checked_username(state, &req).await?;
     let Some(user) = lookup(state, &username).await? else {
         return Ok(json!({"CodeDeliveryDetails": fake_delivery(&username)}));
     };
@@ -301,12 +297,7 @@ pub async fn confirm_forgot_password(
     state: &IdpState,
     req: AccountRequest,
 ) -> Result<Value, CognitoError> {
-    let client = required_client(state, req.client_id.as_deref()).await?;
-    let username = req
-        .username
-        .clone()
-        .ok_or_else(|| null_member("username"))?;
-    check_secret_hash(&client, &username, req.secret_hash.as_deref())?;
+    let username = checked_username(state, &req).await?;
     let code = required_code(&req)?;
     let pw = req
         .password
