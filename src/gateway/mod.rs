@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod revocation;
 pub mod route;
 pub mod session;
+pub mod sse;
 pub mod stream;
 pub mod tokencache;
 pub mod upstream;

@@ -85,6 +85,8 @@ pub struct GuardedBody {
     metrics: Arc<Metrics>,
     request_id: String,
     done: bool,
+    /// Where the relayed event stream stands, so the closing `error` event arrives whole.
+    framer: super::sse::Framer,
     /// Keeps a session process busy (not idle) while its answer streams.
     _lease: Option<crate::agent::supervisor::Lease>,
 }
@@ -110,6 +112,7 @@ impl GuardedBody {
             metrics,
             request_id,
             done: false,
+            framer: super::sse::Framer::default(),
             _lease: lease,
         }
     }
@@ -122,8 +125,9 @@ impl GuardedBody {
         self.done = true;
         if self.sse {
             let event = serde_json::json!({ "error": message, "error_type": error_type, "message": message });
+            let boundary = self.framer.to_boundary();
             Poll::Ready(Some(Ok(Frame::data(Bytes::from(format!(
-                "data: {event}\n\n"
+                "{boundary}data: {event}\n\n"
             ))))))
         } else {
             Poll::Ready(Some(Err(message.to_string().into())))
@@ -158,6 +162,11 @@ impl Body for GuardedBody {
             Poll::Ready(Some(Ok(frame))) => {
                 let deadline = tokio::time::Instant::now() + this.idle;
                 this.idle_timer.as_mut().reset(deadline);
+                if this.sse {
+                    if let Some(data) = frame.data_ref() {
+                        this.framer.feed(data);
+                    }
+                }
                 Poll::Ready(Some(Ok(frame)))
             }
             Poll::Ready(Some(Err(e))) => {
