@@ -13,7 +13,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::task::AtomicWaker;
 use http_body::{Body, Frame, SizeHint};
-use hyper::body::Incoming;
 
 use super::metrics::Metrics;
 
@@ -77,7 +76,7 @@ impl StreamRegistry {
 
 /// The agent's body on its way to the client.
 pub struct GuardedBody {
-    inner: Incoming,
+    inner: super::pool::PooledBody,
     sse: bool,
     idle: Duration,
     idle_timer: Pin<Box<tokio::time::Sleep>>,
@@ -94,7 +93,7 @@ pub struct GuardedBody {
 impl GuardedBody {
     /// Wraps `inner`; `sse` selects the clean-ending style (a final `error` event).
     pub fn new(
-        inner: Incoming,
+        inner: super::pool::PooledBody,
         sse: bool,
         idle: Duration,
         stop: Arc<StopSignal>,
