@@ -37,6 +37,8 @@ pub struct UpOptions {
     pub gateway_listen: SocketAddr,
     /// Metrics and health (`/metrics`, `/healthz`); keep it off public interfaces.
     pub admin_listen: SocketAddr,
+    /// Capacity of the gateway's verified-token cache (0: off).
+    pub token_cache_entries: usize,
     pub config: Config,
     /// The gatehouse executable, for starting the reference agent.
     pub exe: PathBuf,
@@ -430,7 +432,7 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<
             .collect(),
     };
     let (stop_tx, stop_rx) = watch::channel(false);
-    let gw_state = Arc::new(GatewayState::new(
+    let mut gw_state = GatewayState::new(
         runtimes,
         store.clone(),
         clock.clone(),
@@ -438,7 +440,10 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<
         gw_url.clone(),
         stop_rx.clone(),
         supervisor.clone(),
-    ));
+    );
+    gw_state.verified =
+        crate::gateway::tokencache::VerifiedTokens::with_capacity(opts.token_cache_entries);
+    let gw_state = Arc::new(gw_state);
     let specs: std::collections::HashMap<String, crate::agent::supervisor::ProcessSpec> = gw_state
         .runtimes
         .iter()

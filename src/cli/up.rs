@@ -28,6 +28,10 @@ pub struct UpArgs {
     /// Admin listener for /metrics and /healthz, HOST:PORT (keep it on loopback or a private network).
     #[arg(long, default_value = "127.0.0.1:4003")]
     pub admin_listen: SocketAddr,
+    /// Verified tokens remembered so a re-used token skips the RSA check (0 turns the cache off: every request
+    /// then verifies its token's signature; benchmarks use it to measure the uncached path).
+    #[arg(long, default_value_t = crate::gateway::tokencache::CAPACITY)]
+    pub token_cache_entries: usize,
     /// Shut down when the parent process dies (for supervisors and test harnesses).
     #[arg(long, hide = true)]
     pub exit_with_parent: bool,
@@ -46,6 +50,7 @@ pub fn execute(args: UpArgs) -> anyhow::Result<()> {
         idp_listen: args.idp_listen,
         gateway_listen: args.gateway_listen,
         admin_listen: args.admin_listen,
+        token_cache_entries: args.token_cache_entries,
         config,
         exe: std::env::current_exe().context("cannot find the gatehouse executable")?,
     };

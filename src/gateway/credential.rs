@@ -5,8 +5,20 @@ use axum::http::HeaderMap;
 use super::GatewayError;
 
 /// Characters a JWS compact token may contain (base64url and the two dots).
+/// base64url characters and `.`, as a table (tokens are ~1 KB and checked on every request).
+const TOKEN_CHARS: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.';
+        i += 1;
+    }
+    t
+};
+
 fn is_token_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.'
+    TOKEN_CHARS[usize::from(b)]
 }
 
 /// The bearer token of a request: exactly one `Authorization` header of the form `Bearer <token>` (scheme

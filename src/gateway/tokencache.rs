@@ -20,9 +20,15 @@ struct Entry {
 }
 
 /// Verified tokens by (authorizer, SHA-256 of the token).
-#[derive(Default)]
 pub struct VerifiedTokens {
     map: Mutex<HashMap<(usize, [u8; 32]), Entry>>,
+    capacity: usize,
+}
+
+impl Default for VerifiedTokens {
+    fn default() -> Self {
+        Self::with_capacity(CAPACITY)
+    }
 }
 
 impl std::fmt::Debug for VerifiedTokens {
@@ -42,6 +48,14 @@ fn key(authorizer: &Authorizer, token: &str) -> (usize, [u8; 32]) {
 }
 
 impl VerifiedTokens {
+    /// A cache of at most `capacity` entries; 0 turns it off (every call verifies the signature).
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self {
+            map: Mutex::default(),
+            capacity,
+        }
+    }
+
     /// The claims of `token` under `authorizer`: from the cache (time checks re-run) or by full verification.
     pub async fn authorize(
         &self,
@@ -50,6 +64,9 @@ impl VerifiedTokens {
         now_unix: i64,
         now: std::time::Instant,
     ) -> Result<Arc<VerifiedClaims>, TokenError> {
+        if self.capacity == 0 {
+            return Ok(Arc::new(authorizer.authorize(token, now_unix, now).await?));
+        }
         let k = key(authorizer, token);
         let hit = self.map.lock().ok().and_then(|m| {
             m.get(&k)
@@ -62,7 +79,7 @@ impl VerifiedTokens {
         }
         let claims = Arc::new(authorizer.authorize(token, now_unix, now).await?);
         if let Ok(mut m) = self.map.lock() {
-            if m.len() >= CAPACITY {
+            if m.len() >= self.capacity {
                 m.clear();
             }
             let until = claims.exp.min(now_unix.saturating_add(MAX_AGE_SECS));
@@ -149,6 +166,25 @@ mod tests {
             v.authorize(&a, &t, 1100 + 61, now).await.unwrap_err(),
             TokenError::Expired
         );
+    }
+
+    #[tokio::test]
+    async fn capacity_zero_verifies_every_time_and_keeps_nothing() {
+        let (signer, cache) = setup();
+        let a = Authorizer {
+            policy: Policy::default(),
+            cache,
+        };
+        let v = VerifiedTokens::with_capacity(0);
+        let t = token(&signer, "c", 1000, 1100);
+        let now = Instant::now();
+        for _ in 0..3 {
+            assert!(v.authorize(&a, &t, 1000, now).await.is_ok());
+        }
+        assert!(v.is_empty());
+        let mut forged = t.clone();
+        forged.push('x');
+        assert!(v.authorize(&a, &forged, 1000, now).await.is_err());
     }
 
     #[tokio::test]
