@@ -27,6 +27,9 @@ use tokio::net::TcpStream;
 pub const MAX_IDLE_PER_HOST: usize = 256;
 /// An idle connection older than this is closed instead of reused.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+/// Read buffer per agent connection. hyper's adaptive default starts at 8 KiB and grows; a fixed 4 KiB keeps an
+/// idle stream (SSE held open for minutes) small, and costs nothing for the short answers most agents send.
+pub const READ_BUFFER: usize = 4096;
 /// Deadline for opening a TCP connection to an agent.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -210,7 +213,9 @@ async fn connect(authority: &Arc<str>) -> Result<Conn, UpstreamError> {
         .map_err(|_| UpstreamError::ConnectTimeout)?
         .map_err(UpstreamError::Connect)?;
     let _ = stream.set_nodelay(true);
-    let (sender, conn) = http1::handshake(TokioIo::new(stream))
+    let (sender, conn) = http1::Builder::new()
+        .read_buf_exact_size(Some(READ_BUFFER))
+        .handshake(TokioIo::new(stream))
         .await
         .map_err(UpstreamError::Http)?;
     Ok(Conn {

@@ -157,6 +157,8 @@ pub(super) async fn upgrade(
     let agent = connect_agent(&upstream, headers, runtime).await?;
 
     let mut upgrade = upgrade
+        .read_buffer_size(WS_READ_BUFFER)
+        .write_buffer_size(0)
         .max_message_size(runtime.limits.ws_max_message_bytes)
         .max_frame_size(runtime.limits.ws_max_message_bytes);
     if cred.via_subprotocol {
@@ -179,6 +181,11 @@ pub(super) async fn upgrade(
     Ok(resp)
 }
 
+/// Read buffer of each side of a relayed WebSocket. tungstenite's default (128 KiB, allocated up front) made an idle
+/// relayed socket cost ~215 KiB; messages larger than this are still read, in several reads. Writes are not
+/// buffered (each relayed message is sent at once).
+const WS_READ_BUFFER: usize = 4096;
+
 async fn connect_agent(
     upstream: &str,
     headers: HeaderMap,
@@ -193,6 +200,8 @@ async fn connect_agent(
         req.headers_mut().append(k.clone(), v.clone());
     }
     let mut config = WebSocketConfig::default();
+    config.read_buffer_size = WS_READ_BUFFER;
+    config.write_buffer_size = 0;
     config.max_message_size = Some(runtime.limits.ws_max_message_bytes);
     config.max_frame_size = Some(runtime.limits.ws_max_message_bytes);
     let connect = tokio_tungstenite::connect_async_with_config(req, Some(config), true);
