@@ -35,16 +35,6 @@ pub struct SqliteStore {
     pool: SqlitePool,
 }
 
-impl From<sqlx::Error> for StoreError {
-    fn from(e: sqlx::Error) -> Self {
-        match &e {
-            sqlx::Error::RowNotFound => StoreError::NotFound,
-            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
-            _ => StoreError::Other(e.to_string()),
-        }
-    }
-}
-
 impl SqliteStore {
     /// Opens (creating if needed) `<data_dir>/gatehouse.db` and runs pending migrations.
     pub async fn open_in(data_dir: &Path) -> Result<Self, StoreError> {
@@ -266,8 +256,38 @@ async fn write_password(
     .rows_affected())
 }
 
+async fn insert_user<'c, E>(ex: E, user: &UserRow) -> Result<(), sqlx::Error>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Sqlite>,
+{
+    sqlx::query(
+        "INSERT INTO users (pool_id, sub, username, email, password_hash, status, enabled, created_at, \
+             srp_salt, srp_verifier, attributes, email_verified) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&user.pool_id)
+    .bind(&user.sub)
+    .bind(&user.username)
+    .bind(&user.email)
+    .bind(&user.password_hash)
+    .bind(&user.status)
+    .bind(i64::from(user.enabled))
+    .bind(user.created_at)
+    .bind(&user.srp_salt)
+    .bind(&user.srp_verifier)
+    .bind(&user.attributes)
+    .bind(i64::from(user.email_verified))
+    .execute(ex)
+    .await?;
+    Ok(())
+}
+
 #[async_trait]
 impl Store for SqliteStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
     #[tracing::instrument(skip_all)]
     async fn ensure_default_pool(
         &self,
@@ -383,24 +403,27 @@ impl Store for SqliteStore {
 
     #[tracing::instrument(skip_all, fields(username = %user.username))]
     async fn create_user(&self, user: UserRow) -> Result<(), StoreError> {
+        insert_user(&self.pool, &user).await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all, fields(username = %user.username))]
+    async fn create_user_with_code(&self, user: UserRow, code: CodeRow) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        insert_user(&mut *tx, &user).await?;
         sqlx::query(
-            "INSERT INTO users (pool_id, sub, username, email, password_hash, status, enabled, created_at, \
-             srp_salt, srp_verifier, attributes, email_verified) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO codes (pool_id, username, purpose, code_hash, expires_at, attempts, created_at) \
+             VALUES (?, ?, ?, ?, ?, 0, ?)",
         )
-        .bind(&user.pool_id)
-        .bind(&user.sub)
-        .bind(&user.username)
-        .bind(&user.email)
-        .bind(&user.password_hash)
-        .bind(&user.status)
-        .bind(i64::from(user.enabled))
-        .bind(user.created_at)
-        .bind(&user.srp_salt)
-        .bind(&user.srp_verifier)
-        .bind(&user.attributes)
-        .bind(i64::from(user.email_verified))
-        .execute(&self.pool)
+        .bind(&code.pool_id)
+        .bind(&code.username)
+        .bind(&code.purpose)
+        .bind(&code.code_hash)
+        .bind(code.expires_at)
+        .bind(code.created_at)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(())
     }
 
