@@ -351,9 +351,12 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<
     } else {
         opts.config.runtimes.clone()
     };
+    // An unknown kid from the built-in pool is a key just rotated in (on any instance sharing the database): look
+    // again after a second rather than after the 30 s an external provider gets. The fetch goes to an IdP that
+    // serves its keys from memory.
     let builtin_cache = Arc::new(KeyCache::new(
         Arc::new(upstream::HttpKeySource::new(http.clone(), local_discovery)),
-        Duration::from_secs(30),
+        Duration::from_secs(1),
         Duration::from_secs(1),
         Duration::from_secs(300),
     ));

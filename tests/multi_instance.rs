@@ -61,14 +61,15 @@ fn now() -> i64 {
 
 /// Two instances on one database, the IdP's public URL being the load balancer in front of both.
 struct Pair {
-    _db: TestDb,
-    _tmp: tempfile::TempDir,
-    lb: TcpProxy,
+    // Fields drop in order: the instances before their database.
     a: Gatehouse,
     b: Gatehouse,
+    lb: TcpProxy,
     /// The instances' own IdP addresses (`endpoints.idp` is the public URL).
     idp_a: String,
     idp_b: String,
+    _tmp: tempfile::TempDir,
+    _db: TestDb,
 }
 
 fn start_pair(db: TestDb) -> Pair {
@@ -103,13 +104,13 @@ fn start_pair(db: TestDb) -> Pair {
     let b = start("b", ib);
     lb.set_targets(vec![ia, ib]);
     Pair {
-        _db: db,
-        _tmp: tmp,
-        lb,
         a,
         b,
+        lb,
         idp_a: format!("http://{ia}"),
         idp_b: format!("http://{ib}"),
+        _tmp: tmp,
+        _db: db,
     }
 }
 
@@ -401,11 +402,17 @@ async fn a_database_restart_mid_load_loses_nothing_and_service_resumes_unaided()
                     }
                 }
                 let (st, body) = password_auth(&idp, &client, &alice).await;
-                let mut a = acked.lock().unwrap();
-                a.statuses.push((st, s(&body, "__type")));
-                if st == 200 {
-                    a.refresh_tokens
-                        .push(s(&body["AuthenticationResult"], "RefreshToken"));
+                {
+                    let mut a = acked.lock().unwrap();
+                    a.statuses.push((st, s(&body, "__type")));
+                    if st == 200 {
+                        a.refresh_tokens
+                            .push(s(&body["AuthenticationResult"], "RefreshToken"));
+                    }
+                }
+                if st == 503 {
+                    // As a client honouring Retry-After would, only sooner.
+                    tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             }
         }));

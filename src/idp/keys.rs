@@ -103,7 +103,7 @@ impl KeyRing {
             tokio::select! {
                 _ = tick.tick() => {
                     if let Err(e) = self.reload(clock.now_unix()).await {
-                        tracing::warn!(error = %e, "cannot load the signing keys");
+                        tracing::warn!(error = ?e, "cannot load the signing keys");
                     }
                 }
                 _ = stop.changed() => break,
@@ -126,7 +126,7 @@ impl KeyRing {
             Ok(k) => Ok(k),
             Err(e) => match self.cached(false) {
                 Some(k) => {
-                    tracing::warn!(error = %e, "cannot reload the signing keys; using the last ones");
+                    tracing::warn!(error = ?e, "cannot reload the signing keys; using the last ones");
                     if let Ok(mut g) = self.loaded.write() {
                         if let Some(l) = g.as_mut() {
                             // Try the store again after another RELOAD, not on every request.
