@@ -558,3 +558,62 @@ async fn a_database_restart_mid_load_loses_nothing_and_service_resumes_unaided()
         outage_503s
     );
 }
+
+fn user_list(
+    dir: &std::path::Path,
+    url_flag: Option<&str>,
+    url_env: Option<&str>,
+) -> (Option<i32>, String) {
+    let mut cmd = std::process::Command::new(BIN);
+    cmd.args(["user", "list", "--data-dir"])
+        .arg(dir)
+        .env_remove("GATEHOUSE_DATABASE_URL");
+    if let Some(u) = url_flag {
+        cmd.args(["--database-url", u]);
+    }
+    if let Some(u) = url_env {
+        cmd.env("GATEHOUSE_DATABASE_URL", u);
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.code(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[tokio::test]
+async fn database_urls_are_checked_and_their_passwords_never_shown() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (code, out) = user_list(tmp.path(), Some("mysql://root:hunter22@localhost/db"), None);
+    assert_eq!(code, Some(64), "{out}");
+    assert!(out.contains("'mysql://' is not supported"), "{out}");
+    assert!(!out.contains("hunter22"), "the password leaked: {out}");
+    let (code, out) = user_list(
+        tmp.path(),
+        Some("postgres://postgres:pw-never-shown@127.0.0.1:1/nodb"),
+        None,
+    );
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("postgres://postgres@127.0.0.1:1/nodb"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("pw-never-shown"),
+        "the password leaked: {out}"
+    );
+    // The environment variable works like the flag.
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let (code, out) = user_list(tmp.path(), None, Some(&db.url));
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        !tmp.path().join("gatehouse.db").exists(),
+        "no SQLite file when a PostgreSQL URL is given"
+    );
+}
