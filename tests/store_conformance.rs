@@ -75,6 +75,7 @@ conformance!(
     codes_are_single_use_expire_and_count_attempts,
     a_code_raced_by_two_instances_is_used_once,
     reset_code_changes_password_and_revokes_in_one_step,
+    the_first_instance_to_claim_a_session_process_wins,
 );
 
 const POOL: &str = "us-east-1_AAAAAAAAA";
@@ -701,7 +702,7 @@ async fn concurrent_revocations_are_seen_by_a_poller_without_gaps(a: S, b: S) {
     a.ensure_default_pool(pool(POOL), client("c1"))
         .await
         .unwrap();
-    let writers: Vec<_> = (0..4)
+    let writers: Vec<_> = (0..8)
         .map(|w| {
             let s = if w % 2 == 0 { a.clone() } else { b.clone() };
             tokio::spawn(async move {
@@ -742,12 +743,12 @@ async fn concurrent_revocations_are_seen_by_a_poller_without_gaps(a: S, b: S) {
     }
     let seen = poller.await.unwrap();
     let all = a.revocations_after(0, 1000).await.unwrap();
-    assert_eq!(all.len(), 100);
+    assert_eq!(all.len(), 200);
     assert_eq!(
         seen.len(),
-        100,
+        200,
         "the poller missed {} revocations committed out of id order",
-        100 - seen.len()
+        200 - seen.len()
     );
 }
 
@@ -883,4 +884,67 @@ async fn reset_code_changes_password_and_revokes_in_one_step(a: S, b: S) {
             .unwrap(),
         CodeCheck::Expired
     );
+}
+
+async fn the_first_instance_to_claim_a_session_process_wins(a: S, b: S) {
+    let owner = SessionOwner {
+        issuer: "i".into(),
+        sub: "alice".into(),
+    };
+    assert_eq!(
+        a.claim_session_instance("arn", "unbound", "A")
+            .await
+            .unwrap(),
+        None,
+        "an unbound session has no process"
+    );
+    a.bind_session("arn", "s1", &owner, 1).await.unwrap();
+    assert_eq!(b.session_instance("arn", "s1").await.unwrap(), None);
+    assert_eq!(
+        a.claim_session_instance("arn", "s1", "A")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("A")
+    );
+    assert_eq!(
+        b.claim_session_instance("arn", "s1", "B")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("A"),
+        "the first claim wins"
+    );
+    b.release_session_instance("arn", "s1", "B").await.unwrap();
+    assert_eq!(
+        b.session_instance("arn", "s1").await.unwrap().as_deref(),
+        Some("A"),
+        "only the holder releases"
+    );
+    a.release_session_instance("arn", "s1", "A").await.unwrap();
+    assert_eq!(a.session_instance("arn", "s1").await.unwrap(), None);
+    assert_eq!(
+        b.claim_session_instance("arn", "s1", "B")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("B")
+    );
+    // A race: every claimer agrees on one instance.
+    a.bind_session("arn", "s2", &owner, 1).await.unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let s = if i % 2 == 0 { a.clone() } else { b.clone() };
+        tasks.push(tokio::spawn(async move {
+            s.claim_session_instance("arn", "s2", &format!("inst{i}"))
+                .await
+                .unwrap()
+                .unwrap()
+        }));
+    }
+    let mut seen = HashSet::new();
+    for t in tasks {
+        seen.insert(t.await.unwrap());
+    }
+    assert_eq!(seen.len(), 1, "{seen:?}");
 }

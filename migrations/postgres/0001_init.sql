@@ -77,6 +77,7 @@ CREATE TABLE session_bindings (
     issuer      TEXT NOT NULL,
     sub         TEXT NOT NULL,
     created_at  BIGINT NOT NULL,
+    instance    TEXT,                          -- which instance runs the session's agent process; NULL: none
     PRIMARY KEY (runtime_arn, session_id)
 );
 

@@ -915,6 +915,65 @@ impl Store for SqliteStore {
         .transpose()
         .map_err(|e: sqlx::Error| StoreError::from(e))
     }
+
+    async fn claim_session_instance(
+        &self,
+        runtime_arn: &str,
+        session_id: &str,
+        instance: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // Conditional update first (it takes the row's write lock), then read whichever claim won.
+        sqlx::query(
+            "UPDATE session_bindings SET instance = ? WHERE runtime_arn = ? AND session_id = ? AND instance IS NULL",
+        )
+        .bind(instance)
+        .bind(runtime_arn)
+        .bind(session_id)
+        .execute(&mut *tx)
+        .await?;
+        let now: Option<Option<String>> = sqlx::query_scalar(
+            "SELECT instance FROM session_bindings WHERE runtime_arn = ? AND session_id = ?",
+        )
+        .bind(runtime_arn)
+        .bind(session_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(now.flatten())
+    }
+
+    async fn release_session_instance(
+        &self,
+        runtime_arn: &str,
+        session_id: &str,
+        instance: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE session_bindings SET instance = NULL WHERE runtime_arn = ? AND session_id = ? AND instance = ?",
+        )
+        .bind(runtime_arn)
+        .bind(session_id)
+        .bind(instance)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn session_instance(
+        &self,
+        runtime_arn: &str,
+        session_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let v: Option<Option<String>> = sqlx::query_scalar(
+            "SELECT instance FROM session_bindings WHERE runtime_arn = ? AND session_id = ?",
+        )
+        .bind(runtime_arn)
+        .bind(session_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(v.flatten())
+    }
 }
 
 #[cfg(test)]
