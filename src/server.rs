@@ -467,11 +467,14 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<
         let set = gw_state.revocations.clone();
         let pool_id = pool.id.clone();
         let mut stop = stop_rx.clone();
+        // PostgreSQL also pushes a signal (LISTEN/NOTIFY) when any instance commits a revocation: read at once.
+        let mut changes = store.changes();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(REVOCATION_POLL);
             loop {
                 tokio::select! {
                     _ = tick.tick() => poll_revocations(store.as_ref(), &set, &pool_id).await,
+                    () = crate::store::changed(&mut changes) => poll_revocations(store.as_ref(), &set, &pool_id).await,
                     _ = stop.changed() => break,
                 }
             }

@@ -76,6 +76,7 @@ conformance!(
     a_code_raced_by_two_instances_is_used_once,
     reset_code_changes_password_and_revokes_in_one_step,
     the_first_instance_to_claim_a_session_process_wins,
+    revocations_and_keys_are_pushed_to_other_instances,
 );
 
 const POOL: &str = "us-east-1_AAAAAAAAA";
@@ -947,4 +948,50 @@ async fn the_first_instance_to_claim_a_session_process_wins(a: S, b: S) {
         seen.insert(t.await.unwrap());
     }
     assert_eq!(seen.len(), 1, "{seen:?}");
+}
+
+async fn revocations_and_keys_are_pushed_to_other_instances(a: S, b: S) {
+    // Backends without a push channel (SQLite) rely on polling alone.
+    let Some(mut changes) = b.changes() else {
+        return;
+    };
+    with_user(&a).await;
+    // The listener is connected once the first signal arrives.
+    tokio::time::timeout(std::time::Duration::from_secs(10), changes.changed())
+        .await
+        .expect("the change listener connects")
+        .unwrap();
+    changes.borrow_and_update();
+    let t = std::time::Instant::now();
+    a.global_sign_out(POOL, "sub-1", 100).await.unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(5), changes.changed())
+        .await
+        .expect("a revocation committed on A is announced to B")
+        .unwrap();
+    changes.borrow_and_update();
+    a.insert_signing_key(KeyRow {
+        kid: "pushed".into(),
+        pool_id: POOL.into(),
+        pkcs8: vec![1],
+        created_at: 1,
+    })
+    .await
+    .unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(5), changes.changed())
+        .await
+        .expect("a key inserted on A is announced to B")
+        .unwrap();
+    eprintln!("two changes pushed across instances in {:?}", t.elapsed());
+    // A rolled-back revocation announces nothing.
+    changes.borrow_and_update();
+    assert!(matches!(
+        a.set_user_enabled(POOL, "nobody", false, 1).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_millis(300), changes.changed())
+            .await
+            .is_err(),
+        "nothing committed, nothing announced"
+    );
 }

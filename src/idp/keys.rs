@@ -99,14 +99,16 @@ impl KeyRing {
         self.background
             .store(true, std::sync::atomic::Ordering::Relaxed);
         let mut tick = tokio::time::interval(RELOAD);
+        // A key inserted on any instance is announced by the store (PostgreSQL): reload at once.
+        let mut changes = self.store.changes();
         loop {
             tokio::select! {
-                _ = tick.tick() => {
-                    if let Err(e) = self.reload(clock.now_unix()).await {
-                        tracing::warn!(error = ?e, "cannot load the signing keys");
-                    }
-                }
+                _ = tick.tick() => {}
+                () = crate::store::changed(&mut changes) => {}
                 _ = stop.changed() => break,
+            }
+            if let Err(e) = self.reload(clock.now_unix()).await {
+                tracing::warn!(error = ?e, "cannot load the signing keys");
             }
         }
     }

@@ -53,6 +53,19 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+/// Resolves when a store's change signal (`Store::changes`) moves; never, if there is none or it is gone.
+pub async fn changed(changes: &mut Option<tokio::sync::watch::Receiver<u64>>) {
+    match changes {
+        Some(rx) => {
+            if rx.changed().await.is_err() {
+                *changes = None;
+                std::future::pending::<()>().await;
+            }
+        }
+        None => std::future::pending::<()>().await,
+    }
+}
+
 /// A user pool.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PoolRow {
@@ -286,6 +299,14 @@ pub struct SessionOwner {
 pub trait Store: Send + Sync + 'static {
     /// Whether the database answers (one trivial query); for readiness probes.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// A counter that moves whenever any instance on this database committed a revocation or a signing key
+    /// (and after the push channel reconnects, when notifications may have been missed), so that pollers can
+    /// read at once instead of at their next tick. `None` when the backend pushes nothing (SQLite): pollers then
+    /// rely on their interval alone — they must never rely on this alone either.
+    fn changes(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        None
+    }
 
     // === pools and clients ===
     /// Returns the default pool and its default client, creating `pool` and `client` first if there is none.

@@ -4,9 +4,11 @@
 //! make it correct across instances: every transaction that changes a user's refresh tokens or writes a
 //! revocation first takes a transaction-scoped advisory lock on the user, and every insert into `revocations`
 //! happens under one advisory lock so that ids become visible in increasing order (the pollers read "ids after
-//! N"). Owns its SQL; must never be reached from a request handler except through the `Store` trait, and must
+//! N"); both are also announced with `NOTIFY` so that every instance's pollers read at once instead of at their
+//! next tick. Owns its SQL; must never be reached from a request handler except through the `Store` trait, and must
 //! never log the database URL (it can carry a password).
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -38,10 +40,52 @@ pub const MAX_CONNECTIONS: u32 = 16;
 /// one-key per-user locks).
 const REVOCATIONS_LOCK: (i32, i32) = (0x6761_7465, 1);
 
+/// The `LISTEN/NOTIFY` channel on which revocations and signing keys are announced.
+pub const CHANGES_CHANNEL: &str = "gatehouse_changes";
+
 /// A PostgreSQL-backed `Store`.
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    changes: tokio::sync::watch::Receiver<u64>,
+    _listener: Arc<AbortOnDrop>,
+}
+
+/// Stops the `LISTEN` task when the last handle of the store goes.
+#[derive(Debug)]
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Listens on `CHANGES_CHANNEL` for as long as the store lives, reconnecting by itself; bumps `tx` on every
+/// notification and after every (re)connection (notifications sent meanwhile are lost: pollers read again).
+async fn listen(pool: PgPool, tx: tokio::sync::watch::Sender<u64>) {
+    use sqlx::postgres::PgListener;
+    loop {
+        match PgListener::connect_with(&pool).await {
+            Ok(mut l) => match l.listen(CHANGES_CHANNEL).await {
+                Ok(()) => {
+                    tx.send_modify(|n| *n = n.wrapping_add(1));
+                    loop {
+                        match l.try_recv().await {
+                            Ok(_) => tx.send_modify(|n| *n = n.wrapping_add(1)),
+                            Err(e) => {
+                                tracing::debug!(error = %e, "change notifications interrupted");
+                                break;
+                            }
+                        }
+                    }
+                }
+                Err(e) => tracing::debug!(error = %e, "cannot LISTEN for changes"),
+            },
+            Err(e) => tracing::debug!(error = %e, "cannot connect to LISTEN for changes"),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
 }
 
 /// `postgres://user@host:port/db` without the password, for logs and errors.
@@ -76,7 +120,13 @@ impl PostgresStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Other(format!("migration failed: {e}")))?;
-        Ok(Self { pool })
+        let (tx, changes) = tokio::sync::watch::channel(0);
+        let listener = tokio::spawn(listen(pool.clone(), tx));
+        Ok(Self {
+            pool,
+            changes,
+            _listener: Arc::new(AbortOnDrop(listener)),
+        })
     }
 }
 
@@ -198,6 +248,8 @@ async fn add_revocations(
         .bind(REVOCATIONS_LOCK.1)
         .execute(&mut **tx)
         .await?;
+    // Delivered to every listening instance when (and only if) the transaction commits.
+    notify(tx, "revocations").await?;
     for (origin_jti, sub, not_before) in rows {
         sqlx::query(
             "INSERT INTO revocations (pool_id, origin_jti, sub, not_before, created_at) \
@@ -211,6 +263,15 @@ async fn add_revocations(
         .execute(&mut **tx)
         .await?;
     }
+    Ok(())
+}
+
+async fn notify(tx: &mut Tx<'_>, what: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(CHANGES_CHANNEL)
+        .bind(what)
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 
@@ -339,6 +400,10 @@ impl Store for PostgresStore {
         Ok(())
     }
 
+    fn changes(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        Some(self.changes.clone())
+    }
+
     #[tracing::instrument(skip_all)]
     async fn ensure_default_pool(
         &self,
@@ -442,6 +507,7 @@ impl Store for PostgresStore {
 
     #[tracing::instrument(skip_all, fields(kid = %key.kid))]
     async fn insert_signing_key(&self, key: KeyRow) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO signing_keys (kid, pool_id, pkcs8, created_at) VALUES ($1, $2, $3, $4)",
         )
@@ -449,8 +515,10 @@ impl Store for PostgresStore {
         .bind(&key.pool_id)
         .bind(&key.pkcs8)
         .bind(key.created_at)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        notify(&mut tx, "keys").await?;
+        tx.commit().await?;
         Ok(())
     }
 
