@@ -320,6 +320,17 @@ async fn two_instances_share_users_tokens_sessions_revocations_and_keys() {
         .await;
         eprintln!("{name}: verified after {:?}", rotated.elapsed());
     }
+    // `doctor` reads the keys from the same database.
+    let (_, out) = a.cli(&["doctor", "--json"], "");
+    let checks: Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let keys = checks
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["control"] == "signing-keys")
+        .unwrap();
+    assert_eq!(keys["pass"], true, "{keys}");
+    assert!(s(keys, "detail").contains(&new_kid), "{keys}");
     // The instances are still healthy and ready.
     for g in [a, b] {
         let resp = send("GET", &format!("{}/readyz", g.endpoints.admin), &[], "").await;
