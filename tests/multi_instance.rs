@@ -165,6 +165,28 @@ async fn two_instances_share_users_tokens_sessions_revocations_and_keys() {
     let refreshed = s(&body["AuthenticationResult"], "AccessToken");
     assert_eq!(jwt_part(&refreshed, 1)["iss"], issuer.as_str());
 
+    // USER_SRP_AUTH: the challenge from A, the answer to B (a load balancer need not be sticky).
+    let c = crate::idp_srp::Client::new();
+    let (st, body) = cognito(
+        &p.idp_a,
+        "InitiateAuth",
+        &json!({"AuthFlow": "USER_SRP_AUTH", "ClientId": client,
+                "AuthParameters": {"USERNAME": alice, "SRP_A": format!("{:x}", c.big_a)}}),
+    )
+    .await;
+    assert_eq!(st, 200, "{body}");
+    let params = &body["ChallengeParameters"];
+    let ts = crate::idp_srp::timestamp(now());
+    let sig = c.signature(&pool, params, password(), &ts);
+    let answer = json!({"ChallengeName": "PASSWORD_VERIFIER", "ClientId": client,
+        "ChallengeResponses": {"USERNAME": params["USER_ID_FOR_SRP"], "TIMESTAMP": ts,
+            "PASSWORD_CLAIM_SECRET_BLOCK": params["SECRET_BLOCK"], "PASSWORD_CLAIM_SIGNATURE": sig}});
+    let (st, body) = cognito(&p.idp_b, "RespondToAuthChallenge", &answer).await;
+    assert_eq!(st, 200, "SRP answered on B: {body}");
+    assert!(body["AuthenticationResult"]["AccessToken"].is_string());
+    let replay = cognito(&p.idp_a, "RespondToAuthChallenge", &answer).await;
+    assert_refused(&replay, "NotAuthorizedException");
+
     // Rotation on B, replay of the old token on A: reuse, and the whole family is revoked.
     let (rot_client, _) = a.create_client(&["--rotation", "--grace-period", "0"]);
     let first = sign_in(&p.idp_a, &rot_client, &alice).await;

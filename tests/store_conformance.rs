@@ -77,6 +77,7 @@ conformance!(
     reset_code_changes_password_and_revokes_in_one_step,
     the_first_instance_to_claim_a_session_process_wins,
     revocations_and_keys_are_pushed_to_other_instances,
+    a_pending_sign_in_is_taken_once_by_any_instance,
 );
 
 const POOL: &str = "us-east-1_AAAAAAAAA";
@@ -994,4 +995,39 @@ async fn revocations_and_keys_are_pushed_to_other_instances(a: S, b: S) {
             .is_err(),
         "nothing committed, nothing announced"
     );
+}
+
+async fn a_pending_sign_in_is_taken_once_by_any_instance(a: S, b: S) {
+    a.put_pending("k1", "payload-1", 100, 10).await.unwrap();
+    assert_eq!(
+        b.take_pending("k1", 20).await.unwrap().as_deref(),
+        Some("payload-1")
+    );
+    assert_eq!(a.take_pending("k1", 20).await.unwrap(), None, "single use");
+    a.put_pending("k2", "old", 100, 10).await.unwrap();
+    a.put_pending("k2", "new", 100, 10).await.unwrap();
+    assert_eq!(
+        b.take_pending("k2", 20).await.unwrap().as_deref(),
+        Some("new")
+    );
+    a.put_pending("k3", "p", 100, 10).await.unwrap();
+    assert_eq!(b.take_pending("k3", 100).await.unwrap(), None, "expired");
+    // Races: of eight takers on two instances, one gets it.
+    for round in 0..3 {
+        let key = format!("race{round}");
+        a.put_pending(&key, "p", 100, 10).await.unwrap();
+        let mut tasks = Vec::new();
+        for i in 0..8 {
+            let s = if i % 2 == 0 { a.clone() } else { b.clone() };
+            let key = key.clone();
+            tasks.push(tokio::spawn(async move {
+                s.take_pending(&key, 20).await.unwrap()
+            }));
+        }
+        let mut got = 0;
+        for t in tasks {
+            got += usize::from(t.await.unwrap().is_some());
+        }
+        assert_eq!(got, 1, "round {round}");
+    }
 }

@@ -104,3 +104,12 @@ CREATE TABLE revocations (
 );
 CREATE INDEX revocations_by_sub ON revocations (pool_id, sub, id);
 CREATE INDEX revocations_by_jti ON revocations (origin_jti);
+
+-- Sign-ins in progress (an SRP challenge, a NEW_PASSWORD_REQUIRED session): the next step may reach another
+-- instance. Single use (taken with DELETE … RETURNING), expiring.
+CREATE TABLE pending_auths (
+    key_hash    TEXT PRIMARY KEY,              -- SHA-256 of the SECRET_BLOCK or Session handed to the client
+    payload     TEXT NOT NULL,                 -- JSON; may hold an SRP ephemeral secret (short-lived, single use)
+    expires_at  BIGINT NOT NULL
+);
+CREATE INDEX pending_auths_by_expiry ON pending_auths (expires_at);

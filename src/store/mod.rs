@@ -308,6 +308,25 @@ pub trait Store: Send + Sync + 'static {
         None
     }
 
+    /// Whether several instances may share this store (PostgreSQL): state that one instance would otherwise keep
+    /// in memory between two requests (a sign-in's challenge) must then live in the store.
+    fn shared(&self) -> bool {
+        false
+    }
+
+    // === sign-ins in progress (shared stores only) ===
+    /// Stores (or replaces) the state of a sign-in in progress under the SHA-256 of its handle, and drops
+    /// expired ones. `payload` may hold an SRP ephemeral secret: short-lived, single use.
+    async fn put_pending(
+        &self,
+        key_hash: &str,
+        payload: &str,
+        expires_at: i64,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// Takes (deletes, atomically: at most one caller gets it) a sign-in in progress if it has not expired.
+    async fn take_pending(&self, key_hash: &str, now: i64) -> Result<Option<String>, StoreError>;
+
     // === pools and clients ===
     /// Returns the default pool and its default client, creating `pool` and `client` first if there is none.
     /// Idempotent and safe against concurrent callers: whoever inserts first wins, everyone gets the same rows.

@@ -974,6 +974,44 @@ impl Store for SqliteStore {
         .await?;
         Ok(v.flatten())
     }
+
+    async fn put_pending(
+        &self,
+        key_hash: &str,
+        payload: &str,
+        expires_at: i64,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM pending_auths WHERE expires_at <= ?")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query(
+            "INSERT INTO pending_auths (key_hash, payload, expires_at) VALUES (?, ?, ?) ON CONFLICT (key_hash) DO UPDATE SET payload = excluded.payload, expires_at = excluded.expires_at",
+        )
+        .bind(key_hash)
+        .bind(payload)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn take_pending(&self, key_hash: &str, now: i64) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query(
+            "DELETE FROM pending_auths WHERE key_hash = ? RETURNING payload, expires_at",
+        )
+        .bind(key_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let expires_at: i64 = row.try_get("expires_at")?;
+        Ok((expires_at > now)
+            .then(|| row.try_get("payload"))
+            .transpose()?)
+    }
 }
 
 #[cfg(test)]
