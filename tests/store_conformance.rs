@@ -716,33 +716,33 @@ async fn concurrent_revocations_are_seen_by_a_poller_without_gaps(a: S, b: S) {
             })
         })
         .collect();
-    // A poller that only ever asks for ids after the last one it saw, as every instance's gateway does.
+    // A poller that only ever asks for ids after the last one it saw, as every instance's gateway does; it
+    // polls until the writers are done, then once more.
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let poller = {
         let s = b.clone();
+        let done = done.clone();
         tokio::spawn(async move {
             let mut last = 0;
             let mut seen = Vec::new();
-            let mut quiet = 0;
-            while quiet < 20 {
-                let rows = s.revocations_after(last, 1000).await.unwrap();
-                if rows.is_empty() {
-                    quiet += 1;
-                } else {
-                    quiet = 0;
-                }
-                for r in rows {
+            loop {
+                let finished = done.load(std::sync::atomic::Ordering::SeqCst);
+                for r in s.revocations_after(last, 1000).await.unwrap() {
                     assert!(r.id > last);
                     last = r.id;
                     seen.push(r.sub.unwrap());
                 }
-                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                if finished {
+                    return seen;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
             }
-            seen
         })
     };
     for w in writers {
         w.await.unwrap();
     }
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
     let seen = poller.await.unwrap();
     let all = a.revocations_after(0, 1000).await.unwrap();
     assert_eq!(all.len(), 200);
