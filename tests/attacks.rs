@@ -1859,6 +1859,98 @@ async fn hostile_or_broken_jwks_fail_closed() {
     report("JWKS fetching (checklist 6)", &rows);
 }
 
+#[tokio::test]
+async fn same_kid_with_a_new_key_is_picked_up_and_forgeries_under_it_cost_one_fetch() {
+    use crate::common::attack::FakeIdp;
+    let key = |der: &[u8]| {
+        let s = gatehouse::token::RsaSigner::from_pkcs8("ext-key".into(), der).unwrap();
+        serde_json::to_value(s.public_jwk()).unwrap()
+    };
+    let old = gatehouse::token::RsaSigner::generate_pkcs8().unwrap();
+    let new = gatehouse::token::RsaSigner::generate_pkcs8().unwrap();
+    let forger = gatehouse::token::RsaSigner::generate_pkcs8().unwrap();
+    let idp = FakeIdp::start(key(&old)).await;
+    let agent = crate::common::fake_agent::start();
+    let toml = format!(
+        "[[runtime]]\nname = \"rot\"\nupstream = \"{agent}/rot\"\n[runtime.authorizer]\ndiscovery_url = \"{}\"\nallowed_clients = [\"ext-client\"]\njwks_refresh_interval = \"1s\"\n",
+        idp.discovery("rot")
+    );
+    let (_tmp, g) = crate::common::start_with_config(&toml);
+    let url = g.endpoints.runtimes[0].invocations_url.clone();
+    let call = |der: Vec<u8>| {
+        let url = url.clone();
+        let iss = format!("{}/rot", idp.base);
+        async move {
+            let t = now();
+            let token = rs256(
+                &json!({"alg": "RS256", "kid": "ext-key", "typ": "JWT"}),
+                &json!({"sub": "ext-user", "iss": iss, "client_id": "ext-client",
+                        "token_use": "access", "iat": t, "exp": t + 600}),
+                &der,
+            );
+            let auth = format!("Bearer {token}");
+            request(
+                "POST",
+                &url,
+                &[
+                    ("authorization", auth.as_bytes()),
+                    ("content-type", b"application/json"),
+                ],
+                "{}",
+            )
+            .await
+        }
+    };
+    let mut rows = vec![Row::new(
+        "control: the published key",
+        "200",
+        call(old.clone()).await.status.to_string(),
+    )];
+    // The issuer replaces its key in place: same kid, new modulus.
+    idp.rotate(key(&new));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let picked_up = loop {
+        let status = call(new.clone()).await.status;
+        if status == 200 || Instant::now() > deadline {
+            break status;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    rows.push(Row::new(
+        "same kid, new key: accepted after a refresh",
+        "200",
+        picked_up.to_string(),
+    ));
+    rows.push(Row::new(
+        "the replaced key under that kid",
+        INVALID,
+        call(old.clone()).await.describe(),
+    ));
+    let before = idp.fetches("rot");
+    let flood_start = Instant::now();
+    let mut flood = Vec::new();
+    for _ in 0..25 {
+        flood.push(call(forger.clone()).await.describe());
+    }
+    // One refresh may happen per jwks_refresh_interval (1 s) of flood, plus one at its start.
+    let budget = 2 + flood_start.elapsed().as_secs() as usize;
+    flood.dedup();
+    rows.push(Row::new(
+        "25 forged signatures under the known kid",
+        INVALID,
+        flood.join(", "),
+    ));
+    rows.push(Row::new(
+        "JWKS fetches caused by the forgeries (≤ 1 per interval)",
+        "bounded",
+        match idp.fetches("rot") - before {
+            n if n <= budget => "bounded".to_string(),
+            n => format!("{n} fetches for a budget of {budget}"),
+        },
+    ));
+    report("JWKS rotation in place (checklist 6)", &rows);
+}
+
 // === 5: tokens and passwords never reach the log ===
 
 #[tokio::test]

@@ -325,6 +325,35 @@ async fn an_agent_dying_mid_stream_ends_the_clients_stream_with_an_error_event()
 }
 
 #[tokio::test]
+async fn an_agent_dying_mid_line_never_merges_its_half_event_into_the_error_event() {
+    let f = fixture();
+    let t = token(f).await;
+    let r = tokio::time::timeout(
+        Duration::from_secs(20),
+        invoke(
+            &url(f, "alpha", None),
+            Some(&t),
+            &[],
+            &json!({"mode": "die_mid_event"}),
+        ),
+    )
+    .await
+    .expect("the gateway hung");
+    assert_eq!(r.status, 200);
+    let events = gatehouse::gateway::sse::parse_all(r.body.as_bytes());
+    let last = events.last().expect("no event");
+    assert_eq!(
+        last.event, "message",
+        "the agent's `event:` line leaked into ours: {:?}",
+        r.body
+    );
+    let error: serde_json::Value = serde_json::from_str(&last.data)
+        .unwrap_or_else(|e| panic!("the closing event is not whole JSON ({e}): {:?}", r.body));
+    assert_eq!(error["error_type"], "RuntimeClientError");
+    assert_eq!(events[0].data, r#"{"n":1}"#);
+}
+
+#[tokio::test]
 async fn a_silent_stream_is_closed_after_the_idle_timeout() {
     let f = fixture();
     let t = token(f).await;

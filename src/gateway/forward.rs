@@ -324,7 +324,7 @@ fn is_length_limit(e: &(dyn std::error::Error + 'static)) -> bool {
 }
 
 /// Reads at most `max` bytes of an error body, for the 424 message.
-async fn error_text(body: hyper::body::Incoming, max: usize) -> String {
+async fn error_text(body: super::pool::PooledBody, max: usize) -> String {
     use http_body_util::BodyExt as _;
     let mut body = body;
     let mut buf = Vec::new();
@@ -396,7 +396,7 @@ async fn invoke(
     let sent = Instant::now();
     let answer = tokio::time::timeout(
         runtime.limits.response_timeout,
-        state.client.request(upstream_req),
+        state.pool.send(upstream_req),
     )
     .await;
     let upstream_resp = match answer {

@@ -18,9 +18,11 @@ pub mod error;
 pub mod forward;
 pub mod limits;
 pub mod metrics;
+pub mod pool;
 pub mod revocation;
 pub mod route;
 pub mod session;
+pub mod sse;
 pub mod stream;
 pub mod tokencache;
 pub mod upstream;
@@ -163,7 +165,10 @@ impl std::fmt::Debug for Runtime {
 pub struct GatewayState {
     pub runtimes: Vec<Arc<Runtime>>,
     pub sessions: session::SessionBinder,
+    /// Discovery documents and JWKS (rare requests).
     pub client: upstream::HttpClient,
+    /// Keep-alive connections to the agents, driven on the requests' own tasks.
+    pub pool: Arc<pool::Pool>,
     pub clock: Arc<dyn Clock>,
     /// The gateway's externally visible base URL.
     pub public_url: String,
@@ -196,6 +201,7 @@ impl GatewayState {
             runtimes,
             sessions: session::SessionBinder::new(store),
             client,
+            pool: Arc::default(),
             clock,
             public_url,
             metrics: Arc::new(metrics::Metrics::default()),

@@ -13,7 +13,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::task::AtomicWaker;
 use http_body::{Body, Frame, SizeHint};
-use hyper::body::Incoming;
 
 use super::metrics::Metrics;
 
@@ -77,7 +76,7 @@ impl StreamRegistry {
 
 /// The agent's body on its way to the client.
 pub struct GuardedBody {
-    inner: Incoming,
+    inner: super::pool::PooledBody,
     sse: bool,
     idle: Duration,
     idle_timer: Pin<Box<tokio::time::Sleep>>,
@@ -85,6 +84,8 @@ pub struct GuardedBody {
     metrics: Arc<Metrics>,
     request_id: String,
     done: bool,
+    /// Where the relayed event stream stands, so the closing `error` event arrives whole.
+    framer: super::sse::Framer,
     /// Keeps a session process busy (not idle) while its answer streams.
     _lease: Option<crate::agent::supervisor::Lease>,
 }
@@ -92,7 +93,7 @@ pub struct GuardedBody {
 impl GuardedBody {
     /// Wraps `inner`; `sse` selects the clean-ending style (a final `error` event).
     pub fn new(
-        inner: Incoming,
+        inner: super::pool::PooledBody,
         sse: bool,
         idle: Duration,
         stop: Arc<StopSignal>,
@@ -110,6 +111,7 @@ impl GuardedBody {
             metrics,
             request_id,
             done: false,
+            framer: super::sse::Framer::default(),
             _lease: lease,
         }
     }
@@ -122,8 +124,9 @@ impl GuardedBody {
         self.done = true;
         if self.sse {
             let event = serde_json::json!({ "error": message, "error_type": error_type, "message": message });
+            let boundary = self.framer.to_boundary();
             Poll::Ready(Some(Ok(Frame::data(Bytes::from(format!(
-                "data: {event}\n\n"
+                "{boundary}data: {event}\n\n"
             ))))))
         } else {
             Poll::Ready(Some(Err(message.to_string().into())))
@@ -158,6 +161,11 @@ impl Body for GuardedBody {
             Poll::Ready(Some(Ok(frame))) => {
                 let deadline = tokio::time::Instant::now() + this.idle;
                 this.idle_timer.as_mut().reset(deadline);
+                if this.sse {
+                    if let Some(data) = frame.data_ref() {
+                        this.framer.feed(data);
+                    }
+                }
                 Poll::Ready(Some(Ok(frame)))
             }
             Poll::Ready(Some(Err(e))) => {

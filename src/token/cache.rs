@@ -5,7 +5,8 @@
 //! Must never: read the clock (times are passed in), do network I/O itself
 //! (a [`KeySource`] does it), hold a `std` lock across `.await`, trust any
 //! claim before the signature verified, let a token choose where keys come
-//! from, or let unknown `kid`s trigger more than one fetch per interval.
+//! from, or let unknown `kid`s or bad signatures trigger more than one fetch
+//! per interval.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
@@ -206,6 +207,35 @@ impl KeyCache {
         }
     }
 
+    /// Called when a signature did not verify under a *known* kid, with the snapshot that refused it. Under the
+    /// single-flight lock: a newer snapshot than `used` (someone refreshed meanwhile) is returned as is; otherwise
+    /// keys are re-fetched only if the last attempt is older than `min_refresh_interval` (the same budget unknown
+    /// kids share). `None`: nothing newer to try.
+    pub async fn refresh_after_bad_signature(
+        &self,
+        used: &Arc<KeySnapshot>,
+        now: Instant,
+    ) -> Option<Arc<KeySnapshot>> {
+        let _guard = self.fetch_lock.lock().await;
+        let (current, may_fetch) = {
+            let state = self.read_state();
+            let may_fetch = self.backoff_elapsed(&state, now, self.min_refresh_interval);
+            (state.snapshot.clone(), may_fetch)
+        };
+        if let Some(current) = current {
+            if !Arc::ptr_eq(&current, used) {
+                return Some(current);
+            }
+        }
+        if !may_fetch {
+            return None;
+        }
+        match self.fetch_and_store(now).await {
+            Ok(snap) if !Arc::ptr_eq(&snap, used) => Some(snap),
+            _ => None,
+        }
+    }
+
     /// Whether enough time passed since the last attempt: `after_success`
     /// after a successful one, `failure_backoff` after a failed one.
     fn backoff_elapsed(&self, state: &State, now: Instant, after_success: Duration) -> bool {
@@ -320,8 +350,8 @@ impl Authorizer {
     /// signature (aws-lc-rs) → claims → policy (issuer = snapshot issuer).
     ///
     /// Structurally invalid tokens are refused before any key is loaded. A
-    /// bad signature under a *known* kid is `BadSignature` and never causes
-    /// a refresh.
+    /// bad signature under a *known* kid is `BadSignature` after at most one
+    /// rate-limited refresh (same kid, new key: security checklist 6).
     pub async fn authorize(
         &self,
         token: &str,
@@ -336,7 +366,18 @@ impl Authorizer {
                 .refresh_for_unknown_kid(&parsed.header.kid, now)
                 .await?;
         }
-        verify_parsed(&snapshot, &self.policy, parsed, now_unix)
+        match verify_parsed(&snapshot, &self.policy, parsed, now_unix) {
+            // Same kid, new key (an issuer that rotates in place): one refresh, rate-limited exactly like unknown
+            // kids, then one more try against the new set. A flood of forged signatures costs at most one fetch
+            // per interval.
+            Err(TokenError::BadSignature) => {
+                match self.cache.refresh_after_bad_signature(&snapshot, now).await {
+                    Some(newer) => verify_with(&newer, &self.policy, token, now_unix),
+                    None => Err(TokenError::BadSignature),
+                }
+            }
+            other => other,
+        }
     }
 }
 

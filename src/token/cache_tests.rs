@@ -288,18 +288,57 @@ async fn max_age_refresh_keeps_old_keys_when_refresh_fails() {
 }
 
 #[tokio::test]
-async fn bad_signature_for_known_kid_does_not_refresh() {
+async fn bad_signatures_for_a_known_kid_refresh_at_most_once_per_interval() {
     let source = MockSource::serving(&[primary()]);
     let cache = cache(&source);
     let auth = authorizer(&cache);
     let t0 = Instant::now();
     cache.key_set(t0).await.expect("load");
     let forged = impostor().signer.sign(&base_claims()).unwrap();
+    // Within the first interval: no fetch at all.
+    for i in 0..20 {
+        let r = auth.authorize(&forged, NOW, t0 + secs(i)).await;
+        assert_eq!(r.map(|_| ()), Err(TokenError::BadSignature));
+    }
+    assert_eq!(source.fetches(), 1);
+    // After it: one fetch for the whole flood, however many forged tokens arrive.
     for i in 0..20 {
         let r = auth.authorize(&forged, NOW, t0 + secs(60 + i)).await;
         assert_eq!(r.map(|_| ()), Err(TokenError::BadSignature));
     }
-    assert_eq!(source.fetches(), 1);
+    assert_eq!(source.fetches(), 2);
+}
+
+#[tokio::test]
+async fn same_kid_with_a_new_key_is_picked_up_after_one_refresh() {
+    let source = MockSource::serving(&[primary()]);
+    let cache = cache(&source);
+    let auth = authorizer(&cache);
+    let t0 = Instant::now();
+    auth.authorize(&sign(&base_claims()), NOW, t0)
+        .await
+        .expect("old key");
+    // The issuer replaces the key but keeps its kid.
+    assert_eq!(impostor().signer.kid(), KID, "the test needs the same kid");
+    source.serve(&[impostor()]);
+    let new_token = impostor().signer.sign(&base_claims()).unwrap();
+    let early = auth.authorize(&new_token, NOW, t0 + secs(10)).await;
+    assert_eq!(
+        early.map(|_| ()),
+        Err(TokenError::BadSignature),
+        "rate-limited"
+    );
+    let c = auth
+        .authorize(&new_token, NOW, t0 + secs(31))
+        .await
+        .expect("the new key under the old kid");
+    assert_eq!(c.iss, ISSUER);
+    assert_eq!(source.fetches(), 2);
+    // The replaced key no longer verifies.
+    let old = auth
+        .authorize(&sign(&base_claims()), NOW, t0 + secs(32))
+        .await;
+    assert_eq!(old.map(|_| ()), Err(TokenError::BadSignature));
 }
 
 #[tokio::test]

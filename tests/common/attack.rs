@@ -328,10 +328,12 @@ impl Recorder {
 
 /// An OIDC provider on 127.0.0.1:0 whose behaviour is chosen by the first path segment (`/{mode}/…`):
 /// `ok` serves `jwk`; `big` a JWKS over 64 KiB; `bomb` 50 000 nested arrays; `enc` the key marked `use: enc`;
-/// `slow` never answers the JWKS. Counts JWKS fetches per mode.
+/// `slow` never answers the JWKS; `rot` serves the key last given to [`FakeIdp::rotate`] (initially `jwk`).
+/// Counts JWKS fetches per mode.
 pub struct FakeIdp {
     pub base: String,
     fetches: Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
+    rotating: Arc<std::sync::Mutex<Value>>,
 }
 
 impl FakeIdp {
@@ -340,10 +342,11 @@ impl FakeIdp {
         let base = format!("http://{}", l.local_addr().unwrap());
         let fetches: Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>> =
             Arc::default();
-        let (b, f) = (base.clone(), fetches.clone());
+        let rotating = Arc::new(std::sync::Mutex::new(jwk.clone()));
+        let (b, f, r) = (base.clone(), fetches.clone(), rotating.clone());
         tokio::spawn(async move {
             while let Ok((mut s, _)) = l.accept().await {
-                let (base, fetches, jwk) = (b.clone(), f.clone(), jwk.clone());
+                let (base, fetches, jwk, rot) = (b.clone(), f.clone(), jwk.clone(), r.clone());
                 tokio::spawn(async move {
                     let mut buf = vec![0u8; 8192];
                     let n = s.read(&mut buf).await.unwrap_or(0);
@@ -371,6 +374,10 @@ impl FakeIdp {
                                 tokio::time::sleep(Duration::from_secs(120)).await;
                                 return;
                             }
+                            "rot" => {
+                                let k = rot.lock().unwrap().clone();
+                                serde_json::json!({ "keys": [k] }).to_string()
+                            }
                             _ => serde_json::json!({"keys": [jwk]}).to_string(),
                         }
                     };
@@ -382,7 +389,16 @@ impl FakeIdp {
                 });
             }
         });
-        Self { base, fetches }
+        Self {
+            base,
+            fetches,
+            rotating,
+        }
+    }
+
+    /// From now on mode `rot` publishes `jwk` (and only it).
+    pub fn rotate(&self, jwk: Value) {
+        *self.rotating.lock().unwrap() = jwk;
     }
 
     pub fn discovery(&self, mode: &str) -> String {

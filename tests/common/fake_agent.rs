@@ -1,8 +1,9 @@
 //! A controllable agent container for gateway tests, on 127.0.0.1:0 in its own thread. `POST
 //! /{prefix}/invocations` with a JSON body `{"mode": …}`: `echo` (default: the prefix, every header received and
 //! the body length), `error` (`status`, `message`), `slow_headers` (`ms`), `die` (two SSE events, then the
-//! connection breaks), `silent` (one SSE event, then nothing), `long` (an SSE event every 50 ms), `flood`
-//! (`total` bytes as fast as the gateway takes them; `GET /flood/{id}` says how many it took so far).
+//! connection breaks), `die_mid_event` (one event and half a line of the next, then the break), `silent` (one SSE
+//! event, then nothing), `long` (an SSE event every 50 ms), `flood` (`total` bytes as fast as the gateway takes
+//! them; `GET /flood/{id}` says how many it took so far).
 use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -62,6 +63,16 @@ async fn invocations(Path(path): Path<String>, headers: HeaderMap, body: Bytes) 
             tokio::time::sleep(Duration::from_millis(100)).await;
             match n {
                 0 | 1 => Some((event(json!({"n": n + 1})), n + 1)),
+                2 => Some((Err(std::io::Error::other("agent crashed")), 3)),
+                _ => None,
+            }
+        })),
+        "die_mid_event" => sse(futures_util::stream::unfold(0u32, |n| async move {
+            // One whole event, half of the next (mid-line, CRLF style), then the crash.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            match n {
+                0 => Some((event(json!({"n": 1})), 1)),
+                1 => Some((Ok(Bytes::from_static(b"event: delta\r\ndata: {\"par")), 2)),
                 2 => Some((Err(std::io::Error::other("agent crashed")), 3)),
                 _ => None,
             }

@@ -78,7 +78,7 @@ impl Gatehouse {
         rust_log: &str,
         stderr: Stdio,
     ) -> Self {
-        let child = Command::new(BIN)
+        let mut child = Command::new(BIN)
             .args(["up", "--data-dir"])
             .arg(dir)
             .args([
@@ -101,6 +101,10 @@ impl Gatehouse {
             .unwrap();
         let path = dir.join("endpoints.json");
         let endpoints: Endpoints = poll(Duration::from_secs(60), "endpoints.json", || {
+            // Fail at once (its stderr says why) rather than at the timeout.
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("gatehouse up exited ({status}) before writing endpoints.json");
+            }
             let text = std::fs::read_to_string(&path).ok()?;
             serde_json::from_str(&text).ok()
         });

@@ -1,0 +1,403 @@
+//! Keep-alive connections to the agents, driven on the task of the request that uses them. A pooled hyper
+//! client hands every request to a per-connection task through a channel, and every answer back: two task
+//! wake-ups across threads per request, which on a small machine cost more than the proxying itself. Here a
+//! request checks a connection out (LIFO, so a warm one), polls the connection's I/O itself while it waits for
+//! the answer, and hands the connection to the answer's body, which keeps polling it while the body streams to
+//! the client and puts it back in the pool when the body has ended. A body dropped early drops (closes) its
+//! connection, so nothing half-read is ever reused.
+//!
+//! Must never reuse a connection whose previous answer was not read to its end, retry a request whose body may
+//! have been sent, or block: the pool lock is held only to push or pop.
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use bytes::Bytes;
+use http_body::{Body as _, Frame, SizeHint};
+use hyper::body::Incoming;
+use hyper::client::conn::http1;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+/// Idle connections kept per agent address.
+pub const MAX_IDLE_PER_HOST: usize = 256;
+/// An idle connection older than this is closed instead of reused.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+/// Deadline for opening a TCP connection to an agent.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Why a request did not get an answer from the agent.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    /// The agent's URL cannot be used (not `http://host:port[/prefix]`).
+    #[error("{0}")]
+    BadUrl(String),
+    /// No TCP connection could be made.
+    #[error("connect: {0}")]
+    Connect(#[source] std::io::Error),
+    /// Opening the connection timed out.
+    #[error("connect: timed out")]
+    ConnectTimeout,
+    /// The agent closed the connection before answering.
+    #[error("the agent closed the connection")]
+    Closed,
+    /// The HTTP exchange failed (the source chain says why, e.g. a request body over its limit).
+    #[error("{0}")]
+    Http(#[source] hyper::Error),
+}
+
+struct Conn {
+    sender: http1::SendRequest<Body>,
+    conn: http1::Connection<TokioIo<TcpStream>, Body>,
+    /// The connection future has not completed (it must not be polled once it has).
+    alive: bool,
+    authority: Arc<str>,
+    idle_since: Instant,
+}
+
+impl Conn {
+    /// Drives the connection's I/O; false once it has ended.
+    fn poll_io(&mut self, cx: &mut Context<'_>) -> bool {
+        if self.alive && Pin::new(&mut self.conn).poll(cx).is_ready() {
+            self.alive = false;
+        }
+        self.alive
+    }
+}
+
+/// Idle connections by agent address (`host:port`).
+#[derive(Default)]
+pub struct Pool {
+    idle: Mutex<HashMap<Arc<str>, Vec<Conn>>>,
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n: usize = self
+            .idle
+            .lock()
+            .map(|m| m.values().map(Vec::len).sum())
+            .unwrap_or(0);
+        f.debug_struct("Pool").field("idle", &n).finish()
+    }
+}
+
+/// Polls `fut` while driving `conn`'s I/O on the same task. If the connection ends first, `fut` is polled once
+/// more (hyper fails it with the reason); a future still pending then gets `None`.
+async fn drive<F: Future + Unpin>(conn: &mut Conn, mut fut: F) -> Option<F::Output> {
+    std::future::poll_fn(|cx| {
+        let alive = conn.poll_io(cx);
+        if let Poll::Ready(out) = Pin::new(&mut fut).poll(cx) {
+            return Poll::Ready(Some(out));
+        }
+        if alive {
+            Poll::Pending
+        } else {
+            Poll::Ready(None)
+        }
+    })
+    .await
+}
+
+/// `http://host:port/prefix/path` → (`host:port`, `/prefix/path`).
+fn split_url(uri: &http::Uri) -> Result<(Arc<str>, http::Uri), UpstreamError> {
+    if uri.scheme_str() != Some("http") {
+        return Err(UpstreamError::BadUrl(format!(
+            "{uri}: only http:// agent URLs are supported"
+        )));
+    }
+    let authority = uri
+        .authority()
+        .ok_or_else(|| UpstreamError::BadUrl(format!("{uri}: no host")))?;
+    let path = uri
+        .path_and_query()
+        .map_or("/", http::uri::PathAndQuery::as_str);
+    let origin_form = http::Uri::try_from(path)
+        .map_err(|e| UpstreamError::BadUrl(format!("{uri}: {e}")))?;
+    Ok((Arc::from(authority.as_str()), origin_form))
+}
+
+impl Pool {
+    /// Sends `req` (absolute `http://` URI) and returns the answer, whose body keeps the connection.
+    pub async fn send(
+        self: &Arc<Self>,
+        req: http::Request<Body>,
+    ) -> Result<http::Response<PooledBody>, UpstreamError> {
+        let (mut parts, body) = req.into_parts();
+        let (authority, path) = split_url(&parts.uri)?;
+        parts.uri = path;
+        if let Ok(host) = http::HeaderValue::from_str(&authority) {
+            parts.headers.insert(http::header::HOST, host);
+        }
+        let mut req = http::Request::from_parts(parts, body);
+        loop {
+            let (mut conn, reused) = match self.checkout(&authority) {
+                Some(c) => (c, true),
+                None => (connect(&authority).await?, false),
+            };
+            if !wait_ready(&mut conn).await {
+                if reused {
+                    continue; // the agent closed this idle connection; try another
+                }
+                return Err(UpstreamError::Closed);
+            }
+            let fut = std::pin::pin!(conn.sender.try_send_request(req));
+            match drive(&mut conn, fut).await {
+                Some(Ok(resp)) => {
+                    let pool = Arc::clone(self);
+                    return Ok(resp.map(|inner| PooledBody::new(inner, conn, pool)));
+                }
+                Some(Err(mut e)) => match e.take_message() {
+                    // Never written to the connection: safe to try again on another one.
+                    Some(back) if reused => req = back,
+                    _ => return Err(UpstreamError::Http(e.into_error())),
+                },
+                None => return Err(UpstreamError::Closed),
+            }
+        }
+    }
+
+    fn checkout(&self, authority: &Arc<str>) -> Option<Conn> {
+        let mut idle = self.idle.lock().ok()?;
+        let list = idle.get_mut(authority)?;
+        let now = Instant::now();
+        while let Some(c) = list.pop() {
+            if now.saturating_duration_since(c.idle_since) < IDLE_TIMEOUT && !c.sender.is_closed() {
+                return Some(c);
+            }
+        }
+        None
+    }
+
+    fn put(&self, mut conn: Conn) {
+        if !conn.alive || conn.sender.is_closed() {
+            return;
+        }
+        conn.idle_since = Instant::now();
+        if let Ok(mut idle) = self.idle.lock() {
+            let list = idle.entry(Arc::clone(&conn.authority)).or_default();
+            let now = conn.idle_since;
+            list.retain(|c| now.saturating_duration_since(c.idle_since) < IDLE_TIMEOUT);
+            if list.len() < MAX_IDLE_PER_HOST {
+                list.push(conn);
+            }
+        }
+    }
+}
+
+/// Waits until the connection can take a request, driving its I/O; false if it ended instead.
+async fn wait_ready(conn: &mut Conn) -> bool {
+    std::future::poll_fn(|cx| {
+        let alive = conn.poll_io(cx);
+        match conn.sender.poll_ready(cx) {
+            Poll::Ready(r) => Poll::Ready(r.is_ok()),
+            Poll::Pending if alive => Poll::Pending,
+            Poll::Pending => Poll::Ready(false),
+        }
+    })
+    .await
+}
+
+async fn connect(authority: &Arc<str>) -> Result<Conn, UpstreamError> {
+    let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&**authority))
+        .await
+        .map_err(|_| UpstreamError::ConnectTimeout)?
+        .map_err(UpstreamError::Connect)?;
+    let _ = stream.set_nodelay(true);
+    let (sender, conn) = http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(UpstreamError::Http)?;
+    Ok(Conn {
+        sender,
+        conn,
+        alive: true,
+        authority: Arc::clone(authority),
+        idle_since: Instant::now(),
+    })
+}
+
+/// The agent's answer body. Polling it drives the connection; at its end the connection goes back to the pool.
+pub struct PooledBody {
+    inner: Incoming,
+    conn: Option<Conn>,
+    pool: Arc<Pool>,
+}
+
+impl std::fmt::Debug for PooledBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PooledBody").finish_non_exhaustive()
+    }
+}
+
+impl PooledBody {
+    fn new(inner: Incoming, conn: Conn, pool: Arc<Pool>) -> Self {
+        let mut body = Self {
+            inner,
+            conn: Some(conn),
+            pool,
+        };
+        if body.inner.is_end_stream() {
+            body.release();
+        }
+        body
+    }
+
+    /// The answer was read to its end: the connection may serve the next request.
+    fn release(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            self.pool.put(conn);
+        }
+    }
+}
+
+impl http_body::Body for PooledBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        if let Some(conn) = &mut this.conn {
+            conn.poll_io(cx);
+        }
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(None) => {
+                this.release();
+                Poll::Ready(None)
+            }
+            Poll::Ready(Some(Ok(frame))) => {
+                if this.inner.is_end_stream() {
+                    this.release();
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(e))) => {
+                this.conn = None;
+                Poll::Ready(Some(Err(e.into())))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use http_body_util::BodyExt as _;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    /// An HTTP/1.1 agent on 127.0.0.1:0 answering every request with the client's port (so a test sees which
+    /// connection carried it); `close_after` requests on a connection, it closes it.
+    async fn agent(close_after: usize) -> String {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut s, peer)) = l.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut served = 0;
+                    loop {
+                        let mut chunk = [0u8; 4096];
+                        let n = s.read(&mut chunk).await.unwrap_or(0);
+                        if n == 0 {
+                            return;
+                        }
+                        buf.extend_from_slice(&chunk[..n]);
+                        // Requests in these tests have no body.
+                        while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            buf.drain(..end + 4);
+                            let body = peer.port().to_string();
+                            let resp = format!(
+                                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}",
+                                body.len()
+                            );
+                            s.write_all(resp.as_bytes()).await.unwrap();
+                            served += 1;
+                            if served == close_after {
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        format!("http://{addr}")
+    }
+
+    async fn get(pool: &Arc<Pool>, base: &str) -> String {
+        let req = http::Request::get(format!("{base}/x"))
+            .body(Body::empty())
+            .unwrap();
+        let resp = pool.send(req).await.unwrap();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_connection_read_to_its_end_is_reused() {
+        let base = agent(usize::MAX).await;
+        let pool = Arc::new(Pool::default());
+        let first = get(&pool, &base).await;
+        for _ in 0..5 {
+            assert_eq!(get(&pool, &base).await, first, "a new connection was opened");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_body_dropped_before_its_end_closes_its_connection() {
+        let base = agent(usize::MAX).await;
+        let pool = Arc::new(Pool::default());
+        let first = get(&pool, &base).await;
+        let req = http::Request::get(format!("{base}/x"))
+            .body(Body::empty())
+            .unwrap();
+        let resp = pool.send(req).await.unwrap();
+        drop(resp);
+        assert_ne!(get(&pool, &base).await, first, "a half-read connection was reused");
+    }
+
+    #[tokio::test]
+    async fn an_idle_connection_the_agent_closed_is_replaced_transparently() {
+        let base = agent(1).await;
+        let pool = Arc::new(Pool::default());
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..4 {
+            seen.insert(get(&pool, &base).await);
+        }
+        assert_eq!(seen.len(), 4, "every request needed its own connection");
+    }
+
+    #[tokio::test]
+    async fn refusals_are_clear() {
+        let pool = Arc::new(Pool::default());
+        let req = |u: &str| http::Request::get(u).body(Body::empty()).unwrap();
+        assert!(matches!(
+            pool.send(req("https://127.0.0.1:1/x")).await,
+            Err(UpstreamError::BadUrl(_))
+        ));
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = closed.local_addr().unwrap().port();
+        drop(closed);
+        assert!(matches!(
+            pool.send(req(&format!("http://127.0.0.1:{port}/x"))).await,
+            Err(UpstreamError::Connect(_))
+        ));
+    }
+}
