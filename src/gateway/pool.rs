@@ -118,8 +118,8 @@ fn split_url(uri: &http::Uri) -> Result<(Arc<str>, http::Uri), UpstreamError> {
     let path = uri
         .path_and_query()
         .map_or("/", http::uri::PathAndQuery::as_str);
-    let origin_form = http::Uri::try_from(path)
-        .map_err(|e| UpstreamError::BadUrl(format!("{uri}: {e}")))?;
+    let origin_form =
+        http::Uri::try_from(path).map_err(|e| UpstreamError::BadUrl(format!("{uri}: {e}")))?;
     Ok((Arc::from(authority.as_str()), origin_form))
 }
 
@@ -356,7 +356,11 @@ mod tests {
         let pool = Arc::new(Pool::default());
         let first = get(&pool, &base).await;
         for _ in 0..5 {
-            assert_eq!(get(&pool, &base).await, first, "a new connection was opened");
+            assert_eq!(
+                get(&pool, &base).await,
+                first,
+                "a new connection was opened"
+            );
         }
     }
 
@@ -370,7 +374,11 @@ mod tests {
             .unwrap();
         let resp = pool.send(req).await.unwrap();
         drop(resp);
-        assert_ne!(get(&pool, &base).await, first, "a half-read connection was reused");
+        assert_ne!(
+            get(&pool, &base).await,
+            first,
+            "a half-read connection was reused"
+        );
     }
 
     #[tokio::test]
