@@ -42,7 +42,7 @@ fn h_int(hex: &str) -> BigUint {
 }
 
 /// Cognito's TIMESTAMP for Unix seconds, computed here with a day-counting loop (independent of the server).
-fn timestamp(unix: i64) -> String {
+pub(crate) fn timestamp(unix: i64) -> String {
     let days_total = unix / 86_400;
     let secs = unix % 86_400;
     let mut year = 1970;
@@ -97,20 +97,20 @@ fn now() -> i64 {
         .as_secs() as i64
 }
 
-struct Client {
+pub(crate) struct Client {
     a: BigUint,
-    big_a: BigUint,
+    pub(crate) big_a: BigUint,
 }
 
 impl Client {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let a = BigUint::from_bytes_be(&gatehouse::util::random_bytes(32));
         let big_a = BigUint::from(2u32).modpow(&a, &n());
         Self { a, big_a }
     }
 
     /// PASSWORD_CLAIM_SIGNATURE for a challenge.
-    fn signature(&self, pool_id: &str, params: &Value, pw: &str, ts: &str) -> String {
+    pub(crate) fn signature(&self, pool_id: &str, params: &Value, pw: &str, ts: &str) -> String {
         let n = n();
         let g = BigUint::from(2u32);
         let k = h_int(&format!("{}{}", padded(&n), padded(&g)));

@@ -50,6 +50,7 @@ pub fn execute(args: DoctorArgs) -> anyhow::Result<bool> {
             admin: args.admin_listen,
         },
         data_dir: args.store.data_dir,
+        database_url: args.store.database_url,
         endpoints: args.endpoints,
         live: args.live,
     };

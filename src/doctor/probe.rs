@@ -15,7 +15,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::gateway::upstream::{self, HttpKeySource};
 use crate::server::Endpoints;
-use crate::store::{SqliteStore, Store};
+use crate::store::{PostgresStore, SqliteStore, Store};
 use crate::token::{KeySource, VerifyingKeys};
 
 /// What to audit.
@@ -25,6 +25,8 @@ pub struct ProbeOptions {
     pub config: Option<PathBuf>,
     pub listeners: Listeners,
     pub data_dir: PathBuf,
+    /// `--database-url`: the store to read keys and clients from instead of the data directory's SQLite file.
+    pub database_url: Option<String>,
     /// A running deployment's `endpoints.json`: enables the live checks.
     pub endpoints: Option<PathBuf>,
     /// Also fetch the JWKS of every authorizer in the configuration.
@@ -52,8 +54,33 @@ pub async fn gather(opts: &ProbeOptions) -> Result<Facts, ProbeError> {
     .flatten()
     .and_then(|phc| Argon2Params::from_phc(&phc));
     let db = opts.data_dir.join(crate::store::sqlite::DB_FILE);
-    let (keys, clients) = if db.exists() {
-        let (k, c) = signing_keys(&opts.data_dir).await;
+    let url = opts
+        .database_url
+        .as_deref()
+        .filter(|u| !u.trim().is_empty());
+    let store: Option<Box<dyn Store>> = match url {
+        Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => {
+            PostgresStore::open_url(u)
+                .await
+                .ok()
+                .map(|s| Box::new(s) as Box<dyn Store>)
+        }
+        Some(u) if u.starts_with("sqlite:") => SqliteStore::open_url(u)
+            .await
+            .ok()
+            .map(|s| Box::new(s) as Box<dyn Store>),
+        Some(path) => SqliteStore::open_file(Path::new(path))
+            .await
+            .ok()
+            .map(|s| Box::new(s) as Box<dyn Store>),
+        None if db.exists() => SqliteStore::open_in(&opts.data_dir)
+            .await
+            .ok()
+            .map(|s| Box::new(s) as Box<dyn Store>),
+        None => None,
+    };
+    let (keys, clients) = if let Some(store) = &store {
+        let (k, c) = signing_keys(store.as_ref()).await;
         (Some(k), c)
     } else {
         // Before the first start: the default client gatehouse will create.
@@ -129,11 +156,8 @@ fn mode_of(p: &Path) -> Option<u32> {
     std::fs::metadata(p).ok().map(|m| m.permissions().mode())
 }
 
-async fn signing_keys(dir: &Path) -> (Vec<KeyFact>, Vec<(String, bool, i64)>) {
-    let Ok(store) = SqliteStore::open_in(dir).await else {
-        return (Vec::new(), Vec::new());
-    };
-    let Ok((pool, _)) = crate::idp::bootstrap::default_pool(&store, &SystemClock).await else {
+async fn signing_keys(store: &dyn Store) -> (Vec<KeyFact>, Vec<(String, bool, i64)>) {
+    let Ok((pool, _)) = crate::idp::bootstrap::default_pool(store, &SystemClock).await else {
         return (Vec::new(), Vec::new());
     };
     let clients = store

@@ -72,6 +72,10 @@ pub enum GatewayError {
     /// No such session (StopRuntimeSession).
     #[error("Session not found or already terminated.")]
     SessionNotFound,
+    /// The database is unreachable and this request needs it (a session's first request binds it); nothing
+    /// was written. Detail logged, never sent.
+    #[error("The session store is temporarily unavailable; retry shortly.")]
+    StoreUnavailable(String),
     /// Something inside gatehouse failed; detail is logged, never sent.
     #[error("An internal error occurred.")]
     Internal(String),
@@ -135,7 +139,7 @@ impl GatewayError {
                 (StatusCode::FAILED_DEPENDENCY, "RuntimeClientError")
             }
             GatewayError::Revoked => (StatusCode::UNAUTHORIZED, "UnauthorizedException"),
-            GatewayError::AgentStartFailed(_) => (
+            GatewayError::AgentStartFailed(_) | GatewayError::StoreUnavailable(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "ServiceUnavailableException",
             ),
@@ -186,6 +190,7 @@ impl GatewayError {
             | GatewayError::AgentStartFailed(_)
             | GatewayError::Validation(_)
             | GatewayError::SessionNotFound
+            | GatewayError::StoreUnavailable(_)
             | GatewayError::Internal(_) => None,
         }
     }
@@ -198,6 +203,7 @@ impl IntoResponse for GatewayError {
         match &self {
             GatewayError::AgentUnreachable(detail)
             | GatewayError::Internal(detail)
+            | GatewayError::StoreUnavailable(detail)
             | GatewayError::AgentStartFailed(detail) => {
                 tracing::error!(error_type = type_name, %detail, "gateway failure");
             }

@@ -325,15 +325,18 @@ async fn signed_in(
         "FORCE_CHANGE_PASSWORD" => {
             let now = state.clock.now_unix();
             let session = crate::util::opaque_token(96);
-            state.pending.put(
-                session.clone(),
-                Pending::NewPassword {
-                    client_id: client.id.clone(),
-                    username: user.username.clone(),
-                },
-                now + state.settings.auth_session_lifetime,
-                now,
-            );
+            state
+                .pending
+                .put(
+                    session.clone(),
+                    Pending::NewPassword {
+                        client_id: client.id.clone(),
+                        username: user.username.clone(),
+                    },
+                    now + state.settings.auth_session_lifetime,
+                    now,
+                )
+                .await?;
             let mut attrs = serde_json::Map::new();
             if let Some(e) = &user.email {
                 attrs.insert("email".into(), serde_json::json!(e));
@@ -397,19 +400,22 @@ async fn srp_start(
     let user_id = user
         .as_ref()
         .map_or_else(|| username.clone(), |u| u.username.clone());
-    state.pending.put(
-        secret_block.clone(),
-        Pending::Srp {
-            client_id: client.id.clone(),
-            username: user_id.clone(),
-            verifier: real.map(|(_, v)| v),
-            fake_verifier,
-            a,
-            eph,
-        },
-        now + state.settings.auth_session_lifetime,
-        now,
-    );
+    state
+        .pending
+        .put(
+            secret_block.clone(),
+            Pending::Srp {
+                client_id: client.id.clone(),
+                username: user_id.clone(),
+                verifier: real.map(|(_, v)| v),
+                fake_verifier,
+                a,
+                eph,
+            },
+            now + state.settings.auth_session_lifetime,
+            now,
+        )
+        .await?;
     Ok(AuthResponse {
         challenge_name: Some("PASSWORD_VERIFIER".into()),
         session: None,
@@ -456,7 +462,7 @@ pub async fn respond_to_auth_challenge(
                 fake_verifier,
                 a,
                 eph,
-            }) = state.pending.take(block, now)
+            }) = state.pending.take(block, now).await?
             else {
                 state.throttle.fail(&key, ip, now);
                 return Err(CognitoError::bad_credentials());
@@ -499,7 +505,7 @@ pub async fn respond_to_auth_challenge(
             let Some(Pending::NewPassword {
                 client_id,
                 username: expected,
-            }) = state.pending.take(session, now)
+            }) = state.pending.take(session, now).await?
             else {
                 return Err(expired_session());
             };
@@ -508,15 +514,18 @@ pub async fn respond_to_auth_challenge(
             }
             if let Err(msg) = password::check_policy(new_pw) {
                 // The session stays usable for a second try, as Cognito's does.
-                state.pending.put(
-                    session.to_string(),
-                    Pending::NewPassword {
-                        client_id,
-                        username: expected,
-                    },
-                    now + state.settings.auth_session_lifetime,
-                    now,
-                );
+                state
+                    .pending
+                    .put(
+                        session.to_string(),
+                        Pending::NewPassword {
+                            client_id,
+                            username: expected,
+                        },
+                        now + state.settings.auth_session_lifetime,
+                        now,
+                    )
+                    .await?;
                 return Err(CognitoError::InvalidPassword(msg));
             }
             let update = password_update(state, username, new_pw, "CONFIRMED").await?;

@@ -97,6 +97,12 @@ impl IdpState {
         data_dir: &Path,
         web_origin: String,
     ) -> Self {
+        // Behind a load balancer the answer to a challenge may reach another instance.
+        let pending_auths = if store.shared() {
+            pending::PendingAuths::in_store(store.clone())
+        } else {
+            pending::PendingAuths::default()
+        };
         Self {
             keys: keys::KeyRing::new(store.clone(), pool.id.clone(), issuer.clone()),
             cors: cors::Origins::new(store.clone(), pool.id.clone(), web_origin),
@@ -108,7 +114,7 @@ impl IdpState {
             dummy_hash,
             fake_secret: crate::util::random_bytes(32),
             settings: Settings::from_config(config),
-            pending: pending::PendingAuths::default(),
+            pending: pending_auths,
             throttle: throttle::Throttle::new(throttle::Limits {
                 max_per_user: config.max_failed_signins_per_user,
                 max_per_ip: config.max_failed_signins_per_ip,

@@ -139,6 +139,21 @@ impl std::fmt::Debug for ServerEphemeral {
     }
 }
 
+impl ServerEphemeral {
+    /// `b` as hex, so that another instance can finish the exchange (through the store). Secret.
+    pub fn secret_hex(&self) -> String {
+        self.b.to_str_radix(16)
+    }
+
+    /// Rebuilds an ephemeral from `secret_hex()` and `big_b_hex`.
+    pub fn from_parts(secret_hex: &str, big_b_hex: String) -> Option<Self> {
+        Some(Self {
+            b: parse_hex(secret_hex)?,
+            big_b_hex,
+        })
+    }
+}
+
 /// Picks `b` (256 random bits) and computes `B` for `verifier_hex`.
 pub fn server_ephemeral(verifier_hex: &str) -> Result<ServerEphemeral, SrpError> {
     let g = group();
