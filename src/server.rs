@@ -38,6 +38,8 @@ pub struct UpOptions {
     /// Metrics and health (`/metrics`, `/healthz`); keep it off public interfaces.
     pub admin_listen: SocketAddr,
     pub config: Config,
+    /// Overrides `[gateway] redis_url` (from `--redis-url` / `GATEHOUSE_REDIS_URL`).
+    pub redis_url: Option<String>,
     /// The gatehouse executable, for starting the reference agent.
     pub exe: PathBuf,
 }
@@ -266,6 +268,29 @@ async fn poll_revocations(
     }
 }
 
+/// The Redis-backed rate limiter, if a Redis URL is configured (the command line wins over the file).
+async fn shared_rate_limiter(
+    opts: &UpOptions,
+) -> Result<Option<crate::gateway::redis_limits::RedisRateLimiter>, ServerError> {
+    use crate::gateway::redis_limits::{redacted, RedisRateLimiter};
+    let cfg = &opts.config.rate_limits;
+    let Some(url) = opts.redis_url.as_ref().or(cfg.redis_url.as_ref()) else {
+        return Ok(None);
+    };
+    let limiter = RedisRateLimiter::new(url, cfg).map_err(ServerError::Usage)?;
+    let policy = if cfg.fail_open { "open" } else { "closed" };
+    if limiter.probe().await {
+        tracing::info!(redis = %redacted(url), policy, "rate limits are shared through Redis");
+    } else {
+        tracing::error!(
+            redis = %redacted(url),
+            policy,
+            "rate limits are shared through Redis, but Redis does not answer yet; the policy applies until it does"
+        );
+    }
+    Ok(Some(limiter))
+}
+
 /// Runs until `shutdown` resolves, then drains and stops children.
 pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
     let endpoints_path = opts.data_dir.join(ENDPOINTS_FILE);
@@ -430,7 +455,7 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<
             .collect(),
     };
     let (stop_tx, stop_rx) = watch::channel(false);
-    let gw_state = Arc::new(GatewayState::new(
+    let mut gateway = GatewayState::new(
         runtimes,
         store.clone(),
         clock.clone(),
@@ -438,7 +463,9 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<
         gw_url.clone(),
         stop_rx.clone(),
         supervisor.clone(),
-    ));
+    );
+    gateway.shared_rate = shared_rate_limiter(&opts).await?;
+    let gw_state = Arc::new(gateway);
     let specs: std::collections::HashMap<String, crate::agent::supervisor::ProcessSpec> = gw_state
         .runtimes
         .iter()

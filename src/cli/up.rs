@@ -28,6 +28,9 @@ pub struct UpArgs {
     /// Admin listener for /metrics and /healthz, HOST:PORT (keep it on loopback or a private network).
     #[arg(long, default_value = "127.0.0.1:4003")]
     pub admin_listen: SocketAddr,
+    /// Redis for rate limits shared by every instance (`redis://HOST:PORT/DB`); overrides `[gateway] redis_url`.
+    #[arg(long, env = "GATEHOUSE_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
     /// Shut down when the parent process dies (for supervisors and test harnesses).
     #[arg(long, hide = true)]
     pub exit_with_parent: bool,
@@ -47,6 +50,7 @@ pub fn execute(args: UpArgs) -> anyhow::Result<()> {
         gateway_listen: args.gateway_listen,
         admin_listen: args.admin_listen,
         config,
+        redis_url: args.redis_url,
         exe: std::env::current_exe().context("cannot find the gatehouse executable")?,
     };
     let rt = super::runtime()?;

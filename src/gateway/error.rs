@@ -54,6 +54,9 @@ pub enum GatewayError {
     /// Too many requests by this user.
     #[error("Rate exceeded; retry after {0} seconds.")]
     Throttled(u64),
+    /// Rate limits are shared through Redis, Redis does not answer, and the policy is to fail closed.
+    #[error("Rate limits cannot be checked right now (the shared rate-limit store is unreachable); retry shortly.")]
+    RateLimitUnavailable,
     /// The process limit of the runtime or of gatehouse is reached.
     #[error("Too many agent processes are running; try again later.")]
     TooManyProcesses,
@@ -135,7 +138,7 @@ impl GatewayError {
                 (StatusCode::FAILED_DEPENDENCY, "RuntimeClientError")
             }
             GatewayError::Revoked => (StatusCode::UNAUTHORIZED, "UnauthorizedException"),
-            GatewayError::AgentStartFailed(_) => (
+            GatewayError::AgentStartFailed(_) | GatewayError::RateLimitUnavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "ServiceUnavailableException",
             ),
@@ -180,6 +183,7 @@ impl GatewayError {
             | GatewayError::PayloadTooLarge(_)
             | GatewayError::OriginNotAllowed
             | GatewayError::Throttled(_)
+            | GatewayError::RateLimitUnavailable
             | GatewayError::TooManySessions
             | GatewayError::TooManySockets
             | GatewayError::TooManyProcesses
@@ -219,6 +223,9 @@ impl IntoResponse for GatewayError {
         match &self {
             GatewayError::Throttled(secs) => {
                 h.insert("retry-after", HeaderValue::from(*secs));
+            }
+            GatewayError::RateLimitUnavailable => {
+                h.insert("retry-after", HeaderValue::from_static("1"));
             }
             GatewayError::TooManySessions
             | GatewayError::TooManySockets

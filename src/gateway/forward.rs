@@ -257,15 +257,27 @@ pub(super) async fn admit(
     session_id: &str,
 ) -> Result<(), GatewayError> {
     let now = Instant::now();
-    state
-        .rate
-        .check(
-            (&runtime.name, &claims.sub),
-            runtime.limits.requests_per_minute,
-            runtime.limits.burst,
-            now,
-        )
-        .map_err(|retry| GatewayError::Throttled(retry.as_secs().max(1)))?;
+    match &state.shared_rate {
+        Some(shared) => {
+            shared
+                .check(
+                    &runtime.arn,
+                    &user_key(claims),
+                    runtime.limits.requests_per_minute,
+                    runtime.limits.burst,
+                )
+                .await?
+        }
+        None => state
+            .rate
+            .check(
+                (&runtime.name, &claims.sub),
+                runtime.limits.requests_per_minute,
+                runtime.limits.burst,
+                now,
+            )
+            .map_err(|retry| GatewayError::Throttled(retry.as_secs().max(1)))?,
+    }
     let owner = SessionOwner {
         issuer: claims.iss.clone(),
         sub: claims.sub.clone(),

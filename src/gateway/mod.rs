@@ -18,6 +18,7 @@ pub mod error;
 pub mod forward;
 pub mod limits;
 pub mod metrics;
+pub mod redis_limits;
 pub mod revocation;
 pub mod route;
 pub mod session;
@@ -169,6 +170,8 @@ pub struct GatewayState {
     pub public_url: String,
     pub metrics: Arc<metrics::Metrics>,
     pub rate: limits::RateLimiter,
+    /// Rate limits shared by every instance through Redis; `None`: `rate`, in this process.
+    pub shared_rate: Option<redis_limits::RedisRateLimiter>,
     pub session_counter: limits::SessionCounter,
     pub streams: stream::StreamRegistry,
     pub revocations: Arc<revocation::RevocationSet>,
@@ -200,6 +203,7 @@ impl GatewayState {
             public_url,
             metrics: Arc::new(metrics::Metrics::default()),
             rate: limits::RateLimiter::default(),
+            shared_rate: None,
             session_counter: limits::SessionCounter::default(),
             streams: stream::StreamRegistry::default(),
             revocations: Arc::new(revocation::RevocationSet::default()),
@@ -223,6 +227,9 @@ impl GatewayState {
             self.supervisor.count(),
             self.supervisor.crashes()
         ));
+        if let Some(shared) = &self.shared_rate {
+            text.push_str(&shared.render_metrics());
+        }
         text
     }
 }
