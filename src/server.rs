@@ -40,6 +40,10 @@ pub struct UpOptions {
     pub config: Config,
     /// Overrides `[gateway] redis_url` (from `--redis-url` / `GATEHOUSE_REDIS_URL`).
     pub redis_url: Option<String>,
+    /// Overrides `[cluster] internal_listen` (from `--internal-listen`).
+    pub internal_listen: Option<SocketAddr>,
+    /// Overrides `[cluster] internal_url` (from `--internal-url` / `GATEHOUSE_INTERNAL_URL`).
+    pub internal_url: Option<String>,
     /// The gatehouse executable, for starting the reference agent.
     pub exe: PathBuf,
 }
@@ -72,6 +76,9 @@ pub struct Endpoints {
     /// The admin listener (`/metrics`, `/healthz`).
     #[serde(default)]
     pub admin: String,
+    /// The internal (instance-to-instance) listener's advertised URL, with `[cluster]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub internal: Option<String>,
     pub region: String,
     pub user_pool_id: String,
     pub client_id: String,
@@ -266,6 +273,61 @@ async fn poll_revocations(
             }
         }
     }
+}
+
+/// The internal listener and this instance's cluster identity, with `[cluster]` or `--internal-listen`.
+async fn cluster_listener(
+    opts: &UpOptions,
+) -> Result<Option<(TcpListener, crate::gateway::cluster::Cluster)>, ServerError> {
+    let cfg = opts.config.cluster.as_ref();
+    let addr = opts.internal_listen.or(cfg.and_then(|c| c.internal_listen));
+    let (cfg, addr) = match (cfg, addr) {
+        (None, None) => return Ok(None),
+        (None, Some(_)) => {
+            return Err(ServerError::Usage(
+                "--internal-listen needs [cluster] shared_secret_file in the configuration".into(),
+            ))
+        }
+        (Some(_), None) => {
+            return Err(ServerError::Usage(
+                "[cluster] needs internal_listen (or --internal-listen HOST:PORT)".into(),
+            ))
+        }
+        (Some(c), Some(a)) => (c, a),
+    };
+    let secret = std::fs::read(&cfg.shared_secret_file).map_err(|e| {
+        ServerError::Usage(format!(
+            "[cluster] shared_secret_file {}: {e}",
+            cfg.shared_secret_file.display()
+        ))
+    })?;
+    if let Some(u) = &opts.internal_url {
+        let ok = (u.starts_with("http://") || u.starts_with("https://"))
+            && u.parse::<http::Uri>().is_ok();
+        if !ok {
+            return Err(ServerError::Usage(format!(
+                "--internal-url: '{u}' is not an http:// URL"
+            )));
+        }
+    }
+    let (listener, bound) = bind(addr).await?;
+    let self_url = match opts.internal_url.as_ref().or(cfg.internal_url.as_ref()) {
+        Some(u) => u.trim_end_matches('/').to_string(),
+        None if addr.ip().is_unspecified() => {
+            return Err(ServerError::Usage(format!(
+                "[cluster] internal_listen {addr} binds every interface: set internal_url to the address other \
+                 instances reach this one at"
+            )))
+        }
+        None => bound,
+    };
+    let cluster = crate::gateway::cluster::Cluster::new(self_url, &secret).map_err(|e| {
+        ServerError::Usage(format!(
+            "[cluster] shared_secret_file {}: {e}",
+            cfg.shared_secret_file.display()
+        ))
+    })?;
+    Ok(Some((listener, cluster)))
 }
 
 /// The Redis-backed rate limiter, if a Redis URL is configured (the command line wins over the file).
@@ -465,6 +527,14 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<
         supervisor.clone(),
     );
     gateway.shared_rate = shared_rate_limiter(&opts).await?;
+    let internal_l = match cluster_listener(&opts).await? {
+        Some((listener, cluster)) => {
+            tracing::info!(internal_url = %cluster.self_url, "cluster: isolated sessions are forwarded between instances");
+            gateway.cluster = Some(cluster);
+            Some(listener)
+        }
+        None => None,
+    };
     let gw_state = Arc::new(gateway);
     let specs: std::collections::HashMap<String, crate::agent::supervisor::ProcessSpec> = gw_state
         .runtimes
@@ -506,18 +576,27 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<
     let serve = |listener: TcpListener, app: axum::Router, name: &'static str| {
         tokio::spawn(serve_http(listener, app, stop_rx.clone(), name))
     };
-    let tasks = vec![
+    let internal_url = gw_state.cluster.as_ref().map(|c| c.self_url.clone());
+    let mut tasks = vec![
         serve(web_l, crate::edge::router(app_config), "web"),
         serve(idp_l, crate::idp::router(idp_state), "idp"),
         serve(gw_l, crate::gateway::router(gw_state.clone()), "gateway"),
-        serve(admin_l, admin_router(gw_state), "admin"),
     ];
+    if let Some(l) = internal_l {
+        tasks.push(serve(
+            l,
+            crate::gateway::cluster::router(gw_state.clone()),
+            "internal",
+        ));
+    }
+    tasks.push(serve(admin_l, admin_router(gw_state), "admin"));
 
     let endpoints = Endpoints {
         web: web_url.clone(),
         idp: idp_url.clone(),
         gateway: gw_url.clone(),
         admin: admin_url.clone(),
+        internal: internal_url,
         region: pool.region.clone(),
         user_pool_id: pool.id.clone(),
         client_id: client.id.clone(),

@@ -55,11 +55,11 @@ fn write_config(dir: &Path, gateway: &str, idp: &str, burst: u32) -> String {
     path.display().to_string()
 }
 
-async fn metrics(g: &Gatehouse) -> String {
+pub async fn metrics(g: &Gatehouse) -> String {
     body_text(send("GET", &format!("{}/metrics", g.endpoints.admin), &[], "").await).await
 }
 
-fn metric(text: &str, name: &str) -> Option<u64> {
+pub fn metric(text: &str, name: &str) -> Option<u64> {
     text.lines()
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
 }
@@ -123,7 +123,7 @@ impl CutProxy {
 }
 
 /// Starts `up` with `config` on the database `db` (a `sqlite:` URL), logging to `log`.
-fn start(dir: &Path, config: &str, db: &str, log: &Path) -> Gatehouse {
+pub fn start(dir: &Path, config: &str, db: &str, log: &Path) -> Gatehouse {
     let file = std::fs::File::create(log).unwrap();
     Gatehouse::start_in_with(
         dir,
@@ -135,7 +135,7 @@ fn start(dir: &Path, config: &str, db: &str, log: &Path) -> Gatehouse {
 }
 
 /// A user in the database `db`, and a token for them from `g`'s IdP.
-async fn user_token(g: &Gatehouse, db: &str) -> String {
+pub async fn user_token(g: &Gatehouse, db: &str) -> String {
     let name = format!("rl-{}", gatehouse::util::random_lower_alnum(8));
     let (ok, out) = g.cli(
         &[

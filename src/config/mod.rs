@@ -48,6 +48,60 @@ pub struct RawConfig {
     pub runtime: Vec<RawRuntime>,
     #[serde(default)]
     pub agents: RawAgents,
+    pub cluster: Option<RawCluster>,
+}
+
+/// `[cluster]`: the internal listener over which instances forward isolated sessions to each other.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCluster {
+    /// HOST:PORT of the internal listener (`--internal-listen` overrides it).
+    pub internal_listen: Option<String>,
+    /// The URL other instances use to reach this one's internal listener (default: `http://` + the bound address).
+    pub internal_url: Option<String>,
+    /// A file holding the secret every instance shares (at least 32 bytes).
+    pub shared_secret_file: Option<String>,
+}
+
+/// A checked `[cluster]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterConfig {
+    pub internal_listen: Option<std::net::SocketAddr>,
+    pub internal_url: Option<String>,
+    pub shared_secret_file: std::path::PathBuf,
+}
+
+fn check_cluster(errors: &mut Vec<ConfigError>, raw: Option<RawCluster>) -> Option<ClusterConfig> {
+    let raw = raw?;
+    let internal_listen = raw.internal_listen.as_ref().and_then(|a| match a.parse() {
+        Ok(addr) => Some(addr),
+        Err(_) => {
+            err(
+                errors,
+                "cluster.internal_listen",
+                format!("'{a}' is not HOST:PORT (e.g. \"10.0.0.11:4010\")"),
+            );
+            None
+        }
+    });
+    if let Some(u) = &raw.internal_url {
+        check_url(errors, "cluster.internal_url", u);
+    }
+    let Some(file) = raw.shared_secret_file else {
+        err(
+            errors,
+            "cluster.shared_secret_file",
+            "missing; name a file holding a secret of at least 32 bytes, the same on every instance",
+        );
+        return None;
+    };
+    Some(ClusterConfig {
+        internal_listen,
+        internal_url: raw
+            .internal_url
+            .map(|u| u.trim_end_matches('/').to_string()),
+        shared_secret_file: file.into(),
+    })
 }
 
 /// `[agents]`: settings for session processes across all runtimes.
@@ -245,6 +299,8 @@ pub struct Config {
     pub max_agent_processes: u32,
     /// Where per-user rate limits live.
     pub rate_limits: RateLimitBackend,
+    /// Cross-instance forwarding of isolated sessions; `None`: this instance stands alone.
+    pub cluster: Option<ClusterConfig>,
 }
 
 /// Default of `[gateway] redis_timeout`.
@@ -354,6 +410,7 @@ impl Default for Config {
             runtimes: Vec::new(),
             max_agent_processes: DEFAULT_MAX_AGENT_PROCESSES,
             rate_limits: RateLimitBackend::default(),
+            cluster: None,
         }
     }
 }
@@ -527,6 +584,7 @@ pub fn restricted_header(name: &str) -> bool {
     ];
     let n = name.to_ascii_lowercase();
     RESTRICTED.contains(&n.as_str())
+        || n.starts_with("x-gatehouse-")
         || ((n.starts_with("x-amz-") || n.starts_with("x-amzn-"))
             && !n.starts_with("x-amzn-bedrock-agentcore-runtime-custom-"))
 }
@@ -1093,6 +1151,7 @@ impl Config {
         }
         let idp = check_idp(&mut errors, &raw.idp);
         let rate_limits = check_rate_limits(&mut errors, &raw.gateway);
+        let cluster = check_cluster(&mut errors, raw.cluster);
         let mut runtimes = Vec::new();
         let mut names = std::collections::HashSet::new();
         for (i, r) in raw.runtime.into_iter().enumerate() {
@@ -1116,6 +1175,7 @@ impl Config {
                 idp,
                 runtimes,
                 rate_limits,
+                cluster,
             })
         } else {
             Err(ConfigErrors(errors))
@@ -1201,6 +1261,48 @@ mod tests {
             !e.to_string().contains("hunter2"),
             "a Redis password is never echoed"
         );
+    }
+
+    #[test]
+    fn cluster_settings_are_checked() {
+        let c = Config::from_toml(
+            r#"
+            version = 1
+            [cluster]
+            internal_listen = "10.0.0.11:4010"
+            internal_url = "http://10.0.0.11:4010/"
+            shared_secret_file = "/etc/gatehouse/cluster-secret"
+            "#,
+        )
+        .unwrap();
+        let cluster = c.cluster.unwrap();
+        assert_eq!(
+            cluster.internal_url.as_deref(),
+            Some("http://10.0.0.11:4010")
+        );
+        assert_eq!(
+            cluster.internal_listen,
+            Some("10.0.0.11:4010".parse().unwrap())
+        );
+        assert!(Config::default().cluster.is_none());
+        let e = Config::from_toml(
+            "version = 1\n[cluster]\ninternal_listen = \"nowhere\"\ninternal_url = \"ftp://x\"\n",
+        )
+        .unwrap_err();
+        let keys: Vec<&str> = e.0.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            vec![
+                "cluster.internal_listen",
+                "cluster.internal_url",
+                "cluster.shared_secret_file"
+            ]
+        );
+        let e = Config::from_toml(
+            "version = 1\n[[runtime]]\nname = \"a\"\nupstream = \"http://127.0.0.1:1\"\nrequest_header_allowlist = [\"X-Gatehouse-Cluster-Secret\"]\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.0[0].key, "runtime[0].request_header_allowlist[0]");
     }
 
     #[test]

@@ -57,6 +57,9 @@ pub enum GatewayError {
     /// Rate limits are shared through Redis, Redis does not answer, and the policy is to fail closed.
     #[error("Rate limits cannot be checked right now (the shared rate-limit store is unreachable); retry shortly.")]
     RateLimitUnavailable,
+    /// A request on the internal listener without the cluster's shared secret.
+    #[error("This listener accepts requests from gatehouse instances only.")]
+    NotAPeer,
     /// The process limit of the runtime or of gatehouse is reached.
     #[error("Too many agent processes are running; try again later.")]
     TooManyProcesses,
@@ -129,9 +132,9 @@ impl GatewayError {
             GatewayError::InvalidSessionId
             | GatewayError::PayloadTooLarge(_)
             | GatewayError::Validation(_) => (StatusCode::BAD_REQUEST, "ValidationException"),
-            GatewayError::SessionOwnedByAnother | GatewayError::OriginNotAllowed => {
-                (StatusCode::FORBIDDEN, "AccessDeniedException")
-            }
+            GatewayError::SessionOwnedByAnother
+            | GatewayError::OriginNotAllowed
+            | GatewayError::NotAPeer => (StatusCode::FORBIDDEN, "AccessDeniedException"),
             GatewayError::AgentUnreachable(_) => (StatusCode::BAD_GATEWAY, "RuntimeClientError"),
             GatewayError::AgentTimeout => (StatusCode::GATEWAY_TIMEOUT, "RuntimeClientError"),
             GatewayError::AgentError { .. } => {
@@ -184,6 +187,7 @@ impl GatewayError {
             | GatewayError::OriginNotAllowed
             | GatewayError::Throttled(_)
             | GatewayError::RateLimitUnavailable
+            | GatewayError::NotAPeer
             | GatewayError::TooManySessions
             | GatewayError::TooManySockets
             | GatewayError::TooManyProcesses

@@ -12,6 +12,7 @@ use crate::config::{LimitsConfig, RuntimeConfig};
 use crate::store::Store;
 use crate::token::Authorizer;
 
+pub mod cluster;
 pub mod cors;
 pub mod credential;
 pub mod error;
@@ -170,6 +171,8 @@ pub struct GatewayState {
     pub public_url: String,
     pub metrics: Arc<metrics::Metrics>,
     pub rate: limits::RateLimiter,
+    /// Forwarding of isolated sessions between instances; `None`: this instance stands alone.
+    pub cluster: Option<cluster::Cluster>,
     /// Rate limits shared by every instance through Redis; `None`: `rate`, in this process.
     pub shared_rate: Option<redis_limits::RedisRateLimiter>,
     pub session_counter: limits::SessionCounter,
@@ -204,6 +207,7 @@ impl GatewayState {
             metrics: Arc::new(metrics::Metrics::default()),
             rate: limits::RateLimiter::default(),
             shared_rate: None,
+            cluster: None,
             session_counter: limits::SessionCounter::default(),
             streams: stream::StreamRegistry::default(),
             revocations: Arc::new(revocation::RevocationSet::default()),

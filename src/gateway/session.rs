@@ -72,6 +72,31 @@ impl SessionBinder {
             .map_err(|e| GatewayError::Internal(format!("session lookup: {e}")))
     }
 
+    /// The internal URL of the instance that runs the session's process, if recorded.
+    pub async fn instance(
+        &self,
+        runtime_arn: &str,
+        session_id: &str,
+    ) -> Result<Option<String>, GatewayError> {
+        self.store
+            .session_instance(runtime_arn, session_id)
+            .await
+            .map_err(|e| GatewayError::Internal(format!("session instance lookup: {e}")))
+    }
+
+    /// Records that the instance at `url` runs the session's process.
+    pub async fn set_instance(
+        &self,
+        runtime_arn: &str,
+        session_id: &str,
+        url: &str,
+    ) -> Result<(), GatewayError> {
+        self.store
+            .set_session_instance(runtime_arn, session_id, Some(url))
+            .await
+            .map_err(|e| GatewayError::Internal(format!("recording the session's instance: {e}")))
+    }
+
     /// Succeeds if the session is (now) owned by `caller`; `SessionOwnedByAnother` otherwise.
     pub async fn bind(
         &self,

@@ -151,6 +151,10 @@ pub(super) async fn upgrade(
         }
     }
     headers.remove("content-type");
+    if let (None, Some(cluster)) = (&fixed, &state.cluster) {
+        // WebSockets are not forwarded between instances: this instance takes the session over.
+        super::cluster::owner_elsewhere(state, cluster, runtime, &session_id, false).await?;
+    }
     let (upstream, lease) = runtime
         .resolve_upstream(state, fixed, &session_id, &claims.sub)
         .await?;

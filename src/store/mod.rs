@@ -395,4 +395,18 @@ pub trait Store: Send + Sync + 'static {
         runtime_arn: &str,
         session_id: &str,
     ) -> Result<Option<SessionOwner>, StoreError>;
+    /// Records the internal URL of the instance that runs the session's agent process (`None` clears it).
+    /// `NotFound` if the session was never bound.
+    async fn set_session_instance(
+        &self,
+        runtime_arn: &str,
+        session_id: &str,
+        instance_url: Option<&str>,
+    ) -> Result<(), StoreError>;
+    /// The internal URL of the instance that runs the session's agent process, if one is recorded.
+    async fn session_instance(
+        &self,
+        runtime_arn: &str,
+        session_id: &str,
+    ) -> Result<Option<String>, StoreError>;
 }

@@ -892,6 +892,41 @@ impl Store for SqliteStore {
         .transpose()
         .map_err(|e: sqlx::Error| StoreError::from(e))
     }
+
+    async fn set_session_instance(
+        &self,
+        runtime_arn: &str,
+        session_id: &str,
+        instance_url: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE session_bindings SET instance_url = ? WHERE runtime_arn = ? AND session_id = ?",
+        )
+        .bind(instance_url)
+        .bind(runtime_arn)
+        .bind(session_id)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn session_instance(
+        &self,
+        runtime_arn: &str,
+        session_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let url: Option<Option<String>> = sqlx::query_scalar(
+            "SELECT instance_url FROM session_bindings WHERE runtime_arn = ? AND session_id = ?",
+        )
+        .bind(runtime_arn)
+        .bind(session_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(url.flatten())
+    }
 }
 
 #[cfg(test)]
@@ -997,6 +1032,39 @@ mod tests {
             b,
             "bindings are per runtime"
         );
+    }
+
+    #[tokio::test]
+    async fn the_instance_running_a_session_is_recorded_and_overwritten() {
+        let (_d, s) = store().await;
+        let owner = SessionOwner {
+            issuer: "iss".into(),
+            sub: "alice".into(),
+        };
+        assert!(matches!(
+            s.set_session_instance("arn", "s1", Some("http://a:4010"))
+                .await,
+            Err(StoreError::NotFound)
+        ));
+        s.bind_session("arn", "s1", &owner, 1).await.unwrap();
+        assert_eq!(s.session_instance("arn", "s1").await.unwrap(), None);
+        s.set_session_instance("arn", "s1", Some("http://a:4010"))
+            .await
+            .unwrap();
+        assert_eq!(
+            s.session_instance("arn", "s1").await.unwrap().as_deref(),
+            Some("http://a:4010")
+        );
+        s.set_session_instance("arn", "s1", Some("http://b:4010"))
+            .await
+            .unwrap();
+        assert_eq!(
+            s.session_instance("arn", "s1").await.unwrap().as_deref(),
+            Some("http://b:4010")
+        );
+        s.set_session_instance("arn", "s1", None).await.unwrap();
+        assert_eq!(s.session_instance("arn", "s1").await.unwrap(), None);
+        assert_eq!(s.session_instance("arn", "unknown").await.unwrap(), None);
     }
 
     #[tokio::test]
