@@ -249,6 +249,14 @@ async fn the_internal_listener_refuses_requests_without_the_shared_secret() {
             "{what}"
         );
     }
+    for (method, path) in [
+        ("GET", "/internal/v1/ws"),
+        ("POST", "/internal/v1/stop"),
+        ("GET", "/internal/v1/ping"),
+    ] {
+        let r = send(method, &format!("{internal}{path}"), &[], "").await;
+        assert_eq!(r.status(), 403, "{path} without the secret");
+    }
     let r = send(
         "GET",
         &format!("{internal}/internal/v1/ping"),
@@ -289,4 +297,49 @@ async fn the_internal_listener_refuses_requests_without_the_shared_secret() {
     let r = forged(Some(p.secret.clone())).await;
     let text = body_text(r).await;
     assert!(text.contains("victim-sub"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_websocket_on_another_instance_is_relayed_to_the_sessions_process() {
+    use futures_util::{SinkExt as _, StreamExt as _};
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let mut p = pair(true);
+    let b = p.b.take().unwrap();
+    let token = user_token(&p.a, &p.db).await;
+    let first = invoke(&p.a.invocations_url(), Some(&token), &[], &json!({})).await;
+    let pid = whoami(&first)["pid"].clone();
+    let session = first.session_id();
+
+    let mut req = b.endpoints.runtimes[0]
+        .ws_url
+        .as_str()
+        .into_client_request()
+        .unwrap();
+    req.headers_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    req.headers_mut().insert(SESSION, session.parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    for turn in [2, 3] {
+        ws.send(Message::Text(json!({"prompt": "hi"}).to_string().into()))
+            .await
+            .unwrap();
+        let reply = loop {
+            match ws.next().await.unwrap().unwrap() {
+                Message::Text(t) => break serde_json::from_str::<Value>(t.as_str()).unwrap(),
+                _ => continue,
+            }
+        };
+        assert_eq!(reply["turn"], turn, "{reply}");
+        assert_eq!(reply["pid"], pid, "A's process answers through B");
+        assert_eq!(reply["session_id"], session.as_str());
+        assert!(reply["headers"].get("x-gatehouse-cluster-secret").is_none());
+    }
+    ws.close(None).await.unwrap();
+    assert_eq!(
+        metric(&metrics(&b).await, "gatehouse_agent_processes"),
+        Some(0),
+        "B started no process of its own"
+    );
 }

@@ -68,6 +68,7 @@ fn deploy_files_use_only_flags_and_variables_the_binary_accepts() {
         "GATEHOUSE_DATABASE_URL",
         "GATEHOUSE_REDIS_URL",
         "GATEHOUSE_DATA_DIR",
+        "GATEHOUSE_INTERNAL_URL",
     ] {
         assert!(help.contains(var), "`up --help` names {var}");
     }
@@ -75,12 +76,53 @@ fn deploy_files_use_only_flags_and_variables_the_binary_accepts() {
         unit.contains("GATEHOUSE_DATA_DIR=/var/lib/gatehouse")
             && unit.contains("StateDirectory=gatehouse")
     );
-    for var in ["GATEHOUSE_DATABASE_URL", "GATEHOUSE_REDIS_URL"] {
+    for var in [
+        "GATEHOUSE_DATABASE_URL",
+        "GATEHOUSE_REDIS_URL",
+        "GATEHOUSE_INTERNAL_URL",
+    ] {
         assert!(
             deployment.contains(&format!("name: {var}")),
             "deployment sets {var}"
         );
     }
+}
+
+#[test]
+fn the_kubernetes_configuration_is_a_valid_gatehouse_toml() {
+    let cm = read("deploy/k8s/configmap.yaml");
+    let start = cm.find("gatehouse.toml: |").unwrap();
+    let toml: String = cm[start..]
+        .lines()
+        .skip(1)
+        .map(|l| l.strip_prefix("    ").unwrap_or(l))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let config = gatehouse::config::Config::from_toml(&toml)
+        .unwrap_or_else(|e| panic!("configmap.yaml's gatehouse.toml: {e}"));
+    let cluster = config.cluster.expect("[cluster] is configured");
+    let deployment = read("deploy/k8s/deployment.yaml");
+    let dir = cluster
+        .shared_secret_file
+        .parent()
+        .unwrap()
+        .display()
+        .to_string();
+    assert!(
+        deployment.contains(&format!("mountPath: {dir}")),
+        "the cluster secret is mounted where the configuration reads it"
+    );
+    assert!(
+        deployment.contains("key: cluster-secret")
+            && read("deploy/k8s/secret.yaml").contains("cluster-secret:")
+    );
+    assert!(
+        deployment.contains("- 0.0.0.0:4010")
+            && deployment.contains("value: http://$(POD_IP):4010")
+    );
+    let policy = read("deploy/k8s/networkpolicy.yaml");
+    let internal = &policy[policy.find("port: 4002").unwrap()..];
+    assert!(internal.contains("podSelector:\n            matchLabels:\n              app.kubernetes.io/name: gatehouse\n      ports:\n        - port: 4010"), "only replicas reach the internal listener");
 }
 
 #[test]
@@ -152,6 +194,8 @@ fn hardening_promised_by_the_docs_is_in_the_files() {
         "secret.yaml",
         "deployment.yaml",
         "service.yaml",
+        "networkpolicy.yaml",
+        "configmap.yaml",
     ] {
         assert!(docs.contains(f), "docs/deploy.md describes {f}");
     }

@@ -28,6 +28,8 @@ pub const SECRET_HEADER: &str = "x-gatehouse-cluster-secret";
 pub const RUNTIME_HEADER: &str = "x-gatehouse-runtime-arn";
 /// A forwarded invocation.
 pub const INVOKE_PATH: &str = "/internal/v1/invocations";
+/// A forwarded WebSocket.
+pub const WS_PATH: &str = "/internal/v1/ws";
 /// A forwarded `StopRuntimeSession`.
 pub const STOP_PATH: &str = "/internal/v1/stop";
 /// Whether an instance answers (and shares the secret).
@@ -94,14 +96,12 @@ impl Cluster {
         }
     }
 
-    fn request(
+    /// `headers` plus the secret and the runtime, for a request to another instance.
+    pub(super) fn peer_headers(
         &self,
-        peer: &str,
-        path: &str,
-        runtime_arn: &str,
         mut headers: HeaderMap,
-        body: Body,
-    ) -> Result<http::Request<Body>, GatewayError> {
+        runtime_arn: &str,
+    ) -> Result<HeaderMap, GatewayError> {
         headers.remove(SECRET_HEADER);
         let secret = HeaderValue::from_bytes(&self.secret)
             .map_err(|e| GatewayError::Internal(format!("cluster secret header: {e}")))?;
@@ -109,6 +109,18 @@ impl Cluster {
         let arn = HeaderValue::from_str(runtime_arn)
             .map_err(|e| GatewayError::Internal(format!("runtime ARN header: {e}")))?;
         headers.insert(HeaderName::from_static(RUNTIME_HEADER), arn);
+        Ok(headers)
+    }
+
+    fn request(
+        &self,
+        peer: &str,
+        path: &str,
+        runtime_arn: &str,
+        headers: HeaderMap,
+        body: Body,
+    ) -> Result<http::Request<Body>, GatewayError> {
+        let headers = self.peer_headers(headers, runtime_arn)?;
         let mut req = http::Request::post(format!("{peer}{path}"))
             .body(body)
             .map_err(|e| GatewayError::Internal(format!("building the forwarded request: {e}")))?;
@@ -140,7 +152,6 @@ pub(super) async fn owner_elsewhere(
     cluster: &Cluster,
     runtime: &Runtime,
     session_id: &str,
-    forwardable: bool,
 ) -> Result<Option<String>, GatewayError> {
     if state.supervisor.running(&runtime.arn, session_id).await {
         return Ok(None);
@@ -148,15 +159,13 @@ pub(super) async fn owner_elsewhere(
     match state.sessions.instance(&runtime.arn, session_id).await? {
         Some(url) if url == cluster.self_url => return Ok(None),
         Some(url) => {
-            if forwardable && cluster.alive(&state.client, &url).await {
+            if cluster.alive(&state.client, &url).await {
                 return Ok(Some(url));
             }
             tracing::warn!(
                 instance = %url,
                 runtime = %runtime.name,
-                forwardable,
-                "the session's agent process is on another instance that does not answer (or this is a WebSocket); \
-                 starting the session afresh here"
+                "the instance running the session's agent process does not answer; starting the session afresh here"
             );
         }
         None => {}
@@ -269,6 +278,7 @@ pub fn router(state: Arc<GatewayState>) -> Router {
     Router::new()
         .route(INVOKE_PATH, post(internal_invoke))
         .route(STOP_PATH, post(internal_stop))
+        .route(WS_PATH, get(internal_ws))
         .route(PING_PATH, get(internal_ping))
         .fallback(|| async { GatewayError::UnknownOperation })
         .with_state(state)
@@ -384,6 +394,90 @@ async fn internal_invoke(State(state): State<Arc<GatewayState>>, req: Request) -
         "forwarded request"
     );
     resp
+}
+
+/// A WebSocket forwarded by another instance, which keeps the client-facing checks (token expiry, reauth,
+/// frame limits); here the frames are relayed to the session's local process as they are.
+async fn internal_ws(State(state): State<Arc<GatewayState>>, req: Request) -> Response {
+    use axum::extract::FromRequestParts as _;
+    let (mut parts, _body) = req.into_parts();
+    let result = async {
+        let f = forwarded(&state, &parts.headers)?;
+        let upgrade = axum::extract::ws::WebSocketUpgrade::from_request_parts(&mut parts, &())
+            .await
+            .map_err(|_| GatewayError::Validation("This endpoint needs a WebSocket upgrade request."))?;
+        let mut client_headers = parts.headers.clone();
+        client_headers.remove(SECRET_HEADER);
+        let mut headers = agent_headers(
+            &client_headers,
+            &f.session,
+            &f.user,
+            &f.request_id,
+            &f.runtime.header_allowlist,
+        );
+        headers.remove("content-type");
+        let (upstream, lease) = f
+            .runtime
+            .resolve_upstream(&state, None, &f.session, &f.user)
+            .await?;
+        let agent = super::ws::connect_agent(&upstream, headers, &f.runtime).await?;
+        let max = f.runtime.limits.ws_max_message_bytes;
+        let shutdown = state.shutdown.clone();
+        tracing::info!(request_id = %f.request_id, runtime = %f.runtime.name, "forwarded websocket");
+        Ok::<_, GatewayError>(
+            upgrade
+                .max_message_size(max)
+                .max_frame_size(max)
+                .on_upgrade(move |socket| pipe(socket, agent, shutdown, lease)),
+        )
+    }
+    .await;
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// Relays frames both ways until either side closes or gatehouse shuts down.
+async fn pipe(
+    mut peer: axum::extract::ws::WebSocket,
+    mut agent: super::ws::AgentSocket,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+    _lease: Option<crate::agent::supervisor::Lease>,
+) {
+    use futures_util::{SinkExt as _, StreamExt as _};
+    loop {
+        tokio::select! {
+            msg = peer.recv() => match msg {
+                Some(Ok(m)) => {
+                    let closing = matches!(m, axum::extract::ws::Message::Close(_));
+                    if agent.send(super::ws::to_agent(m)).await.is_err() || closing {
+                        break;
+                    }
+                }
+                _ => break,
+            },
+            msg = agent.next() => match msg {
+                Some(Ok(m)) => {
+                    let closing = m.is_close();
+                    if let Some(out) = super::ws::to_client(m) {
+                        if peer.send(out).await.is_err() {
+                            break;
+                        }
+                    }
+                    if closing {
+                        break;
+                    }
+                }
+                _ => {
+                    let _ = peer.send(super::ws::close(1011, "the agent went away")).await;
+                    break;
+                }
+            },
+            () = super::ws::stopping(&mut shutdown) => {
+                let _ = peer.send(super::ws::close(1001, "gatehouse is shutting down")).await;
+                break;
+            }
+        }
+    }
+    let _ = agent.close(None).await;
 }
 
 async fn internal_stop(State(state): State<Arc<GatewayState>>, headers: HeaderMap) -> Response {

@@ -400,7 +400,7 @@ async fn invoke(
     );
     if let (None, Some(cluster)) = (&fixed, &state.cluster) {
         if let Some(peer) =
-            super::cluster::owner_elsewhere(state, cluster, runtime, &session_id, true).await?
+            super::cluster::owner_elsewhere(state, cluster, runtime, &session_id).await?
         {
             return super::cluster::forward(
                 state,
