@@ -1,3 +1,3 @@
--- gatehouse schema version 3: which instance runs a session's agent process (issue 8, cross-instance forwarding).
--- The internal URL of that instance's cluster listener; NULL: none recorded (a fixed upstream, or a single instance).
-ALTER TABLE session_bindings ADD COLUMN instance_url TEXT;
+-- gatehouse schema version 3: which instance runs a session's agent process (several instances on one database).
+-- Never edit a released migration: add a new file.
+ALTER TABLE session_bindings ADD COLUMN instance TEXT;      -- NULL: no process recorded

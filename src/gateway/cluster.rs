@@ -156,8 +156,9 @@ pub(super) async fn owner_elsewhere(
     if state.supervisor.running(&runtime.arn, session_id).await {
         return Ok(None);
     }
-    match state.sessions.instance(&runtime.arn, session_id).await? {
-        Some(url) if url == cluster.self_url => return Ok(None),
+    let (arn, me) = (&runtime.arn, cluster.self_url.as_str());
+    match state.sessions.instance(arn, session_id).await? {
+        Some(url) if url == me => return Ok(None),
         Some(url) => {
             if cluster.alive(&state.client, &url).await {
                 return Ok(Some(url));
@@ -167,14 +168,18 @@ pub(super) async fn owner_elsewhere(
                 runtime = %runtime.name,
                 "the instance running the session's agent process does not answer; starting the session afresh here"
             );
+            state
+                .sessions
+                .release_instance(arn, session_id, &url)
+                .await?;
         }
         None => {}
     }
-    state
-        .sessions
-        .set_instance(&runtime.arn, session_id, &cluster.self_url)
-        .await?;
-    Ok(None)
+    // First claim wins: if another instance claimed the session meanwhile, its process serves it.
+    match state.sessions.claim_instance(arn, session_id, me).await? {
+        Some(url) if url != me && cluster.alive(&state.client, &url).await => Ok(Some(url)),
+        _ => Ok(None),
+    }
 }
 
 /// Forwards an authenticated, admitted invocation to the instance at `peer` and streams its answer back.

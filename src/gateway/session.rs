@@ -84,17 +84,31 @@ impl SessionBinder {
             .map_err(|e| GatewayError::Internal(format!("session instance lookup: {e}")))
     }
 
-    /// Records that the instance at `url` runs the session's process.
-    pub async fn set_instance(
+    /// Records `url` as the instance running the session's process unless one is recorded; returns the one
+    /// recorded now (the first claim wins).
+    pub async fn claim_instance(
+        &self,
+        runtime_arn: &str,
+        session_id: &str,
+        url: &str,
+    ) -> Result<Option<String>, GatewayError> {
+        self.store
+            .claim_session_instance(runtime_arn, session_id, url)
+            .await
+            .map_err(|e| GatewayError::Internal(format!("recording the session's instance: {e}")))
+    }
+
+    /// Clears the record if it still names `url`.
+    pub async fn release_instance(
         &self,
         runtime_arn: &str,
         session_id: &str,
         url: &str,
     ) -> Result<(), GatewayError> {
         self.store
-            .set_session_instance(runtime_arn, session_id, Some(url))
+            .release_session_instance(runtime_arn, session_id, url)
             .await
-            .map_err(|e| GatewayError::Internal(format!("recording the session's instance: {e}")))
+            .map_err(|e| GatewayError::Internal(format!("clearing the session's instance: {e}")))
     }
 
     /// Succeeds if the session is (now) owned by `caller`; `SessionOwnedByAnother` otherwise.

@@ -395,15 +395,24 @@ pub trait Store: Send + Sync + 'static {
         runtime_arn: &str,
         session_id: &str,
     ) -> Result<Option<SessionOwner>, StoreError>;
-    /// Records the internal URL of the instance that runs the session's agent process (`None` clears it).
-    /// `NotFound` if the session was never bound.
-    async fn set_session_instance(
+
+    // === which instance runs a session's agent process (several instances on one database) ===
+    /// Records `instance` as the one running the session's process unless another is recorded; returns the
+    /// instance recorded now (the first claim wins, atomically), `None` if the session is not bound.
+    async fn claim_session_instance(
         &self,
         runtime_arn: &str,
         session_id: &str,
-        instance_url: Option<&str>,
+        instance: &str,
+    ) -> Result<Option<String>, StoreError>;
+    /// Clears the record if it is still `instance` (its process stopped).
+    async fn release_session_instance(
+        &self,
+        runtime_arn: &str,
+        session_id: &str,
+        instance: &str,
     ) -> Result<(), StoreError>;
-    /// The internal URL of the instance that runs the session's agent process, if one is recorded.
+    /// The instance recorded as running the session's process, if any.
     async fn session_instance(
         &self,
         runtime_arn: &str,

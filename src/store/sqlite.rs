@@ -893,23 +893,47 @@ impl Store for SqliteStore {
         .map_err(|e: sqlx::Error| StoreError::from(e))
     }
 
-    async fn set_session_instance(
+    async fn claim_session_instance(
         &self,
         runtime_arn: &str,
         session_id: &str,
-        instance_url: Option<&str>,
-    ) -> Result<(), StoreError> {
-        let done = sqlx::query(
-            "UPDATE session_bindings SET instance_url = ? WHERE runtime_arn = ? AND session_id = ?",
+        instance: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // Conditional update first (it takes the row's write lock), then read whichever claim won.
+        sqlx::query(
+            "UPDATE session_bindings SET instance = ? WHERE runtime_arn = ? AND session_id = ? AND instance IS NULL",
         )
-        .bind(instance_url)
+        .bind(instance)
         .bind(runtime_arn)
         .bind(session_id)
+        .execute(&mut *tx)
+        .await?;
+        let now: Option<Option<String>> = sqlx::query_scalar(
+            "SELECT instance FROM session_bindings WHERE runtime_arn = ? AND session_id = ?",
+        )
+        .bind(runtime_arn)
+        .bind(session_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(now.flatten())
+    }
+
+    async fn release_session_instance(
+        &self,
+        runtime_arn: &str,
+        session_id: &str,
+        instance: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE session_bindings SET instance = NULL WHERE runtime_arn = ? AND session_id = ? AND instance = ?",
+        )
+        .bind(runtime_arn)
+        .bind(session_id)
+        .bind(instance)
         .execute(&self.pool)
         .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
         Ok(())
     }
 
@@ -918,14 +942,14 @@ impl Store for SqliteStore {
         runtime_arn: &str,
         session_id: &str,
     ) -> Result<Option<String>, StoreError> {
-        let url: Option<Option<String>> = sqlx::query_scalar(
-            "SELECT instance_url FROM session_bindings WHERE runtime_arn = ? AND session_id = ?",
+        let v: Option<Option<String>> = sqlx::query_scalar(
+            "SELECT instance FROM session_bindings WHERE runtime_arn = ? AND session_id = ?",
         )
         .bind(runtime_arn)
         .bind(session_id)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(url.flatten())
+        Ok(v.flatten())
     }
 }
 
@@ -1032,39 +1056,6 @@ mod tests {
             b,
             "bindings are per runtime"
         );
-    }
-
-    #[tokio::test]
-    async fn the_instance_running_a_session_is_recorded_and_overwritten() {
-        let (_d, s) = store().await;
-        let owner = SessionOwner {
-            issuer: "iss".into(),
-            sub: "alice".into(),
-        };
-        assert!(matches!(
-            s.set_session_instance("arn", "s1", Some("http://a:4010"))
-                .await,
-            Err(StoreError::NotFound)
-        ));
-        s.bind_session("arn", "s1", &owner, 1).await.unwrap();
-        assert_eq!(s.session_instance("arn", "s1").await.unwrap(), None);
-        s.set_session_instance("arn", "s1", Some("http://a:4010"))
-            .await
-            .unwrap();
-        assert_eq!(
-            s.session_instance("arn", "s1").await.unwrap().as_deref(),
-            Some("http://a:4010")
-        );
-        s.set_session_instance("arn", "s1", Some("http://b:4010"))
-            .await
-            .unwrap();
-        assert_eq!(
-            s.session_instance("arn", "s1").await.unwrap().as_deref(),
-            Some("http://b:4010")
-        );
-        s.set_session_instance("arn", "s1", None).await.unwrap();
-        assert_eq!(s.session_instance("arn", "s1").await.unwrap(), None);
-        assert_eq!(s.session_instance("arn", "unknown").await.unwrap(), None);
     }
 
     #[tokio::test]
