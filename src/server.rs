@@ -17,7 +17,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, RuntimeConfig};
 use crate::gateway::{upstream, GatewayState, Runtime};
 use crate::idp::{bootstrap, IdpState};
-use crate::store::{SqliteStore, Store};
+use crate::store::{PostgresStore, SqliteStore, Store};
 use crate::token::{Authorizer, KeyCache, Policy};
 
 /// The file `up` writes once every listener is ready.
@@ -57,6 +57,8 @@ pub enum ServerError {
     Bind(SocketAddr, std::io::Error),
     #[error("{0}")]
     Store(#[from] crate::store::StoreError),
+    #[error("database {0}: {1}")]
+    Database(String, crate::store::StoreError),
     #[error("{0}")]
     Bootstrap(#[from] bootstrap::BootstrapError),
     #[error("reference agent: {0}")]
@@ -97,21 +99,32 @@ pub struct EndpointRuntime {
     pub ws_url: String,
 }
 
-/// Opens the store named by `--database-url`, or the SQLite file in the data directory.
+/// Opens the store named by `--database-url` — `postgres://…` (or `postgresql://…`) for PostgreSQL, `sqlite:…`
+/// or a plain file path for SQLite — or, without one, the SQLite file in the data directory. Never logs the URL
+/// (it may carry a password); PostgreSQL is logged as user, host, port and database only.
 pub async fn open_store(
     data_dir: &Path,
     database_url: Option<&str>,
 ) -> Result<Arc<dyn Store>, ServerError> {
-    match database_url {
+    match database_url.map(str::trim).filter(|u| !u.is_empty()) {
         None => {
             create_data_dir(data_dir)?;
             Ok(Arc::new(SqliteStore::open_in(data_dir).await?))
         }
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            let shown = crate::store::postgres::redacted(url);
+            let store = PostgresStore::open_url(url)
+                .await
+                .map_err(|e| ServerError::Database(shown.clone(), e))?;
+            tracing::info!(database = %shown, "store: PostgreSQL");
+            Ok(Arc::new(store))
+        }
         Some(url) if url.starts_with("sqlite:") => Ok(Arc::new(SqliteStore::open_url(url).await?)),
-        Some(url) => Err(ServerError::Usage(format!(
-            "--database-url: '{}' is not supported; use a sqlite: URL or leave it out for the data directory",
-            url.split(':').next().unwrap_or("")
+        Some(url) if url.contains("://") => Err(ServerError::Usage(format!(
+            "--database-url: '{}://' is not supported; use postgres://USER@HOST:PORT/DB, sqlite:PATH or a file path",
+            url.split("://").next().unwrap_or("")
         ))),
+        Some(path) => Ok(Arc::new(SqliteStore::open_file(Path::new(path)).await?)),
     }
 }
 
@@ -425,9 +438,12 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<
     } else {
         opts.config.runtimes.clone()
     };
+    // An unknown kid from the built-in pool is a key just rotated in (on any instance sharing the database): look
+    // again after a second rather than after the 30 s an external provider gets. The fetch goes to an IdP that
+    // serves its keys from memory.
     let builtin_cache = Arc::new(KeyCache::new(
         Arc::new(upstream::HttpKeySource::new(http.clone(), local_discovery)),
-        Duration::from_secs(30),
+        Duration::from_secs(1),
         Duration::from_secs(1),
         Duration::from_secs(300),
     ));
@@ -548,15 +564,31 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<
         let set = gw_state.revocations.clone();
         let pool_id = pool.id.clone();
         let mut stop = stop_rx.clone();
+        // PostgreSQL also pushes a signal (LISTEN/NOTIFY) when any instance commits a revocation: read at once.
+        let mut changes = store.changes();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(REVOCATION_POLL);
             loop {
                 tokio::select! {
                     _ = tick.tick() => poll_revocations(store.as_ref(), &set, &pool_id).await,
+                    () = crate::store::changed(&mut changes) => poll_revocations(store.as_ref(), &set, &pool_id).await,
                     _ = stop.changed() => break,
                 }
             }
         })
+    };
+    // Every instance re-reads the signing keys in the background, so a rotation made anywhere signs here within
+    // keys::RELOAD and requests never wait on the store for keys.
+    idp_state
+        .keys
+        .reload(clock.now_unix())
+        .await
+        .map_err(|e| ServerError::Usage(format!("signing keys: {e}")))?;
+    let key_reloader = {
+        let idp = idp_state.clone();
+        let clock = clock.clone();
+        let stop = stop_rx.clone();
+        tokio::spawn(async move { idp.keys.reload_forever(clock, stop).await })
     };
     let sweeper = {
         let supervisor = supervisor.clone();
@@ -579,7 +611,7 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<
     let internal_url = gw_state.cluster.as_ref().map(|c| c.self_url.clone());
     let mut tasks = vec![
         serve(web_l, crate::edge::router(app_config), "web"),
-        serve(idp_l, crate::idp::router(idp_state), "idp"),
+        serve(idp_l, crate::idp::router(idp_state.clone()), "idp"),
         serve(gw_l, crate::gateway::router(gw_state.clone()), "gateway"),
     ];
     if let Some(l) = internal_l {
@@ -589,7 +621,11 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<
             "internal",
         ));
     }
-    tasks.push(serve(admin_l, admin_router(gw_state), "admin"));
+    tasks.push(serve(
+        admin_l,
+        admin_router(gw_state, store.clone(), idp_state.clone()),
+        "admin",
+    ));
 
     let endpoints = Endpoints {
         web: web_url.clone(),
@@ -623,6 +659,7 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<
     }
     sweeper.abort();
     revocation_poller.abort();
+    key_reloader.abort();
     supervisor.stop_all().await;
     if let Some(agent) = agent {
         agent.stop().await;
@@ -631,10 +668,47 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<
     Ok(())
 }
 
-/// The admin listener: Prometheus metrics and a liveness probe.
-fn admin_router(gw: Arc<GatewayState>) -> axum::Router {
+/// How long `/readyz` waits for the store.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// `/readyz`: 200 when the store answers within `READY_TIMEOUT` and the signing keys are loaded, 503 otherwise,
+/// with a JSON body naming each check (for load balancers: take the instance out while its database is away).
+async fn readiness(
+    store: &dyn Store,
+    idp: &IdpState,
+) -> (http::StatusCode, axum::Json<serde_json::Value>) {
+    let store_ok = matches!(
+        tokio::time::timeout(READY_TIMEOUT, store.ping()).await,
+        Ok(Ok(()))
+    );
+    let keys_ok = idp.keys.is_loaded();
+    let status = if store_ok && keys_ok {
+        http::StatusCode::OK
+    } else {
+        http::StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        axum::Json(serde_json::json!({
+            "ready": store_ok && keys_ok,
+            "store": if store_ok { "ok" } else { "unreachable" },
+            "keys": if keys_ok { "loaded" } else { "not loaded" },
+        })),
+    )
+}
+
+/// The admin listener: Prometheus metrics, liveness and readiness probes.
+fn admin_router(gw: Arc<GatewayState>, store: Arc<dyn Store>, idp: Arc<IdpState>) -> axum::Router {
     use axum::routing::get;
     axum::Router::new()
+        .route(
+            "/readyz",
+            get(move || {
+                let store = store.clone();
+                let idp = idp.clone();
+                async move { readiness(store.as_ref(), &idp).await }
+            }),
+        )
         .route(
             "/metrics",
             get({

@@ -8,17 +8,20 @@ use std::process::Stdio;
 
 use serde_json::{json, Value};
 
+use crate::common::pg::TestDb;
 use crate::common::{body_text, invoke, send, Gatehouse, Invocation};
 use crate::redis_limits::{metric, metrics, user_token};
 
 const SESSION: &str = "x-amzn-bedrock-agentcore-runtime-session-id";
 
 struct Pair {
-    _tmp: tempfile::TempDir,
-    db: String,
-    secret: String,
+    // Fields drop in order: the instances before their database.
     a: Gatehouse,
     b: Option<Gatehouse>,
+    db: String,
+    secret: String,
+    _tmp: tempfile::TempDir,
+    _pg: Option<TestDb>,
 }
 
 fn config(dir: &Path, secret_file: &Path, idp: &str) -> PathBuf {
@@ -54,10 +57,13 @@ fn up(dir: &Path, config: &Path, db: &str) -> Gatehouse {
     )
 }
 
-/// A and (optionally) B on one database; B issues and accepts tokens under A's issuer.
-fn pair(with_b: bool) -> Pair {
+/// A and (optionally) B on one database (a SQLite file, or `pg`); B issues and accepts tokens under A's issuer.
+fn pair(with_b: bool, pg: Option<TestDb>) -> Pair {
     let tmp = tempfile::tempdir().unwrap();
-    let db = format!("sqlite:{}", tmp.path().join("shared.db").display());
+    let db = match &pg {
+        Some(p) => p.url.clone(),
+        None => format!("sqlite:{}", tmp.path().join("shared.db").display()),
+    };
     let secret = gatehouse::util::random_alnum(48);
     let secret_file = tmp.path().join("cluster-secret");
     std::fs::write(&secret_file, format!("{secret}\n")).unwrap();
@@ -75,11 +81,12 @@ fn pair(with_b: bool) -> Pair {
         )
     });
     Pair {
-        _tmp: tmp,
-        db,
-        secret,
         a,
         b,
+        db,
+        secret,
+        _tmp: tmp,
+        _pg: pg,
     }
 }
 
@@ -92,14 +99,27 @@ fn whoami(r: &Invocation) -> Value {
 }
 
 async fn recorded_instance(db: &str, arn: &str, session: &str) -> Option<String> {
-    use gatehouse::store::Store as _;
-    let store = gatehouse::store::SqliteStore::open_url(db).await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let store = gatehouse::server::open_store(tmp.path(), Some(db))
+        .await
+        .unwrap();
     store.session_instance(arn, session).await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_on_another_instance_is_forwarded_there_and_restarts_here_when_it_is_gone() {
-    let mut p = pair(true);
+    forwarded_then_taken_over(pair(true, None)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarding_and_takeover_work_on_postgresql_too() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    forwarded_then_taken_over(pair(true, Some(db))).await;
+}
+
+async fn forwarded_then_taken_over(mut p: Pair) {
     let b = p.b.take().unwrap();
     let a_internal =
         p.a.endpoints
@@ -173,7 +193,7 @@ async fn a_session_on_another_instance_is_forwarded_there_and_restarts_here_when
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stopping_a_session_on_another_instance_stops_its_process_there() {
-    let mut p = pair(true);
+    let mut p = pair(true, None);
     let b = p.b.take().unwrap();
     let token = user_token(&p.a, &p.db).await;
     let first = invoke(&p.a.invocations_url(), Some(&token), &[], &json!({})).await;
@@ -206,7 +226,7 @@ async fn stopping_a_session_on_another_instance_stops_its_process_there() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_internal_listener_refuses_requests_without_the_shared_secret() {
-    let p = pair(false);
+    let p = pair(false, None);
     let internal = p.a.endpoints.internal.clone().unwrap();
     let arn = p.a.endpoints.runtimes[0].arn.clone();
     let session = format!("{}-forged-session", gatehouse::util::uuid_v4());
@@ -305,7 +325,7 @@ async fn a_websocket_on_another_instance_is_relayed_to_the_sessions_process() {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
     use tokio_tungstenite::tungstenite::Message;
 
-    let mut p = pair(true);
+    let mut p = pair(true, None);
     let b = p.b.take().unwrap();
     let token = user_token(&p.a, &p.db).await;
     let first = invoke(&p.a.invocations_url(), Some(&token), &[], &json!({})).await;

@@ -209,7 +209,6 @@ async fn the_liveness_path_is_served_by_the_admin_listener() {
 }
 
 #[tokio::test]
-#[ignore = "enable when /readyz (issue 8, the `pg` branch) is merged"]
 async fn the_readiness_path_is_served_by_the_admin_listener() {
     let g = shared();
     let r = send("GET", &format!("{}/readyz", g.endpoints.admin), &[], "").await;

@@ -134,19 +134,13 @@ pub fn start(dir: &Path, config: &str, db: &str, log: &Path) -> Gatehouse {
     )
 }
 
-/// A user in the database `db`, and a token for them from `g`'s IdP.
+/// A user in the database `db` (the harness passes `g`'s `--database-url` to the CLI), and a token for them
+/// from `g`'s IdP.
 pub async fn user_token(g: &Gatehouse, db: &str) -> String {
+    assert_eq!(g.database_url.as_deref(), Some(db));
     let name = format!("rl-{}", gatehouse::util::random_lower_alnum(8));
     let (ok, out) = g.cli(
-        &[
-            "user",
-            "create",
-            "--username",
-            &name,
-            "--password-stdin",
-            "--database-url",
-            db,
-        ],
+        &["user", "create", "--username", &name, "--password-stdin"],
         password(),
     );
     assert!(ok, "user create: {out}");

@@ -78,6 +78,10 @@ pub enum GatewayError {
     /// No such session (StopRuntimeSession).
     #[error("Session not found or already terminated.")]
     SessionNotFound,
+    /// The database is unreachable and this request needs it (a session's first request binds it); nothing
+    /// was written. Detail logged, never sent.
+    #[error("The session store is temporarily unavailable; retry shortly.")]
+    StoreUnavailable(String),
     /// Something inside gatehouse failed; detail is logged, never sent.
     #[error("An internal error occurred.")]
     Internal(String),
@@ -141,7 +145,9 @@ impl GatewayError {
                 (StatusCode::FAILED_DEPENDENCY, "RuntimeClientError")
             }
             GatewayError::Revoked => (StatusCode::UNAUTHORIZED, "UnauthorizedException"),
-            GatewayError::AgentStartFailed(_) | GatewayError::RateLimitUnavailable => (
+            GatewayError::AgentStartFailed(_)
+            | GatewayError::RateLimitUnavailable
+            | GatewayError::StoreUnavailable(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "ServiceUnavailableException",
             ),
@@ -194,6 +200,7 @@ impl GatewayError {
             | GatewayError::AgentStartFailed(_)
             | GatewayError::Validation(_)
             | GatewayError::SessionNotFound
+            | GatewayError::StoreUnavailable(_)
             | GatewayError::Internal(_) => None,
         }
     }
@@ -206,6 +213,7 @@ impl IntoResponse for GatewayError {
         match &self {
             GatewayError::AgentUnreachable(detail)
             | GatewayError::Internal(detail)
+            | GatewayError::StoreUnavailable(detail)
             | GatewayError::AgentStartFailed(detail) => {
                 tracing::error!(error_type = type_name, %detail, "gateway failure");
             }

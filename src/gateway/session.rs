@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use super::GatewayError;
-use crate::store::{SessionOwner, Store};
+use crate::store::{SessionOwner, Store, StoreError};
 
 /// AgentCore's bounds on `runtimeSessionId`.
 pub const MIN_SESSION_ID: usize = 33;
@@ -35,6 +35,13 @@ pub fn mint_session_id() -> String {
         crate::util::uuid_v4(),
         crate::util::random_lower_alnum(16)
     )
+}
+
+fn store_error(what: &str, e: StoreError) -> GatewayError {
+    match e {
+        StoreError::Unavailable(_) => GatewayError::StoreUnavailable(format!("{what}: {e}")),
+        e => GatewayError::Internal(format!("{what}: {e}")),
+    }
 }
 
 /// Binds sessions to owners, store-backed with an in-memory cache.
@@ -69,7 +76,7 @@ impl SessionBinder {
         self.store
             .session_owner(runtime_arn, session_id)
             .await
-            .map_err(|e| GatewayError::Internal(format!("session lookup: {e}")))
+            .map_err(|e| store_error("session lookup", e))
     }
 
     /// The internal URL of the instance that runs the session's process, if recorded.
@@ -127,7 +134,7 @@ impl SessionBinder {
                     .store
                     .bind_session(runtime_arn, session_id, caller, now)
                     .await
-                    .map_err(|e| GatewayError::Internal(format!("session binding: {e}")))?;
+                    .map_err(|e| store_error("session binding", e))?;
                 if let Ok(mut c) = self.cache.lock() {
                     if c.len() >= CACHE_LIMIT {
                         c.clear();

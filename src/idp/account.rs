@@ -77,13 +77,8 @@ async fn lookup(state: &IdpState, username: &str) -> Result<Option<UserRow>, Cog
     }
 }
 
-/// Creates a code, stores its hash and delivers it.
-async fn send_code(state: &IdpState, user: &UserRow, purpose: &str) -> Result<Value, CognitoError> {
-    let Some(email) = &user.email else {
-        return Err(CognitoError::InvalidParameter(
-            "Cannot send a code: the user has no registered email.".into(),
-        ));
-    };
+/// A new code for `user` and the row that stores its hash.
+fn new_code(state: &IdpState, user: &UserRow, purpose: &str) -> (String, CodeRow) {
     let now = state.clock.now_unix();
     let code = six_digits();
     let lifetime = if purpose == CONFIRM {
@@ -91,17 +86,39 @@ async fn send_code(state: &IdpState, user: &UserRow, purpose: &str) -> Result<Va
     } else {
         state.settings.reset_code_lifetime
     };
-    state
-        .store
-        .put_code(CodeRow {
-            pool_id: state.pool.id.clone(),
-            username: user.username.clone(),
-            purpose: purpose.to_string(),
-            code_hash: code_hash(&state.pool.id, &user.username, purpose, &code),
-            expires_at: now + lifetime,
-            created_at: now,
-        })
-        .await?;
+    let row = CodeRow {
+        pool_id: state.pool.id.clone(),
+        username: user.username.clone(),
+        purpose: purpose.to_string(),
+        code_hash: code_hash(&state.pool.id, &user.username, purpose, &code),
+        expires_at: now + lifetime,
+        created_at: now,
+    };
+    (code, row)
+}
+
+/// Creates a code, stores its hash and delivers it.
+async fn send_code(state: &IdpState, user: &UserRow, purpose: &str) -> Result<Value, CognitoError> {
+    let Some(email) = &user.email else {
+        return Err(CognitoError::InvalidParameter(
+            "Cannot send a code: the user has no registered email.".into(),
+        ));
+    };
+    let (code, row) = new_code(state, user, purpose);
+    state.store.put_code(row.clone()).await?;
+    deliver_code(state, user, email, &code, &row).await
+}
+
+/// Mails a stored code.
+async fn deliver_code(
+    state: &IdpState,
+    user: &UserRow,
+    email: &str,
+    code: &str,
+    row: &CodeRow,
+) -> Result<Value, CognitoError> {
+    let purpose = row.purpose.as_str();
+    let lifetime = row.expires_at - row.created_at;
     let (subject, body) = if purpose == CONFIRM {
         (
             "Your verification code",
@@ -125,7 +142,7 @@ async fn send_code(state: &IdpState, user: &UserRow, purpose: &str) -> Result<Va
             to: email,
             subject,
             body: &body,
-            date_unix: now,
+            date_unix: row.created_at,
         })
         .await
         .map_err(|e| CognitoError::Internal(format!("code delivery: {e}")))?;
@@ -190,12 +207,19 @@ pub async fn sign_up(state: &IdpState, req: AccountRequest) -> Result<Value, Cog
         attributes: Value::Object(attrs).to_string(),
         email_verified: false,
     };
-    match state.store.create_user(user.clone()).await {
+    // The user and its code in one transaction: a failure leaves neither (a retried SignUp then succeeds).
+    let (code, row) = new_code(state, &user, CONFIRM);
+    match state
+        .store
+        .create_user_with_code(user.clone(), row.clone())
+        .await
+    {
         Ok(()) => {}
         Err(StoreError::Conflict) => return Err(CognitoError::UsernameExists),
         Err(e) => return Err(e.into()),
     }
-    let details = send_code(state, &user, CONFIRM).await?;
+    let email = user.email.clone().unwrap_or_default();
+    let details = deliver_code(state, &user, &email, &code, &row).await?;
     Ok(json!({"UserConfirmed": false, "UserSub": user.sub, "CodeDeliveryDetails": details}))
 }
 

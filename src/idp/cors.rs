@@ -57,6 +57,12 @@ impl Origins {
                 }
             }
             Err(e) => {
+                if let Some((at, s)) = g.as_mut() {
+                    // Keep the last known list (and try again after RELOAD, not on every request).
+                    tracing::warn!(error = %e, "cannot read client origins; keeping the last list");
+                    *at = Instant::now();
+                    return s.clone();
+                }
                 tracing::warn!(error = %e, "cannot read client origins; allowing the web origin only")
             }
         }

@@ -60,6 +60,11 @@ pub enum CognitoError {
     /// Cognito's own `UnauthorizedException` (`RevokeToken` for another client's token).
     #[error("Request isn't authorized.")]
     Unauthorized,
+    /// The database cannot be reached and the operation needs it; nothing was written. 503, so that SDKs retry.
+    #[error(
+        "The user pool's database is temporarily unavailable; nothing was changed. Retry shortly."
+    )]
+    Unavailable(String),
     /// The store or the signer failed; the detail is logged, never sent.
     #[error("An internal error occurred.")]
     Internal(String),
@@ -86,7 +91,7 @@ impl CognitoError {
             CognitoError::RefreshTokenReuse => "RefreshTokenReuseException",
             CognitoError::UserNotFound => "UserNotFoundException",
             CognitoError::Unauthorized => "UnauthorizedException",
-            CognitoError::Internal(_) => "InternalErrorException",
+            CognitoError::Internal(_) | CognitoError::Unavailable(_) => "InternalErrorException",
         }
     }
 
@@ -111,6 +116,7 @@ impl CognitoError {
             | CognitoError::UserNotFound
             | CognitoError::Unauthorized => StatusCode::BAD_REQUEST,
             CognitoError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            CognitoError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -122,7 +128,10 @@ impl CognitoError {
 
 impl From<StoreError> for CognitoError {
     fn from(e: StoreError) -> Self {
-        CognitoError::Internal(format!("store: {e}"))
+        match e {
+            StoreError::Unavailable(_) => CognitoError::Unavailable(format!("store: {e}")),
+            e => CognitoError::Internal(format!("store: {e}")),
+        }
     }
 }
 
@@ -133,6 +142,9 @@ impl IntoResponse for CognitoError {
         match &self {
             CognitoError::Internal(detail) => {
                 tracing::error!(error = %detail, "idp internal error")
+            }
+            CognitoError::Unavailable(detail) => {
+                tracing::warn!(error = %detail, "idp request failed: store unavailable")
             }
             _ => tracing::info!(error_type = type_name, %message, "idp request refused"),
         }
@@ -146,6 +158,9 @@ impl IntoResponse for CognitoError {
         h.insert("x-amzn-errortype", HeaderValue::from_static(type_name));
         if let Ok(v) = HeaderValue::from_str(&message) {
             h.insert("x-amzn-errormessage", v);
+        }
+        if matches!(self, CognitoError::Unavailable(_)) {
+            h.insert("retry-after", HeaderValue::from_static("1"));
         }
         resp
     }

@@ -33,12 +33,17 @@ struct Loaded {
     keys: Arc<Keys>,
 }
 
-/// The reloading key set of one pool.
+/// The reloading key set of one pool. Once loaded, it never fails: when the store cannot be read the last keys
+/// keep signing and verifying (the store being away must not take sign-in-free requests down with it).
 pub struct KeyRing {
     store: Arc<dyn Store>,
     pool_id: String,
     issuer: String,
-    loaded: tokio::sync::Mutex<Option<Loaded>>,
+    loaded: std::sync::RwLock<Option<Loaded>>,
+    /// Single-flight for store reads.
+    reloading: tokio::sync::Mutex<()>,
+    /// A background task calls `reload` every `RELOAD`; requests then never read the store.
+    background: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for KeyRing {
@@ -67,18 +72,78 @@ impl KeyRing {
             store,
             pool_id,
             issuer,
-            loaded: tokio::sync::Mutex::new(None),
+            loaded: std::sync::RwLock::new(None),
+            reloading: tokio::sync::Mutex::new(()),
+            background: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
-    /// The current keys, re-read from the store if the last read is older than `RELOAD`.
-    pub async fn current(&self, now_unix: i64) -> Result<Arc<Keys>, CognitoError> {
-        let mut guard = self.loaded.lock().await;
-        if let Some(l) = guard.as_ref() {
-            if l.at.elapsed() < RELOAD {
-                return Ok(l.keys.clone());
+    /// Whether a key set has been loaded (readiness).
+    pub fn is_loaded(&self) -> bool {
+        self.loaded.read().is_ok_and(|l| l.is_some())
+    }
+
+    fn cached(&self, fresh_only: bool) -> Option<Arc<Keys>> {
+        let guard = self.loaded.read().ok()?;
+        let l = guard.as_ref()?;
+        (!fresh_only || l.at.elapsed() < RELOAD).then(|| l.keys.clone())
+    }
+
+    /// Re-reads the keys every `RELOAD` in the background until `stop` changes; from then on requests only
+    /// read memory.
+    pub async fn reload_forever(
+        &self,
+        clock: Arc<dyn crate::clock::Clock>,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) {
+        self.background
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        let mut tick = tokio::time::interval(RELOAD);
+        // A key inserted on any instance is announced by the store (PostgreSQL): reload at once.
+        let mut changes = self.store.changes();
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                () = crate::store::changed(&mut changes) => {}
+                _ = stop.changed() => break,
+            }
+            if let Err(e) = self.reload(clock.now_unix()).await {
+                tracing::warn!(error = ?e, "cannot load the signing keys");
             }
         }
+    }
+
+    /// The current keys: from memory when a background task reloads them or the last read is younger than
+    /// `RELOAD`, otherwise re-read from the store (and if that fails, the last keys).
+    pub async fn current(&self, now_unix: i64) -> Result<Arc<Keys>, CognitoError> {
+        let background = self.background.load(std::sync::atomic::Ordering::Relaxed);
+        if let Some(k) = self.cached(!background) {
+            return Ok(k);
+        }
+        let _single = self.reloading.lock().await;
+        if let Some(k) = self.cached(true) {
+            return Ok(k);
+        }
+        match self.reload(now_unix).await {
+            Ok(k) => Ok(k),
+            Err(e) => match self.cached(false) {
+                Some(k) => {
+                    tracing::warn!(error = ?e, "cannot reload the signing keys; using the last ones");
+                    if let Ok(mut g) = self.loaded.write() {
+                        if let Some(l) = g.as_mut() {
+                            // Try the store again after another RELOAD, not on every request.
+                            l.at = Instant::now();
+                        }
+                    }
+                    Ok(k)
+                }
+                None => Err(e),
+            },
+        }
+    }
+
+    /// Reads the keys from the store now.
+    pub async fn reload(&self, now_unix: i64) -> Result<Arc<Keys>, CognitoError> {
         let rows = self.store.signing_keys(&self.pool_id).await?;
         let publish = published(&rows, now_unix);
         let fingerprint: Vec<(String, bool)> = rows
@@ -86,10 +151,12 @@ impl KeyRing {
             .zip(&publish)
             .map(|(r, p)| (r.kid.clone(), *p))
             .collect();
-        if let Some(l) = guard.as_mut() {
-            if l.fingerprint == fingerprint {
-                l.at = Instant::now();
-                return Ok(l.keys.clone());
+        if let Ok(mut g) = self.loaded.write() {
+            if let Some(l) = g.as_mut() {
+                if l.fingerprint == fingerprint {
+                    l.at = Instant::now();
+                    return Ok(l.keys.clone());
+                }
             }
         }
         let mut signers = Vec::new();
@@ -116,10 +183,14 @@ impl KeyRing {
             signer,
             jwks,
         });
-        if guard.is_some() {
+        let mut g = self
+            .loaded
+            .write()
+            .map_err(|_| CognitoError::Internal("key ring lock poisoned".into()))?;
+        if g.is_some() {
             tracing::info!(kid = %keys.signer.kid(), "signing keys reloaded");
         }
-        *guard = Some(Loaded {
+        *g = Some(Loaded {
             at: Instant::now(),
             fingerprint,
             keys: keys.clone(),

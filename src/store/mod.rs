@@ -1,10 +1,13 @@
 //! Durable state behind one trait, `Store`, with one implementation per backend (`sqlite` is the embedded
-//! default). Owns the row types and the backend's SQL and migrations. Must never leak SQL dialects to callers
-//! or import axum; every method takes time as an argument instead of reading a clock.
+//! default, `postgres` is for several instances sharing one database). Owns the row types and the backends' SQL
+//! and migrations. Must never leak SQL dialects to callers or import axum; every method takes time as an
+//! argument instead of reading a clock.
 use async_trait::async_trait;
 
+pub mod postgres;
 pub mod sqlite;
 
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 /// What can go wrong in a store. Callers match on `NotFound` and `Conflict`; `Other` is an internal failure
@@ -17,9 +20,50 @@ pub enum StoreError {
     /// A uniqueness rule was violated (e.g. the username is taken).
     #[error("already exists")]
     Conflict,
+    /// The database cannot be reached (connection refused or lost, pool exhausted, server shutting down):
+    /// nothing was written, and retrying later may work. Callers answer 503.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
     /// The database failed.
     #[error("database error: {0}")]
     Other(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::RowNotFound => StoreError::NotFound,
+            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
+            // Class 08: connection exception; 57P01-57P03: the server is shutting down or starting.
+            sqlx::Error::Database(db)
+                if db
+                    .code()
+                    .is_some_and(|c| c.starts_with("08") || c.starts_with("57P0")) =>
+            {
+                StoreError::Unavailable(e.to_string())
+            }
+            sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_) => StoreError::Unavailable(e.to_string()),
+            _ => StoreError::Other(e.to_string()),
+        }
+    }
+}
+
+/// Resolves when a store's change signal (`Store::changes`) moves; never, if there is none or it is gone.
+pub async fn changed(changes: &mut Option<tokio::sync::watch::Receiver<u64>>) {
+    match changes {
+        Some(rx) => {
+            if rx.changed().await.is_err() {
+                *changes = None;
+                std::future::pending::<()>().await;
+            }
+        }
+        None => std::future::pending::<()>().await,
+    }
 }
 
 /// A user pool.
@@ -253,6 +297,17 @@ pub struct SessionOwner {
 /// Durable state of a gatehouse installation.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// Whether the database answers (one trivial query); for readiness probes.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// A counter that moves whenever any instance on this database committed a revocation or a signing key
+    /// (and after the push channel reconnects, when notifications may have been missed), so that pollers can
+    /// read at once instead of at their next tick. `None` when the backend pushes nothing (SQLite): pollers then
+    /// rely on their interval alone — they must never rely on this alone either.
+    fn changes(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        None
+    }
+
     // === pools and clients ===
     /// Returns the default pool and its default client, creating `pool` and `client` first if there is none.
     /// Idempotent and safe against concurrent callers: whoever inserts first wins, everyone gets the same rows.
@@ -275,6 +330,9 @@ pub trait Store: Send + Sync + 'static {
     // === users ===
     /// Adds a user; `Conflict` if the username is taken in that pool.
     async fn create_user(&self, user: UserRow) -> Result<(), StoreError>;
+    /// `SignUp`: adds a user and its confirmation code in one transaction, so a failure leaves neither;
+    /// `Conflict` if the username is taken.
+    async fn create_user_with_code(&self, user: UserRow, code: CodeRow) -> Result<(), StoreError>;
     /// Looks a user up by username.
     async fn find_user(&self, pool_id: &str, username: &str) -> Result<UserRow, StoreError>;
     /// Looks a user up by `sub`.

@@ -35,16 +35,6 @@ pub struct SqliteStore {
     pool: SqlitePool,
 }
 
-impl From<sqlx::Error> for StoreError {
-    fn from(e: sqlx::Error) -> Self {
-        match &e {
-            sqlx::Error::RowNotFound => StoreError::NotFound,
-            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
-            _ => StoreError::Other(e.to_string()),
-        }
-    }
-}
-
 impl SqliteStore {
     /// Opens (creating if needed) `<data_dir>/gatehouse.db` and runs pending migrations.
     pub async fn open_in(data_dir: &Path) -> Result<Self, StoreError> {
@@ -266,8 +256,38 @@ async fn write_password(
     .rows_affected())
 }
 
+async fn insert_user<'c, E>(ex: E, user: &UserRow) -> Result<(), sqlx::Error>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Sqlite>,
+{
+    sqlx::query(
+        "INSERT INTO users (pool_id, sub, username, email, password_hash, status, enabled, created_at, \
+             srp_salt, srp_verifier, attributes, email_verified) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&user.pool_id)
+    .bind(&user.sub)
+    .bind(&user.username)
+    .bind(&user.email)
+    .bind(&user.password_hash)
+    .bind(&user.status)
+    .bind(i64::from(user.enabled))
+    .bind(user.created_at)
+    .bind(&user.srp_salt)
+    .bind(&user.srp_verifier)
+    .bind(&user.attributes)
+    .bind(i64::from(user.email_verified))
+    .execute(ex)
+    .await?;
+    Ok(())
+}
+
 #[async_trait]
 impl Store for SqliteStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
     #[tracing::instrument(skip_all)]
     async fn ensure_default_pool(
         &self,
@@ -383,24 +403,27 @@ impl Store for SqliteStore {
 
     #[tracing::instrument(skip_all, fields(username = %user.username))]
     async fn create_user(&self, user: UserRow) -> Result<(), StoreError> {
+        insert_user(&self.pool, &user).await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all, fields(username = %user.username))]
+    async fn create_user_with_code(&self, user: UserRow, code: CodeRow) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        insert_user(&mut *tx, &user).await?;
         sqlx::query(
-            "INSERT INTO users (pool_id, sub, username, email, password_hash, status, enabled, created_at, \
-             srp_salt, srp_verifier, attributes, email_verified) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO codes (pool_id, username, purpose, code_hash, expires_at, attempts, created_at) \
+             VALUES (?, ?, ?, ?, ?, 0, ?)",
         )
-        .bind(&user.pool_id)
-        .bind(&user.sub)
-        .bind(&user.username)
-        .bind(&user.email)
-        .bind(&user.password_hash)
-        .bind(&user.status)
-        .bind(i64::from(user.enabled))
-        .bind(user.created_at)
-        .bind(&user.srp_salt)
-        .bind(&user.srp_verifier)
-        .bind(&user.attributes)
-        .bind(i64::from(user.email_verified))
-        .execute(&self.pool)
+        .bind(&code.pool_id)
+        .bind(&code.username)
+        .bind(&code.purpose)
+        .bind(&code.code_hash)
+        .bind(code.expires_at)
+        .bind(code.created_at)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -955,13 +978,8 @@ impl Store for SqliteStore {
 
 #[cfg(test)]
 mod tests {
+    //! The behaviour every backend shares is in tests/store_conformance.rs; here only what is SQLite's own.
     use super::*;
-
-    async fn store() -> (tempfile::TempDir, SqliteStore) {
-        let dir = tempfile::tempdir().unwrap();
-        let s = SqliteStore::open_in(dir.path()).await.unwrap();
-        (dir, s)
-    }
 
     fn pool(id: &str) -> PoolRow {
         PoolRow {
@@ -981,19 +999,13 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn default_pool_is_created_once_and_kept() {
-        let (dir, s) = store().await;
-        let (p1, c1) = s
+    async fn a_reopened_database_keeps_its_pool() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open_in(dir.path()).await.unwrap();
+        let (p1, _) = s
             .ensure_default_pool(pool("us-east-1_AAAAAAAAA"), client("c1"))
             .await
             .unwrap();
-        let (p2, c2) = s
-            .ensure_default_pool(pool("us-east-1_BBBBBBBBB"), client("c2"))
-            .await
-            .unwrap();
-        assert_eq!(p1, p2);
-        assert_eq!(c1, c2);
-        assert_eq!(p1.id, "us-east-1_AAAAAAAAA");
         drop(s);
         let s = SqliteStore::open_in(dir.path()).await.unwrap();
         let (p3, _) = s
@@ -1001,261 +1013,5 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(p3.id, p1.id, "a reopened database keeps its pool");
-    }
-
-    #[tokio::test]
-    async fn duplicate_username_is_a_conflict() {
-        let (_d, s) = store().await;
-        let (p, _) = s
-            .ensure_default_pool(pool("us-east-1_AAAAAAAAA"), client("c1"))
-            .await
-            .unwrap();
-        let u = UserRow {
-            pool_id: p.id.clone(),
-            sub: "s1".into(),
-            username: "alice".into(),
-            email: None,
-            password_hash: "h".into(),
-            status: "CONFIRMED".into(),
-            enabled: true,
-            created_at: 1,
-            srp_salt: None,
-            srp_verifier: None,
-            attributes: "{}".into(),
-            email_verified: false,
-        };
-        s.create_user(u.clone()).await.unwrap();
-        let again = s
-            .create_user(UserRow {
-                sub: "s2".into(),
-                ..u
-            })
-            .await;
-        assert!(matches!(again, Err(StoreError::Conflict)));
-        assert!(matches!(
-            s.find_user(&p.id, "bob").await,
-            Err(StoreError::NotFound)
-        ));
-    }
-
-    #[tokio::test]
-    async fn first_session_binding_wins() {
-        let (_d, s) = store().await;
-        let a = SessionOwner {
-            issuer: "i".into(),
-            sub: "alice".into(),
-        };
-        let b = SessionOwner {
-            issuer: "i".into(),
-            sub: "bob".into(),
-        };
-        assert_eq!(s.bind_session("arn", "sess", &a, 1).await.unwrap(), a);
-        assert_eq!(s.bind_session("arn", "sess", &b, 2).await.unwrap(), a);
-        assert_eq!(
-            s.bind_session("arn2", "sess", &b, 2).await.unwrap(),
-            b,
-            "bindings are per runtime"
-        );
-    }
-
-    #[tokio::test]
-    async fn runtime_arn_is_stable() {
-        let (_d, s) = store().await;
-        let a = s.ensure_runtime_arn("demo", "arn:1", 1).await.unwrap();
-        let b = s.ensure_runtime_arn("demo", "arn:2", 2).await.unwrap();
-        assert_eq!(a, "arn:1");
-        assert_eq!(b, "arn:1");
-    }
-
-    async fn with_user() -> (tempfile::TempDir, SqliteStore, PoolRow, UserRow) {
-        let (d, s) = store().await;
-        let (p, _) = s
-            .ensure_default_pool(pool("us-east-1_AAAAAAAAA"), client("c1"))
-            .await
-            .unwrap();
-        let u = UserRow {
-            pool_id: p.id.clone(),
-            sub: "sub-1".into(),
-            username: "alice".into(),
-            email: Some("a@example.com".into()),
-            password_hash: "h".into(),
-            status: "UNCONFIRMED".into(),
-            enabled: true,
-            created_at: 1,
-            srp_salt: None,
-            srp_verifier: None,
-            attributes: "{}".into(),
-            email_verified: false,
-        };
-        s.create_user(u.clone()).await.unwrap();
-        (d, s, p, u)
-    }
-
-    fn refresh(hash: &str, family: &str, origin: &str) -> RefreshRow {
-        RefreshRow {
-            token_hash: hash.into(),
-            pool_id: "us-east-1_AAAAAAAAA".into(),
-            client_id: "c1".into(),
-            sub: "sub-1".into(),
-            origin_jti: origin.into(),
-            auth_time: 100,
-            created_at: 100,
-            expires_at: 10_000,
-            revoked_at: None,
-            family_id: family.into(),
-            rotated_at: None,
-        }
-    }
-
-    #[tokio::test]
-    async fn rotation_grace_and_reuse_are_atomic_in_the_store() {
-        let (_d, s, _p, _u) = with_user().await;
-        s.insert_refresh_token(refresh("t0", "t0", "o0"))
-            .await
-            .unwrap();
-        let r = s
-            .rotate_refresh_token("t0", refresh("t1", "ignored", "o1"), 5, 100)
-            .await
-            .unwrap();
-        assert!(matches!(r, RotateOutcome::Rotated(ref old) if old.token_hash == "t0"));
-        let t1 = s.find_refresh_token("t1").await.unwrap();
-        assert_eq!(t1.family_id, "t0", "a successor joins the family");
-        // Within the grace period: another successor of the same family.
-        let r = s
-            .rotate_refresh_token("t0", refresh("t2", "x", "o2"), 5, 105)
-            .await
-            .unwrap();
-        assert!(matches!(r, RotateOutcome::Rotated(_)));
-        // After it: reuse, and the family is gone, with one revocation row per origin_jti.
-        let r = s
-            .rotate_refresh_token("t0", refresh("t3", "x", "o3"), 5, 106)
-            .await
-            .unwrap();
-        assert_eq!(r, RotateOutcome::Reuse);
-        for h in ["t0", "t1", "t2"] {
-            assert!(
-                s.find_refresh_token(h).await.unwrap().revoked_at.is_some(),
-                "{h}"
-            );
-        }
-        assert!(matches!(
-            s.find_refresh_token("t3").await,
-            Err(StoreError::NotFound)
-        ));
-        let rows = s.revocations_after(0, 100).await.unwrap();
-        let jtis: Vec<_> = rows.iter().filter_map(|r| r.origin_jti.clone()).collect();
-        assert_eq!(jtis, vec!["o0", "o1", "o2"]);
-        assert_eq!(
-            s.rotate_refresh_token("t1", refresh("t4", "x", "o4"), 5, 107)
-                .await
-                .unwrap(),
-            RotateOutcome::Invalid
-        );
-        assert_eq!(
-            s.rotate_refresh_token("nope", refresh("t5", "x", "o5"), 5, 107)
-                .await
-                .unwrap(),
-            RotateOutcome::Invalid
-        );
-    }
-
-    #[tokio::test]
-    async fn revocation_rows_follow_the_contract() {
-        let (_d, s, p, u) = with_user().await;
-        s.insert_refresh_token(refresh("t0", "t0", "o0"))
-            .await
-            .unwrap();
-        assert!(matches!(
-            s.revoke_refresh_family("t0", "other-client", 200).await,
-            Err(StoreError::NotFound)
-        ));
-        s.revoke_refresh_family("t0", "c1", 200).await.unwrap();
-        assert!(s.origin_revoked(&p.id, "o0").await.unwrap());
-        s.global_sign_out(&p.id, &u.sub, 300).await.unwrap();
-        assert_eq!(
-            s.latest_sub_revocation(&p.id, &u.sub).await.unwrap(),
-            Some(300)
-        );
-        s.set_user_enabled(&p.id, "alice", false, 400)
-            .await
-            .unwrap();
-        assert_eq!(
-            s.latest_sub_revocation(&p.id, &u.sub).await.unwrap(),
-            Some(i64::MAX)
-        );
-        s.set_user_enabled(&p.id, "alice", true, 500).await.unwrap();
-        assert_eq!(
-            s.latest_sub_revocation(&p.id, &u.sub).await.unwrap(),
-            Some(500)
-        );
-        let update = PasswordUpdate {
-            password_hash: "h2".into(),
-            srp_salt: "00".into(),
-            srp_verifier: "02".into(),
-            status: "CONFIRMED".into(),
-        };
-        s.set_password(&p.id, "alice", update, true, 600)
-            .await
-            .unwrap();
-        s.delete_user(&p.id, "alice", 700).await.unwrap();
-        let rows = s.revocations_after(0, 100).await.unwrap();
-        let subs: Vec<_> = rows
-            .iter()
-            .filter(|r| r.sub.is_some())
-            .map(|r| r.not_before)
-            .collect();
-        assert_eq!(subs, vec![300, i64::MAX, 500, 600, i64::MAX]);
-        assert!(rows.windows(2).all(|w| w[0].id < w[1].id));
-        let after = s.revocations_after(rows[2].id, 2).await.unwrap();
-        assert_eq!(after.len(), 2);
-        assert_eq!(after[0].id, rows[3].id);
-        assert!(matches!(
-            s.set_user_enabled(&p.id, "alice", true, 800).await,
-            Err(StoreError::NotFound)
-        ));
-    }
-
-    #[tokio::test]
-    async fn codes_are_single_use_expire_and_count_attempts() {
-        let (_d, s, p, _u) = with_user().await;
-        let code = |h: &str, exp: i64| CodeRow {
-            pool_id: p.id.clone(),
-            username: "alice".into(),
-            purpose: "confirm_sign_up".into(),
-            code_hash: h.into(),
-            expires_at: exp,
-            created_at: 1,
-        };
-        let check = |h: &'static str, now: i64| {
-            let s = s.clone();
-            let pool = p.id.clone();
-            async move {
-                s.use_code(
-                    &pool,
-                    "alice",
-                    "confirm_sign_up",
-                    h,
-                    3,
-                    CodeEffect::Confirm,
-                    now,
-                )
-                .await
-                .unwrap()
-            }
-        };
-        s.put_code(code("good", 100)).await.unwrap();
-        assert_eq!(check("bad", 50).await, CodeCheck::Mismatch);
-        assert_eq!(check("good", 100).await, CodeCheck::Expired);
-        assert_eq!(check("good", 50).await, CodeCheck::Ok);
-        assert_eq!(
-            s.find_user(&p.id, "alice").await.unwrap().status,
-            "CONFIRMED"
-        );
-        assert_eq!(check("good", 50).await, CodeCheck::Expired, "single use");
-        s.put_code(code("good", 100)).await.unwrap();
-        assert_eq!(check("bad", 50).await, CodeCheck::Mismatch);
-        assert_eq!(check("bad", 50).await, CodeCheck::Mismatch);
-        assert_eq!(check("bad", 50).await, CodeCheck::TooManyAttempts);
-        assert_eq!(check("good", 50).await, CodeCheck::Expired);
     }
 }

@@ -429,5 +429,6 @@ pub fn start_logged(dir: &std::path::Path, log: &std::path::Path) -> super::Gate
         dir: dir.to_path_buf(),
         _tmp: None,
         endpoints,
+        database_url: None,
     }
 }

@@ -18,6 +18,8 @@ use serde_json::{json, Value};
 
 pub mod attack;
 pub mod fake_agent;
+pub mod pg;
+pub mod tcp_proxy;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_gatehouse");
 /// A password generated per test run (no credential lives in the repository), meeting Cognito's default policy.
@@ -32,6 +34,8 @@ pub struct Gatehouse {
     pub dir: PathBuf,
     _tmp: Option<tempfile::TempDir>,
     pub endpoints: Endpoints,
+    /// `--database-url` when `up` was started with one (the CLI helpers then pass it too).
+    pub database_url: Option<String>,
 }
 
 /// Polls `f` every 20 ms until it returns `Some`, or panics after `timeout`.
@@ -100,11 +104,17 @@ impl Gatehouse {
             let text = std::fs::read_to_string(&path).ok()?;
             serde_json::from_str(&text).ok()
         });
+        let database_url = extra
+            .iter()
+            .position(|a| *a == "--database-url")
+            .and_then(|i| extra.get(i + 1))
+            .map(|u| u.to_string());
         Self {
             child,
             dir: dir.to_path_buf(),
             _tmp: None,
             endpoints,
+            database_url,
         }
     }
 
@@ -135,6 +145,11 @@ impl Gatehouse {
             "--data-dir",
         ])
         .arg(&self.dir)
+        .args(
+            self.database_url
+                .iter()
+                .flat_map(|u| ["--database-url", u.as_str()]),
+        )
         .env("RUST_LOG", "warn")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -358,6 +373,11 @@ impl Gatehouse {
             .args(args)
             .arg("--data-dir")
             .arg(&self.dir)
+            .args(
+                self.database_url
+                    .iter()
+                    .flat_map(|u| ["--database-url", u.as_str()]),
+            )
             .env("RUST_LOG", "warn")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
