@@ -214,6 +214,12 @@ async fn stopping_a_session_on_another_instance_stops_its_process_there() {
     )
     .await;
     assert_eq!(r.status(), 200, "{}", body_text(r).await);
+    let arn = p.a.endpoints.runtimes[0].arn.clone();
+    assert_eq!(
+        recorded_instance(&p.db, &arn, &session).await,
+        None,
+        "a stopped session names no instance any more"
+    );
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while metric(&metrics(&p.a).await, "gatehouse_agent_processes") != Some(0) {
         assert!(
@@ -362,4 +368,65 @@ async fn a_websocket_on_another_instance_is_relayed_to_the_sessions_process() {
         Some(0),
         "B started no process of its own"
     );
+}
+
+#[test]
+fn cluster_misconfigurations_stop_up_with_a_message_that_says_what_to_fix() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str]| {
+        let out = std::process::Command::new(crate::common::BIN)
+            .args(["up", "--data-dir"])
+            .arg(tmp.path().join("data"))
+            .args([
+                "--web-listen",
+                "127.0.0.1:0",
+                "--idp-listen",
+                "127.0.0.1:0",
+                "--gateway-listen",
+                "127.0.0.1:0",
+                "--admin-listen",
+                "127.0.0.1:0",
+            ])
+            .args(extra)
+            .env("RUST_LOG", "error")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    let (code, out) = run(&["--internal-listen", "127.0.0.1:0"]);
+    assert_eq!(code, Some(64), "{out}");
+    assert!(out.contains("shared_secret_file"), "{out}");
+
+    let short = "tooshort-but-secret";
+    let secret_file = tmp.path().join("secret");
+    std::fs::write(&secret_file, short).unwrap();
+    let cfg = config(&tmp.path().join("cfg"), &secret_file, "");
+    let (code, out) = run(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "--internal-listen",
+        "127.0.0.1:0",
+    ]);
+    assert_eq!(code, Some(64), "{out}");
+    assert!(out.contains("at least 32 bytes"), "{out}");
+    assert!(!out.contains(short), "the secret is never printed: {out}");
+
+    let good = tmp.path().join("good-secret");
+    std::fs::write(&good, "k".repeat(40)).unwrap();
+    let cfg = config(&tmp.path().join("cfg2"), &good, "");
+    let (code, out) = run(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "--internal-listen",
+        "0.0.0.0:0",
+    ]);
+    assert_eq!(code, Some(64), "{out}");
+    assert!(out.contains("internal_url"), "{out}");
 }

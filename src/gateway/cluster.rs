@@ -495,6 +495,12 @@ async fn internal_stop(State(state): State<Arc<GatewayState>>, headers: HeaderMa
         .supervisor
         .stop(&f.runtime.arn, &f.session, f.runtime.limits.stop_grace)
         .await;
+    if let Some(c) = &state.cluster {
+        let _ = state
+            .sessions
+            .release_instance(&f.runtime.arn, &f.session, &c.self_url)
+            .await;
+    }
     tracing::info!(runtime = %f.runtime.name, streams, process, "session stopped for another instance");
     StatusCode::NO_CONTENT.into_response()
 }

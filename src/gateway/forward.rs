@@ -535,6 +535,11 @@ async fn stop_session(
         .await;
     if let (Some(_), Some(cluster)) = (&runtime.process, &state.cluster) {
         super::cluster::stop_remote(state, cluster, runtime, &session_id, &claims.sub).await;
+        // The session no longer has a process here: the next request may start it on any instance.
+        let _ = state
+            .sessions
+            .release_instance(&runtime.arn, &session_id, &cluster.self_url)
+            .await;
     }
     state
         .session_counter
