@@ -40,6 +40,12 @@ pub struct UpOptions {
     /// Capacity of the gateway's verified-token cache (0: off).
     pub token_cache_entries: usize,
     pub config: Config,
+    /// Overrides `[gateway] redis_url` (from `--redis-url` / `GATEHOUSE_REDIS_URL`).
+    pub redis_url: Option<String>,
+    /// Overrides `[cluster] internal_listen` (from `--internal-listen`).
+    pub internal_listen: Option<SocketAddr>,
+    /// Overrides `[cluster] internal_url` (from `--internal-url` / `GATEHOUSE_INTERNAL_URL`).
+    pub internal_url: Option<String>,
     /// The gatehouse executable, for starting the reference agent.
     pub exe: PathBuf,
 }
@@ -74,6 +80,9 @@ pub struct Endpoints {
     /// The admin listener (`/metrics`, `/healthz`).
     #[serde(default)]
     pub admin: String,
+    /// The internal (instance-to-instance) listener's advertised URL, with `[cluster]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub internal: Option<String>,
     pub region: String,
     pub user_pool_id: String,
     pub client_id: String,
@@ -281,6 +290,84 @@ async fn poll_revocations(
     }
 }
 
+/// The internal listener and this instance's cluster identity, with `[cluster]` or `--internal-listen`.
+async fn cluster_listener(
+    opts: &UpOptions,
+) -> Result<Option<(TcpListener, crate::gateway::cluster::Cluster)>, ServerError> {
+    let cfg = opts.config.cluster.as_ref();
+    let addr = opts.internal_listen.or(cfg.and_then(|c| c.internal_listen));
+    let (cfg, addr) = match (cfg, addr) {
+        (None, None) => return Ok(None),
+        (None, Some(_)) => {
+            return Err(ServerError::Usage(
+                "--internal-listen needs [cluster] shared_secret_file in the configuration".into(),
+            ))
+        }
+        (Some(_), None) => {
+            return Err(ServerError::Usage(
+                "[cluster] needs internal_listen (or --internal-listen HOST:PORT)".into(),
+            ))
+        }
+        (Some(c), Some(a)) => (c, a),
+    };
+    let secret = std::fs::read(&cfg.shared_secret_file).map_err(|e| {
+        ServerError::Usage(format!(
+            "[cluster] shared_secret_file {}: {e}",
+            cfg.shared_secret_file.display()
+        ))
+    })?;
+    if let Some(u) = &opts.internal_url {
+        let ok = (u.starts_with("http://") || u.starts_with("https://"))
+            && u.parse::<http::Uri>().is_ok();
+        if !ok {
+            return Err(ServerError::Usage(format!(
+                "--internal-url: '{u}' is not an http:// URL"
+            )));
+        }
+    }
+    let (listener, bound) = bind(addr).await?;
+    let self_url = match opts.internal_url.as_ref().or(cfg.internal_url.as_ref()) {
+        Some(u) => u.trim_end_matches('/').to_string(),
+        None if addr.ip().is_unspecified() => {
+            return Err(ServerError::Usage(format!(
+                "[cluster] internal_listen {addr} binds every interface: set internal_url to the address other \
+                 instances reach this one at"
+            )))
+        }
+        None => bound,
+    };
+    let cluster = crate::gateway::cluster::Cluster::new(self_url, &secret).map_err(|e| {
+        ServerError::Usage(format!(
+            "[cluster] shared_secret_file {}: {e}",
+            cfg.shared_secret_file.display()
+        ))
+    })?;
+    Ok(Some((listener, cluster)))
+}
+
+/// The Redis-backed rate limiter, if a Redis URL is configured (the command line wins over the file).
+async fn shared_rate_limiter(
+    opts: &UpOptions,
+) -> Result<Option<crate::gateway::redis_limits::RedisRateLimiter>, ServerError> {
+    use crate::gateway::redis_limits::{redacted, RedisRateLimiter};
+    let cfg = &opts.config.rate_limits;
+    let Some(url) = opts.redis_url.as_ref().or(cfg.redis_url.as_ref()) else {
+        return Ok(None);
+    };
+    let limiter = RedisRateLimiter::new(url, cfg).map_err(ServerError::Usage)?;
+    let policy = if cfg.fail_open { "open" } else { "closed" };
+    if limiter.probe().await {
+        tracing::info!(redis = %redacted(url), policy, "rate limits are shared through Redis");
+    } else {
+        tracing::error!(
+            redis = %redacted(url),
+            policy,
+            "rate limits are shared through Redis, but Redis does not answer yet; the policy applies until it does"
+        );
+    }
+    Ok(Some(limiter))
+}
+
 /// Runs until `shutdown` resolves, then drains and stops children.
 pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
     let endpoints_path = opts.data_dir.join(ENDPOINTS_FILE);
@@ -448,7 +535,7 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<
             .collect(),
     };
     let (stop_tx, stop_rx) = watch::channel(false);
-    let mut gw_state = GatewayState::new(
+    let mut gateway = GatewayState::new(
         runtimes,
         store.clone(),
         clock.clone(),
@@ -457,9 +544,18 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<
         stop_rx.clone(),
         supervisor.clone(),
     );
-    gw_state.verified =
+    gateway.verified =
         crate::gateway::tokencache::VerifiedTokens::with_capacity(opts.token_cache_entries);
-    let gw_state = Arc::new(gw_state);
+    gateway.shared_rate = shared_rate_limiter(&opts).await?;
+    let internal_l = match cluster_listener(&opts).await? {
+        Some((listener, cluster)) => {
+            tracing::info!(internal_url = %cluster.self_url, "cluster: isolated sessions are forwarded between instances");
+            gateway.cluster = Some(cluster);
+            Some(listener)
+        }
+        None => None,
+    };
+    let gw_state = Arc::new(gateway);
     let specs: std::collections::HashMap<String, crate::agent::supervisor::ProcessSpec> = gw_state
         .runtimes
         .iter()
@@ -516,22 +612,31 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<
     let serve = |listener: TcpListener, app: axum::Router, name: &'static str| {
         tokio::spawn(serve_http(listener, app, stop_rx.clone(), name))
     };
-    let tasks = vec![
+    let internal_url = gw_state.cluster.as_ref().map(|c| c.self_url.clone());
+    let mut tasks = vec![
         serve(web_l, crate::edge::router(app_config), "web"),
         serve(idp_l, crate::idp::router(idp_state.clone()), "idp"),
         serve(gw_l, crate::gateway::router(gw_state.clone()), "gateway"),
-        serve(
-            admin_l,
-            admin_router(gw_state, store.clone(), idp_state.clone()),
-            "admin",
-        ),
     ];
+    if let Some(l) = internal_l {
+        tasks.push(serve(
+            l,
+            crate::gateway::cluster::router(gw_state.clone()),
+            "internal",
+        ));
+    }
+    tasks.push(serve(
+        admin_l,
+        admin_router(gw_state, store.clone(), idp_state.clone()),
+        "admin",
+    ));
 
     let endpoints = Endpoints {
         web: web_url.clone(),
         idp: idp_url.clone(),
         gateway: gw_url.clone(),
         admin: admin_url.clone(),
+        internal: internal_url,
         region: pool.region.clone(),
         user_pool_id: pool.id.clone(),
         client_id: client.id.clone(),

@@ -3,7 +3,9 @@
 mod agent;
 mod architecture;
 mod attacks;
+mod cluster;
 mod common;
+mod deploy;
 mod doctor;
 mod gateway;
 mod idp;
@@ -13,6 +15,7 @@ mod idp_refresh;
 mod idp_srp;
 mod isolation;
 mod multi_instance;
+mod redis_limits;
 mod refusals;
 mod revocation;
 mod spine;

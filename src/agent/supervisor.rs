@@ -233,6 +233,26 @@ impl Supervisor {
         slots.entry(key.clone()).or_default().clone()
     }
 
+    /// Whether a live process serves the session here now (it is not started if not).
+    pub async fn running(&self, arn: &str, session_id: &str) -> bool {
+        let slot = match self.slots.lock() {
+            Ok(slots) => slots
+                .get(&(arn.to_string(), session_id.to_string()))
+                .cloned(),
+            Err(_) => None,
+        };
+        let Some(slot) = slot else {
+            return false;
+        };
+        let guard = slot.lock().await;
+        match guard.as_ref() {
+            Some(p) if !p.stopping.load(Ordering::SeqCst) => {
+                p.child.lock().await.try_wait().ok().flatten().is_none()
+            }
+            _ => false,
+        }
+    }
+
     /// The session's process, started if it has none; the lease keeps it busy until dropped.
     pub async fn acquire(
         &self,

@@ -32,6 +32,17 @@ pub struct UpArgs {
     /// then verifies its token's signature; benchmarks use it to measure the uncached path).
     #[arg(long, default_value_t = crate::gateway::tokencache::CAPACITY)]
     pub token_cache_entries: usize,
+    /// Redis for rate limits shared by every instance (`redis://HOST:PORT/DB`); overrides `[gateway] redis_url`.
+    #[arg(long, env = "GATEHOUSE_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+    /// Internal listener for forwarding isolated sessions between instances, HOST:PORT (needs `[cluster]`
+    /// shared_secret_file; overrides `[cluster] internal_listen`). Reachable by the other instances only.
+    #[arg(long)]
+    pub internal_listen: Option<SocketAddr>,
+    /// The URL other instances reach this one's internal listener at (overrides `[cluster] internal_url`;
+    /// e.g. `http://$(POD_IP):4010` in Kubernetes).
+    #[arg(long, env = "GATEHOUSE_INTERNAL_URL")]
+    pub internal_url: Option<String>,
     /// Shut down when the parent process dies (for supervisors and test harnesses).
     #[arg(long, hide = true)]
     pub exit_with_parent: bool,
@@ -52,6 +63,9 @@ pub fn execute(args: UpArgs) -> anyhow::Result<()> {
         admin_listen: args.admin_listen,
         token_cache_entries: args.token_cache_entries,
         config,
+        redis_url: args.redis_url,
+        internal_listen: args.internal_listen,
+        internal_url: args.internal_url,
         exe: std::env::current_exe().context("cannot find the gatehouse executable")?,
     };
     let rt = super::runtime()?;

@@ -41,13 +41,67 @@ pub struct RawConfig {
     #[serde(default)]
     pub idp: RawIdp,
     #[serde(default)]
-    pub gateway: RawListener,
+    pub gateway: RawGateway,
     #[serde(default)]
     pub web: RawListener,
     #[serde(default)]
     pub runtime: Vec<RawRuntime>,
     #[serde(default)]
     pub agents: RawAgents,
+    pub cluster: Option<RawCluster>,
+}
+
+/// `[cluster]`: the internal listener over which instances forward isolated sessions to each other.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCluster {
+    /// HOST:PORT of the internal listener (`--internal-listen` overrides it).
+    pub internal_listen: Option<String>,
+    /// The URL other instances use to reach this one's internal listener (default: `http://` + the bound address).
+    pub internal_url: Option<String>,
+    /// A file holding the secret every instance shares (at least 32 bytes).
+    pub shared_secret_file: Option<String>,
+}
+
+/// A checked `[cluster]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterConfig {
+    pub internal_listen: Option<std::net::SocketAddr>,
+    pub internal_url: Option<String>,
+    pub shared_secret_file: std::path::PathBuf,
+}
+
+fn check_cluster(errors: &mut Vec<ConfigError>, raw: Option<RawCluster>) -> Option<ClusterConfig> {
+    let raw = raw?;
+    let internal_listen = raw.internal_listen.as_ref().and_then(|a| match a.parse() {
+        Ok(addr) => Some(addr),
+        Err(_) => {
+            err(
+                errors,
+                "cluster.internal_listen",
+                format!("'{a}' is not HOST:PORT (e.g. \"10.0.0.11:4010\")"),
+            );
+            None
+        }
+    });
+    if let Some(u) = &raw.internal_url {
+        check_url(errors, "cluster.internal_url", u);
+    }
+    let Some(file) = raw.shared_secret_file else {
+        err(
+            errors,
+            "cluster.shared_secret_file",
+            "missing; name a file holding a secret of at least 32 bytes, the same on every instance",
+        );
+        return None;
+    };
+    Some(ClusterConfig {
+        internal_listen,
+        internal_url: raw
+            .internal_url
+            .map(|u| u.trim_end_matches('/').to_string()),
+        shared_secret_file: file.into(),
+    })
 }
 
 /// `[agents]`: settings for session processes across all runtimes.
@@ -64,6 +118,22 @@ pub struct RawAgents {
 pub struct RawListener {
     /// The externally visible URL (behind a load balancer).
     pub public_url: Option<String>,
+}
+
+/// `[gateway]`: the listener's public URL and the shared rate-limit backend.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGateway {
+    /// The externally visible URL (behind a load balancer).
+    pub public_url: Option<String>,
+    /// `redis://host:port/db`: per-user rate limits shared by every instance (omitted: in memory).
+    pub redis_url: Option<String>,
+    /// `closed` (default: 503 while Redis is unreachable) or `open` (admit without a limit).
+    pub redis_unavailable: Option<String>,
+    /// How long one rate-limit check may wait for Redis before the policy applies (default 100ms).
+    pub redis_timeout: Option<String>,
+    /// Prefix of every Redis key gatehouse writes (default `gatehouse:`).
+    pub redis_key_prefix: Option<String>,
 }
 
 /// `[idp]`: the listener's public URL and the user pool's tunables.
@@ -227,6 +297,104 @@ pub struct Config {
     pub runtimes: Vec<RuntimeConfig>,
     /// Session processes across all runtimes at once.
     pub max_agent_processes: u32,
+    /// Where per-user rate limits live.
+    pub rate_limits: RateLimitBackend,
+    /// Cross-instance forwarding of isolated sessions; `None`: this instance stands alone.
+    pub cluster: Option<ClusterConfig>,
+}
+
+/// Default of `[gateway] redis_timeout`.
+pub const DEFAULT_REDIS_TIMEOUT: Duration = Duration::from_millis(100);
+/// Default of `[gateway] redis_key_prefix`.
+pub const DEFAULT_REDIS_KEY_PREFIX: &str = "gatehouse:";
+
+/// The checked rate-limit settings of `[gateway]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimitBackend {
+    /// Redis shared by every instance; `None`: buckets in this process's memory.
+    pub redis_url: Option<String>,
+    /// Admit requests without a limit while Redis is unreachable (default: refuse them with 503).
+    pub fail_open: bool,
+    /// The longest one check waits for Redis.
+    pub timeout: Duration,
+    /// Prefix of every key.
+    pub key_prefix: String,
+}
+
+impl Default for RateLimitBackend {
+    fn default() -> Self {
+        Self {
+            redis_url: None,
+            fail_open: false,
+            timeout: DEFAULT_REDIS_TIMEOUT,
+            key_prefix: DEFAULT_REDIS_KEY_PREFIX.to_string(),
+        }
+    }
+}
+
+/// Checks a Redis URL: `redis://` only (this build has no TLS to Redis).
+pub fn check_redis_url(url: &str) -> Result<(), String> {
+    if url.starts_with("rediss://") {
+        return Err(
+            "rediss:// (TLS) is not supported by this build; use redis:// on a private network \
+                    or a local TLS tunnel"
+                .into(),
+        );
+    }
+    let ok = url.starts_with("redis://")
+        && url
+            .parse::<http::Uri>()
+            .is_ok_and(|u| u.host().is_some_and(|h| !h.is_empty()));
+    if ok {
+        Ok(())
+    } else {
+        Err("not a redis://HOST[:PORT][/DB] URL".into())
+    }
+}
+
+fn check_rate_limits(errors: &mut Vec<ConfigError>, raw: &RawGateway) -> RateLimitBackend {
+    let d = RateLimitBackend::default();
+    if let Some(u) = &raw.redis_url {
+        if let Err(reason) = check_redis_url(u) {
+            // The URL may carry a password: never echo it.
+            err(errors, "gateway.redis_url", reason);
+        }
+    }
+    let fail_open = match raw.redis_unavailable.as_deref() {
+        None | Some("closed") => false,
+        Some("open") => true,
+        Some(other) => {
+            err(
+                errors,
+                "gateway.redis_unavailable",
+                format!("'{other}' is not a policy; use \"closed\" (refuse with 503) or \"open\" (admit)"),
+            );
+            false
+        }
+    };
+    let timeout = duration_or(
+        errors,
+        "gateway.redis_timeout".into(),
+        raw.redis_timeout.clone(),
+        d.timeout,
+    );
+    if timeout.is_zero() || timeout > Duration::from_secs(10) {
+        err(errors, "gateway.redis_timeout", "must be 1ms to 10s");
+    }
+    let key_prefix = raw.redis_key_prefix.clone().unwrap_or(d.key_prefix);
+    if key_prefix.len() > 64 || key_prefix.bytes().any(|b| !b.is_ascii_graphic()) {
+        err(
+            errors,
+            "gateway.redis_key_prefix",
+            "must be at most 64 printable ASCII characters without spaces",
+        );
+    }
+    RateLimitBackend {
+        redis_url: raw.redis_url.clone(),
+        fail_open,
+        timeout,
+        key_prefix,
+    }
 }
 
 /// Default of `[agents] max_processes`.
@@ -241,6 +409,8 @@ impl Default for Config {
             idp: IdpConfig::default(),
             runtimes: Vec::new(),
             max_agent_processes: DEFAULT_MAX_AGENT_PROCESSES,
+            rate_limits: RateLimitBackend::default(),
+            cluster: None,
         }
     }
 }
@@ -414,6 +584,7 @@ pub fn restricted_header(name: &str) -> bool {
     ];
     let n = name.to_ascii_lowercase();
     RESTRICTED.contains(&n.as_str())
+        || n.starts_with("x-gatehouse-")
         || ((n.starts_with("x-amz-") || n.starts_with("x-amzn-"))
             && !n.starts_with("x-amzn-bedrock-agentcore-runtime-custom-"))
 }
@@ -979,6 +1150,8 @@ impl Config {
             }
         }
         let idp = check_idp(&mut errors, &raw.idp);
+        let rate_limits = check_rate_limits(&mut errors, &raw.gateway);
+        let cluster = check_cluster(&mut errors, raw.cluster);
         let mut runtimes = Vec::new();
         let mut names = std::collections::HashSet::new();
         for (i, r) in raw.runtime.into_iter().enumerate() {
@@ -1001,6 +1174,8 @@ impl Config {
                 web_public_url: raw.web.public_url,
                 idp,
                 runtimes,
+                rate_limits,
+                cluster,
             })
         } else {
             Err(ConfigErrors(errors))
@@ -1033,6 +1208,101 @@ mod tests {
             c.runtimes[0].authorizer.as_ref().unwrap().allowed_clients,
             vec!["abc"]
         );
+    }
+
+    #[test]
+    fn redis_rate_limit_settings_are_checked() {
+        let c = Config::from_toml(
+            r#"
+            version = 1
+            [gateway]
+            redis_url = "redis://cache.internal:6379/0"
+            redis_unavailable = "open"
+            redis_timeout = "50ms"
+            redis_key_prefix = "gh:"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(
+            c.rate_limits,
+            RateLimitBackend {
+                redis_url: Some("redis://cache.internal:6379/0".into()),
+                fail_open: true,
+                timeout: Duration::from_millis(50),
+                key_prefix: "gh:".into(),
+            }
+        );
+        assert!(
+            !Config::default().rate_limits.fail_open,
+            "fail closed by default"
+        );
+        let e = Config::from_toml(
+            r#"
+            version = 1
+            [gateway]
+            redis_url = "rediss://:hunter2@cache:6379"
+            redis_unavailable = "maybe"
+            redis_timeout = "0ms"
+            redis_key_prefix = "has space"
+            "#,
+        )
+        .unwrap_err();
+        let keys: Vec<&str> = e.0.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            vec![
+                "gateway.redis_url",
+                "gateway.redis_unavailable",
+                "gateway.redis_timeout",
+                "gateway.redis_key_prefix"
+            ]
+        );
+        assert!(
+            !e.to_string().contains("hunter2"),
+            "a Redis password is never echoed"
+        );
+    }
+
+    #[test]
+    fn cluster_settings_are_checked() {
+        let c = Config::from_toml(
+            r#"
+            version = 1
+            [cluster]
+            internal_listen = "10.0.0.11:4010"
+            internal_url = "http://10.0.0.11:4010/"
+            shared_secret_file = "/etc/gatehouse/cluster-secret"
+            "#,
+        )
+        .unwrap();
+        let cluster = c.cluster.unwrap();
+        assert_eq!(
+            cluster.internal_url.as_deref(),
+            Some("http://10.0.0.11:4010")
+        );
+        assert_eq!(
+            cluster.internal_listen,
+            Some("10.0.0.11:4010".parse().unwrap())
+        );
+        assert!(Config::default().cluster.is_none());
+        let e = Config::from_toml(
+            "version = 1\n[cluster]\ninternal_listen = \"nowhere\"\ninternal_url = \"ftp://x\"\n",
+        )
+        .unwrap_err();
+        let keys: Vec<&str> = e.0.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            vec![
+                "cluster.internal_listen",
+                "cluster.internal_url",
+                "cluster.shared_secret_file"
+            ]
+        );
+        let e = Config::from_toml(
+            "version = 1\n[[runtime]]\nname = \"a\"\nupstream = \"http://127.0.0.1:1\"\nrequest_header_allowlist = [\"X-Gatehouse-Cluster-Secret\"]\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.0[0].key, "runtime[0].request_header_allowlist[0]");
     }
 
     #[test]

@@ -54,6 +54,12 @@ pub enum GatewayError {
     /// Too many requests by this user.
     #[error("Rate exceeded; retry after {0} seconds.")]
     Throttled(u64),
+    /// Rate limits are shared through Redis, Redis does not answer, and the policy is to fail closed.
+    #[error("Rate limits cannot be checked right now (the shared rate-limit store is unreachable); retry shortly.")]
+    RateLimitUnavailable,
+    /// A request on the internal listener without the cluster's shared secret.
+    #[error("This listener accepts requests from gatehouse instances only.")]
+    NotAPeer,
     /// The process limit of the runtime or of gatehouse is reached.
     #[error("Too many agent processes are running; try again later.")]
     TooManyProcesses,
@@ -130,16 +136,18 @@ impl GatewayError {
             GatewayError::InvalidSessionId
             | GatewayError::PayloadTooLarge(_)
             | GatewayError::Validation(_) => (StatusCode::BAD_REQUEST, "ValidationException"),
-            GatewayError::SessionOwnedByAnother | GatewayError::OriginNotAllowed => {
-                (StatusCode::FORBIDDEN, "AccessDeniedException")
-            }
+            GatewayError::SessionOwnedByAnother
+            | GatewayError::OriginNotAllowed
+            | GatewayError::NotAPeer => (StatusCode::FORBIDDEN, "AccessDeniedException"),
             GatewayError::AgentUnreachable(_) => (StatusCode::BAD_GATEWAY, "RuntimeClientError"),
             GatewayError::AgentTimeout => (StatusCode::GATEWAY_TIMEOUT, "RuntimeClientError"),
             GatewayError::AgentError { .. } => {
                 (StatusCode::FAILED_DEPENDENCY, "RuntimeClientError")
             }
             GatewayError::Revoked => (StatusCode::UNAUTHORIZED, "UnauthorizedException"),
-            GatewayError::AgentStartFailed(_) | GatewayError::StoreUnavailable(_) => (
+            GatewayError::AgentStartFailed(_)
+            | GatewayError::RateLimitUnavailable
+            | GatewayError::StoreUnavailable(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "ServiceUnavailableException",
             ),
@@ -184,6 +192,8 @@ impl GatewayError {
             | GatewayError::PayloadTooLarge(_)
             | GatewayError::OriginNotAllowed
             | GatewayError::Throttled(_)
+            | GatewayError::RateLimitUnavailable
+            | GatewayError::NotAPeer
             | GatewayError::TooManySessions
             | GatewayError::TooManySockets
             | GatewayError::TooManyProcesses
@@ -225,6 +235,9 @@ impl IntoResponse for GatewayError {
         match &self {
             GatewayError::Throttled(secs) => {
                 h.insert("retry-after", HeaderValue::from(*secs));
+            }
+            GatewayError::RateLimitUnavailable => {
+                h.insert("retry-after", HeaderValue::from_static("1"));
             }
             GatewayError::TooManySessions
             | GatewayError::TooManySockets

@@ -257,15 +257,27 @@ pub(super) async fn admit(
     session_id: &str,
 ) -> Result<(), GatewayError> {
     let now = Instant::now();
-    state
-        .rate
-        .check(
-            (&runtime.name, &claims.sub),
-            runtime.limits.requests_per_minute,
-            runtime.limits.burst,
-            now,
-        )
-        .map_err(|retry| GatewayError::Throttled(retry.as_secs().max(1)))?;
+    match &state.shared_rate {
+        Some(shared) => {
+            shared
+                .check(
+                    &runtime.arn,
+                    &user_key(claims),
+                    runtime.limits.requests_per_minute,
+                    runtime.limits.burst,
+                )
+                .await?
+        }
+        None => state
+            .rate
+            .check(
+                (&runtime.name, &claims.sub),
+                runtime.limits.requests_per_minute,
+                runtime.limits.burst,
+                now,
+            )
+            .map_err(|retry| GatewayError::Throttled(retry.as_secs().max(1)))?,
+    }
     let owner = SessionOwner {
         issuer: claims.iss.clone(),
         sub: claims.sub.clone(),
@@ -312,7 +324,7 @@ pub(super) async fn authenticate_token(
     Ok(claims)
 }
 
-fn is_length_limit(e: &(dyn std::error::Error + 'static)) -> bool {
+pub(super) fn is_length_limit(e: &(dyn std::error::Error + 'static)) -> bool {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = cur {
         if err.is::<http_body_util::LengthLimitError>() {
@@ -379,20 +391,64 @@ async fn invoke(
     }
     let limited = http_body_util::Limited::new(body, usize::try_from(max).unwrap_or(usize::MAX));
 
-    let (upstream, lease) = runtime
-        .resolve_upstream(state, fixed, &session_id, &claims.sub)
-        .await?;
-    let uri = format!("{}/invocations", upstream.trim_end_matches('/'));
-    let mut upstream_req = http::Request::post(uri)
-        .body(Body::new(limited))
-        .map_err(|e| GatewayError::Internal(format!("building the agent request: {e}")))?;
-    *upstream_req.headers_mut() = agent_headers(
+    let headers = agent_headers(
         &parts.headers,
         &session_id,
         &claims.sub,
         &ctx.request_id,
         &runtime.header_allowlist,
     );
+    if let (None, Some(cluster)) = (&fixed, &state.cluster) {
+        if let Some(peer) =
+            super::cluster::owner_elsewhere(state, cluster, runtime, &session_id).await?
+        {
+            return super::cluster::forward(
+                state,
+                cluster,
+                runtime,
+                &peer,
+                headers,
+                Body::new(limited),
+                &session_id,
+                &ctx.request_id,
+            )
+            .await;
+        }
+    }
+    let (upstream, lease) = runtime
+        .resolve_upstream(state, fixed, &session_id, &claims.sub)
+        .await?;
+    send_to_agent(
+        state,
+        runtime,
+        &upstream,
+        lease,
+        headers,
+        Body::new(limited),
+        &session_id,
+        &ctx.request_id,
+    )
+    .await
+}
+
+/// Sends an admitted request to the agent at `upstream` and streams its answer back.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn send_to_agent(
+    state: &GatewayState,
+    runtime: &Runtime,
+    upstream: &str,
+    lease: Option<crate::agent::supervisor::Lease>,
+    headers: HeaderMap,
+    body: Body,
+    session_id: &str,
+    request_id: &str,
+) -> Result<Response, GatewayError> {
+    let max = runtime.limits.max_payload_bytes;
+    let uri = format!("{}/invocations", upstream.trim_end_matches('/'));
+    let mut upstream_req = http::Request::post(uri)
+        .body(body)
+        .map_err(|e| GatewayError::Internal(format!("building the agent request: {e}")))?;
+    *upstream_req.headers_mut() = headers;
     let sent = Instant::now();
     let answer = tokio::time::timeout(
         runtime.limits.response_timeout,
@@ -426,14 +482,14 @@ async fn invoke(
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/event-stream"));
-    let stop = state.streams.register(&runtime.arn, &session_id);
+    let stop = state.streams.register(&runtime.arn, session_id);
     let body = GuardedBody::new(
         up_body,
         sse,
         runtime.limits.stream_idle_timeout,
         stop,
         state.metrics.clone(),
-        ctx.request_id.clone(),
+        request_id.to_string(),
         lease,
     );
     let mut resp = Response::new(Body::new(body));
@@ -444,7 +500,7 @@ async fn invoke(
             h.append(HeaderName::from_static(name), v.clone());
         }
     }
-    if let Ok(v) = HeaderValue::from_str(&session_id) {
+    if let Ok(v) = HeaderValue::from_str(session_id) {
         h.insert(HeaderName::from_static(SESSION_HEADER), v);
     }
     Ok(resp)
@@ -477,6 +533,14 @@ async fn stop_session(
         .supervisor
         .stop(&runtime.arn, &session_id, runtime.limits.stop_grace)
         .await;
+    if let (Some(_), Some(cluster)) = (&runtime.process, &state.cluster) {
+        super::cluster::stop_remote(state, cluster, runtime, &session_id, &claims.sub).await;
+        // The session no longer has a process here: the next request may start it on any instance.
+        let _ = state
+            .sessions
+            .release_instance(&runtime.arn, &session_id, &cluster.self_url)
+            .await;
+    }
     state
         .session_counter
         .forget(&runtime.arn, &user_key(&claims), &session_id);

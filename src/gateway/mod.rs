@@ -12,6 +12,7 @@ use crate::config::{LimitsConfig, RuntimeConfig};
 use crate::store::Store;
 use crate::token::Authorizer;
 
+pub mod cluster;
 pub mod cors;
 pub mod credential;
 pub mod error;
@@ -19,6 +20,7 @@ pub mod forward;
 pub mod limits;
 pub mod metrics;
 pub mod pool;
+pub mod redis_limits;
 pub mod revocation;
 pub mod route;
 pub mod session;
@@ -174,6 +176,10 @@ pub struct GatewayState {
     pub public_url: String,
     pub metrics: Arc<metrics::Metrics>,
     pub rate: limits::RateLimiter,
+    /// Forwarding of isolated sessions between instances; `None`: this instance stands alone.
+    pub cluster: Option<cluster::Cluster>,
+    /// Rate limits shared by every instance through Redis; `None`: `rate`, in this process.
+    pub shared_rate: Option<redis_limits::RedisRateLimiter>,
     pub session_counter: limits::SessionCounter,
     pub streams: stream::StreamRegistry,
     pub revocations: Arc<revocation::RevocationSet>,
@@ -206,6 +212,8 @@ impl GatewayState {
             public_url,
             metrics: Arc::new(metrics::Metrics::default()),
             rate: limits::RateLimiter::default(),
+            shared_rate: None,
+            cluster: None,
             session_counter: limits::SessionCounter::default(),
             streams: stream::StreamRegistry::default(),
             revocations: Arc::new(revocation::RevocationSet::default()),
@@ -229,6 +237,9 @@ impl GatewayState {
             self.supervisor.count(),
             self.supervisor.crashes()
         ));
+        if let Some(shared) = &self.shared_rate {
+            text.push_str(&shared.render_metrics());
+        }
         text
     }
 }

@@ -79,6 +79,45 @@ impl SessionBinder {
             .map_err(|e| store_error("session lookup", e))
     }
 
+    /// The internal URL of the instance that runs the session's process, if recorded.
+    pub async fn instance(
+        &self,
+        runtime_arn: &str,
+        session_id: &str,
+    ) -> Result<Option<String>, GatewayError> {
+        self.store
+            .session_instance(runtime_arn, session_id)
+            .await
+            .map_err(|e| GatewayError::Internal(format!("session instance lookup: {e}")))
+    }
+
+    /// Records `url` as the instance running the session's process unless one is recorded; returns the one
+    /// recorded now (the first claim wins).
+    pub async fn claim_instance(
+        &self,
+        runtime_arn: &str,
+        session_id: &str,
+        url: &str,
+    ) -> Result<Option<String>, GatewayError> {
+        self.store
+            .claim_session_instance(runtime_arn, session_id, url)
+            .await
+            .map_err(|e| GatewayError::Internal(format!("recording the session's instance: {e}")))
+    }
+
+    /// Clears the record if it still names `url`.
+    pub async fn release_instance(
+        &self,
+        runtime_arn: &str,
+        session_id: &str,
+        url: &str,
+    ) -> Result<(), GatewayError> {
+        self.store
+            .release_session_instance(runtime_arn, session_id, url)
+            .await
+            .map_err(|e| GatewayError::Internal(format!("clearing the session's instance: {e}")))
+    }
+
     /// Succeeds if the session is (now) owned by `caller`; `SessionOwnedByAnother` otherwise.
     pub async fn bind(
         &self,

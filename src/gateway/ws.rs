@@ -35,7 +35,7 @@ pub const CLOSE_UNAUTHORIZED: u16 = 4401;
 /// The in-band re-authentication message type.
 pub const REAUTH_TYPE: &str = "gatehouse.reauth";
 
-type AgentSocket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub(super) type AgentSocket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// Query parameters a browser uses instead of headers (names compared case-insensitively).
 fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
@@ -151,10 +151,26 @@ pub(super) async fn upgrade(
         }
     }
     headers.remove("content-type");
-    let (upstream, lease) = runtime
-        .resolve_upstream(state, fixed, &session_id, &claims.sub)
-        .await?;
-    let agent = connect_agent(&upstream, headers, runtime).await?;
+    let peer = match (&fixed, &state.cluster) {
+        (None, Some(cluster)) => {
+            super::cluster::owner_elsewhere(state, cluster, runtime, &session_id).await?
+        }
+        _ => None,
+    };
+    let (agent, lease) = match (peer, &state.cluster) {
+        // The session's process runs on another instance: relay through its internal listener.
+        (Some(peer), Some(cluster)) => {
+            let url = format!("{peer}{}", super::cluster::WS_PATH);
+            let headers = cluster.peer_headers(headers, &runtime.arn)?;
+            (connect_ws(&url, headers, runtime).await?, None)
+        }
+        _ => {
+            let (upstream, lease) = runtime
+                .resolve_upstream(state, fixed, &session_id, &claims.sub)
+                .await?;
+            (connect_agent(&upstream, headers, runtime).await?, lease)
+        }
+    };
 
     let mut upgrade = upgrade
         .read_buffer_size(WS_READ_BUFFER)
@@ -186,12 +202,26 @@ pub(super) async fn upgrade(
 /// buffered (each relayed message is sent at once).
 const WS_READ_BUFFER: usize = 4096;
 
-async fn connect_agent(
+pub(super) async fn connect_agent(
     upstream: &str,
     headers: HeaderMap,
     runtime: &Runtime,
 ) -> Result<AgentSocket, GatewayError> {
-    let url = format!("{}/ws", upstream.trim_end_matches('/')).replacen("http", "ws", 1);
+    connect_ws(
+        &format!("{}/ws", upstream.trim_end_matches('/')),
+        headers,
+        runtime,
+    )
+    .await
+}
+
+/// Opens a WebSocket to `url` (`http://…`, turned into `ws://…`) with `headers`.
+async fn connect_ws(
+    url: &str,
+    headers: HeaderMap,
+    runtime: &Runtime,
+) -> Result<AgentSocket, GatewayError> {
+    let url = url.replacen("http", "ws", 1);
     let mut req = url
         .as_str()
         .into_client_request()
@@ -218,7 +248,7 @@ async fn connect_agent(
     }
 }
 
-fn to_agent(m: ws::Message) -> AgentMessage {
+pub(super) fn to_agent(m: ws::Message) -> AgentMessage {
     match m {
         ws::Message::Text(t) => AgentMessage::Text(t.as_str().into()),
         ws::Message::Binary(b) => AgentMessage::Binary(b),
@@ -231,7 +261,7 @@ fn to_agent(m: ws::Message) -> AgentMessage {
     }
 }
 
-fn to_client(m: AgentMessage) -> Option<ws::Message> {
+pub(super) fn to_client(m: AgentMessage) -> Option<ws::Message> {
     Some(match m {
         AgentMessage::Text(t) => ws::Message::Text(t.as_str().into()),
         AgentMessage::Binary(b) => ws::Message::Binary(b),
@@ -245,7 +275,7 @@ fn to_client(m: AgentMessage) -> Option<ws::Message> {
     })
 }
 
-fn close(code: u16, reason: &str) -> ws::Message {
+pub(super) fn close(code: u16, reason: &str) -> ws::Message {
     ws::Message::Close(Some(ws::CloseFrame {
         code,
         reason: reason.into(),
@@ -253,7 +283,7 @@ fn close(code: u16, reason: &str) -> ws::Message {
 }
 
 /// Resolves when gatehouse starts shutting down.
-async fn stopping(rx: &mut tokio::sync::watch::Receiver<bool>) {
+pub(super) async fn stopping(rx: &mut tokio::sync::watch::Receiver<bool>) {
     if rx.wait_for(|s| *s).await.is_err() {
         // The sender is gone: gatehouse is going away.
     }
