@@ -15,4 +15,5 @@ mod isolation;
 mod refusals;
 mod revocation;
 mod spine;
+mod web_client;
 mod websocket;
