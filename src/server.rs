@@ -276,6 +276,20 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<
     let (pool, client) = bootstrap::default_pool(store.as_ref(), clock.as_ref()).await?;
     // Generates the first key if there is none; the IdP re-reads its keys from the store itself.
     bootstrap::signing_keys(store.as_ref(), clock.as_ref(), &pool).await?;
+    // `[web] client_id`: the app client the web app signs in with; it must exist in the pool.
+    let web_client_id = match &opts.config.web_client_id {
+        None => client.id.clone(),
+        Some(id) => {
+            let known = store.clients(&pool.id).await?.iter().any(|c| &c.id == id);
+            if !known {
+                return Err(ServerError::Usage(format!(
+                    "[web] client_id: no app client '{id}' in the user pool; create one with `gatehouse client create` \
+                     or take an id from `gatehouse client list`"
+                )));
+            }
+            id.clone()
+        }
+    };
 
     let (web_l, web_bound) = bind(opts.web_listen).await?;
     let (idp_l, idp_bound) = bind(opts.idp_listen).await?;
@@ -357,7 +371,12 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<
             None => (
                 Authorizer {
                     policy: Policy {
-                        allowed_clients: vec![client.id.clone()],
+                        // The default client, and the web app's client when `[web] client_id` names another.
+                        allowed_clients: if web_client_id == client.id {
+                            vec![client.id.clone()]
+                        } else {
+                            vec![client.id.clone(), web_client_id.clone()]
+                        },
                         ..Policy::default()
                     },
                     cache: builtin_cache.clone(),
@@ -419,7 +438,7 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<
         region: pool.region.clone(),
         idp_url: idp_url.clone(),
         user_pool_id: pool.id.clone(),
-        client_id: client.id.clone(),
+        client_id: web_client_id.clone(),
         gateway_url: gw_url.clone(),
         runtimes: runtimes
             .iter()

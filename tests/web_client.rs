@@ -53,18 +53,36 @@ async fn the_web_client_is_named_in_config_json_and_its_tokens_reach_the_demo_ru
     assert_eq!(st, 200, "{b}");
     assert_eq!(b["AuthenticationResult"]["ExpiresIn"], 90);
     let token = b["AuthenticationResult"]["AccessToken"].as_str().unwrap();
-    let r = invoke(&g.invocations_url(), Some(token), &[], &json!({"prompt": "hi"})).await;
+    let r = invoke(
+        &g.invocations_url(),
+        Some(token),
+        &[],
+        &json!({"prompt": "hi"}),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.body);
     // The default client keeps working.
     let token = g.access_token(&user).await;
-    let r = invoke(&g.invocations_url(), Some(&token), &[], &json!({"prompt": "hi"})).await;
+    let r = invoke(
+        &g.invocations_url(),
+        Some(&token),
+        &[],
+        &json!({"prompt": "hi"}),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.body);
     // Any other client of the pool is still refused by the built-in authorizer.
     let (other, _) = g.create_client(&[]);
     let (st, b) = g.password_auth(&other, &user, password()).await;
     assert_eq!(st, 200, "{b}");
     let token = b["AuthenticationResult"]["AccessToken"].as_str().unwrap();
-    let r = invoke(&g.invocations_url(), Some(token), &[], &json!({"prompt": "hi"})).await;
+    let r = invoke(
+        &g.invocations_url(),
+        Some(token),
+        &[],
+        &json!({"prompt": "hi"}),
+    )
+    .await;
     assert_eq!(r.status, 401, "{}", r.body);
 }
 

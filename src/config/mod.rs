@@ -43,7 +43,7 @@ pub struct RawConfig {
     #[serde(default)]
     pub gateway: RawListener,
     #[serde(default)]
-    pub web: RawListener,
+    pub web: RawWeb,
     #[serde(default)]
     pub runtime: Vec<RawRuntime>,
     #[serde(default)]
@@ -64,6 +64,17 @@ pub struct RawAgents {
 pub struct RawListener {
     /// The externally visible URL (behind a load balancer).
     pub public_url: Option<String>,
+}
+
+/// `[web]`: the web listener.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWeb {
+    /// The externally visible URL (behind a load balancer).
+    pub public_url: Option<String>,
+    /// The app client the web app signs in with (named in `/config.json`, accepted by the built-in authorizer
+    /// beside the default client). Default: the pool's default client.
+    pub client_id: Option<String>,
 }
 
 /// `[idp]`: the listener's public URL and the user pool's tunables.
@@ -221,6 +232,8 @@ pub struct Config {
     pub idp_public_url: Option<String>,
     pub gateway_public_url: Option<String>,
     pub web_public_url: Option<String>,
+    /// `[web] client_id`: the app client of the web app; `None`: the default client.
+    pub web_client_id: Option<String>,
     /// The user pool's tunables.
     pub idp: IdpConfig,
     /// Empty: the embedded `demo` runtime served by the reference agent.
@@ -238,6 +251,7 @@ impl Default for Config {
             idp_public_url: None,
             gateway_public_url: None,
             web_public_url: None,
+            web_client_id: None,
             idp: IdpConfig::default(),
             runtimes: Vec::new(),
             max_agent_processes: DEFAULT_MAX_AGENT_PROCESSES,
@@ -978,6 +992,21 @@ impl Config {
                 check_url(&mut errors, key, u);
             }
         }
+        if let Some(id) = &raw.web.client_id {
+            // Cognito's ClientIdType: 1 to 128 word characters (or '+').
+            let ok = !id.is_empty()
+                && id.len() <= 128
+                && id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '+');
+            if !ok {
+                err(
+                    &mut errors,
+                    "web.client_id",
+                    format!("'{id}' is not a client id (1 to 128 letters, digits, '_' or '+'); take one from `gatehouse client list`"),
+                );
+            }
+        }
         let idp = check_idp(&mut errors, &raw.idp);
         let mut runtimes = Vec::new();
         let mut names = std::collections::HashSet::new();
@@ -999,6 +1028,7 @@ impl Config {
                 idp_public_url: raw.idp.public_url,
                 gateway_public_url: raw.gateway.public_url,
                 web_public_url: raw.web.public_url,
+                web_client_id: raw.web.client_id,
                 idp,
                 runtimes,
             })
@@ -1096,5 +1126,20 @@ mod tests {
                 "idp.smtp.from"
             ]
         );
+    }
+
+    #[test]
+    fn web_client_id_is_optional_and_checked() {
+        assert_eq!(
+            Config::from_toml("version = 1\n").unwrap().web_client_id,
+            None
+        );
+        let c = Config::from_toml("version = 1\n[web]\nclient_id = \"abc123xyz\"\n").unwrap();
+        assert_eq!(c.web_client_id.as_deref(), Some("abc123xyz"));
+        for bad in ["", "has space", "semi;colon"] {
+            let e = Config::from_toml(&format!("version = 1\n[web]\nclient_id = \"{bad}\"\n"))
+                .unwrap_err();
+            assert_eq!(e.0[0].key, "web.client_id", "{e}");
+        }
     }
 }
