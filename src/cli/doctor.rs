@@ -78,6 +78,7 @@ pub fn execute(args: DoctorArgs) -> anyhow::Result<bool> {
         }
         c.web.allow_plaintext_public |= args.allow_plaintext_public;
     }
+    probe::web_tls(&mut facts);
     let checks = doctor::audit(&facts);
     let failed = checks.iter().filter(|c| !c.pass).count();
     if args.json {

@@ -1287,4 +1287,65 @@ mod tests {
             ]
         );
     }
+
+    #[test]
+    fn web_settings_are_checked_and_merged_with_the_listen_address() {
+        let c = Config::from_toml(
+            "version = 1\n[web]\npublic_url = \"https://app.example.com\"\nroot = \"web/dist\"\n\
+             tls_cert = \"c.pem\"\ntls_key = \"k.pem\"\nredirect_listen = \"0.0.0.0:80\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.web.root, Some(PathBuf::from("web/dist")));
+        assert!(c.web.tls());
+        assert_eq!(c.web.redirect_listen, Some("0.0.0.0:80".parse().unwrap()));
+        let public: SocketAddr = "0.0.0.0:443".parse().unwrap();
+        let loopback: SocketAddr = "127.0.0.1:4000".parse().unwrap();
+        assert!(c.web.check_for(public, c.web_public_url.as_deref()).is_ok());
+
+        let e = Config::from_toml(
+            "version = 1\n[web]\nroot = \"\"\ntls_key = \"k.pem\"\nredirect_listen = \"nowhere\"\n\
+             allow_plaintext_public = true\n",
+        )
+        .unwrap_err();
+        let keys: Vec<&str> = e.0.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(keys, ["web.root", "web.tls_cert", "web.redirect_listen"]);
+        let e = Config::from_toml("version = 1\n[web]\nredirect_listen = \"0.0.0.0:80\"\n")
+            .unwrap_err();
+        assert_eq!(e.0[0].key, "web.redirect_listen");
+        assert!(e.0[0].reason.contains("public_url"), "{e}");
+        assert!(Config::from_toml("version = 1\n[web]\nrooot = \"x\"\n").is_err());
+
+        // Merged with the flags: plain HTTP only on loopback unless allowed; a redirect needs TLS.
+        let mut w = WebConfig::default();
+        assert!(w.check_for(loopback, None).is_ok());
+        let e = w.check_for(public, None).unwrap_err();
+        assert!(e.to_string().contains("--allow-plaintext-public"), "{e}");
+        assert!(e.to_string().contains("0.0.0.0:443"), "{e}");
+        assert!(w
+            .check_for("[::ffff:127.0.0.1]:4000".parse().unwrap(), None)
+            .is_ok());
+        w.allow_plaintext_public = true;
+        assert!(w.check_for(public, None).is_ok());
+        w.redirect_listen = Some("127.0.0.1:80".parse().unwrap());
+        let e = w
+            .check_for(loopback, Some("http://app.example.com"))
+            .unwrap_err();
+        assert_eq!(e.0.len(), 2, "{e}");
+        assert!(e.0.iter().all(|e| e.key == "web.redirect_listen"), "{e}");
+    }
+
+    #[test]
+    fn relative_web_paths_are_taken_from_the_config_files_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let f = tmp.path().join("g.toml");
+        std::fs::write(
+            &f,
+            "version = 1\n[web]\nroot = \"dist\"\ntls_cert = \"/etc/c.pem\"\ntls_key = \"k.pem\"\n",
+        )
+        .unwrap();
+        let c = Config::load(&f).unwrap();
+        assert_eq!(c.web.root, Some(tmp.path().join("dist")));
+        assert_eq!(c.web.tls_cert, Some(PathBuf::from("/etc/c.pem")));
+        assert_eq!(c.web.tls_key, Some(tmp.path().join("k.pem")));
+    }
 }

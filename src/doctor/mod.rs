@@ -154,6 +154,17 @@ pub struct Facts {
     /// Upstream URL → the addresses its host resolves to (empty if it did not resolve).
     pub upstream_addrs: Vec<(String, Vec<IpAddr>)>,
     pub live: Option<LiveFacts>,
+    /// The web listener's TLS files, when `[web] tls_cert`/`tls_key` are set.
+    pub web_tls: Option<WebTlsFact>,
+}
+
+/// What was found about the web listener's certificate and key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebTlsFact {
+    /// Whether the pair loads as `up` loads it (`Err`: why not).
+    pub loads: Result<(), String>,
+    /// Permission bits of the key file.
+    pub key_mode: Option<u32>,
 }
 
 /// Token lifetimes the audit judges (the longest any app client issues).
@@ -328,11 +339,32 @@ fn tls(f: &Facts, c: &Config, out: &mut Vec<Check>) {
                 format!("serve it over TLS and set [{name}] public_url = \"https://…\""),
             ));
         } else if own_tls {
-            out.push(Check::pass(
-                "tls",
-                name,
-                format!("listens on {addr} with TLS (rustls, TLS 1.2 and 1.3; HSTS sent)"),
-            ));
+            match &f.web_tls {
+                Some(WebTlsFact { loads: Err(e), .. }) => out.push(Check::fail(
+                    "tls",
+                    name,
+                    format!("the certificate and key do not load: {e}"),
+                    "point [web] tls_cert at the PEM certificate chain and tls_key at its PEM private key",
+                )),
+                Some(WebTlsFact {
+                    key_mode: Some(m), ..
+                }) if m & 0o077 != 0 => out.push(Check::fail(
+                    "tls",
+                    name,
+                    format!("the private key file is open to other users (mode {:o})", m & 0o777),
+                    "chmod 600 the key file (and keep it owned by the user gatehouse runs as)",
+                )),
+                Some(_) => out.push(Check::pass(
+                    "tls",
+                    name,
+                    format!("listens on {addr} with TLS (rustls, TLS 1.2 and 1.3; HSTS sent); certificate and key load, key file private"),
+                )),
+                None => out.push(Check::pass(
+                    "tls",
+                    name,
+                    format!("listens on {addr} with TLS (the certificate files were not examined)"),
+                )),
+            }
         } else if is_loopback(addr.ip()) {
             out.push(Check::pass(
                 "tls",

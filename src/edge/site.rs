@@ -111,6 +111,7 @@ impl Asset {
 pub struct Site {
     files: HashMap<String, Asset>,
     total_bytes: u64,
+    max_bytes: u64,
 }
 
 /// What a request path resolves to.
@@ -172,13 +173,21 @@ impl Site {
     /// Walks `root` once and loads every servable file. Dotfiles and dot-directories are skipped; symlinks are
     /// followed only when they resolve inside the root; special files are skipped.
     pub fn load(root: &Path) -> Result<Self, SiteError> {
+        Self::load_capped(root, MAX_SITE_BYTES)
+    }
+
+    /// [`Site::load`] with another total-size cap.
+    pub fn load_capped(root: &Path, max_bytes: u64) -> Result<Self, SiteError> {
         let canonical = root
             .canonicalize()
             .map_err(|e| SiteError::Io(root.to_path_buf(), e))?;
         if !canonical.is_dir() {
             return Err(SiteError::NotADirectory(root.to_path_buf()));
         }
-        let mut site = Site::default();
+        let mut site = Site {
+            max_bytes,
+            ..Site::default()
+        };
         let mut visited = HashSet::new();
         visited.insert(canonical.clone());
         site.walk(root, &canonical, &canonical, "", 0, &mut visited)?;
@@ -248,15 +257,23 @@ impl Site {
                     return Err(SiteError::TooManyFiles(root.to_path_buf()));
                 }
                 self.total_bytes += meta.len();
-                if self.total_bytes > MAX_SITE_BYTES {
+                if self.total_bytes > self.max_bytes {
                     return Err(SiteError::TooBig {
                         root: root.to_path_buf(),
-                        limit: MAX_SITE_BYTES,
+                        limit: self.max_bytes,
                         at: key,
                     });
                 }
                 let body = std::fs::read(&real).map_err(|e| SiteError::Io(real.clone(), e))?;
+                // The file may have grown since it was measured.
                 self.total_bytes += (body.len() as u64).saturating_sub(meta.len());
+                if self.total_bytes > self.max_bytes {
+                    return Err(SiteError::TooBig {
+                        root: root.to_path_buf(),
+                        limit: self.max_bytes,
+                        at: key,
+                    });
+                }
                 let asset = build_asset(&key, body)?;
                 self.files.insert(key, asset);
             }
@@ -477,6 +494,33 @@ mod tests {
         ] {
             assert_eq!(s.resolve(path), want, "{path}");
         }
+    }
+
+    #[test]
+    fn a_directory_is_walked_once_with_dotfiles_and_outside_symlinks_left_out() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("site");
+        std::fs::create_dir_all(root.join("a/b")).unwrap();
+        std::fs::create_dir_all(root.join(".hidden")).unwrap();
+        std::fs::write(root.join("index.html"), "index").unwrap();
+        std::fs::write(root.join("a/b/c.txt"), "c").unwrap();
+        std::fs::write(root.join(".hidden/x.txt"), "x").unwrap();
+        std::fs::write(root.join(".env"), "x").unwrap();
+        std::fs::write(tmp.path().join("outside.txt"), "outside").unwrap();
+        std::os::unix::fs::symlink(tmp.path().join("outside.txt"), root.join("out.txt")).unwrap();
+        std::os::unix::fs::symlink("a/b/c.txt", root.join("in.txt")).unwrap();
+        // A loop back to the root is walked once.
+        std::os::unix::fs::symlink("../..", root.join("a/b/loop")).unwrap();
+        let s = Site::load(&root).unwrap();
+        let mut keys: Vec<&String> = s.files.keys().collect();
+        keys.sort();
+        assert_eq!(keys, ["a/b/c.txt", "in.txt", "index.html"]);
+        assert_eq!(s.stats(), (3, 7));
+
+        let e = Site::load_capped(&root, 4).unwrap_err().to_string();
+        assert!(e.contains("more than 4 bytes") && e.contains("site"), "{e}");
+        assert!(Site::load(&root.join("index.html")).is_err());
+        assert!(Site::load(&tmp.path().join("none")).is_err());
     }
 
     #[test]
