@@ -5,6 +5,7 @@ mod architecture;
 mod attacks;
 mod common;
 mod doctor;
+mod edge;
 mod gateway;
 mod idp;
 mod idp_account;
