@@ -179,6 +179,9 @@ async function main() {
     if (m.type() === "error") consoleErrors.push(m.text());
   });
   page.on("pageerror", (e) => consoleErrors.push(e.message));
+  page.on("response", (r) => {
+    if (r.status() >= 400 && !r.url().startsWith(ep.gateway) && !r.url().startsWith(ep.idp)) consoleErrors.push(`${r.status()} ${r.url()}`);
+  });
   const idpBodies = [];
   page.on("request", (req) => {
     if (req.url().startsWith(ep.idp)) idpBodies.push(req.postData() ?? "");
@@ -280,7 +283,7 @@ async function main() {
         const sid = await page.getByTestId("session-id").textContent();
         await page.getByTestId("new-conversation").click();
         const sid2 = await page.getByTestId("session-id").textContent();
-        assert(sid2 !== sid && /^[A-Za-z0-9_-]{33,}$/.test(sid2), `session ids ${sid} → ${sid2}`);
+        assert(sid2 !== sid && /^[A-Za-z0-9][A-Za-z0-9_-]{32,}$/.test(sid2), `session ids ${sid} → ${sid2}`);
         await page.getByTestId("prompt").fill("fresh start");
         await page.getByTestId("send").click();
         const msg = agentMessages().last();

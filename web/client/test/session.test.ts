@@ -2,11 +2,11 @@ import { describe, expect, it } from "vitest";
 import { base64Url, isValidSessionId, newSessionId } from "../src/session.ts";
 
 describe("session ids", () => {
-  it("are at least 33 characters of base64url carrying 256 random bits", () => {
+  it("are at least 33 characters of base64url carrying 256 random bits, never starting with - or _", () => {
     const ids = new Set<string>();
     for (let i = 0; i < 1000; i++) {
       const id = newSessionId();
-      expect(id).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      expect(id).toMatch(/^s[A-Za-z0-9_-]{43}$/);
       expect(isValidSessionId(id)).toBe(true);
       ids.add(id);
     }
@@ -20,6 +20,8 @@ describe("session ids", () => {
     expect(isValidSessionId("a".repeat(33))).toBe(true);
     expect(isValidSessionId("a".repeat(257))).toBe(false);
     expect(isValidSessionId("a".repeat(40) + "/")).toBe(false);
+    expect(isValidSessionId("_" + "a".repeat(40))).toBe(false);
+    expect(isValidSessionId("-" + "a".repeat(40))).toBe(false);
   });
 
   it("base64Url has no padding or +/", () => {
