@@ -91,15 +91,18 @@ async function cognito(idp, op, body) {
   return { status: r.status, body: await r.json().catch(() => ({})) };
 }
 
-function codeFromOutbox() {
+/** The code of the nth message (0-based, oldest first) in the outbox for the test's e-mail address. */
+function codeFromOutbox(nth = 0) {
   const dir = path.join(dataDir, "outbox");
   if (!fs.existsSync(dir)) return undefined;
-  for (const f of fs.readdirSync(dir).sort()) {
-    if (!f.endsWith(".eml")) continue;
-    const text = fs.readFileSync(path.join(dir, f), "utf8");
-    if (text.includes(`To: ${EMAIL}\r\n`)) return /code is (\d{6})/.exec(text)?.[1];
-  }
-  return undefined;
+  const texts = fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith(".eml"))
+    .sort()
+    .map((f) => fs.readFileSync(path.join(dir, f), "utf8"))
+    .filter((t) => t.includes(`To: ${EMAIL}\r\n`));
+  const text = texts[nth];
+  return text ? /code is (\d{6})/.exec(text)?.[1] : undefined;
 }
 
 function filesUnder(dir) {
@@ -336,6 +339,27 @@ async function main() {
         await page.getByTestId("signout").waitFor();
         await page.getByTestId("signout").click();
         await page.getByTestId("signin-form").waitFor();
+      }],
+      ["forgot password: reset with the code from the outbox, then sign in with the new password", async () => {
+        const newPassword = `Bb2@${crypto.randomBytes(15).toString("base64url")}`;
+        await page.getByTestId("to-forgot").click();
+        await page.getByTestId("username").fill(USER);
+        await page.getByTestId("forgot").click();
+        await page.getByTestId("reset-form").waitFor();
+        // The sign-up code was the first message; the reset code is the second.
+        const code = await poll("the reset code in the outbox", 10_000, () => codeFromOutbox(1));
+        await page.getByTestId("code").fill(code);
+        await page.getByTestId("password").fill(newPassword);
+        await page.getByTestId("reset").click();
+        await page.getByTestId("signin-form").waitFor();
+        await page.getByTestId("username").fill(USER);
+        await page.getByTestId("password").fill(PASSWORD);
+        await page.getByTestId("signin").click();
+        const err = await page.getByTestId("error").textContent();
+        assert(/Incorrect username or password/.test(err), `old password: ${err}`);
+        await page.getByTestId("password").fill(newPassword);
+        await page.getByTestId("signin").click();
+        await page.getByTestId("signout").waitFor();
         assert(consoleErrors.filter((e) => /Content Security Policy|Refused to/i.test(e)).length === 0, `CSP violations: ${consoleErrors.join(" | ")}`);
       }],
     ];
