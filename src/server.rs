@@ -201,17 +201,7 @@ pub async fn serve_http_tls(
                     conns.spawn(async move {
                         match tls {
                             None => serve_connection(stream, app, peer, stop).await,
-                            Some(acceptor) => {
-                                match tokio::time::timeout(HEADER_READ_TIMEOUT, acceptor.accept(stream)).await {
-                                    Ok(Ok(tls_stream)) => serve_connection(tls_stream, app, peer, stop).await,
-                                    Ok(Err(e)) => {
-                                        tracing::debug!(listener = name, %peer, error = %e, "TLS handshake failed");
-                                    }
-                                    Err(_) => {
-                                        tracing::debug!(listener = name, %peer, "TLS handshake timed out");
-                                    }
-                                }
-                            }
+                            Some(acceptor) => serve_tls_connection(acceptor, stream, app, peer, stop, name).await,
                         }
                     });
                     while conns.try_join_next().is_some() {}
@@ -236,6 +226,22 @@ pub async fn serve_http_tls(
             "connections still open after {DRAIN_GRACE:?}; closing them"
         );
         conns.abort_all();
+    }
+}
+
+/// Completes the TLS handshake within `HEADER_READ_TIMEOUT`, then serves the connection.
+async fn serve_tls_connection(
+    acceptor: tokio_rustls::TlsAcceptor,
+    stream: tokio::net::TcpStream,
+    app: axum::Router,
+    peer: SocketAddr,
+    stop: watch::Receiver<bool>,
+    name: &'static str,
+) {
+    match tokio::time::timeout(HEADER_READ_TIMEOUT, acceptor.accept(stream)).await {
+        Ok(Ok(tls)) => serve_connection(tls, app, peer, stop).await,
+        Ok(Err(e)) => tracing::debug!(listener = name, %peer, error = %e, "TLS handshake failed"),
+        Err(_) => tracing::debug!(listener = name, %peer, "TLS handshake timed out"),
     }
 }
 

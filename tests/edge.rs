@@ -632,42 +632,57 @@ async fn https_get(addr: &str, cert: &Cert, path: &str) -> Got {
     }
 }
 
+struct TlsEdge {
+    g: Gatehouse,
+    cert: Cert,
+    _tmp: tempfile::TempDir,
+}
+
+/// One gatehouse serving the populated root over TLS.
+fn tls_edge() -> &'static TlsEdge {
+    static EDGE: OnceLock<TlsEdge> = OnceLock::new();
+    EDGE.get_or_init(|| {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = populate(tmp.path());
+        let cert = self_signed(tmp.path());
+        let g = Gatehouse::start_in(
+            &tmp.path().join("data"),
+            &[
+                "--web-root",
+                root.to_str().unwrap(),
+                "--web-tls-cert",
+                cert.cert.to_str().unwrap(),
+                "--web-tls-key",
+                cert.key.to_str().unwrap(),
+            ],
+        );
+        TlsEdge { g, cert, _tmp: tmp }
+    })
+}
+
 #[tokio::test]
 async fn tls_serves_the_app_with_hsts() {
-    let tmp = tempfile::tempdir().unwrap();
-    let root = populate(tmp.path());
-    let cert = self_signed(tmp.path());
-    let g = Gatehouse::start_in(
-        &tmp.path().join("data"),
-        &[
-            "--web-root",
-            root.to_str().unwrap(),
-            "--web-tls-cert",
-            cert.cert.to_str().unwrap(),
-            "--web-tls-key",
-            cert.key.to_str().unwrap(),
-        ],
-    );
+    let e = tls_edge();
     assert!(
-        g.endpoints.web.starts_with("https://"),
+        e.g.endpoints.web.starts_with("https://"),
         "{}",
-        g.endpoints.web
+        e.g.endpoints.web
     );
-    let addr = authority(&g.endpoints.web);
+    let addr = authority(&e.g.endpoints.web);
     for (path, status, body) in [
         ("/", 200, Some(INDEX)),
         ("/chat/1", 200, Some(INDEX)),
         ("/.env", 404, None),
         ("/config.json", 200, None),
     ] {
-        let r = https_get(&addr, &cert, path).await;
+        let r = https_get(&addr, &e.cert, path).await;
         assert_eq!(r.status, status, "{path}");
         if let Some(b) = body {
             assert_eq!(r.text(), b);
         }
-        assert_security_headers(path, &r.headers, &g.endpoints.gateway, true);
+        assert_security_headers(path, &r.headers, &e.g.endpoints.gateway, true);
     }
-    // The demo runtime allows the app's https:// origin, and plain HTTP on the TLS port gets no HTTP answer.
+    // Plain HTTP on the TLS port gets no HTTP answer.
     let a = raw(
         &addr,
         b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
@@ -676,6 +691,43 @@ async fn tls_serves_the_app_with_hsts() {
     .await;
     assert!(a.statuses.is_empty(), "{}", a.text);
     assert!(!a.text.contains("gatehouse app"));
+}
+
+/// A client that opens a connection and never finishes the TLS handshake is dropped within the header-read
+/// timeout, and does not hold up anyone else meanwhile.
+#[tokio::test]
+async fn a_stalled_tls_handshake_is_dropped() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let e = tls_edge();
+    let addr = authority(&e.g.endpoints.web);
+    let start = std::time::Instant::now();
+    let mut silent = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let mut partial = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    // The first bytes of a ClientHello record, then nothing.
+    partial
+        .write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01])
+        .await
+        .unwrap();
+    let r = https_get(&addr, &e.cert, "/").await;
+    assert_eq!(r.status, 200, "a stalled handshake blocked the listener");
+    for s in [&mut silent, &mut partial] {
+        let mut buf = [0u8; 64];
+        let closed = tokio::time::timeout(Duration::from_secs(30), async {
+            loop {
+                match s.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await;
+        assert!(closed.is_ok(), "still open after {:?}", start.elapsed());
+    }
+    assert!(
+        start.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        start.elapsed()
+    );
 }
 
 #[tokio::test]
