@@ -69,6 +69,8 @@ pub enum ServerError {
     Usage(String),
     #[error("writing {0}: {1}")]
     Write(PathBuf, std::io::Error),
+    #[error("{0}")]
+    Config(#[from] crate::config::ConfigErrors),
 }
 
 /// `endpoints.json`.
@@ -83,6 +85,9 @@ pub struct Endpoints {
     /// The internal (instance-to-instance) listener's advertised URL, with `[cluster]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub internal: Option<String>,
+    /// The plain-HTTP listener that redirects to the web app's https:// URL, when one is configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub web_redirect: Option<String>,
     pub region: String,
     pub user_pool_id: String,
     pub client_id: String,
@@ -195,10 +200,18 @@ pub async fn serve_http(
     stop: watch::Receiver<bool>,
     name: &'static str,
 ) {
-    use hyper::server::conn::http1;
-    use hyper_util::rt::{TokioIo, TokioTimer};
-    use hyper_util::service::TowerToHyperService;
+    serve_http_tls(listener, app, None, stop, name).await;
+}
 
+/// [`serve_http`], optionally behind TLS: with an acceptor every connection first completes a TLS handshake
+/// (within `HEADER_READ_TIMEOUT`, in the connection's own task so a slow handshake never blocks accepting).
+pub async fn serve_http_tls(
+    listener: TcpListener,
+    app: axum::Router,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    stop: watch::Receiver<bool>,
+    name: &'static str,
+) {
     let mut conns = tokio::task::JoinSet::new();
     let mut stop_accept = stop.clone();
     loop {
@@ -206,29 +219,14 @@ pub async fn serve_http(
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
-                    // The peer address is handed to handlers (the IdP throttles failed sign-ins per address).
-                    let svc = TowerToHyperService::new(tower::util::MapRequest::new(
-                        app.clone(),
-                        move |mut req: http::Request<hyper::body::Incoming>| {
-                            req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
-                            req
-                        },
-                    ));
-                    let mut stop = stop.clone();
+                    let app = app.clone();
+                    let stop = stop.clone();
+                    let tls = tls.clone();
                     conns.spawn(async move {
-                        let conn = http1::Builder::new()
-                            .timer(TokioTimer::new())
-                            .header_read_timeout(HEADER_READ_TIMEOUT)
-                            .max_buf_size(MAX_HEAD_BYTES)
-                            .serve_connection(TokioIo::new(stream), svc)
-                            .with_upgrades();
-                        tokio::pin!(conn);
-                        tokio::select! {
-                            _ = conn.as_mut() => return,
-                            () = stopping(&mut stop) => {}
+                        match tls {
+                            None => serve_connection(stream, app, peer, stop).await,
+                            Some(acceptor) => serve_tls_connection(acceptor, stream, app, peer, stop, name).await,
                         }
-                        conn.as_mut().graceful_shutdown();
-                        let _ = conn.await;
                     });
                     while conns.try_join_next().is_some() {}
                 }
@@ -253,6 +251,60 @@ pub async fn serve_http(
         );
         conns.abort_all();
     }
+}
+
+/// Completes the TLS handshake within `HEADER_READ_TIMEOUT`, then serves the connection.
+async fn serve_tls_connection(
+    acceptor: tokio_rustls::TlsAcceptor,
+    stream: tokio::net::TcpStream,
+    app: axum::Router,
+    peer: SocketAddr,
+    stop: watch::Receiver<bool>,
+    name: &'static str,
+) {
+    match tokio::time::timeout(HEADER_READ_TIMEOUT, acceptor.accept(stream)).await {
+        Ok(Ok(tls)) => serve_connection(tls, app, peer, stop).await,
+        Ok(Err(e)) => tracing::debug!(listener = name, %peer, error = %e, "TLS handshake failed"),
+        Err(_) => tracing::debug!(listener = name, %peer, "TLS handshake timed out"),
+    }
+}
+
+/// One connection (plain TCP or TLS): HTTP/1.1 with the header-read timeout and the bounded head, ended
+/// gracefully when `stop` turns true.
+async fn serve_connection<I>(
+    io: I,
+    app: axum::Router,
+    peer: SocketAddr,
+    mut stop: watch::Receiver<bool>,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    use hyper::server::conn::http1;
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::service::TowerToHyperService;
+
+    // The peer address is handed to handlers (the IdP throttles failed sign-ins per address).
+    let svc = TowerToHyperService::new(tower::util::MapRequest::new(
+        app,
+        move |mut req: http::Request<hyper::body::Incoming>| {
+            req.extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
+            req
+        },
+    ));
+    let conn = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_buf_size(MAX_HEAD_BYTES)
+        .serve_connection(TokioIo::new(io), svc)
+        .with_upgrades();
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => return,
+        () = stopping(&mut stop) => {}
+    }
+    conn.as_mut().graceful_shutdown();
+    let _ = conn.await;
 }
 
 /// How often the gateway reads new revocations from the store.
@@ -378,8 +430,55 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<
     let (pool, client) = bootstrap::default_pool(store.as_ref(), clock.as_ref()).await?;
     // Generates the first key if there is none; the IdP re-reads its keys from the store itself.
     bootstrap::signing_keys(store.as_ref(), clock.as_ref(), &pool).await?;
+    // `[web] client_id`: the app client the web app signs in with; it must exist in the pool.
+    let web_client_id = match &opts.config.web.client_id {
+        None => client.id.clone(),
+        Some(id) => {
+            let known = store.clients(&pool.id).await?.iter().any(|c| &c.id == id);
+            if !known {
+                return Err(ServerError::Usage(format!(
+                    "[web] client_id: no app client '{id}' in the user pool; create one with `gatehouse client create` \
+                     or take an id from `gatehouse client list`"
+                )));
+            }
+            id.clone()
+        }
+    };
 
-    let (web_l, web_bound) = bind(opts.web_listen).await?;
+    // The web listener's settings are checked before anything binds: TLS files, the redirect's target, and no
+    // plain HTTP off loopback unless allowed.
+    let web = opts.config.web.clone();
+    web.check_for(opts.web_listen, opts.config.web_public_url.as_deref())?;
+    let site = match web.root.clone() {
+        None => None,
+        Some(root) => {
+            let site = tokio::task::spawn_blocking(move || crate::edge::Site::load(&root))
+                .await
+                .map_err(|e| ServerError::Usage(format!("loading the web root: {e}")))?
+                .map_err(|e| ServerError::Usage(format!("--web-root / [web] root: {e}")))?;
+            let (files, bytes) = site.stats();
+            if site.index().is_none() {
+                tracing::warn!("the web root has no index.html: app routes will answer 404");
+            }
+            tracing::info!(files, bytes, "web root loaded");
+            Some(Arc::new(site))
+        }
+    };
+    let tls = match (&web.tls_cert, &web.tls_key) {
+        (Some(cert), Some(key)) => Some(
+            crate::edge::tls::acceptor(cert, key).map_err(|e| ServerError::Usage(e.to_string()))?,
+        ),
+        _ => None,
+    };
+
+    let (web_l, mut web_bound) = bind(opts.web_listen).await?;
+    if tls.is_some() {
+        web_bound = web_bound.replacen("http://", "https://", 1);
+    }
+    let redirect = match web.redirect_listen {
+        Some(addr) => Some(bind(addr).await?),
+        None => None,
+    };
     let (idp_l, idp_bound) = bind(opts.idp_listen).await?;
     let (gw_l, gw_bound) = bind(opts.gateway_listen).await?;
     let public = |configured: &Option<String>, bound: String| {
@@ -462,7 +561,12 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<
             None => (
                 Authorizer {
                     policy: Policy {
-                        allowed_clients: vec![client.id.clone()],
+                        // The default client, and the web app's client when `[web] client_id` names another.
+                        allowed_clients: if web_client_id == client.id {
+                            vec![client.id.clone()]
+                        } else {
+                            vec![client.id.clone(), web_client_id.clone()]
+                        },
                         ..Policy::default()
                     },
                     cache: builtin_cache.clone(),
@@ -524,7 +628,7 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<
         region: pool.region.clone(),
         idp_url: idp_url.clone(),
         user_pool_id: pool.id.clone(),
-        client_id: client.id.clone(),
+        client_id: web_client_id.clone(),
         gateway_url: gw_url.clone(),
         runtimes: runtimes
             .iter()
@@ -614,7 +718,13 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<
     };
     let internal_url = gw_state.cluster.as_ref().map(|c| c.self_url.clone());
     let mut tasks = vec![
-        serve(web_l, crate::edge::router(app_config), "web"),
+        tokio::spawn(serve_http_tls(
+            web_l,
+            crate::edge::router(app_config, site, tls.is_some()),
+            tls,
+            stop_rx.clone(),
+            "web",
+        )),
         serve(idp_l, crate::idp::router(idp_state.clone()), "idp"),
         serve(gw_l, crate::gateway::router(gw_state.clone()), "gateway"),
     ];
@@ -630,6 +740,15 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<
         admin_router(gw_state, store.clone(), idp_state.clone()),
         "admin",
     ));
+    let mut web_redirect = None;
+    if let Some((l, url)) = redirect {
+        tasks.push(serve(
+            l,
+            crate::edge::redirect_router(&web_url),
+            "web-redirect",
+        ));
+        web_redirect = Some(url);
+    }
 
     let endpoints = Endpoints {
         web: web_url.clone(),
@@ -637,6 +756,7 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<
         gateway: gw_url.clone(),
         admin: admin_url.clone(),
         internal: internal_url,
+        web_redirect,
         region: pool.region.clone(),
         user_pool_id: pool.id.clone(),
         client_id: client.id.clone(),
@@ -775,6 +895,9 @@ fn print_banner(e: &Endpoints, data_dir: &Path) {
     let mut s = String::new();
     s.push_str("gatehouse is up\n");
     s.push_str(&format!("  web app          {}\n", e.web));
+    if let Some(r) = &e.web_redirect {
+        s.push_str(&format!("  web redirect     {r} → {}\n", e.web));
+    }
     s.push_str(&format!(
         "  identity provider {}  (user pool {}, app client {})\n",
         e.idp, e.user_pool_id, e.client_id

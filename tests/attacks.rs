@@ -1433,6 +1433,8 @@ async fn slowloris_is_dropped_on_every_listener() {
 }
 
 // === path escapes on the edge ===
+// Here against the placeholder edge (no web root); the same escapes against a served web root with dotfiles and
+// symlinks out of it are the table "edge path escapes (with a web root)" in `tests/edge.rs`.
 
 #[tokio::test]
 async fn the_edge_serves_nothing_outside_its_root() {
@@ -1450,6 +1452,14 @@ async fn the_edge_serves_nothing_outside_its_root() {
         "/config.json/../../../../etc/passwd".into(),
         "/.%00./.%00./etc/passwd".into(),
         "/..%5c..%5c..%5cetc%5cpasswd".into(),
+        "/..\\..\\..\\etc\\passwd".into(),
+        "/%2E%2E/%2E%2E/%2E%2E/etc/passwd".into(),
+        "/.%2e/.%2e/.%2e/etc/passwd".into(),
+        "/%c0%ae%c0%ae/%c0%ae%c0%ae/etc/passwd".into(),
+        "/..%252f..%252f..%252fetc%252fpasswd".into(),
+        "/index.html%00".into(),
+        "/C:/Windows/win.ini".into(),
+        "/.env".into(),
         "/gatehouse.db".into(),
         "/endpoints.json".into(),
         "/.gatehouse/gatehouse.db".into(),

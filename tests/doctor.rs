@@ -206,3 +206,97 @@ fn doctor_fails_an_invalid_configuration() {
     assert!(out.contains("FAIL  config"), "{out}");
     assert!(out.contains("allowed_origins"), "{out}");
 }
+
+#[test]
+fn doctor_fails_plain_http_on_a_public_web_listener_even_when_allowed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("d");
+    for extra in [&[][..], &["--allow-plaintext-public"][..]] {
+        let args = [
+            &[
+                "--data-dir",
+                dir.to_str().unwrap(),
+                "--web-listen",
+                "0.0.0.0:4000",
+            ][..],
+            extra,
+        ]
+        .concat();
+        let (code, text) = doctor(&args);
+        assert_eq!(code, 1, "{text}");
+        let line = text
+            .lines()
+            .find(|l| l.contains("web-plaintext"))
+            .unwrap_or_else(|| panic!("no web-plaintext line: {text}"));
+        assert!(line.starts_with("FAIL") && line.contains("Fix:"), "{line}");
+        assert!(line.contains("tls_cert"), "{line}");
+        let (_, json) = doctor(&[&args[..], &["--json"]].concat());
+        assert!(failed_controls(&json).contains(&("web-plaintext".into(), "web".into())));
+    }
+}
+
+#[test]
+fn doctor_passes_a_public_web_listener_with_tls_and_a_redirect() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ck = rcgen::generate_simple_self_signed(vec!["app.example.com".to_string()]).unwrap();
+    let cert = tmp.path().join("cert.pem");
+    let key = tmp.path().join("key.pem");
+    std::fs::write(&cert, ck.cert.pem()).unwrap();
+    std::fs::write(&key, ck.key_pair.serialize_pem()).unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let config = tmp.path().join("tls.toml");
+    std::fs::write(
+        &config,
+        "version = 1\n[web]\npublic_url = \"https://app.example.com\"\ntls_cert = \"cert.pem\"\n\
+         tls_key = \"key.pem\"\nredirect_listen = \"0.0.0.0:80\"\n",
+    )
+    .unwrap();
+    let dir = tmp.path().join("d");
+    let args = [
+        "--config",
+        config.to_str().unwrap(),
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "--web-listen",
+        "0.0.0.0:443",
+    ];
+    let (code, text) = doctor(&args);
+    assert_eq!(code, 0, "{text}");
+    for control in ["web-plaintext", "tls ", "tls-redirect"] {
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("PASS") && l.contains(control)),
+            "{control}: {text}"
+        );
+    }
+    // Without the redirect listener http:// answers nothing: a finding. A key others can read is one too.
+    let no_redirect = tmp.path().join("noredirect.toml");
+    std::fs::write(
+        &no_redirect,
+        "version = 1\n[web]\npublic_url = \"https://app.example.com\"\ntls_cert = \"cert.pem\"\n\
+         tls_key = \"key.pem\"\n",
+    )
+    .unwrap();
+    let (code, json) = doctor(&[
+        "--config",
+        no_redirect.to_str().unwrap(),
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "--web-listen",
+        "0.0.0.0:443",
+        "--json",
+    ]);
+    assert_eq!(code, 1, "{json}");
+    assert_eq!(
+        failed_controls(&json),
+        [("tls-redirect".to_string(), "listeners".to_string())]
+    );
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (code, json) = doctor(&[&args[..], &["--json"]].concat());
+    assert_eq!(code, 1, "{json}");
+    assert_eq!(
+        failed_controls(&json),
+        [("tls".to_string(), "web".to_string())]
+    );
+    assert!(!json.contains("PRIVATE KEY"), "{json}");
+}

@@ -29,10 +29,10 @@ pub struct CreateArgs {
     /// Scopes of the access tokens, space- or comma-separated (default aws.cognito.signin.user.admin).
     #[arg(long, default_value = "aws.cognito.signin.user.admin")]
     pub scopes: String,
-    /// Access-token lifetime in seconds (300 to 86400).
+    /// Access-token lifetime in seconds (60 to 86400; Cognito's floor is 300, shorter ones are for tests and demos).
     #[arg(long, default_value_t = 3600)]
     pub access_token_validity: i64,
-    /// ID-token lifetime in seconds (300 to 86400).
+    /// ID-token lifetime in seconds (60 to 86400).
     #[arg(long, default_value_t = 3600)]
     pub id_token_validity: i64,
     /// Refresh-token lifetime in seconds (3600 to 315360000).
@@ -92,11 +92,11 @@ fn check(a: &CreateArgs) -> Result<(), UsageError> {
     if a.name.is_empty() || a.name.len() > 128 {
         errors.push("--name must be 1 to 128 characters");
     }
-    if !(300..=86_400).contains(&a.access_token_validity) {
-        errors.push("--access-token-validity must be 300 to 86400 seconds");
+    if !(60..=86_400).contains(&a.access_token_validity) {
+        errors.push("--access-token-validity must be 60 to 86400 seconds");
     }
-    if !(300..=86_400).contains(&a.id_token_validity) {
-        errors.push("--id-token-validity must be 300 to 86400 seconds");
+    if !(60..=86_400).contains(&a.id_token_validity) {
+        errors.push("--id-token-validity must be 60 to 86400 seconds");
     }
     if !(3600..=315_360_000).contains(&a.refresh_token_validity) {
         errors.push("--refresh-token-validity must be 3600 to 315360000 seconds");

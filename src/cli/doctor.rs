@@ -27,6 +27,18 @@ pub struct DoctorArgs {
     /// The admin (metrics) listener.
     #[arg(long, default_value = "127.0.0.1:4003")]
     pub admin_listen: SocketAddr,
+    /// The web listener's TLS certificate `up` is given (overrides [web] tls_cert).
+    #[arg(long, requires = "web_tls_key")]
+    pub web_tls_cert: Option<PathBuf>,
+    /// The web listener's TLS key (overrides [web] tls_key).
+    #[arg(long, requires = "web_tls_cert")]
+    pub web_tls_key: Option<PathBuf>,
+    /// The redirect listener `up` is given (overrides [web] redirect_listen).
+    #[arg(long)]
+    pub web_redirect_listen: Option<SocketAddr>,
+    /// As given to `up`: plain HTTP on a non-loopback web listener (still reported as a failing control).
+    #[arg(long)]
+    pub allow_plaintext_public: bool,
     /// endpoints.json of a running deployment: also check JWKS reachability, that an invocation without a token
     /// is refused and that a foreign origin gets no CORS answer.
     #[arg(long)]
@@ -55,7 +67,19 @@ pub fn execute(args: DoctorArgs) -> anyhow::Result<bool> {
         live: args.live,
     };
     let rt = super::runtime()?;
-    let facts = rt.block_on(probe::gather(&opts))?;
+    let mut facts = rt.block_on(probe::gather(&opts))?;
+    if let Ok(c) = &mut facts.config {
+        // The same precedence as `up`: flags win over the file.
+        if let (Some(cert), Some(key)) = (args.web_tls_cert, args.web_tls_key) {
+            c.web.tls_cert = Some(cert);
+            c.web.tls_key = Some(key);
+        }
+        if let Some(r) = args.web_redirect_listen {
+            c.web.redirect_listen = Some(r);
+        }
+        c.web.allow_plaintext_public |= args.allow_plaintext_public;
+    }
+    probe::web_tls(&mut facts);
     let checks = doctor::audit(&facts);
     let failed = checks.iter().filter(|c| !c.pass).count();
     if args.json {

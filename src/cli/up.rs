@@ -43,6 +43,22 @@ pub struct UpArgs {
     /// e.g. `http://$(POD_IP):4010` in Kubernetes).
     #[arg(long, env = "GATEHOUSE_INTERNAL_URL")]
     pub internal_url: Option<String>,
+    /// The built web app to serve (a directory with index.html); overrides [web] root. Without it: a
+    /// placeholder page.
+    #[arg(long)]
+    pub web_root: Option<PathBuf>,
+    /// PEM certificate chain for the web listener (with --web-tls-key): it then speaks HTTPS only.
+    #[arg(long, requires = "web_tls_key")]
+    pub web_tls_cert: Option<PathBuf>,
+    /// PEM private key for --web-tls-cert.
+    #[arg(long, requires = "web_tls_cert")]
+    pub web_tls_key: Option<PathBuf>,
+    /// A plain-HTTP listener, HOST:PORT, that answers every request with 308 to [web] public_url (needs TLS).
+    #[arg(long)]
+    pub web_redirect_listen: Option<SocketAddr>,
+    /// Serve plain HTTP on a non-loopback --web-listen (only when a TLS proxy on a private network is in front).
+    #[arg(long)]
+    pub allow_plaintext_public: bool,
     /// Shut down when the parent process dies (for supervisors and test harnesses).
     #[arg(long, hide = true)]
     pub exit_with_parent: bool,
@@ -50,10 +66,23 @@ pub struct UpArgs {
 
 /// Runs `up` until SIGINT or SIGTERM.
 pub fn execute(args: UpArgs) -> anyhow::Result<()> {
-    let config = match &args.config {
+    let mut config = match &args.config {
         Some(path) => Config::load(path)?,
         None => Config::default(),
     };
+    // Flags win over the file.
+    let web = &mut config.web;
+    if let Some(root) = args.web_root {
+        web.root = Some(root);
+    }
+    if let (Some(cert), Some(key)) = (args.web_tls_cert, args.web_tls_key) {
+        web.tls_cert = Some(cert);
+        web.tls_key = Some(key);
+    }
+    if let Some(r) = args.web_redirect_listen {
+        web.redirect_listen = Some(r);
+    }
+    web.allow_plaintext_public |= args.allow_plaintext_public;
     let opts = UpOptions {
         data_dir: args.store.data_dir,
         database_url: args.store.database_url,
@@ -72,6 +101,7 @@ pub fn execute(args: UpArgs) -> anyhow::Result<()> {
     rt.block_on(server::run(opts, super::stop_signal(args.exit_with_parent)))
         .map_err(|e| match e {
             ServerError::Usage(m) => anyhow::Error::new(UsageError(m)),
+            ServerError::Config(c) => anyhow::Error::new(c),
             other => anyhow::Error::new(other),
         })
 }

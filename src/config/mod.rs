@@ -2,7 +2,8 @@
 //! reported at once and each naming its key. Holds no business logic and never reads the environment except
 //! through `env::EnvSource`.
 use std::fmt;
-use std::path::Path;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -43,7 +44,7 @@ pub struct RawConfig {
     #[serde(default)]
     pub gateway: RawGateway,
     #[serde(default)]
-    pub web: RawListener,
+    pub web: RawWeb,
     #[serde(default)]
     pub runtime: Vec<RawRuntime>,
     #[serde(default)]
@@ -134,6 +135,134 @@ pub struct RawGateway {
     pub redis_timeout: Option<String>,
     /// Prefix of every Redis key gatehouse writes (default `gatehouse:`).
     pub redis_key_prefix: Option<String>,
+}
+
+/// `[web]`: the web listener (the app's files, TLS, the HTTP→HTTPS redirect).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWeb {
+    /// The externally visible URL; the redirect listener sends every request there.
+    pub public_url: Option<String>,
+    /// The built single-page app (a directory with `index.html`).
+    pub root: Option<String>,
+    /// PEM certificate chain and private key: the web listener speaks TLS.
+    pub tls_cert: Option<String>,
+    pub tls_key: Option<String>,
+    /// A plain-HTTP listener that answers every request with 308 to `public_url`.
+    pub redirect_listen: Option<String>,
+    /// Serve plain HTTP on a non-loopback address (TLS terminated by a proxy in front).
+    pub allow_plaintext_public: Option<bool>,
+    /// The app client the web app signs in with (named in `/config.json`, accepted by the built-in authorizer
+    /// beside the default client). Default: the pool's default client.
+    pub client_id: Option<String>,
+}
+
+/// A checked `[web]` (everything but `public_url`), merged with `up`'s flags.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct WebConfig {
+    /// The built app; `None`: the placeholder page.
+    pub root: Option<PathBuf>,
+    /// PEM certificate chain; set together with `tls_key`.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub tls_key: Option<PathBuf>,
+    /// Plain-HTTP listener that redirects to `[web] public_url`.
+    pub redirect_listen: Option<SocketAddr>,
+    pub allow_plaintext_public: bool,
+    /// `[web] client_id`: the app client of the web app; `None`: the pool's default client.
+    pub client_id: Option<String>,
+}
+
+impl WebConfig {
+    /// True when the web listener terminates TLS itself.
+    pub fn tls(&self) -> bool {
+        self.tls_cert.is_some() && self.tls_key.is_some()
+    }
+
+    /// Relative paths of a configuration file are taken from the file's directory.
+    fn relative_to(&mut self, dir: &Path) {
+        for p in [&mut self.root, &mut self.tls_cert, &mut self.tls_key]
+            .into_iter()
+            .flatten()
+        {
+            if p.is_relative() {
+                *p = dir.join(&*p);
+            }
+        }
+    }
+
+    /// Checks the web settings once `up`'s flags are merged in: TLS needs both files, a redirect listener needs
+    /// TLS and an https:// `public_url`, and plain HTTP is served on a non-loopback `listen` only when
+    /// `allow_plaintext_public` says so.
+    pub fn check_for(
+        &self,
+        listen: SocketAddr,
+        public_url: Option<&str>,
+    ) -> Result<(), ConfigErrors> {
+        let mut errors = Vec::new();
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(_), None) => err(
+                &mut errors,
+                "web.tls_key",
+                "missing; tls_cert and tls_key (--web-tls-cert/--web-tls-key) come together",
+            ),
+            (None, Some(_)) => err(
+                &mut errors,
+                "web.tls_cert",
+                "missing; tls_cert and tls_key (--web-tls-cert/--web-tls-key) come together",
+            ),
+            _ => {}
+        }
+        if let Some(r) = self.redirect_listen {
+            if !self.tls() {
+                err(
+                    &mut errors,
+                    "web.redirect_listen",
+                    format!(
+                        "{r}: a redirect to HTTPS needs the web listener to serve TLS; set [web] tls_cert and \
+                         tls_key (or --web-tls-cert/--web-tls-key)"
+                    ),
+                );
+            }
+            if !public_url.is_some_and(|u| u.starts_with("https://")) {
+                err(
+                    &mut errors,
+                    "web.redirect_listen",
+                    format!(
+                        "{r}: needs [web] public_url = \"https://…\", the address redirects go to (never the \
+                         request's Host header)"
+                    ),
+                );
+            }
+        }
+        if !self.tls() && !self.allow_plaintext_public && !ip_is_loopback(listen.ip()) {
+            err(
+                &mut errors,
+                "web.tls_cert",
+                format!(
+                    "--web-listen {listen} is not a loopback address and the web listener has no TLS: set [web] \
+                     tls_cert and tls_key (or --web-tls-cert/--web-tls-key), or bind it to 127.0.0.1 behind a TLS \
+                     proxy; if a proxy on a private network terminates TLS, pass --allow-plaintext-public \
+                     ([web] allow_plaintext_public = true)"
+                ),
+            );
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigErrors(errors))
+        }
+    }
+}
+
+/// True for loopback addresses (IPv4-mapped included).
+pub fn ip_is_loopback(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(v4) => v4.is_loopback(),
+        std::net::IpAddr::V6(v6) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+    }
 }
 
 /// `[idp]`: the listener's public URL and the user pool's tunables.
@@ -291,6 +420,8 @@ pub struct Config {
     pub idp_public_url: Option<String>,
     pub gateway_public_url: Option<String>,
     pub web_public_url: Option<String>,
+    /// The web listener: app root, TLS, redirect listener.
+    pub web: WebConfig,
     /// The user pool's tunables.
     pub idp: IdpConfig,
     /// Empty: the embedded `demo` runtime served by the reference agent.
@@ -406,6 +537,7 @@ impl Default for Config {
             idp_public_url: None,
             gateway_public_url: None,
             web_public_url: None,
+            web: WebConfig::default(),
             idp: IdpConfig::default(),
             runtimes: Vec::new(),
             max_agent_processes: DEFAULT_MAX_AGENT_PROCESSES,
@@ -1101,6 +1233,82 @@ fn check_idp(errors: &mut Vec<ConfigError>, raw: &RawIdp) -> IdpConfig {
     }
 }
 
+fn check_web(errors: &mut Vec<ConfigError>, raw: &RawWeb) -> WebConfig {
+    let path = |errors: &mut Vec<ConfigError>, key: &str, v: &Option<String>| {
+        v.as_ref().and_then(|p| {
+            if p.trim().is_empty() {
+                err(errors, key, "is empty; give a path or leave the key out");
+                None
+            } else {
+                Some(PathBuf::from(p))
+            }
+        })
+    };
+    let root = path(errors, "web.root", &raw.root);
+    let tls_cert = path(errors, "web.tls_cert", &raw.tls_cert);
+    let tls_key = path(errors, "web.tls_key", &raw.tls_key);
+    match (&raw.tls_cert, &raw.tls_key) {
+        (Some(_), None) => err(
+            errors,
+            "web.tls_key",
+            "missing; tls_cert and tls_key come together",
+        ),
+        (None, Some(_)) => err(
+            errors,
+            "web.tls_cert",
+            "missing; tls_cert and tls_key come together",
+        ),
+        _ => {}
+    }
+    let redirect_listen = raw.redirect_listen.as_ref().and_then(|r| {
+        let parsed = r.parse::<SocketAddr>().ok();
+        if parsed.is_none() {
+            err(
+                errors,
+                "web.redirect_listen",
+                format!("'{r}' is not HOST:PORT with an IP address (e.g. \"0.0.0.0:80\")"),
+            );
+        } else if !raw
+            .public_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://"))
+        {
+            err(
+                errors,
+                "web.redirect_listen",
+                "needs [web] public_url = \"https://…\": redirects go there, never to the request's Host header",
+            );
+        }
+        parsed
+    });
+    if let Some(id) = &raw.client_id {
+        // Cognito's ClientIdType: 1 to 128 word characters (or '+').
+        let ok = !id.is_empty()
+            && id.len() <= 128
+            && id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '+');
+        if !ok {
+            err(
+                errors,
+                "web.client_id",
+                format!(
+                    "'{id}' is not a client id (1 to 128 letters, digits, '_' or '+'); take one from \
+                     `gatehouse client list`"
+                ),
+            );
+        }
+    }
+    WebConfig {
+        root,
+        tls_cert,
+        tls_key,
+        redirect_listen,
+        allow_plaintext_public: raw.allow_plaintext_public.unwrap_or(false),
+        client_id: raw.client_id.clone(),
+    }
+}
+
 impl Config {
     /// Parses and checks TOML text.
     pub fn from_toml(text: &str) -> Result<Config, ConfigErrors> {
@@ -1121,7 +1329,11 @@ impl Config {
                 reason: format!("cannot read: {e}"),
             }])
         })?;
-        Self::from_toml(&text)
+        let mut c = Self::from_toml(&text)?;
+        if let Some(dir) = path.parent() {
+            c.web.relative_to(dir);
+        }
+        Ok(c)
     }
 
     /// Checks a parsed file, collecting every error.
@@ -1152,6 +1364,7 @@ impl Config {
         let idp = check_idp(&mut errors, &raw.idp);
         let rate_limits = check_rate_limits(&mut errors, &raw.gateway);
         let cluster = check_cluster(&mut errors, raw.cluster);
+        let web = check_web(&mut errors, &raw.web);
         let mut runtimes = Vec::new();
         let mut names = std::collections::HashSet::new();
         for (i, r) in raw.runtime.into_iter().enumerate() {
@@ -1172,6 +1385,7 @@ impl Config {
                 idp_public_url: raw.idp.public_url,
                 gateway_public_url: raw.gateway.public_url,
                 web_public_url: raw.web.public_url,
+                web,
                 idp,
                 runtimes,
                 rate_limits,
@@ -1366,5 +1580,81 @@ mod tests {
                 "idp.smtp.from"
             ]
         );
+    }
+
+    #[test]
+    fn web_client_id_is_optional_and_checked() {
+        assert_eq!(
+            Config::from_toml("version = 1\n").unwrap().web.client_id,
+            None
+        );
+        let c = Config::from_toml("version = 1\n[web]\nclient_id = \"abc123xyz\"\n").unwrap();
+        assert_eq!(c.web.client_id.as_deref(), Some("abc123xyz"));
+        for bad in ["", "has space", "semi;colon"] {
+            let e = Config::from_toml(&format!("version = 1\n[web]\nclient_id = \"{bad}\"\n"))
+                .unwrap_err();
+            assert_eq!(e.0[0].key, "web.client_id", "{e}");
+        }
+    }
+
+    #[test]
+    fn web_settings_are_checked_and_merged_with_the_listen_address() {
+        let c = Config::from_toml(
+            "version = 1\n[web]\npublic_url = \"https://app.example.com\"\nroot = \"web/dist\"\n\
+             tls_cert = \"c.pem\"\ntls_key = \"k.pem\"\nredirect_listen = \"0.0.0.0:80\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.web.root, Some(PathBuf::from("web/dist")));
+        assert!(c.web.tls());
+        assert_eq!(c.web.redirect_listen, Some("0.0.0.0:80".parse().unwrap()));
+        let public: SocketAddr = "0.0.0.0:443".parse().unwrap();
+        let loopback: SocketAddr = "127.0.0.1:4000".parse().unwrap();
+        assert!(c.web.check_for(public, c.web_public_url.as_deref()).is_ok());
+
+        let e = Config::from_toml(
+            "version = 1\n[web]\nroot = \"\"\ntls_key = \"k.pem\"\nredirect_listen = \"nowhere\"\n\
+             allow_plaintext_public = true\n",
+        )
+        .unwrap_err();
+        let keys: Vec<&str> = e.0.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(keys, ["web.root", "web.tls_cert", "web.redirect_listen"]);
+        let e = Config::from_toml("version = 1\n[web]\nredirect_listen = \"0.0.0.0:80\"\n")
+            .unwrap_err();
+        assert_eq!(e.0[0].key, "web.redirect_listen");
+        assert!(e.0[0].reason.contains("public_url"), "{e}");
+        assert!(Config::from_toml("version = 1\n[web]\nrooot = \"x\"\n").is_err());
+
+        // Merged with the flags: plain HTTP only on loopback unless allowed; a redirect needs TLS.
+        let mut w = WebConfig::default();
+        assert!(w.check_for(loopback, None).is_ok());
+        let e = w.check_for(public, None).unwrap_err();
+        assert!(e.to_string().contains("--allow-plaintext-public"), "{e}");
+        assert!(e.to_string().contains("0.0.0.0:443"), "{e}");
+        assert!(w
+            .check_for("[::ffff:127.0.0.1]:4000".parse().unwrap(), None)
+            .is_ok());
+        w.allow_plaintext_public = true;
+        assert!(w.check_for(public, None).is_ok());
+        w.redirect_listen = Some("127.0.0.1:80".parse().unwrap());
+        let e = w
+            .check_for(loopback, Some("http://app.example.com"))
+            .unwrap_err();
+        assert_eq!(e.0.len(), 2, "{e}");
+        assert!(e.0.iter().all(|e| e.key == "web.redirect_listen"), "{e}");
+    }
+
+    #[test]
+    fn relative_web_paths_are_taken_from_the_config_files_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let f = tmp.path().join("g.toml");
+        std::fs::write(
+            &f,
+            "version = 1\n[web]\nroot = \"dist\"\ntls_cert = \"/etc/c.pem\"\ntls_key = \"k.pem\"\n",
+        )
+        .unwrap();
+        let c = Config::load(&f).unwrap();
+        assert_eq!(c.web.root, Some(tmp.path().join("dist")));
+        assert_eq!(c.web.tls_cert, Some(PathBuf::from("/etc/c.pem")));
+        assert_eq!(c.web.tls_key, Some(tmp.path().join("k.pem")));
     }
 }

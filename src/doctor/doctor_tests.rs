@@ -22,6 +22,7 @@ fn good() -> Facts {
         db_mode: Some(0o100600),
         upstream_addrs: Vec::new(),
         live: None,
+        web_tls: None,
     }
 }
 
@@ -41,6 +42,7 @@ fn the_defaults_pass_every_control() {
         "config",
         "tls",
         "tls-redirect",
+        "web-plaintext",
         "admin",
         "cors",
         "identity",
@@ -129,6 +131,7 @@ fn every_control_trips_on_a_bad_deployment() {
     for control in [
         "tls",
         "tls-redirect",
+        "web-plaintext",
         "admin",
         "cors",
         "identity",
@@ -211,4 +214,72 @@ fn argon2_parameters_are_read_from_a_phc_string() {
         ("argon2id", 19456, 2, 1)
     );
     assert!(Argon2Params::from_phc("not a hash").is_none());
+}
+
+fn check<'a>(checks: &'a [Check], control: &str, subject: &str) -> &'a Check {
+    checks
+        .iter()
+        .find(|c| c.control == control && c.subject == subject)
+        .unwrap_or_else(|| panic!("no {control} {subject}: {checks:#?}"))
+}
+
+#[test]
+fn plain_http_on_a_public_web_listener_fails_even_when_allowed() {
+    let mut f = good();
+    f.listeners.web = SocketAddr::from(([0, 0, 0, 0], 4000));
+    let checks = audit(&f);
+    let c = check(&checks, "web-plaintext", "web");
+    assert!(!c.pass, "{c:?}");
+    assert!(c.detail.contains("refuses to start"), "{c:?}");
+    assert!(
+        c.fix.contains("tls_cert") && c.fix.contains("127.0.0.1"),
+        "{c:?}"
+    );
+    // The override starts `up`, but the audit still reports it.
+    let mut config = Config::default();
+    config.web.allow_plaintext_public = true;
+    f.config = Ok(config);
+    let checks = audit(&f);
+    let c = check(&checks, "web-plaintext", "web");
+    assert!(
+        !c.pass && c.detail.contains("allowed by allow_plaintext_public"),
+        "{c:?}"
+    );
+}
+
+#[test]
+fn a_public_web_listener_with_tls_and_a_redirect_passes() {
+    let mut f = good();
+    f.listeners.web = SocketAddr::from(([0, 0, 0, 0], 443));
+    let mut config = Config {
+        web_public_url: Some("https://app.example.com".into()),
+        ..Config::default()
+    };
+    config.web.tls_cert = Some("cert.pem".into());
+    config.web.tls_key = Some("key.pem".into());
+    f.config = Ok(config.clone());
+    f.web_tls = Some(WebTlsFact {
+        loads: Ok(()),
+        key_mode: Some(0o100600),
+    });
+    // TLS without a redirect: http:// answers nothing.
+    let checks = audit(&f);
+    assert!(check(&checks, "web-plaintext", "web").pass);
+    assert!(check(&checks, "tls", "web").pass);
+    assert!(!check(&checks, "tls-redirect", "listeners").pass);
+    config.web.redirect_listen = Some(SocketAddr::from(([0, 0, 0, 0], 80)));
+    f.config = Ok(config);
+    let checks = audit(&f);
+    assert!(failing(&checks).is_empty(), "{checks:#?}");
+    // A key others can read, or a pair that does not load, fails the web listener's tls control.
+    f.web_tls = Some(WebTlsFact {
+        loads: Ok(()),
+        key_mode: Some(0o100644),
+    });
+    assert!(!check(&audit(&f), "tls", "web").pass);
+    f.web_tls = Some(WebTlsFact {
+        loads: Err("no PEM CERTIFICATE block found".into()),
+        key_mode: Some(0o100600),
+    });
+    assert!(!check(&audit(&f), "tls", "web").pass);
 }

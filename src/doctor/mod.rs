@@ -154,6 +154,17 @@ pub struct Facts {
     /// Upstream URL → the addresses its host resolves to (empty if it did not resolve).
     pub upstream_addrs: Vec<(String, Vec<IpAddr>)>,
     pub live: Option<LiveFacts>,
+    /// The web listener's TLS files, when `[web] tls_cert`/`tls_key` are set.
+    pub web_tls: Option<WebTlsFact>,
+}
+
+/// What was found about the web listener's certificate and key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebTlsFact {
+    /// Whether the pair loads as `up` loads it (`Err`: why not).
+    pub loads: Result<(), String>,
+    /// Permission bits of the key file.
+    pub key_mode: Option<u32>,
 }
 
 /// Token lifetimes the audit judges (the longest any app client issues).
@@ -307,10 +318,11 @@ pub fn audit(f: &Facts) -> Vec<Check> {
 
 fn tls(f: &Facts, c: &Config, out: &mut Vec<Check>) {
     let l = &f.listeners;
-    for (name, addr, public) in [
-        ("web", l.web, &c.web_public_url),
-        ("idp", l.idp, &c.idp_public_url),
-        ("gateway", l.gateway, &c.gateway_public_url),
+    let web_tls = c.web.tls();
+    for (name, addr, public, own_tls) in [
+        ("web", l.web, &c.web_public_url, web_tls),
+        ("idp", l.idp, &c.idp_public_url, false),
+        ("gateway", l.gateway, &c.gateway_public_url, false),
     ] {
         let public_https = public.as_deref().is_some_and(|u| u.starts_with("https://"));
         let public_plain = public.as_deref().is_some_and(|u| {
@@ -326,6 +338,33 @@ fn tls(f: &Facts, c: &Config, out: &mut Vec<Check>) {
                 ),
                 format!("serve it over TLS and set [{name}] public_url = \"https://…\""),
             ));
+        } else if own_tls {
+            match &f.web_tls {
+                Some(WebTlsFact { loads: Err(e), .. }) => out.push(Check::fail(
+                    "tls",
+                    name,
+                    format!("the certificate and key do not load: {e}"),
+                    "point [web] tls_cert at the PEM certificate chain and tls_key at its PEM private key",
+                )),
+                Some(WebTlsFact {
+                    key_mode: Some(m), ..
+                }) if m & 0o077 != 0 => out.push(Check::fail(
+                    "tls",
+                    name,
+                    format!("the private key file is open to other users (mode {:o})", m & 0o777),
+                    "chmod 600 the key file (and keep it owned by the user gatehouse runs as)",
+                )),
+                Some(_) => out.push(Check::pass(
+                    "tls",
+                    name,
+                    format!("listens on {addr} with TLS (rustls, TLS 1.2 and 1.3; HSTS sent); certificate and key load, key file private"),
+                )),
+                None => out.push(Check::pass(
+                    "tls",
+                    name,
+                    format!("listens on {addr} with TLS (the certificate files were not examined)"),
+                )),
+            }
         } else if is_loopback(addr.ip()) {
             out.push(Check::pass(
                 "tls",
@@ -340,37 +379,98 @@ fn tls(f: &Facts, c: &Config, out: &mut Vec<Check>) {
                 ),
             ));
         } else {
-            out.push(Check::fail(
-                "tls",
-                name,
-                format!("listens on {addr} without TLS (gatehouse does not terminate TLS yet)"),
+            let fix = if name == "web" {
+                "set [web] tls_cert and tls_key (or --web-tls-cert/--web-tls-key), or bind --web-listen to \
+                 127.0.0.1 behind a TLS reverse proxy and set [web] public_url to its https:// URL"
+                    .to_string()
+            } else {
                 format!(
                     "bind --{name}-listen to 127.0.0.1 and terminate TLS (with an HTTP→HTTPS redirect) in a \
                      reverse proxy; set [{name}] public_url to its https:// URL"
-                ),
+                )
+            };
+            out.push(Check::fail(
+                "tls",
+                name,
+                format!("listens on {addr} without TLS"),
+                fix,
             ));
         }
     }
-    let exposed: Vec<&str> = [("web", l.web), ("idp", l.idp), ("gateway", l.gateway)]
-        .into_iter()
-        .filter(|(_, a)| !is_loopback(a.ip()))
-        .map(|(n, _)| n)
-        .collect();
-    if exposed.is_empty() {
+    // `up` refuses plain HTTP off loopback on the web listener unless told otherwise; the override is still a
+    // finding.
+    if web_tls || is_loopback(l.web.ip()) {
         out.push(Check::pass(
-            "tls-redirect",
-            "listeners",
-            "no listener is reachable off this host: an HTTP→HTTPS redirect belongs to the proxy in front",
+            "web-plaintext",
+            "web",
+            if web_tls {
+                format!("the web listener on {} serves HTTPS only", l.web)
+            } else {
+                format!("plain HTTP only on loopback ({})", l.web)
+            },
         ));
     } else {
+        out.push(Check::fail(
+            "web-plaintext",
+            "web",
+            format!(
+                "the web listener serves plain HTTP on the non-loopback address {}{}",
+                l.web,
+                if c.web.allow_plaintext_public {
+                    " (allowed by allow_plaintext_public)"
+                } else {
+                    "; `up` refuses to start like this"
+                }
+            ),
+            "set [web] tls_cert and tls_key (or --web-tls-cert/--web-tls-key), or bind --web-listen to 127.0.0.1 \
+             behind a TLS proxy; allow_plaintext_public only when that proxy is on a private network",
+        ));
+    }
+    let exposed: Vec<&str> = [
+        ("web", l.web, web_tls),
+        ("idp", l.idp, false),
+        ("gateway", l.gateway, false),
+    ]
+    .into_iter()
+    .filter(|(_, a, tls)| !is_loopback(a.ip()) && !tls)
+    .map(|(n, _, _)| n)
+    .collect();
+    let web_tls_exposed = web_tls && !is_loopback(l.web.ip());
+    if !exposed.is_empty() {
         out.push(Check::fail(
             "tls-redirect",
             "listeners",
             format!(
-                "{} answer plain HTTP off this host and gatehouse has no HTTP→HTTPS redirect",
+                "{} answer plain HTTP off this host and gatehouse has no HTTP→HTTPS redirect for them",
                 exposed.join(", ")
             ),
             "bind them to loopback behind a TLS proxy that redirects http:// to https://",
+        ));
+    } else if web_tls_exposed && c.web.redirect_listen.is_none() {
+        out.push(Check::fail(
+            "tls-redirect",
+            "listeners",
+            format!(
+                "the web listener serves HTTPS on {} but nothing answers http:// with a redirect",
+                l.web
+            ),
+            "set [web] redirect_listen = \"0.0.0.0:80\" (or --web-redirect-listen) with [web] public_url = \
+             \"https://…\"",
+        ));
+    } else if let Some(r) = c.web.redirect_listen.filter(|_| web_tls) {
+        out.push(Check::pass(
+            "tls-redirect",
+            "listeners",
+            format!(
+                "{r} redirects every request to {} (308, host from public_url)",
+                c.web_public_url.as_deref().unwrap_or("public_url")
+            ),
+        ));
+    } else {
+        out.push(Check::pass(
+            "tls-redirect",
+            "listeners",
+            "no listener is reachable off this host: an HTTP→HTTPS redirect belongs to the proxy in front",
         ));
     }
     if is_private(f.listeners.admin.ip()) {

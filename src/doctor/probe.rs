@@ -148,7 +148,26 @@ pub async fn gather(opts: &ProbeOptions) -> Result<Facts, ProbeError> {
         db_mode: mode_of(&db),
         upstream_addrs,
         live,
+        web_tls: None,
     })
+}
+
+/// Fills [`Facts::web_tls`] from the configuration's (already merged) `[web] tls_cert` and `tls_key`: whether
+/// the pair loads as `up` would load it, and the key file's permission bits. Reads no more than `up` reads and
+/// prints nothing of the key.
+pub fn web_tls(facts: &mut Facts) {
+    let Ok(c) = &facts.config else {
+        return;
+    };
+    let (Some(cert), Some(key)) = (&c.web.tls_cert, &c.web.tls_key) else {
+        return;
+    };
+    facts.web_tls = Some(super::WebTlsFact {
+        loads: crate::edge::tls::acceptor(cert, key)
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+        key_mode: mode_of(key),
+    });
 }
 
 fn mode_of(p: &Path) -> Option<u32> {

@@ -1,13 +1,23 @@
-//! The edge (web listener). For now a placeholder page that says where the IdP and gateway are, and
-//! `GET /config.json` with the app's public settings (no secret, no user, no password). Static files, SPA
-//! fallback and TLS come later. Must never serve anything outside its root or list a directory.
+//! The edge (web listener): serves the built single-page app from memory ([`site`]) with the SPA fallback, or
+//! a placeholder page when no web root is given; `GET /config.json` with the app's public settings (no secret,
+//! no user, no password); security headers on every answer (CSP, nosniff, no-referrer, DENY, and HSTS over
+//! TLS); TLS from PEM files ([`tls`]); and the plain-HTTP redirect listener ([`redirect_router`]). Must never
+//! serve anything outside its root, list a directory, serve a dotfile, or build a redirect from the request's
+//! Host header.
 use std::sync::Arc;
 
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::Response;
+use axum::Router;
+use bytes::Bytes;
 use serde::Serialize;
+
+pub mod site;
+pub mod tls;
+
+pub use site::{Site, SiteError};
 
 /// What the browser app needs to know; all of it public.
 #[derive(Debug, Clone, Serialize)]
@@ -27,8 +37,46 @@ pub struct AppRuntime {
     pub arn: String,
 }
 
-fn secure(mut resp: Response, csp: &str) -> Response {
-    let h = resp.headers_mut();
+/// `HSTS` sent over TLS.
+pub const HSTS: &str = "max-age=31536000; includeSubDomains";
+/// Methods the edge answers.
+const ALLOW: &str = "GET, HEAD";
+
+/// `scheme://host[:port]` of a URL (`None` if it has no authority).
+pub fn origin(url: &str) -> Option<String> {
+    let uri: http::Uri = url.parse().ok()?;
+    Some(format!("{}://{}", uri.scheme_str()?, uri.authority()?))
+}
+
+/// The Content-Security-Policy: the app may load only its own files and talk only to itself, the IdP and the
+/// gateway (HTTP and WebSocket).
+pub fn content_security_policy(idp_url: &str, gateway_url: &str) -> String {
+    let mut connect = vec!["'self'".to_string()];
+    if let Some(o) = origin(idp_url) {
+        connect.push(o);
+    }
+    if let Some(o) = origin(gateway_url) {
+        let ws = if let Some(rest) = o.strip_prefix("https://") {
+            format!("wss://{rest}")
+        } else if let Some(rest) = o.strip_prefix("http://") {
+            format!("ws://{rest}")
+        } else {
+            o.clone()
+        };
+        connect.push(o);
+        connect.push(ws);
+    }
+    connect.dedup();
+    format!(
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src {}; \
+         frame-ancestors 'none'; base-uri 'none'; object-src 'none'; form-action 'self'",
+        connect.join(" ")
+    )
+}
+
+/// The headers every edge answer carries.
+fn security_headers(csp: &str, tls: bool) -> HeaderMap {
+    let mut h = HeaderMap::new();
     if let Ok(v) = HeaderValue::from_str(csp) {
         h.insert(header::CONTENT_SECURITY_POLICY, v);
     }
@@ -41,49 +89,191 @@ fn secure(mut resp: Response, csp: &str) -> Response {
         HeaderValue::from_static("no-referrer"),
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    if tls {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static(HSTS),
+        );
+    }
+    h
+}
+
+struct Edge {
+    config_json: Bytes,
+    placeholder: Bytes,
+    site: Option<Arc<Site>>,
+    security: HeaderMap,
+}
+
+/// The web listener's routes: `/config.json`, then the app (or the placeholder page). `tls` adds HSTS.
+pub fn router(config: AppConfig, site: Option<Arc<Site>>, tls: bool) -> Router {
+    let csp = content_security_policy(&config.idp_url, &config.gateway_url);
+    let edge = Edge {
+        config_json: Bytes::from(serde_json::to_vec(&config).unwrap_or_default()),
+        placeholder: Bytes::from(placeholder_page(&config)),
+        site,
+        security: security_headers(&csp, tls),
+    };
+    Router::new().fallback(handle).with_state(Arc::new(edge))
+}
+
+async fn handle(State(edge): State<Arc<Edge>>, req: Request) -> Response {
+    let mut resp = edge.answer(req.method(), req.uri().path(), req.headers());
+    for (k, v) in &edge.security {
+        resp.headers_mut().insert(k, v.clone());
+    }
     resp
 }
 
-/// The web listener's routes.
-pub fn router(config: AppConfig) -> Router {
-    let config = Arc::new(config);
-    let csp = format!(
-        "default-src 'self'; connect-src 'self' {} {}; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
-        config.idp_url, config.gateway_url
+fn plain(status: StatusCode, text: &'static str) -> Response {
+    let mut r = Response::new(Body::from(text));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
     );
-    let page = Arc::new(placeholder_page(&config));
-    let (c1, c2, c3) = (csp.clone(), csp.clone(), csp);
-    Router::new()
-        .route(
-            "/",
-            get(move || {
-                let page = page.clone();
-                let csp = c1.clone();
-                async move {
-                    let mut r = Html(page.as_str().to_string()).into_response();
-                    r.headers_mut()
-                        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-                    secure(r, &csp)
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+fn not_found() -> Response {
+    plain(StatusCode::NOT_FOUND, "Not found\n")
+}
+
+fn bad_path() -> Response {
+    plain(
+        StatusCode::BAD_REQUEST,
+        "Bad request: the path is not a clean absolute path (no '..', backslash, NUL or double encoding)\n",
+    )
+}
+
+fn generated(body: &Bytes, content_type: &'static str) -> Response {
+    let mut r = Response::new(Body::from(body.clone()));
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    r
+}
+
+/// True when `If-None-Match` lists `etag` (weak comparison, `*` matches anything).
+fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim())
+        .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t) == etag)
+}
+
+fn serve_asset(asset: &site::Asset, headers: &HeaderMap) -> Response {
+    let accepts = site::Accepts::parse(
+        headers
+            .get(header::ACCEPT_ENCODING)
+            .and_then(|v| v.to_str().ok()),
+    );
+    let (variant, encoding) = asset.select(accepts);
+    let fresh = not_modified(headers, &variant.etag);
+    let mut r = if fresh {
+        let mut r = Response::new(Body::empty());
+        *r.status_mut() = StatusCode::NOT_MODIFIED;
+        r
+    } else {
+        Response::new(Body::from(variant.body.clone()))
+    };
+    let h = r.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&variant.etag) {
+        h.insert(header::ETAG, v);
+    }
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(asset.cache_control),
+    );
+    if asset.gzip.is_some() || asset.br.is_some() {
+        h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    }
+    if !fresh {
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(asset.content_type),
+        );
+        if let Some(e) = encoding {
+            h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(e));
+        }
+    }
+    r
+}
+
+impl Edge {
+    fn answer(&self, method: &Method, path: &str, headers: &HeaderMap) -> Response {
+        if method != Method::GET && method != Method::HEAD {
+            let mut r = plain(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed\n");
+            r.headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static(ALLOW));
+            return r;
+        }
+        if path == "/config.json" {
+            return generated(&self.config_json, "application/json");
+        }
+        let Some(site) = &self.site else {
+            return match site::clean_path(path) {
+                Ok(s) if s.is_empty() || s == ["index.html"] => {
+                    generated(&self.placeholder, "text/html; charset=utf-8")
                 }
-            }),
-        )
-        .route(
-            "/config.json",
-            get(move || {
-                let config = config.clone();
-                let csp = c2.clone();
-                async move {
-                    let mut r = Json(config.as_ref().clone()).into_response();
-                    r.headers_mut()
-                        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-                    secure(r, &csp)
+                Err(true) => bad_path(),
+                _ => not_found(),
+            };
+        };
+        match site.resolve(path) {
+            site::Lookup::File(key) => match site.get(key) {
+                Some(a) => serve_asset(a, headers),
+                None => not_found(),
+            },
+            site::Lookup::Fallback => match site.index() {
+                Some(a) => serve_asset(a, headers),
+                None => not_found(),
+            },
+            site::Lookup::NotFound => not_found(),
+            site::Lookup::BadPath => bad_path(),
+        }
+    }
+}
+
+/// The plain-HTTP redirect listener: every request, whatever its method, Host or target, gets 308 to
+/// `public_url` + the request's path and query. The Host header is never read.
+pub fn redirect_router(public_url: &str) -> Router {
+    let base = Arc::new(public_url.trim_end_matches('/').to_string());
+    Router::new().fallback(move |req: Request| {
+        let base = base.clone();
+        async move {
+            let pq = req
+                .uri()
+                .path_and_query()
+                .map(|p| p.as_str())
+                .filter(|p| p.starts_with('/'))
+                .unwrap_or("/");
+            let mut r = Response::new(Body::empty());
+            match HeaderValue::from_str(&format!("{base}{pq}")) {
+                Ok(v) => {
+                    *r.status_mut() = StatusCode::PERMANENT_REDIRECT;
+                    r.headers_mut().insert(header::LOCATION, v);
                 }
-            }),
-        )
-        .fallback(move || {
-            let csp = c3.clone();
-            async move { secure((StatusCode::NOT_FOUND, "Not found\n").into_response(), &csp) }
-        })
+                Err(_) => *r.status_mut() = StatusCode::BAD_REQUEST,
+            }
+            let h = r.headers_mut();
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            h.insert(
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            );
+            h.insert(
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("no-referrer"),
+            );
+            r
+        }
+    })
 }
 
 fn escape(s: &str) -> String {
@@ -110,7 +300,8 @@ fn placeholder_page(c: &AppConfig) -> String {
          <h1>gatehouse is running</h1>\
          <p>Identity provider: <code>{}</code> (user pool <code>{}</code>, app client <code>{}</code>)</p>\
          <p>Runtime gateway: <code>{}</code></p><ul>{}</ul>\
-         <p>The web app arrives in a later release; see the README for signing in and invoking with curl.</p>\
+         <p>No web app is served: start <code>gatehouse up --web-root DIR</code> with a built app, or see the \
+         README for signing in and invoking with curl.</p>\
          </body></html>",
         escape(&c.idp_url),
         escape(&c.user_pool_id),
@@ -118,4 +309,83 @@ fn placeholder_page(c: &AppConfig) -> String {
         escape(&c.gateway_url),
         runtimes
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> AppConfig {
+        AppConfig {
+            region: "us-east-1".into(),
+            idp_url: "https://login.example.com".into(),
+            user_pool_id: "us-east-1_abc".into(),
+            client_id: "client".into(),
+            gateway_url: "https://agents.example.com:8443/base".into(),
+            runtimes: vec![AppRuntime {
+                name: "demo".into(),
+                arn: "arn:aws:bedrock-agentcore:us-east-1:000000000000:runtime/demo-x".into(),
+            }],
+        }
+    }
+
+    #[test]
+    fn the_csp_allows_the_idp_and_the_gateway_over_http_and_websocket() {
+        let csp = content_security_policy("http://127.0.0.1:4001", "http://127.0.0.1:4002");
+        assert!(
+            csp.contains("connect-src 'self' http://127.0.0.1:4001 http://127.0.0.1:4002 ws://127.0.0.1:4002;"),
+            "{csp}"
+        );
+        let c = config();
+        let csp = content_security_policy(&c.idp_url, &c.gateway_url);
+        assert!(
+            csp.contains("https://login.example.com https://agents.example.com:8443 wss://agents.example.com:8443;"),
+            "{csp}"
+        );
+        for d in [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' data:",
+            "frame-ancestors 'none'",
+            "base-uri 'none'",
+            "object-src 'none'",
+            "form-action 'self'",
+        ] {
+            assert!(csp.contains(d), "{d}: {csp}");
+        }
+    }
+
+    #[test]
+    fn config_json_has_exactly_the_public_fields() {
+        let v = serde_json::to_value(config()).unwrap();
+        let mut keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+        keys.sort();
+        assert_eq!(
+            keys,
+            [
+                "client_id",
+                "gateway_url",
+                "idp_url",
+                "region",
+                "runtimes",
+                "user_pool_id"
+            ]
+        );
+        let r: Vec<&String> = v["runtimes"][0].as_object().unwrap().keys().collect();
+        assert_eq!(r, ["arn", "name"]);
+    }
+
+    #[test]
+    fn if_none_match_compares_weakly_and_accepts_lists() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::IF_NONE_MATCH,
+            HeaderValue::from_static("\"a\", W/\"b\""),
+        );
+        assert!(not_modified(&h, "\"a\""));
+        assert!(not_modified(&h, "\"b\""));
+        assert!(!not_modified(&h, "\"c\""));
+        assert!(!not_modified(&HeaderMap::new(), "\"a\""));
+    }
 }
