@@ -57,6 +57,11 @@ fn deploy_files_use_only_flags_and_variables_the_binary_accepts() {
             used.contains("--admin-listen"),
             "{file} binds the admin listener"
         );
+        assert!(
+            !text.contains("0.0.0.0:4000") || used.contains("--allow-plaintext-public"),
+            "{file} binds the web listener off loopback without TLS: `up` refuses that without \
+             --allow-plaintext-public"
+        );
         for f in used {
             assert!(
                 help.contains(&format!("{f} ")) || help.contains(&format!("{f}\n")),
