@@ -283,3 +283,24 @@ fn a_public_web_listener_with_tls_and_a_redirect_passes() {
     });
     assert!(!check(&audit(&f), "tls", "web").pass);
 }
+
+#[test]
+fn shared_rate_limits_that_fail_open_fail_the_audit() {
+    let mut f = good();
+    let mut config = Config::default();
+    config.rate_limits.redis_url = Some("redis://:hunter2@10.0.0.5:6379/0".into());
+    f.config = Ok(config.clone());
+    let checks = audit(&f);
+    let c = check(&checks, "rate-limits", "redis");
+    assert!(c.pass, "{c:?}");
+    config.rate_limits.fail_open = true;
+    f.config = Ok(config);
+    let checks = audit(&f);
+    let c = check(&checks, "rate-limits", "redis");
+    assert!(!c.pass && c.fix.contains("redis_unavailable"), "{c:?}");
+    assert!(
+        !c.line().contains("hunter2"),
+        "the Redis password leaked: {}",
+        c.line()
+    );
+}

@@ -879,6 +879,26 @@ fn argon2(f: &Facts, out: &mut Vec<Check>) {
 }
 
 fn rate_limits(c: &Config, out: &mut Vec<Check>) {
+    // With Redis shared by several instances, what happens while it is away decides whether limits hold at all.
+    if let Some(url) = &c.rate_limits.redis_url {
+        if c.rate_limits.fail_open {
+            out.push(Check::fail(
+                "rate-limits",
+                "redis",
+                format!(
+                    "{}: redis_unavailable = \"open\" lifts every limit while Redis is unreachable",
+                    redact(url)
+                ),
+                "set [gateway] redis_unavailable = \"closed\" (the default): 503 until Redis is back",
+            ));
+        } else {
+            out.push(Check::pass(
+                "rate-limits",
+                "redis",
+                format!("{}: shared by every instance, fail closed", redact(url)),
+            ));
+        }
+    }
     if c.runtimes.is_empty() {
         out.push(Check::pass(
             "rate-limits",

@@ -28,7 +28,7 @@ pub enum GatewayError {
     #[error("Unknown operation: use POST /runtimes/{{runtime ARN}}/invocations.")]
     UnknownOperation,
     /// The session id is not 33–256 characters of `[A-Za-z0-9_-]`.
-    #[error("Invalid session id: X-Amzn-Bedrock-AgentCore-Runtime-Session-Id must be 33 to 256 characters of letters, digits, '-' and '_'.")]
+    #[error("Invalid session id: X-Amzn-Bedrock-AgentCore-Runtime-Session-Id must be 33 to 256 characters of letters, digits, '-' and '_', starting with a letter or digit.")]
     InvalidSessionId,
     /// The session belongs to another user.
     #[error("This session belongs to another user; start a new session.")]

@@ -169,6 +169,11 @@ mod tests {
         assert!(validate_session_id(&format!("{}/x", "a".repeat(40))).is_err());
         assert!(validate_session_id(&format!("-{}", "a".repeat(40))).is_err());
         assert!(validate_session_id(&format!("{} x", "a".repeat(40))).is_err());
+        let err = validate_session_id(&format!("_{}", "a".repeat(40))).unwrap_err();
+        assert!(
+            err.to_string().contains("starting with a letter or digit"),
+            "the message must say what to fix: {err}"
+        );
     }
 
     #[test]
