@@ -47,13 +47,21 @@ impl StreamRegistry {
     pub fn register(&self, arn: &str, session: &str) -> Arc<StopSignal> {
         let signal = Arc::new(StopSignal::default());
         if let Ok(mut map) = self.map.lock() {
-            map.retain(|_, v| {
+            // Ended streams are pruned only when a table would otherwise grow, so registering stays O(1)
+            // amortized however many streams are open (a full sweep per request cost O(open streams)).
+            if map.len() >= map.capacity() {
+                map.retain(|_, v| {
+                    v.retain(|w| w.strong_count() > 0);
+                    !v.is_empty()
+                });
+            }
+            let v = map
+                .entry((arn.to_string(), session.to_string()))
+                .or_default();
+            if v.len() >= v.capacity() {
                 v.retain(|w| w.strong_count() > 0);
-                !v.is_empty()
-            });
-            map.entry((arn.to_string(), session.to_string()))
-                .or_default()
-                .push(Arc::downgrade(&signal));
+            }
+            v.push(Arc::downgrade(&signal));
         }
         signal
     }
@@ -203,5 +211,41 @@ impl Body for GuardedBody {
         } else {
             self.inner.size_hint()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn held(r: &StreamRegistry) -> usize {
+        r.map.lock().unwrap().values().map(Vec::len).sum()
+    }
+
+    #[test]
+    fn ended_streams_do_not_accumulate_and_stop_reaches_the_live_ones() {
+        let r = StreamRegistry::default();
+        let mut live = Vec::new();
+        for i in 0..10_000 {
+            let s = r.register("arn", "one-session");
+            let other = r.register("arn", &format!("session-{i}"));
+            drop(other);
+            if i % 1000 == 0 {
+                live.push(s);
+            }
+        }
+        // Amortized pruning keeps at most about twice what is live (10 here) plus the last growth step.
+        assert!(
+            held(&r) < 200,
+            "{} entries held for 10 live streams",
+            held(&r)
+        );
+        assert_eq!(r.stop("arn", "one-session"), 10);
+        assert!(live.iter().all(|s| s.stopped.load(Ordering::SeqCst)));
+        assert_eq!(
+            r.stop("arn", "one-session"),
+            0,
+            "stopped streams are forgotten"
+        );
     }
 }
