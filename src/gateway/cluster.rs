@@ -19,7 +19,6 @@ use super::forward::{
     agent_headers, send_to_agent, REQUEST_ID_HEADER, SESSION_HEADER, USER_ID_HEADER,
 };
 use super::session::validate_session_id;
-use super::stream::GuardedBody;
 use super::{GatewayError, GatewayState, Runtime};
 
 /// The header carrying the shared secret between instances.
@@ -212,35 +211,15 @@ pub(super) async fn forward(
         }
         Ok(Ok(r)) => r,
     };
-    let (parts, body) = resp.into_parts();
-    let sse = parts
-        .headers
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/event-stream"));
-    let stop = state.streams.register(&runtime.arn, session_id);
-    let body = GuardedBody::new(
-        body,
-        sse,
-        runtime.limits.stream_idle_timeout,
-        stop,
-        state.metrics.clone(),
-        request_id.to_string(),
+    Ok(super::forward::stream_back(
+        state,
+        runtime,
+        session_id,
+        request_id,
+        resp.into_parts(),
+        PEER_RESPONSE_HEADERS,
         None,
-    );
-    let mut out = Response::new(Body::new(body));
-    *out.status_mut() = parts.status;
-    for name in PEER_RESPONSE_HEADERS {
-        for v in parts.headers.get_all(*name) {
-            out.headers_mut()
-                .append(HeaderName::from_static(name), v.clone());
-        }
-    }
-    if let Ok(v) = HeaderValue::from_str(session_id) {
-        out.headers_mut()
-            .insert(HeaderName::from_static(SESSION_HEADER), v);
-    }
-    Ok(out)
+    ))
 }
 
 /// Asks the instance that runs the session's process to stop it (best effort; failures are logged).

@@ -477,14 +477,36 @@ pub(super) async fn send_to_agent(
             message,
         });
     }
-    let sse = up_parts
+    Ok(stream_back(
+        state,
+        runtime,
+        session_id,
+        request_id,
+        (up_parts, up_body),
+        RESPONSE_HEADERS,
+        lease,
+    ))
+}
+
+/// The client's answer: `answer`'s status, the listed headers and its body streamed through a `GuardedBody`
+/// (idle timeout, stop signal, clean SSE ending), plus the session header. Shared by local and forwarded answers.
+pub(super) fn stream_back(
+    state: &GatewayState,
+    runtime: &Runtime,
+    session_id: &str,
+    request_id: &str,
+    (parts, body): (http::response::Parts, super::pool::PooledBody),
+    pass_headers: &[&'static str],
+    lease: Option<crate::agent::supervisor::Lease>,
+) -> Response {
+    let sse = parts
         .headers
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/event-stream"));
     let stop = state.streams.register(&runtime.arn, session_id);
     let body = GuardedBody::new(
-        up_body,
+        body,
         sse,
         runtime.limits.stream_idle_timeout,
         stop,
@@ -493,17 +515,17 @@ pub(super) async fn send_to_agent(
         lease,
     );
     let mut resp = Response::new(Body::new(body));
-    *resp.status_mut() = status;
+    *resp.status_mut() = parts.status;
     let h = resp.headers_mut();
-    for name in RESPONSE_HEADERS {
-        for v in up_parts.headers.get_all(*name) {
+    for name in pass_headers {
+        for v in parts.headers.get_all(*name) {
             h.append(HeaderName::from_static(name), v.clone());
         }
     }
     if let Ok(v) = HeaderValue::from_str(session_id) {
         h.insert(HeaderName::from_static(SESSION_HEADER), v);
     }
-    Ok(resp)
+    resp
 }
 
 /// `StopRuntimeSession`: the session's owner ends its in-flight streams; the session stays bound to them.
