@@ -9,7 +9,7 @@ use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughpu
 use gatehouse::gateway::forward::agent_headers;
 use gatehouse::gateway::session::SessionBinder;
 use gatehouse::gateway::tokencache::VerifiedTokens;
-use gatehouse::store::{SessionOwner, SqliteStore};
+use gatehouse::store::SqliteStore;
 use gatehouse::token::{
     Authorizer, FetchError, Fetched, JwkSet, KeyCache, KeySource, Policy, RsaSigner,
 };
@@ -90,16 +90,12 @@ fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let store = rt.block_on(SqliteStore::open_in(dir.path())).unwrap();
     let binder = SessionBinder::new(Arc::new(store));
-    let owner = SessionOwner {
-        issuer: issuer.clone(),
-        sub: "alice".into(),
-    };
     let session = "bench-session-0123456789abcdefghijklmnop";
-    rt.block_on(binder.bind("arn", session, &owner, now))
+    rt.block_on(binder.bind("arn", session, &issuer, "alice", now))
         .unwrap();
     g.bench_function("session_binding_cached", |b| {
         b.iter(|| {
-            rt.block_on(binder.bind("arn", black_box(session), &owner, now))
+            rt.block_on(binder.bind("arn", black_box(session), &issuer, "alice", now))
                 .unwrap()
         })
     });

@@ -196,22 +196,39 @@ async fn stopping(rx: &mut watch::Receiver<bool>) {
 /// timeout and a bounded request head, so slow or huge headers cannot pin it.
 pub async fn serve_http(
     listener: TcpListener,
-    app: axum::Router,
+    app: impl Into<App>,
     stop: watch::Receiver<bool>,
     name: &'static str,
 ) {
     serve_http_tls(listener, app, None, stop, name).await;
 }
 
+/// What a listener serves.
+#[derive(Clone)]
+pub enum App {
+    /// An axum router (identity provider, web app, admin, internal and redirect listeners).
+    Router(axum::Router),
+    /// The runtime gateway's own service: one match on the path, no router, since it runs on every proxied
+    /// request (see `gateway::serve`).
+    Gateway(Arc<GatewayState>),
+}
+
+impl From<axum::Router> for App {
+    fn from(router: axum::Router) -> Self {
+        App::Router(router)
+    }
+}
+
 /// [`serve_http`], optionally behind TLS: with an acceptor every connection first completes a TLS handshake
 /// (within `HEADER_READ_TIMEOUT`, in the connection's own task so a slow handshake never blocks accepting).
 pub async fn serve_http_tls(
     listener: TcpListener,
-    app: axum::Router,
+    app: impl Into<App>,
     tls: Option<tokio_rustls::TlsAcceptor>,
     stop: watch::Receiver<bool>,
     name: &'static str,
 ) {
+    let app = app.into();
     let mut conns = tokio::task::JoinSet::new();
     let mut stop_accept = stop.clone();
     loop {
@@ -257,7 +274,7 @@ pub async fn serve_http_tls(
 async fn serve_tls_connection(
     acceptor: tokio_rustls::TlsAcceptor,
     stream: tokio::net::TcpStream,
-    app: axum::Router,
+    app: App,
     peer: SocketAddr,
     stop: watch::Receiver<bool>,
     name: &'static str,
@@ -271,27 +288,50 @@ async fn serve_tls_connection(
 
 /// One connection (plain TCP or TLS): HTTP/1.1 with the header-read timeout and the bounded head, ended
 /// gracefully when `stop` turns true.
-async fn serve_connection<I>(
-    io: I,
-    app: axum::Router,
-    peer: SocketAddr,
-    mut stop: watch::Receiver<bool>,
-) where
+async fn serve_connection<I>(io: I, app: App, peer: SocketAddr, stop: watch::Receiver<bool>)
+where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    use hyper_util::service::TowerToHyperService;
+
+    match app {
+        App::Router(router) => {
+            // The peer address is handed to handlers (the IdP throttles failed sign-ins per address).
+            let svc = TowerToHyperService::new(tower::util::MapRequest::new(
+                router,
+                move |mut req: http::Request<hyper::body::Incoming>| {
+                    req.extensions_mut()
+                        .insert(axum::extract::ConnectInfo(peer));
+                    req
+                },
+            ));
+            drive_connection(io, svc, stop).await;
+        }
+        App::Gateway(state) => {
+            let svc = hyper::service::service_fn(move |req| {
+                let state = Arc::clone(&state);
+                async move { Ok::<_, std::convert::Infallible>(crate::gateway::serve(state, req).await) }
+            });
+            drive_connection(io, svc, stop).await;
+        }
+    }
+}
+
+/// Drives one HTTP/1.1 connection for `svc` with the header-read timeout and the bounded head.
+async fn drive_connection<I, S>(io: I, svc: S, mut stop: watch::Receiver<bool>)
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    S: hyper::service::Service<
+            http::Request<hyper::body::Incoming>,
+            Response = axum::response::Response,
+            Error = std::convert::Infallible,
+        > + Send
+        + 'static,
+    S::Future: Send + 'static,
 {
     use hyper::server::conn::http1;
     use hyper_util::rt::{TokioIo, TokioTimer};
-    use hyper_util::service::TowerToHyperService;
 
-    // The peer address is handed to handlers (the IdP throttles failed sign-ins per address).
-    let svc = TowerToHyperService::new(tower::util::MapRequest::new(
-        app,
-        move |mut req: http::Request<hyper::body::Incoming>| {
-            req.extensions_mut()
-                .insert(axum::extract::ConnectInfo(peer));
-            req
-        },
-    ));
     let conn = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT)
@@ -713,7 +753,7 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<
     };
     let (admin_l, admin_url) = bind(opts.admin_listen).await?;
 
-    let serve = |listener: TcpListener, app: axum::Router, name: &'static str| {
+    let serve = |listener: TcpListener, app: App, name: &'static str| {
         tokio::spawn(serve_http(listener, app, stop_rx.clone(), name))
     };
     let internal_url = gw_state.cluster.as_ref().map(|c| c.self_url.clone());
@@ -725,26 +765,26 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<
             stop_rx.clone(),
             "web",
         )),
-        serve(idp_l, crate::idp::router(idp_state.clone()), "idp"),
-        serve(gw_l, crate::gateway::router(gw_state.clone()), "gateway"),
+        serve(idp_l, crate::idp::router(idp_state.clone()).into(), "idp"),
+        serve(gw_l, App::Gateway(gw_state.clone()), "gateway"),
     ];
     if let Some(l) = internal_l {
         tasks.push(serve(
             l,
-            crate::gateway::cluster::router(gw_state.clone()),
+            crate::gateway::cluster::router(gw_state.clone()).into(),
             "internal",
         ));
     }
     tasks.push(serve(
         admin_l,
-        admin_router(gw_state, store.clone(), idp_state.clone()),
+        admin_router(gw_state, store.clone(), idp_state.clone()).into(),
         "admin",
     ));
     let mut web_redirect = None;
     if let Some((l, url)) = redirect {
         tasks.push(serve(
             l,
-            crate::edge::redirect_router(&web_url),
+            crate::edge::redirect_router(&web_url).into(),
             "web-redirect",
         ));
         web_redirect = Some(url);

@@ -6,11 +6,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Body;
-use axum::extract::{Path, Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::route::{find_runtime, parse_path, Operation};
+use super::route::{resolve, Operation};
 use super::session::{mint_session_id, validate_session_id};
 use super::stream::GuardedBody;
 use super::{cors, credential, GatewayError, GatewayState, Runtime};
@@ -40,20 +40,12 @@ struct Ctx {
     sub: Option<String>,
 }
 
-/// The axum handler for everything under `/runtimes/`.
-pub async fn handle(
-    State(state): State<Arc<GatewayState>>,
-    Path(rest): Path<String>,
-    req: Request,
-) -> Response {
+/// Every request to the gateway listener: routes it (`route::resolve`), then runs the operation.
+pub async fn handle(state: Arc<GatewayState>, req: Request) -> Response {
     let started = Instant::now();
-    let (runtime_ref, op) = match parse_path(&rest) {
+    let (runtime, op) = match resolve(&state.runtimes, req.uri().path()) {
         Ok(x) => x,
         Err(e) => return e.into_response(),
-    };
-    let Some(runtime) = find_runtime(&state.runtimes, runtime_ref).cloned() else {
-        return GatewayError::RuntimeNotFound(runtime_ref.chars().take(256).collect())
-            .into_response();
     };
     let origin = cors::check_origin(req.headers(), &runtime.allowed_origins);
     if req.method() == Method::OPTIONS {
@@ -72,14 +64,14 @@ pub async fn handle(
                 invoke(&state, &runtime, qualifier.as_deref(), req, &mut ctx).await
             }
             (Operation::StopSession, Method::POST) => {
-                stop_session(&state, &runtime, req, &mut ctx).await
+                Box::pin(stop_session(&state, &runtime, req, &mut ctx)).await
             }
             (Operation::ResourceMetadata, Method::GET) => {
                 Ok(metadata(&state, &runtime, qualifier.as_deref()))
             }
             (Operation::WebSocket, Method::GET) => {
                 let rid = ctx.request_id.clone();
-                super::ws::upgrade(
+                Box::pin(super::ws::upgrade(
                     &state,
                     &runtime,
                     qualifier.as_deref(),
@@ -87,7 +79,7 @@ pub async fn handle(
                     &rid,
                     &mut ctx.sub,
                     &mut ctx.session,
-                )
+                ))
                 .await
             }
             _ => Err(GatewayError::UnknownOperation),
@@ -259,14 +251,13 @@ pub(super) async fn admit(
     let now = Instant::now();
     match &state.shared_rate {
         Some(shared) => {
-            shared
-                .check(
-                    &runtime.arn,
-                    &user_key(claims),
-                    runtime.limits.requests_per_minute,
-                    runtime.limits.burst,
-                )
-                .await?
+            Box::pin(shared.check(
+                &runtime.arn,
+                &user_key(claims),
+                runtime.limits.requests_per_minute,
+                runtime.limits.burst,
+            ))
+            .await?
         }
         None => state
             .rate
@@ -278,13 +269,15 @@ pub(super) async fn admit(
             )
             .map_err(|retry| GatewayError::Throttled(retry.as_secs().max(1)))?,
     }
-    let owner = SessionOwner {
-        issuer: claims.iss.clone(),
-        sub: claims.sub.clone(),
-    };
     state
         .sessions
-        .bind(&runtime.arn, session_id, &owner, state.clock.now_unix())
+        .bind(
+            &runtime.arn,
+            session_id,
+            &claims.iss,
+            &claims.sub,
+            state.clock.now_unix(),
+        )
         .await?;
     if !state.session_counter.admit(
         &runtime.arn,
@@ -399,10 +392,15 @@ async fn invoke(
         &runtime.header_allowlist,
     );
     if let (None, Some(cluster)) = (&fixed, &state.cluster) {
-        if let Some(peer) =
-            super::cluster::owner_elsewhere(state, cluster, runtime, &session_id).await?
+        if let Some(peer) = Box::pin(super::cluster::owner_elsewhere(
+            state,
+            cluster,
+            runtime,
+            &session_id,
+        ))
+        .await?
         {
-            return super::cluster::forward(
+            return Box::pin(super::cluster::forward(
                 state,
                 cluster,
                 runtime,
@@ -411,13 +409,16 @@ async fn invoke(
                 Body::new(limited),
                 &session_id,
                 &ctx.request_id,
-            )
+            ))
             .await;
         }
     }
-    let (upstream, lease) = runtime
-        .resolve_upstream(state, fixed, &session_id, &claims.sub)
-        .await?;
+    // A fixed upstream needs no await; starting a session's process is the rare path, boxed so its future does
+    // not enlarge (and get copied with) every request's.
+    let (upstream, lease) = match fixed {
+        Some(u) => (u, None),
+        None => Box::pin(runtime.resolve_upstream(state, None, &session_id, &claims.sub)).await?,
+    };
     send_to_agent(
         state,
         runtime,
@@ -471,7 +472,11 @@ pub(super) async fn send_to_agent(
     let status = upstream_resp.status();
     let (up_parts, up_body) = upstream_resp.into_parts();
     if status.is_client_error() || status.is_server_error() {
-        let message: String = error_text(up_body, 4096).await.chars().take(1024).collect();
+        let message: String = Box::pin(error_text(up_body, 4096))
+            .await
+            .chars()
+            .take(1024)
+            .collect();
         return Err(GatewayError::AgentError {
             status: status.as_u16(),
             message,

@@ -13,10 +13,18 @@ struct Bucket {
     last: Instant,
 }
 
-/// Token buckets keyed by (runtime, user).
+/// Token buckets by runtime, then user.
 #[derive(Debug, Default)]
 pub struct RateLimiter {
-    buckets: Mutex<HashMap<(String, String), Bucket>>,
+    buckets: Mutex<Buckets>,
+}
+
+#[derive(Debug, Default)]
+struct Buckets {
+    /// Runtime → user → bucket: nested so a lookup borrows the caller's `&str`s; keys are allocated only when
+    /// a bucket is created, not on every request.
+    map: HashMap<String, HashMap<String, Bucket>>,
+    len: usize,
 }
 
 impl RateLimiter {
@@ -30,40 +38,61 @@ impl RateLimiter {
     ) -> Result<(), Duration> {
         let rate = f64::from(per_minute.max(1)) / 60.0;
         let cap = f64::from(burst.max(1));
-        let Ok(mut map) = self.buckets.lock() else {
+        let Ok(mut buckets) = self.buckets.lock() else {
             return Ok(());
         };
-        if map.len() >= PRUNE_AT {
+        let take = |b: &mut Bucket| {
+            let refill = now.saturating_duration_since(b.last).as_secs_f64() * rate;
+            b.tokens = (b.tokens + refill).min(cap);
+            b.last = now;
+            if b.tokens >= 1.0 {
+                b.tokens -= 1.0;
+                Ok(())
+            } else {
+                Err(Duration::from_secs_f64(
+                    ((1.0 - b.tokens) / rate).ceil().max(1.0),
+                ))
+            }
+        };
+        if let Some(b) = buckets.map.get_mut(key.0).and_then(|m| m.get_mut(key.1)) {
+            return take(b);
+        }
+        if buckets.len >= PRUNE_AT {
             // A bucket that has refilled completely carries no information.
-            map.retain(|_, b| {
-                b.tokens + now.saturating_duration_since(b.last).as_secs_f64() * rate < cap
+            let mut len = 0;
+            buckets.map.retain(|_, users| {
+                users.retain(|_, b| {
+                    b.tokens + now.saturating_duration_since(b.last).as_secs_f64() * rate < cap
+                });
+                len += users.len();
+                !users.is_empty()
             });
+            buckets.len = len;
         }
-        let b = map
-            .entry((key.0.to_string(), key.1.to_string()))
-            .or_insert(Bucket {
-                tokens: cap,
-                last: now,
-            });
-        let refill = now.saturating_duration_since(b.last).as_secs_f64() * rate;
-        b.tokens = (b.tokens + refill).min(cap);
-        b.last = now;
-        if b.tokens >= 1.0 {
-            b.tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(Duration::from_secs_f64(
-                ((1.0 - b.tokens) / rate).ceil().max(1.0),
-            ))
-        }
+        let mut bucket = Bucket {
+            tokens: cap,
+            last: now,
+        };
+        let answer = take(&mut bucket);
+        buckets
+            .map
+            .entry(key.0.to_string())
+            .or_default()
+            .insert(key.1.to_string(), bucket);
+        buckets.len += 1;
+        answer
     }
 }
 
 /// Sessions each user holds on each runtime, with the time each was last used.
 #[derive(Debug, Default)]
 pub struct SessionCounter {
-    users: Mutex<HashMap<(String, String), HashMap<String, Instant>>>,
+    /// Runtime → user → session → last use; nested so a lookup allocates nothing.
+    users: Mutex<HashMap<String, HashMap<String, UserSessions>>>,
 }
+
+/// One user's sessions on one runtime: session id → last use.
+type UserSessions = HashMap<String, Instant>;
 
 impl SessionCounter {
     /// Admits a request in `session` for `user` on `runtime`: known sessions always; a new one only while the
@@ -80,14 +109,30 @@ impl SessionCounter {
         let Ok(mut map) = self.users.lock() else {
             return true;
         };
-        let sessions = map
-            .entry((runtime.to_string(), user.to_string()))
-            .or_default();
-        sessions.retain(|_, last| now.saturating_duration_since(*last) < idle);
+        if let Some(sessions) = map.get_mut(runtime).and_then(|u| u.get_mut(user)) {
+            return Self::admit_in(sessions, session, max, idle, now);
+        }
+        let mut sessions = HashMap::new();
+        let admitted = Self::admit_in(&mut sessions, session, max, idle, now);
+        map.entry(runtime.to_string())
+            .or_default()
+            .insert(user.to_string(), sessions);
+        admitted
+    }
+
+    fn admit_in(
+        sessions: &mut UserSessions,
+        session: &str,
+        max: u32,
+        idle: Duration,
+        now: Instant,
+    ) -> bool {
         if let Some(last) = sessions.get_mut(session) {
             *last = now;
             return true;
         }
+        // Only a new session needs the count of live ones; idle ones are dropped here, not on every request.
+        sessions.retain(|_, last| now.saturating_duration_since(*last) < idle);
         if sessions.len() >= max as usize {
             return false;
         }
@@ -98,7 +143,7 @@ impl SessionCounter {
     /// Forgets a session (after `StopRuntimeSession`).
     pub fn forget(&self, runtime: &str, user: &str, session: &str) {
         if let Ok(mut map) = self.users.lock() {
-            if let Some(s) = map.get_mut(&(runtime.to_string(), user.to_string())) {
+            if let Some(s) = map.get_mut(runtime).and_then(|u| u.get_mut(user)) {
                 s.remove(session);
             }
         }
@@ -127,6 +172,22 @@ mod tests {
                 .is_ok(),
             "one token per second refills"
         );
+    }
+
+    #[test]
+    fn full_buckets_are_pruned_once_the_table_is_large() {
+        let l = RateLimiter::default();
+        let t0 = Instant::now();
+        for i in 0..PRUNE_AT {
+            assert!(l.check(("rt", &format!("user-{i}")), 60, 5, t0).is_ok());
+        }
+        assert_eq!(l.buckets.lock().unwrap().len, PRUNE_AT);
+        // A minute later every bucket has refilled: the next new user prunes them all.
+        let later = t0 + Duration::from_secs(60);
+        assert!(l.check(("rt", "newcomer"), 60, 5, later).is_ok());
+        let b = l.buckets.lock().unwrap();
+        assert_eq!(b.len, 1);
+        assert_eq!(b.map.values().map(HashMap::len).sum::<usize>(), 1);
     }
 
     #[test]

@@ -15,10 +15,12 @@ const BUCKETS: [f64; 14] = [
 /// The gateway's counters.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, u16), u64>>,
+    /// Runtime → status → count (a lookup borrows the runtime's name; nothing is allocated per request).
+    requests: Mutex<BTreeMap<String, BTreeMap<u16, u64>>>,
     auth_failures: Mutex<BTreeMap<String, u64>>,
     active_streams: AtomicI64,
     agent_failures: AtomicU64,
+    /// Answers in each bucket alone (not cumulative: one increment per request); summed when rendered.
     latency_buckets: [AtomicU64; BUCKETS.len()],
     latency_count: AtomicU64,
     latency_sum_micros: AtomicU64,
@@ -28,7 +30,12 @@ impl Metrics {
     /// Counts one answered request.
     pub fn request(&self, runtime: &str, status: u16) {
         if let Ok(mut m) = self.requests.lock() {
-            *m.entry((runtime.to_string(), status)).or_insert(0) += 1;
+            match m.get_mut(runtime) {
+                Some(by_status) => *by_status.entry(status).or_insert(0) += 1,
+                None => {
+                    m.insert(runtime.to_string(), BTreeMap::from([(status, 1)]));
+                }
+            }
         }
     }
 
@@ -47,10 +54,8 @@ impl Metrics {
     /// Records how long the agent took to answer with headers.
     pub fn upstream_latency(&self, d: Duration) {
         let secs = d.as_secs_f64();
-        for (i, le) in BUCKETS.iter().enumerate() {
-            if secs <= *le {
-                self.latency_buckets[i].fetch_add(1, Ordering::Relaxed);
-            }
+        if let Some(i) = BUCKETS.iter().position(|le| secs <= *le) {
+            self.latency_buckets[i].fetch_add(1, Ordering::Relaxed);
         }
         self.latency_count.fetch_add(1, Ordering::Relaxed);
         self.latency_sum_micros.fetch_add(
@@ -79,11 +84,13 @@ impl Metrics {
         let mut out = String::new();
         out.push_str("# HELP gatehouse_requests_total Data-plane requests answered, by runtime and HTTP status.\n# TYPE gatehouse_requests_total counter\n");
         if let Ok(m) = self.requests.lock() {
-            for ((rt, status), n) in m.iter() {
-                let _ = writeln!(
-                    out,
-                    "gatehouse_requests_total{{runtime=\"{rt}\",status=\"{status}\"}} {n}"
-                );
+            for (rt, by_status) in m.iter() {
+                for (status, n) in by_status {
+                    let _ = writeln!(
+                        out,
+                        "gatehouse_requests_total{{runtime=\"{rt}\",status=\"{status}\"}} {n}"
+                    );
+                }
             }
         }
         out.push_str("# HELP gatehouse_auth_failures_total Refused credentials, by reason.\n# TYPE gatehouse_auth_failures_total counter\n");
@@ -98,11 +105,12 @@ impl Metrics {
         let _ = writeln!(out, "# HELP gatehouse_active_streams Responses being streamed now.\n# TYPE gatehouse_active_streams gauge\ngatehouse_active_streams {}", self.active_streams());
         let _ = writeln!(out, "# HELP gatehouse_agent_failures_total Agents unreachable or failing mid-stream.\n# TYPE gatehouse_agent_failures_total counter\ngatehouse_agent_failures_total {}", self.agent_failures.load(Ordering::Relaxed));
         out.push_str("# HELP gatehouse_upstream_latency_seconds Time until the agent answered with headers.\n# TYPE gatehouse_upstream_latency_seconds histogram\n");
+        let mut cumulative = 0;
         for (i, le) in BUCKETS.iter().enumerate() {
+            cumulative += self.latency_buckets[i].load(Ordering::Relaxed);
             let _ = writeln!(
                 out,
-                "gatehouse_upstream_latency_seconds_bucket{{le=\"{le}\"}} {}",
-                self.latency_buckets[i].load(Ordering::Relaxed)
+                "gatehouse_upstream_latency_seconds_bucket{{le=\"{le}\"}} {cumulative}"
             );
         }
         let count = self.latency_count.load(Ordering::Relaxed);
@@ -135,14 +143,24 @@ mod tests {
         m.request("demo", 200);
         m.auth_failure("expired");
         m.upstream_latency(Duration::from_millis(3));
+        m.upstream_latency(Duration::from_millis(20));
+        m.upstream_latency(Duration::from_secs(60));
+        m.request("other", 404);
         m.stream_opened();
         let text = m.render(&[("demo".into(), 2)]);
         m.stream_closed();
         assert!(text.contains("gatehouse_requests_total{runtime=\"demo\",status=\"200\"} 2"));
         assert!(text.contains("gatehouse_auth_failures_total{reason=\"expired\"} 1"));
         assert!(text.contains("gatehouse_active_streams 1"));
-        assert!(text.contains("gatehouse_upstream_latency_seconds_bucket{le=\"0.005\"} 1"));
+        assert!(text.contains("gatehouse_requests_total{runtime=\"other\",status=\"404\"} 1"));
+        // Buckets are cumulative: each counts every answer at or under its bound; +Inf counts them all.
         assert!(text.contains("gatehouse_upstream_latency_seconds_bucket{le=\"0.001\"} 0"));
+        assert!(text.contains("gatehouse_upstream_latency_seconds_bucket{le=\"0.005\"} 1"));
+        assert!(text.contains("gatehouse_upstream_latency_seconds_bucket{le=\"0.01\"} 1"));
+        assert!(text.contains("gatehouse_upstream_latency_seconds_bucket{le=\"0.025\"} 2"));
+        assert!(text.contains("gatehouse_upstream_latency_seconds_bucket{le=\"30\"} 2"));
+        assert!(text.contains("gatehouse_upstream_latency_seconds_bucket{le=\"+Inf\"} 3"));
+        assert!(text.contains("gatehouse_upstream_latency_seconds_count 3"));
         assert!(text.contains("gatehouse_jwks_fetches_total{runtime=\"demo\"} 2"));
         assert_eq!(m.active_streams(), 0);
     }

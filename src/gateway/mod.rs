@@ -4,9 +4,6 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use axum::routing::any;
-use axum::Router;
-
 use crate::clock::Clock;
 use crate::config::{LimitsConfig, RuntimeConfig};
 use crate::store::Store;
@@ -244,12 +241,14 @@ impl GatewayState {
     }
 }
 
-/// The gateway's routes.
-pub fn router(state: Arc<GatewayState>) -> Router {
-    Router::new()
-        .route("/runtimes/{*rest}", any(forward::handle))
-        .fallback(|| async { GatewayError::UnknownOperation })
-        .with_state(state)
+/// The gateway's HTTP service: every request goes to [`forward::handle`], which routes everything under
+/// `/runtimes/` and answers anything else as an unknown operation. A plain function instead of a router: this
+/// runs on every proxied request.
+pub async fn serve(
+    state: Arc<GatewayState>,
+    req: http::Request<hyper::body::Incoming>,
+) -> axum::response::Response {
+    forward::handle(state, req.map(axum::body::Body::new)).await
 }
 
 #[cfg(test)]
@@ -286,6 +285,55 @@ mod tests {
             "http://idp".into(),
             true,
         )
+    }
+
+    #[test]
+    fn paths_route_by_encoded_arn_raw_arn_id_or_name() {
+        let runtimes = vec![Arc::new(runtime())];
+        let arn = "arn:aws:bedrock-agentcore:us-east-1:000000000000:runtime/demo-abcdefghij";
+        let encoded = crate::server::encode_arn(arn);
+        for (path, op) in [
+            (
+                format!("/runtimes/{encoded}/invocations"),
+                route::Operation::Invocations,
+            ),
+            (format!("/runtimes/{arn}/ws"), route::Operation::WebSocket),
+            (
+                "/runtimes/demo-abcdefghij/stopruntimesession".to_string(),
+                route::Operation::StopSession,
+            ),
+            (
+                "/runtimes/demo/invocations/.well-known/oauth-protected-resource".to_string(),
+                route::Operation::ResourceMetadata,
+            ),
+        ] {
+            let (r, got) = route::resolve(&runtimes, &path).unwrap();
+            assert_eq!(r.name, "demo", "{path}");
+            assert_eq!(got, op, "{path}");
+        }
+        for path in [
+            "/",
+            "/invocations",
+            "/runtimes/",
+            "/runtimes/demo/other",
+            "/runtimesdemo/invocations",
+        ] {
+            assert!(
+                matches!(
+                    route::resolve(&runtimes, path),
+                    Err(GatewayError::UnknownOperation)
+                ),
+                "{path}"
+            );
+        }
+        assert!(matches!(
+            route::resolve(&runtimes, "/runtimes/%FF%FE/invocations"),
+            Err(GatewayError::Validation(_))
+        ));
+        match route::resolve(&runtimes, "/runtimes/nobody/invocations") {
+            Err(GatewayError::RuntimeNotFound(name)) => assert_eq!(name, "nobody"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -77,7 +77,10 @@ impl Conn {
 /// Idle connections by agent address (`host:port`).
 #[derive(Default)]
 pub struct Pool {
-    idle: Mutex<HashMap<Arc<str>, Vec<Conn>>>,
+    // Boxed: a connection (hyper's state and buffers) moves between the pool, the request and the answer's body
+    // on every request; a box makes each move a pointer copy.
+    #[allow(clippy::vec_box)]
+    idle: Mutex<HashMap<Arc<str>, Vec<Box<Conn>>>>,
 }
 
 impl std::fmt::Debug for Pool {
@@ -142,7 +145,8 @@ impl Pool {
         loop {
             let (mut conn, reused) = match self.checkout(&authority) {
                 Some(c) => (c, true),
-                None => (connect(&authority).await?, false),
+                // Boxed: connecting is the rare path and its future would otherwise enlarge every request's.
+                None => (Box::pin(connect(&authority)).await?, false),
             };
             if !wait_ready(&mut conn).await {
                 if reused {
@@ -166,7 +170,7 @@ impl Pool {
         }
     }
 
-    fn checkout(&self, authority: &Arc<str>) -> Option<Conn> {
+    fn checkout(&self, authority: &Arc<str>) -> Option<Box<Conn>> {
         let mut idle = self.idle.lock().ok()?;
         let list = idle.get_mut(authority)?;
         let now = Instant::now();
@@ -178,15 +182,18 @@ impl Pool {
         None
     }
 
-    fn put(&self, mut conn: Conn) {
+    fn put(&self, mut conn: Box<Conn>) {
         if !conn.alive || conn.sender.is_closed() {
             return;
         }
         conn.idle_since = Instant::now();
         if let Ok(mut idle) = self.idle.lock() {
             let list = idle.entry(Arc::clone(&conn.authority)).or_default();
-            let now = conn.idle_since;
-            list.retain(|c| now.saturating_duration_since(c.idle_since) < IDLE_TIMEOUT);
+            if list.len() >= MAX_IDLE_PER_HOST {
+                // Full: make room by dropping connections idle too long (checkout skips them anyway).
+                let now = conn.idle_since;
+                list.retain(|c| now.saturating_duration_since(c.idle_since) < IDLE_TIMEOUT);
+            }
             if list.len() < MAX_IDLE_PER_HOST {
                 list.push(conn);
             }
@@ -207,7 +214,7 @@ async fn wait_ready(conn: &mut Conn) -> bool {
     .await
 }
 
-async fn connect(authority: &Arc<str>) -> Result<Conn, UpstreamError> {
+async fn connect(authority: &Arc<str>) -> Result<Box<Conn>, UpstreamError> {
     let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&**authority))
         .await
         .map_err(|_| UpstreamError::ConnectTimeout)?
@@ -218,19 +225,19 @@ async fn connect(authority: &Arc<str>) -> Result<Conn, UpstreamError> {
         .handshake(TokioIo::new(stream))
         .await
         .map_err(UpstreamError::Http)?;
-    Ok(Conn {
+    Ok(Box::new(Conn {
         sender,
         conn,
         alive: true,
         authority: Arc::clone(authority),
         idle_since: Instant::now(),
-    })
+    }))
 }
 
 /// The agent's answer body. Polling it drives the connection; at its end the connection goes back to the pool.
 pub struct PooledBody {
     inner: Incoming,
-    conn: Option<Conn>,
+    conn: Option<Box<Conn>>,
     pool: Arc<Pool>,
 }
 
@@ -241,7 +248,7 @@ impl std::fmt::Debug for PooledBody {
 }
 
 impl PooledBody {
-    fn new(inner: Incoming, conn: Conn, pool: Arc<Pool>) -> Self {
+    fn new(inner: Incoming, conn: Box<Conn>, pool: Arc<Pool>) -> Self {
         let mut body = Self {
             inner,
             conn: Some(conn),

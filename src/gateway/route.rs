@@ -53,6 +53,27 @@ pub fn parse_path(tail: &str) -> Result<(&str, Operation), GatewayError> {
     Ok((runtime, op))
 }
 
+/// Routes a request path: `/runtimes/{reference}/{operation}`, the reference percent-decoded (an ARN arrives
+/// URL-encoded as one segment), to the runtime it names and the operation. Anything outside `/runtimes/` is an
+/// unknown operation; a reference that does not decode to UTF-8 is a validation error.
+pub fn resolve(
+    runtimes: &[Arc<Runtime>],
+    path: &str,
+) -> Result<(Arc<Runtime>, Operation), GatewayError> {
+    let tail = path
+        .strip_prefix("/runtimes/")
+        .ok_or(GatewayError::UnknownOperation)?;
+    let tail = percent_encoding::percent_decode_str(tail)
+        .decode_utf8()
+        .map_err(|_| {
+            GatewayError::Validation("The request path is not valid percent-encoded UTF-8.")
+        })?;
+    let (reference, op) = parse_path(&tail)?;
+    let runtime = find_runtime(runtimes, reference)
+        .ok_or_else(|| GatewayError::RuntimeNotFound(reference.chars().take(256).collect()))?;
+    Ok((Arc::clone(runtime), op))
+}
+
 /// The runtime a reference names: its full ARN, its runtime id (`name-xxxxxxxxxx`) or its name.
 pub fn find_runtime<'a>(runtimes: &'a [Arc<Runtime>], reference: &str) -> Option<&'a Arc<Runtime>> {
     runtimes

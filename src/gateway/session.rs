@@ -47,7 +47,14 @@ fn store_error(what: &str, e: StoreError) -> GatewayError {
 /// Binds sessions to owners, store-backed with an in-memory cache.
 pub struct SessionBinder {
     store: Arc<dyn Store>,
-    cache: Mutex<HashMap<(String, String), SessionOwner>>,
+    cache: Mutex<OwnerCache>,
+}
+
+/// Owners by runtime ARN, then session id: nested so the per-request lookup borrows the caller's `&str`s.
+#[derive(Default)]
+struct OwnerCache {
+    map: HashMap<String, HashMap<String, SessionOwner>>,
+    len: usize,
 }
 
 impl SessionBinder {
@@ -55,12 +62,26 @@ impl SessionBinder {
     pub fn new(store: Arc<dyn Store>) -> Self {
         Self {
             store,
-            cache: Mutex::new(HashMap::new()),
+            cache: Mutex::default(),
         }
     }
 
-    fn cached(&self, key: &(String, String)) -> Option<SessionOwner> {
-        self.cache.lock().ok().and_then(|c| c.get(key).cloned())
+    fn cached(&self, runtime_arn: &str, session_id: &str) -> Option<SessionOwner> {
+        let cache = self.cache.lock().ok()?;
+        cache.map.get(runtime_arn)?.get(session_id).cloned()
+    }
+
+    /// Whether the cached owner of the session is `issuer`/`sub`; `None` if the session is not cached.
+    fn cached_is(
+        &self,
+        runtime_arn: &str,
+        session_id: &str,
+        issuer: &str,
+        sub: &str,
+    ) -> Option<bool> {
+        let cache = self.cache.lock().ok()?;
+        let owner = cache.map.get(runtime_arn)?.get(session_id)?;
+        Some(owner.issuer == issuer && owner.sub == sub)
     }
 
     /// The owner of a session, if it was ever bound.
@@ -69,8 +90,7 @@ impl SessionBinder {
         runtime_arn: &str,
         session_id: &str,
     ) -> Result<Option<SessionOwner>, GatewayError> {
-        let key = (runtime_arn.to_string(), session_id.to_string());
-        if let Some(o) = self.cached(&key) {
+        if let Some(o) = self.cached(runtime_arn, session_id) {
             return Ok(Some(o));
         }
         self.store
@@ -118,33 +138,45 @@ impl SessionBinder {
             .map_err(|e| GatewayError::Internal(format!("clearing the session's instance: {e}")))
     }
 
-    /// Succeeds if the session is (now) owned by `caller`; `SessionOwnedByAnother` otherwise.
+    /// Succeeds if the session is (now) owned by the user `issuer`/`sub`; `SessionOwnedByAnother` otherwise.
     pub async fn bind(
         &self,
         runtime_arn: &str,
         session_id: &str,
-        caller: &SessionOwner,
+        issuer: &str,
+        sub: &str,
         now: i64,
     ) -> Result<(), GatewayError> {
-        let key = (runtime_arn.to_string(), session_id.to_string());
-        let owner = match self.cached(&key) {
-            Some(o) => o,
+        let owned = match self.cached_is(runtime_arn, session_id, issuer, sub) {
+            Some(owned) => owned,
             None => {
+                let caller = SessionOwner {
+                    issuer: issuer.to_string(),
+                    sub: sub.to_string(),
+                };
                 let owner = self
                     .store
-                    .bind_session(runtime_arn, session_id, caller, now)
+                    .bind_session(runtime_arn, session_id, &caller, now)
                     .await
                     .map_err(|e| store_error("session binding", e))?;
+                let owned = owner == caller;
                 if let Ok(mut c) = self.cache.lock() {
-                    if c.len() >= CACHE_LIMIT {
-                        c.clear();
+                    if c.len >= CACHE_LIMIT {
+                        *c = OwnerCache::default();
                     }
-                    c.insert(key, owner.clone());
+                    let previous = c
+                        .map
+                        .entry(runtime_arn.to_string())
+                        .or_default()
+                        .insert(session_id.to_string(), owner);
+                    if previous.is_none() {
+                        c.len += 1;
+                    }
                 }
-                owner
+                owned
             }
         };
-        if &owner == caller {
+        if owned {
             Ok(())
         } else {
             tracing::warn!(

@@ -33,35 +33,43 @@ impl StopSignal {
     }
 }
 
-/// (runtime ARN, session id).
-type SessionKey = (String, String);
-
-/// In-flight streams by session.
+/// In-flight streams by runtime ARN, then session id (nested so registering a stream of a known session
+/// borrows the caller's `&str`s instead of allocating keys).
 #[derive(Debug, Default)]
 pub struct StreamRegistry {
-    map: Mutex<HashMap<SessionKey, Vec<Weak<StopSignal>>>>,
+    map: Mutex<HashMap<String, HashMap<String, SessionStreams>>>,
 }
+
+/// The stop signals of one session's streams (ended ones pruned lazily).
+type SessionStreams = Vec<Weak<StopSignal>>;
 
 impl StreamRegistry {
     /// A signal for a new stream of the session.
     pub fn register(&self, arn: &str, session: &str) -> Arc<StopSignal> {
         let signal = Arc::new(StopSignal::default());
         if let Ok(mut map) = self.map.lock() {
-            // Ended streams are pruned only when a table would otherwise grow, so registering stays O(1)
-            // amortized however many streams are open (a full sweep per request cost O(open streams)).
-            if map.len() >= map.capacity() {
-                map.retain(|_, v| {
-                    v.retain(|w| w.strong_count() > 0);
-                    !v.is_empty()
-                });
+            let weak = Arc::downgrade(&signal);
+            match map.get_mut(arn).and_then(|s| s.get_mut(session)) {
+                Some(v) => {
+                    // Ended streams are pruned only when the list would otherwise grow: O(1) amortized.
+                    if v.len() >= v.capacity() {
+                        v.retain(|w| w.strong_count() > 0);
+                    }
+                    v.push(weak);
+                }
+                None => {
+                    let sessions = map.entry(arn.to_string()).or_default();
+                    // Likewise for the table of sessions: sessions whose streams all ended are dropped only
+                    // when it would grow.
+                    if sessions.len() >= sessions.capacity() {
+                        sessions.retain(|_, v| {
+                            v.retain(|w| w.strong_count() > 0);
+                            !v.is_empty()
+                        });
+                    }
+                    sessions.insert(session.to_string(), vec![weak]);
+                }
             }
-            let v = map
-                .entry((arn.to_string(), session.to_string()))
-                .or_default();
-            if v.len() >= v.capacity() {
-                v.retain(|w| w.strong_count() > 0);
-            }
-            v.push(Arc::downgrade(&signal));
         }
         signal
     }
@@ -72,7 +80,7 @@ impl StreamRegistry {
             .map
             .lock()
             .ok()
-            .and_then(|mut m| m.remove(&(arn.to_string(), session.to_string())))
+            .and_then(|mut m| m.get_mut(arn)?.remove(session))
             .unwrap_or_default();
         signals
             .iter()
@@ -87,7 +95,11 @@ pub struct GuardedBody {
     inner: super::pool::PooledBody,
     sse: bool,
     idle: Duration,
-    idle_timer: Pin<Box<tokio::time::Sleep>>,
+    /// Armed lazily, when the agent first makes the client wait: an answer that arrives whole never touches
+    /// the timer wheel.
+    idle_timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// A frame passed since the timer was last set: the next wait restarts it.
+    timer_stale: bool,
     stop: Arc<StopSignal>,
     metrics: Arc<Metrics>,
     request_id: String,
@@ -114,7 +126,8 @@ impl GuardedBody {
             inner,
             sse,
             idle,
-            idle_timer: Box::pin(tokio::time::sleep(idle)),
+            idle_timer: None,
+            timer_stale: true,
             stop,
             metrics,
             request_id,
@@ -167,8 +180,7 @@ impl Body for GuardedBody {
         }
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
-                let deadline = tokio::time::Instant::now() + this.idle;
-                this.idle_timer.as_mut().reset(deadline);
+                this.timer_stale = true;
                 if this.sse {
                     if let Some(data) = frame.data_ref() {
                         this.framer.feed(data);
@@ -189,7 +201,21 @@ impl Body for GuardedBody {
                 Poll::Ready(None)
             }
             Poll::Pending => {
-                if this.idle_timer.as_mut().poll(cx).is_ready() {
+                if this.timer_stale {
+                    let deadline = tokio::time::Instant::now() + this.idle;
+                    match &mut this.idle_timer {
+                        Some(timer) => timer.as_mut().reset(deadline),
+                        None => {
+                            this.idle_timer = Some(Box::pin(tokio::time::sleep_until(deadline)));
+                        }
+                    }
+                    this.timer_stale = false;
+                }
+                let expired = this
+                    .idle_timer
+                    .as_mut()
+                    .is_some_and(|t| t.as_mut().poll(cx).is_ready());
+                if expired {
                     tracing::info!(request_id = %this.request_id, idle = ?this.idle, "stream idle timeout");
                     return this.end(
                         "IdleTimeout",
@@ -219,7 +245,13 @@ mod tests {
     use super::*;
 
     fn held(r: &StreamRegistry) -> usize {
-        r.map.lock().unwrap().values().map(Vec::len).sum()
+        r.map
+            .lock()
+            .unwrap()
+            .values()
+            .flat_map(HashMap::values)
+            .map(Vec::len)
+            .sum()
     }
 
     #[test]

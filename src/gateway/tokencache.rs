@@ -64,8 +64,12 @@ impl VerifiedTokens {
         now_unix: i64,
         now: std::time::Instant,
     ) -> Result<Arc<VerifiedClaims>, TokenError> {
+        // The full verification is boxed: it is the miss path, and inline its future would enlarge (and be
+        // copied with) every request's, hits included.
         if self.capacity == 0 {
-            return Ok(Arc::new(authorizer.authorize(token, now_unix, now).await?));
+            return Ok(Arc::new(
+                Box::pin(authorizer.authorize(token, now_unix, now)).await?,
+            ));
         }
         let k = key(authorizer, token);
         let hit = self.map.lock().ok().and_then(|m| {
@@ -77,7 +81,7 @@ impl VerifiedTokens {
             policy::check(&authorizer.policy, &claims, &claims.iss, now_unix)?;
             return Ok(claims);
         }
-        let claims = Arc::new(authorizer.authorize(token, now_unix, now).await?);
+        let claims = Arc::new(Box::pin(authorizer.authorize(token, now_unix, now)).await?);
         if let Ok(mut m) = self.map.lock() {
             if m.len() >= self.capacity {
                 m.clear();
