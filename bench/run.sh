@@ -3,6 +3,7 @@
 # HAProxy, nginx from Debian's packages) when missing, then runs bench/run.py, which measures everything on
 # 127.0.0.1 with bounded durations, interleaving contenders over several rounds, and writes
 # bench/results.json, docs/performance.md and docs/performance.svg. Usage: bench/run.sh [--quick]
+# (`python3 bench/run.py --docs-only` rewrites docs/performance.md and the chart from bench/results.json.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
