@@ -242,7 +242,10 @@ pub async fn serve_http_tls(
                     conns.spawn(async move {
                         match tls {
                             None => serve_connection(stream, app, peer, stop).await,
-                            Some(acceptor) => serve_tls_connection(acceptor, stream, app, peer, stop, name).await,
+                            // Boxed: the TLS state would otherwise enlarge every plain connection's task too.
+                            Some(acceptor) => {
+                                Box::pin(serve_tls_connection(acceptor, stream, app, peer, stop, name)).await
+                            }
                         }
                     });
                     while conns.try_join_next().is_some() {}
@@ -305,12 +308,18 @@ where
                     req
                 },
             ));
-            drive_connection(io, svc, stop).await;
+            // Boxed: a router connection's state would otherwise size every gateway connection's task.
+            Box::pin(drive_connection(io, svc, stop)).await;
         }
         App::Gateway(state) => {
+            // Boxed per request: hyper keeps the service's future type in a per-connection allocation for the
+            // connection's whole life, which would hold a whole request's future (kilobytes) under every idle
+            // stream; boxed, that slot is a pointer and the request's future is freed when it completes.
             let svc = hyper::service::service_fn(move |req| {
                 let state = Arc::clone(&state);
-                async move { Ok::<_, std::convert::Infallible>(crate::gateway::serve(state, req).await) }
+                Box::pin(async move {
+                    Ok::<_, std::convert::Infallible>(crate::gateway::serve(state, req).await)
+                })
             });
             drive_connection(io, svc, stop).await;
         }
