@@ -1,18 +1,25 @@
 //! The gateway's hot functions, one at a time: a token through the verified-token cache (hit) against full
-//! RS256 verification (miss), the cached session-ownership check, and building the agent's headers.
+//! RS256 verification (miss), the cached session-ownership check, building the agent's headers, and the SSE relay
+//! per event (an agent on a real loopback socket streams events through the agent pool and `GuardedBody`).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, HeaderValue};
+use bytes::Bytes;
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use gatehouse::gateway::forward::agent_headers;
+use gatehouse::gateway::metrics::Metrics;
+use gatehouse::gateway::pool::Pool;
 use gatehouse::gateway::session::SessionBinder;
+use gatehouse::gateway::stream::{GuardedBody, StreamRegistry};
 use gatehouse::gateway::tokencache::VerifiedTokens;
 use gatehouse::store::SqliteStore;
 use gatehouse::token::{
     Authorizer, FetchError, Fetched, JwkSet, KeyCache, KeySource, Policy, RsaSigner,
 };
+use http_body::Frame;
+use http_body_util::{BodyExt as _, StreamBody};
 use serde_json::json;
 
 struct FixedKeys(Vec<u8>, String);
@@ -120,6 +127,71 @@ fn bench(c: &mut Criterion) {
         b.iter(|| agent_headers(black_box(&client), session, "alice", "req-1", &[]))
     });
     g.finish();
+
+    // SSE relay: each iteration asks a real agent (hyper, 127.0.0.1:0) for an answer of EVENTS events and reads it
+    // to the end through the agent pool (keep-alive, so after the first iteration no connect) and `GuardedBody`
+    // (stop signal, idle timer, SSE framing): the gateway's per-event work plus the agent's and hyper's.
+    const EVENTS: u64 = 1000;
+    let agent = rt.block_on(sse_agent(EVENTS));
+    let pool = Arc::new(Pool::default());
+    let streams = StreamRegistry::default();
+    let metrics = Arc::new(Metrics::default());
+    let mut g = c.benchmark_group("sse");
+    g.throughput(Throughput::Elements(EVENTS));
+    g.bench_function("relay_per_event", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let req = http::Request::post(format!("http://{agent}/invocations"))
+                    .body(axum::body::Body::empty())
+                    .unwrap();
+                let (_, body) = pool.send(req).await.unwrap().into_parts();
+                let mut relayed = GuardedBody::new(
+                    body,
+                    true,
+                    Duration::from_secs(60),
+                    streams.register("arn", session),
+                    metrics.clone(),
+                    "req-1".into(),
+                    None,
+                );
+                let mut bytes = 0;
+                while let Some(frame) = relayed.frame().await {
+                    bytes += frame.unwrap().into_data().map_or(0, |d| d.len());
+                }
+                assert!(bytes > 0);
+                bytes
+            })
+        })
+    });
+    g.finish();
+}
+
+/// An agent answering every request with `events` SSE events, each its own chunk; returns its address.
+async fn sse_agent(events: u64) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            socket.set_nodelay(true).unwrap();
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(move |_req| async move {
+                    let frames = (0..events).map(|i| {
+                        Ok::<_, std::convert::Infallible>(Frame::data(Bytes::from(format!(
+                            "data: {{\"delta\":\"token {i} \"}}\n\n"
+                        ))))
+                    });
+                    let body = StreamBody::new(futures_util::stream::iter(frames));
+                    http::Response::builder()
+                        .header("content-type", "text/event-stream")
+                        .body(body)
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(socket), svc)
+                    .await;
+            });
+        }
+    });
+    addr
 }
 
 criterion_group!(benches, bench);
