@@ -413,12 +413,9 @@ async fn invoke(
             .await;
         }
     }
-    // A fixed upstream needs no await; starting a session's process is the rare path, boxed so its future does
-    // not enlarge (and get copied with) every request's.
-    let (upstream, lease) = match fixed {
-        Some(u) => (u, None),
-        None => Box::pin(runtime.resolve_upstream(state, None, &session_id, &claims.sub)).await?,
-    };
+    let (upstream, lease) = runtime
+        .resolve_upstream(state, fixed, &session_id, &claims.sub)
+        .await?;
     send_to_agent(
         state,
         runtime,

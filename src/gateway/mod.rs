@@ -108,7 +108,9 @@ impl Runtime {
         match (fixed, &self.process) {
             (Some(u), _) => Ok((u, None)),
             (None, Some(spec)) => {
-                let (p, lease) = state.supervisor.acquire(spec, session_id, user).await?;
+                // Boxed: starting a process is the rare path, and its future inline would enlarge (and be
+                // copied with) every request's.
+                let (p, lease) = Box::pin(state.supervisor.acquire(spec, session_id, user)).await?;
                 Ok((p.url.clone(), Some(lease)))
             }
             (None, None) => Err(GatewayError::Internal("runtime without an upstream".into())),
