@@ -22,4 +22,5 @@ mod revocation;
 mod spine;
 mod store_conformance;
 mod web_client;
+mod web_contract;
 mod websocket;

@@ -34,6 +34,10 @@ use crate::token::VerifiedClaims;
 pub const CLOSE_UNAUTHORIZED: u16 = 4401;
 /// The in-band re-authentication message type.
 pub const REAUTH_TYPE: &str = "gatehouse.reauth";
+/// The answer to an accepted in-band re-authentication.
+pub const REAUTH_OK_TYPE: &str = "gatehouse.reauth.ok";
+/// The answer to a refused in-band re-authentication.
+pub const REAUTH_ERROR_TYPE: &str = "gatehouse.reauth.error";
 
 pub(super) type AgentSocket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -363,8 +367,8 @@ impl Relay {
                                 expiry.as_mut().reset(deadline_for(*exp, self.state.clock.now_unix()));
                             }
                             let body = match reply {
-                                Ok(exp) => serde_json::json!({"type": "gatehouse.reauth.ok", "expires_at": exp}),
-                                Err(e) => serde_json::json!({"type": "gatehouse.reauth.error", "message": e.to_string()}),
+                                Ok(exp) => serde_json::json!({"type": REAUTH_OK_TYPE, "expires_at": exp}),
+                                Err(e) => serde_json::json!({"type": REAUTH_ERROR_TYPE, "message": e.to_string()}),
                             };
                             if client.send(ws::Message::Text(body.to_string().into())).await.is_err() {
                                 let _ = agent.close(None).await;

@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useState } from "react";
+import { useCallback, useMemo, useSyncExternalStore } from "react";
 import { TokenStore, UserPool, type AppConfig } from "@gatehouse/client";
 import { Auth } from "./Auth.tsx";
 import { Chat } from "./Chat.tsx";
@@ -18,11 +18,8 @@ export function App({ config }: { config: AppConfig }) {
       }),
     [pool, config.clientId],
   );
-  const [signedIn, setSignedIn] = useState(tokens.signedIn);
-  useEffect(() => {
-    setSignedIn(tokens.signedIn);
-    return tokens.subscribe(() => setSignedIn(tokens.signedIn));
-  }, [tokens]);
+  const subscribe = useCallback((onChange: () => void) => tokens.subscribe(onChange), [tokens]);
+  const signedIn = useSyncExternalStore(subscribe, () => tokens.signedIn);
 
   return signedIn ? <Chat config={config} pool={pool} tokens={tokens} /> : <Auth pool={pool} tokens={tokens} />;
 }

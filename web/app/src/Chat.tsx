@@ -1,133 +1,49 @@
-// The chat view: prompts go to the selected runtime over SSE (the reply streams in word by word) or over a
-// WebSocket (kept open, reauthenticated in band when the token store refreshes). A new conversation is a new
-// session id. The header shows who is signed in, when the access token expires and how often it was refreshed.
-import { useCallback, useEffect, useRef, useState, type FormEvent } from "react";
-import {
-  CLOSE_UNAUTHORIZED,
-  InvokeError,
-  SignedOut,
-  connect,
-  decodeClaims,
-  invoke,
-  newSessionId,
-  type AgentSocket,
-  type AppConfig,
-  type TokenStore,
-  type UserPool,
-} from "@gatehouse/client";
+// The chat view: prompts go to the selected runtime over SSE (the reply streams in word by word, chat/streamReply.ts)
+// or over a WebSocket (kept open, reauthenticated in band when the token store refreshes, chat/useAgentSocket.ts).
+// A new conversation is a new session id. The header shows who is signed in, when the access token expires and how
+// often it was refreshed (chat/TokenIndicator.tsx).
+import { useEffect, useState, type FormEvent } from "react";
+import { InvokeError, SignedOut, decodeClaims, newSessionId, type AppConfig, type TokenStore, type UserPool } from "@gatehouse/client";
+import { TokenIndicator } from "./chat/TokenIndicator.tsx";
+import { streamReply } from "./chat/streamReply.ts";
+import { useAgentSocket } from "./chat/useAgentSocket.ts";
+import { useMessages } from "./chat/useMessages.ts";
 
 type Transport = "sse" | "ws";
 
-interface Message {
-  id: number;
-  role: "user" | "agent" | "system";
-  text: string;
-  streaming?: boolean;
-  turn?: number;
-}
-
 const SESSION_KEY = "gatehouse.session";
 
-function fmt(ms: number): string {
-  if (ms <= 0) return "expired";
-  const s = Math.floor(ms / 1000);
-  const m = Math.floor(s / 60);
-  return m > 0 ? `${m}m ${String(s % 60).padStart(2, "0")}s` : `${s}s`;
-}
-
-function TokenIndicator({ tokens }: { tokens: TokenStore }) {
-  const [now, setNow] = useState(Date.now());
-  const [, force] = useState(0);
-  useEffect(() => {
-    const t = setInterval(() => setNow(Date.now()), 1000);
-    const off = tokens.subscribe(() => force((n) => n + 1));
-    return () => {
-      clearInterval(t);
-      off();
-    };
-  }, [tokens]);
-  const t = tokens.current;
-  if (!t) return null;
-  const usableFor = t.expiresAt - 60_000 - now;
-  const state = usableFor > 0 ? (now >= tokens.refreshAt(t) ? "refreshing" : "valid") : "gone";
-  return (
-    <div className={`token token-${state}`} data-testid="token-indicator" data-state={state}>
-      Access token expires in <strong data-testid="token-expiry">{fmt(t.expiresAt - now)}</strong>
-      {" · "}refreshed <span data-testid="refresh-count">{tokens.refreshCount}</span>×
-    </div>
-  );
+function signedInName(tokens: TokenStore): string {
+  const claimed = decodeClaims(tokens.current?.accessToken ?? "")["username"];
+  return typeof claimed === "string" ? claimed : (tokens.current?.username ?? "");
 }
 
 export function Chat({ config, pool, tokens }: { config: AppConfig; pool: UserPool; tokens: TokenStore }) {
   const [runtimeArn, setRuntimeArn] = useState(config.runtimes[0]?.arn ?? "");
   const [transport, setTransport] = useState<Transport>("sse");
   const [sessionId, setSessionId] = useState(() => sessionStorage.getItem(SESSION_KEY) ?? newSessionId());
-  const [messages, setMessages] = useState<Message[]>([]);
+  const { messages, add, update, clear } = useMessages();
   const [prompt, setPrompt] = useState("");
   const [delayMs, setDelayMs] = useState(0);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState("");
-  const [wsState, setWsState] = useState("closed");
-  const [reauths, setReauths] = useState(0);
-  const socket = useRef<AgentSocket | null>(null);
-  const nextId = useRef(1);
-  const username = String(decodeClaims(tokens.current?.accessToken ?? "")["username"] ?? tokens.current?.username ?? "");
-
-  useEffect(() => sessionStorage.setItem(SESSION_KEY, sessionId), [sessionId]);
-
-  const add = useCallback((m: Omit<Message, "id">) => {
-    const id = nextId.current++;
-    setMessages((ms) => [...ms, { ...m, id }]);
-    return id;
-  }, []);
-  const update = useCallback((id: number, f: (m: Message) => Message) => {
-    setMessages((ms) => ms.map((m) => (m.id === id ? f(m) : m)));
-  }, []);
-
-  const closeSocket = useCallback(() => {
-    socket.current?.close(1000, "bye");
-    socket.current = null;
-    setWsState("closed");
-  }, []);
-
-  // A different session, runtime or transport closes the socket; the next prompt opens a new one.
-  useEffect(() => closeSocket, [sessionId, runtimeArn, transport, closeSocket]);
-
-  const openSocket = async (): Promise<AgentSocket> => {
-    if (socket.current && !socket.current.closed) return socket.current;
-    setWsState("connecting");
-    const s = await connect({
-      gatewayUrl: config.gatewayUrl,
-      arn: runtimeArn,
-      sessionId,
-      tokens,
-      onMessage: (data) => {
-        let text = typeof data === "string" ? data : `(${data.byteLength} bytes)`;
-        let turn: number | undefined;
-        try {
-          const v = JSON.parse(text) as { text?: string; turn?: number };
-          if (typeof v.text === "string") text = v.text;
-          turn = v.turn;
-        } catch {
-          // plain text
-        }
+  const target = { gatewayUrl: config.gatewayUrl, arn: runtimeArn, sessionId, tokens };
+  const ws = useAgentSocket(
+    { ...target, active: transport === "ws" },
+    {
+      onReply: (text, turn) => {
         add({ role: "agent", text, ...(turn !== undefined ? { turn } : {}) });
         setBusy(false);
       },
-      onClose: (code, reason) => {
-        setWsState(`closed (${code}${reason ? `: ${reason}` : ""})`);
+      onEnded: (why) => {
         setBusy(false);
-        if (code === CLOSE_UNAUTHORIZED) setError(`The gateway closed the socket: ${reason || "token expired"}`);
+        if (why) setError(why);
       },
-      onReauth: (ok, detail) => {
-        if (ok) setReauths((n) => n + 1);
-        else setError(`The gateway refused the fresh token: ${detail}`);
-      },
-    });
-    socket.current = s;
-    setWsState("open");
-    return s;
-  };
+      onError: setError,
+    },
+  );
+
+  useEffect(() => sessionStorage.setItem(SESSION_KEY, sessionId), [sessionId]);
 
   const send = async (e: FormEvent) => {
     e.preventDefault();
@@ -141,43 +57,22 @@ export function Chat({ config, pool, tokens }: { config: AppConfig; pool: UserPo
     if (delayMs > 0) payload["delay_ms"] = delayMs;
     try {
       if (transport === "ws") {
-        (await openSocket()).send(payload);
+        (await ws.open()).send(payload);
         return; // busy ends when the reply arrives
       }
-      const inv = await invoke({ gatewayUrl: config.gatewayUrl, arn: runtimeArn, sessionId, payload, tokens });
-      const id = add({ role: "agent", text: "", streaming: true });
-      for await (const ev of inv.events) {
-        let v: { type?: string; text?: string; turn?: number; error?: string; message?: string };
-        try {
-          v = JSON.parse(ev.data) as typeof v;
-        } catch {
-          v = { type: "text", text: ev.data };
-        }
-        if (ev.event === "error" || v.error) {
-          setError(`The agent failed: ${v.message ?? v.error ?? ev.data}`);
-        } else if (v.type === "whoami") {
-          update(id, (m) => ({ ...m, ...(v.turn !== undefined ? { turn: v.turn } : {}) }));
-        } else if (v.type === "text" && typeof v.text === "string") {
-          const word = v.text;
-          update(id, (m) => ({ ...m, text: m.text ? `${m.text} ${word}` : word }));
-        } else if (v.type !== "done" && typeof v.text === "string") {
-          const t = v.text;
-          update(id, (m) => ({ ...m, text: m.text + t }));
-        }
-      }
-      update(id, (m) => ({ ...m, streaming: false }));
+      await streamReply(target, payload, { add, update, onError: setError });
       setBusy(false);
     } catch (err) {
       setBusy(false);
       if (err instanceof SignedOut) return; // the store is cleared: the app shows sign-in
       if (err instanceof InvokeError) setError(`${err.status} ${err.type}: ${err.message}`);
       else setError(err instanceof Error ? err.message : String(err));
-      if (transport === "ws") setWsState("closed");
+      if (transport === "ws") ws.setState("closed");
     }
   };
 
   const signOut = async () => {
-    closeSocket();
+    ws.close();
     const rt = tokens.current?.refreshToken;
     sessionStorage.removeItem(SESSION_KEY);
     try {
@@ -189,7 +84,7 @@ export function Chat({ config, pool, tokens }: { config: AppConfig; pool: UserPo
   };
 
   const newConversation = () => {
-    setMessages([]);
+    clear();
     setError("");
     setSessionId(newSessionId());
   };
@@ -199,7 +94,7 @@ export function Chat({ config, pool, tokens }: { config: AppConfig; pool: UserPo
       <header>
         <h1>gatehouse</h1>
         <span className="who" data-testid="username">
-          {username}
+          {signedInName(tokens)}
         </span>
         <TokenIndicator tokens={tokens} />
         <button type="button" data-testid="signout" onClick={() => void signOut()}>
@@ -231,7 +126,7 @@ export function Chat({ config, pool, tokens }: { config: AppConfig; pool: UserPo
           </label>
           {transport === "ws" && (
             <span className="ws-state" data-testid="ws-state">
-              {wsState} · reauth <span data-testid="reauth-count">{reauths}</span>×
+              {ws.state} · reauth <span data-testid="reauth-count">{ws.reauths}</span>×
             </span>
           )}
         </fieldset>

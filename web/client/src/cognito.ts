@@ -66,10 +66,10 @@ export async function call<T = Json>(
       body: JSON.stringify(body),
     });
   } catch (e) {
-    throw new Error(`cannot reach the identity provider (${(e as Error).message})`);
+    throw new Error(`cannot reach the identity provider (${(e as Error).message})`, { cause: e });
   }
   const text = await resp.text();
-  let parsed: Json = {};
+  let parsed: Json;
   try {
     parsed = text ? (JSON.parse(text) as Json) : {};
   } catch {
@@ -77,14 +77,14 @@ export async function call<T = Json>(
   }
   if (!resp.ok) {
     const rawType =
-      (typeof parsed["__type"] === "string" ? (parsed["__type"] as string) : undefined) ??
+      (typeof parsed["__type"] === "string" ? parsed["__type"] : undefined) ??
       resp.headers.get("x-amzn-errortype") ??
       "UnknownError";
     // Cognito sometimes qualifies the type ("…#NotAuthorizedException" or "NotAuthorizedException:…").
     const type = rawType.split("#").pop()!.split(":")[0]!;
     const message =
-      (typeof parsed["message"] === "string" && (parsed["message"] as string)) ||
-      (typeof parsed["Message"] === "string" && (parsed["Message"] as string)) ||
+      (typeof parsed["message"] === "string" && parsed["message"]) ||
+      (typeof parsed["Message"] === "string" && parsed["Message"]) ||
       `${operation} failed with HTTP ${resp.status}`;
     throw new CognitoError(type, message, resp.status);
   }
@@ -132,7 +132,7 @@ export class UserPool {
       });
       return result(r, username);
     }
-    const start = await srpStart();
+    const start = srpStart();
     const challenge = await this.call<AuthResponse>("InitiateAuth", {
       AuthFlow: "USER_SRP_AUTH",
       ClientId,

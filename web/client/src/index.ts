@@ -3,7 +3,7 @@
 export { UserPool, CognitoError, ChallengeRequired, describeError, call, type AuthenticationResult, type PoolSettings, type SignInFlow } from "./cognito.ts";
 export { TokenStore, SignedOut, decodeClaims, DEFAULT_MARGIN_MS, type StoredTokens, type TokenStorage, type TokenChange, type TokenStoreOptions } from "./tokens.ts";
 export { invoke, invocationsUrl, InvokeError, SESSION_HEADER, type Invocation, type InvokeOptions, type RuntimeTarget } from "./invoke.ts";
-export { connect, AgentSocket, wsUrl, subprotocols, SUBPROTOCOL, REAUTH, CLOSE_UNAUTHORIZED, type ConnectOptions, type WebSocketLike, type WebSocketCtor } from "./ws.ts";
+export { connect, AgentSocket, wsUrl, subprotocols, SUBPROTOCOL, REAUTH, REAUTH_OK, REAUTH_ERROR, CLOSE_UNAUTHORIZED, type ConnectOptions, type WebSocketLike, type WebSocketCtor } from "./ws.ts";
 export { SseParser, readSse, type SseEvent } from "./sse.ts";
 export { newSessionId, isValidSessionId, base64Url } from "./session.ts";
 export { loadConfig, parseConfig, type AppConfig, type RuntimeInfo } from "./config.ts";

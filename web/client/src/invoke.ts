@@ -51,7 +51,7 @@ export interface Invocation {
 }
 
 async function* single(body: string): AsyncGenerator<SseEvent> {
-  yield { event: "message", data: body, id: "" };
+  yield await Promise.resolve({ event: "message", data: body, id: "" });
 }
 
 /** Invokes the runtime; resolves when the response headers arrive, then stream `events`. */

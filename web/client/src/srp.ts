@@ -55,7 +55,7 @@ export function base64Decode(s: string): Uint8Array {
 
 // WebCrypto wants a BufferSource backed by an ArrayBuffer; copy to be safe across realms.
 function buf(b: Uint8Array): ArrayBuffer {
-  return b.slice().buffer as ArrayBuffer;
+  return b.slice().buffer;
 }
 
 export async function sha256(b: Uint8Array): Promise<Uint8Array> {
@@ -115,7 +115,7 @@ function randomInt(bytes: number): bigint {
 }
 
 /** Picks `a` (512 random bits) and computes `A = g^a mod N`. */
-export async function srpStart(aOverride?: bigint): Promise<SrpStart> {
+export function srpStart(aOverride?: bigint): SrpStart {
   for (;;) {
     const a = aOverride ?? randomInt(64) % N;
     const A = modPow(g, a, N);

@@ -9,6 +9,9 @@ import type { TokenStore } from "./tokens.ts";
 
 export const SUBPROTOCOL = "base64UrlBearerAuthorization";
 export const REAUTH = "gatehouse.reauth";
+/** The gateway's answers to an in-band reauth. */
+export const REAUTH_OK = "gatehouse.reauth.ok";
+export const REAUTH_ERROR = "gatehouse.reauth.error";
 /** The close code the gateway uses when the token expires or is revoked. */
 export const CLOSE_UNAUTHORIZED = 4401;
 
@@ -64,8 +67,8 @@ export class AgentSocket {
       if (typeof data === "string" && data.includes(REAUTH)) {
         try {
           const v = JSON.parse(data) as { type?: string; message?: string; expires_at?: number };
-          if (v.type === `${REAUTH}.ok` || v.type === `${REAUTH}.error`) {
-            const ok = v.type === `${REAUTH}.ok`;
+          if (v.type === REAUTH_OK || v.type === REAUTH_ERROR) {
+            const ok = v.type === REAUTH_OK;
             if (ok) this.reauthCount++;
             o.onReauth?.(ok, ok ? `expires_at ${v.expires_at ?? "?"}` : (v.message ?? "refused"));
             return;

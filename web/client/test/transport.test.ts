@@ -11,7 +11,7 @@ import { TokenStore } from "../src/tokens.ts";
 import { connect, subprotocols, SUBPROTOCOL, type WebSocketCtor } from "../src/ws.ts";
 
 const ARN = "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/demo-AbCdEf1234";
-let valid = new Set<string>();
+const valid = new Set<string>();
 let issued = 0;
 const tokenResult = (): AuthenticationResult => {
   const t = `tok-${++issued}`;
@@ -70,7 +70,7 @@ beforeAll(async () => {
     const seen = { protocols: String(req.headers["sec-websocket-protocol"]).split(/,\s*/), url: req.url ?? "", messages: [] as string[] };
     wsSeen.push(seen);
     ws.on("message", (data) => {
-      const text = data.toString();
+      const text = (data as Buffer).toString();
       seen.messages.push(text);
       const v = JSON.parse(text) as { type?: string; token?: string; prompt?: string };
       if (v.type === "gatehouse.reauth") {
@@ -144,7 +144,7 @@ describe("connect over WebSocket", () => {
       sessionId,
       tokens: s,
       WebSocketImpl: WebSocket as unknown as WebSocketCtor,
-      onMessage: (d) => messages.push(String(d)),
+      onMessage: (d) => messages.push(typeof d === "string" ? d : `(${d.byteLength} bytes)`),
       onReauth: (ok) => reauths.push(ok),
     });
     expect(sock.protocol).toBe(SUBPROTOCOL);
