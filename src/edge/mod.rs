@@ -14,6 +14,8 @@ use axum::Router;
 use bytes::Bytes;
 use serde::Serialize;
 
+pub mod client_addr;
+pub mod proxy_protocol;
 pub mod site;
 pub mod tls;
 
@@ -68,7 +70,7 @@ pub fn content_security_policy(idp_url: &str, gateway_url: &str) -> String {
     }
     connect.dedup();
     format!(
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src {}; \
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self' data:; connect-src {}; \
          frame-ancestors 'none'; base-uri 'none'; object-src 'none'; form-action 'self'",
         connect.join(" ")
     )
@@ -347,6 +349,7 @@ mod tests {
             "script-src 'self'",
             "style-src 'self'",
             "img-src 'self' data:",
+            "font-src 'self' data:",
             "frame-ancestors 'none'",
             "base-uri 'none'",
             "object-src 'none'",
