@@ -72,7 +72,7 @@ pub fn check_tls(
         (Some(_), None) => {
             err(
                 errors,
-                &format!("{section}.tls_key"),
+                format!("{section}.tls_key"),
                 "missing; tls_cert and tls_key come together",
             );
             None
@@ -80,7 +80,7 @@ pub fn check_tls(
         (None, Some(_)) => {
             err(
                 errors,
-                &format!("{section}.tls_cert"),
+                format!("{section}.tls_cert"),
                 "missing; tls_cert and tls_key come together",
             );
             None
@@ -96,7 +96,7 @@ pub fn check_listeners(errors: &mut Vec<ConfigError>, raw: &RawListeners) -> Lis
             Ok(c) => nets.push(c),
             Err(e) => err(
                 errors,
-                &format!("listeners.trusted_proxies[{i}]"),
+                format!("listeners.trusted_proxies[{i}]"),
                 e.to_string(),
             ),
         }

@@ -41,14 +41,22 @@ fn refuse(status: StatusCode, message: &str) -> Response {
     (status, axum::Json(serde_json::json!({ "error": message }))).into_response()
 }
 
-/// `Ok` when the request carries the admin token and no browser marks it as sent by a web page.
-fn authorize(headers: &HeaderMap, token: &str) -> Result<(), Response> {
+/// Why a session-control request is refused: (status, message).
+type Refusal = (StatusCode, &'static str);
+
+/// `None` when the request carries the admin token and no browser marks it as sent by a web page; otherwise
+/// the refusal to answer.
+fn authorize(headers: &HeaderMap, token: &str) -> Option<Response> {
+    check(headers, token).err().map(|(s, m)| refuse(s, m))
+}
+
+fn check(headers: &HeaderMap, token: &str) -> Result<(), Refusal> {
     let site = headers
         .get("sec-fetch-site")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("none");
     if headers.contains_key(http::header::ORIGIN) || site != "none" {
-        return Err(refuse(
+        return Err((
             StatusCode::FORBIDDEN,
             "cross-site requests are refused on the admin listener; use `gatehouse sessions`",
         ));
@@ -61,7 +69,7 @@ fn authorize(headers: &HeaderMap, token: &str) -> Result<(), Response> {
     if aws_lc_rs::constant_time::verify_slices_are_equal(given.as_bytes(), token.as_bytes())
         .is_err()
     {
-        return Err(refuse(
+        return Err((
             StatusCode::UNAUTHORIZED,
             "missing or wrong admin token: send `Authorization: Bearer` with the contents of \
              <data-dir>/admin.token (the `gatehouse sessions` commands do)",
@@ -145,8 +153,8 @@ pub(super) fn admin_router(
                     let token = token.clone();
                     async move {
                         match authorize(&headers, &token) {
-                            Ok(()) => axum::Json(gw.supervisor.list()).into_response(),
-                            Err(r) => r,
+                            None => axum::Json(gw.supervisor.list()).into_response(),
+                            Some(r) => r,
                         }
                     }
                 }
@@ -163,7 +171,7 @@ pub(super) fn admin_router(
                     let gw = gw.clone();
                     let token = token.clone();
                     async move {
-                        if let Err(r) = authorize(&headers, &token) {
+                        if let Some(r) = authorize(&headers, &token) {
                             return r;
                         }
                         let session = q.get("session").cloned().unwrap_or_default();
