@@ -186,7 +186,7 @@ async fn with_preamble(
 
 #[tokio::test]
 async fn attack_behind_haproxy_send_proxy_v2_one_client_locks_out_others() {
-    use gatehouse::edge::proxy_protocol::v2_header;
+    use gatehouse::net::proxy_protocol::v2_header;
     let tmp = tempfile::tempdir().unwrap();
     let g = start_with(
         tmp.path(),
@@ -816,4 +816,50 @@ async fn attack_the_csp_blocks_data_uri_fonts() {
                 .to_string(),
         )],
     );
+}
+
+#[test]
+fn the_haproxy_file_sends_the_proxy_protocol_and_says_how_to_accept_it() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let cfg = std::fs::read_to_string(root.join("deploy/haproxy.cfg")).unwrap();
+    let servers: Vec<&str> = cfg
+        .lines()
+        .filter(|l| l.trim_start().starts_with("server "))
+        .collect();
+    assert_eq!(servers.len(), 6);
+    assert!(
+        servers.iter().all(|l| l.ends_with(" send-proxy-v2")),
+        "{servers:?}"
+    );
+    // The gatehouse.toml the file's comment prescribes is valid and turns the PROXY protocol on.
+    let snippet: String = cfg
+        .lines()
+        .skip_while(|l| !l.contains("[listeners]"))
+        .take(3)
+        .map(|l| l.trim_start_matches('#').trim())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let c = gatehouse::config::Config::from_toml(&format!("version = 1\n{snippet}\n"))
+        .unwrap_or_else(|e| panic!("{e}: {snippet}"));
+    assert!(c.listeners.proxy_protocol && !c.listeners.trusted_proxies.0.is_empty());
+}
+
+#[test]
+fn listener_settings_are_checked_naming_the_key() {
+    let e = gatehouse::config::Config::from_toml(
+        "version = 1\n[listeners]\ntrusted_proxies = [\"10.0.0.0/33\"]\nproxy_protocol = true\n[idp]\ntls_cert = \"a.pem\"\n",
+    )
+    .unwrap_err()
+    .to_string();
+    for key in [
+        "listeners.trusted_proxies[0]",
+        "listeners.proxy_protocol",
+        "idp.tls_key",
+    ] {
+        assert!(e.contains(key), "{key}: {e}");
+    }
+    let e = gatehouse::config::Config::from_toml("version = 1\n[listeners]\ntrusted = []\n")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("trusted"), "{e}");
 }

@@ -21,7 +21,7 @@ pub enum SessionsCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Stop a session's agent process and its streams.
+    /// Stop a session's agent process and its streams (authenticated with <data-dir>/admin.token).
     Stop {
         /// The session id.
         #[arg(long)]

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::{err, ConfigError};
-use crate::edge::client_addr::{Cidr, TrustedProxies};
+use crate::net::{Cidr, TrustedProxies};
 
 /// `[listeners]` as written.
 #[derive(Debug, Default, Deserialize)]

@@ -14,8 +14,6 @@ use axum::Router;
 use bytes::Bytes;
 use serde::Serialize;
 
-pub mod client_addr;
-pub mod proxy_protocol;
 pub mod site;
 pub mod tls;
 

@@ -26,9 +26,7 @@ pub async fn dispatch(
     let request_id = crate::util::uuid_v4();
     // The client address the listener resolved (the peer, or a trusted proxy's X-Forwarded-For / PROXY
     // header), for throttling.
-    let ip = extensions
-        .get::<crate::edge::client_addr::ClientAddr>()
-        .map(|c| c.0);
+    let ip = extensions.get::<crate::net::ClientAddr>().map(|c| c.0);
     let result = match parse_target(&headers) {
         Ok(op) => route(&state, op, &body, ip).await,
         Err(e) => Err(e),

@@ -7,7 +7,7 @@
 //! attacker elsewhere cannot lock a user out with `max_per_user` wrong guesses. Unknown users are counted
 //! exactly like known ones. Holds a keyed hash of each username, never the name and never a password.
 //!
-//! [`ClientAddr`]: crate::edge::client_addr::ClientAddr
+//! [`ClientAddr`]: crate::net::ClientAddr
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::net::IpAddr;
@@ -32,7 +32,7 @@ pub struct Limits {
 
 /// The throttle's key for an address: IPv4 whole, IPv6 by its /64 (one subscriber's usual allocation).
 fn addr_key(ip: Option<IpAddr>) -> u128 {
-    match ip.map(crate::edge::client_addr::canonical) {
+    match ip.map(crate::net::canonical) {
         Some(IpAddr::V4(v4)) => u128::from(u32::from(v4)),
         Some(IpAddr::V6(v6)) => (u128::from(v6) >> 64 << 64) | 1,
         // No address known (not served by a listener): one shared bucket.

@@ -11,8 +11,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 use super::DRAIN_GRACE;
-use crate::edge::client_addr::{ClientAddr, TrustedProxies};
 use crate::gateway::GatewayState;
+use crate::net::{ClientAddr, TrustedProxies};
 
 /// Longest a client may take to send a request's headers (slowloris); also bounds the PROXY header and the TLS
 /// handshake.
@@ -147,7 +147,7 @@ async fn serve_wrapped(
 ) {
     let mut source = peer.ip();
     if opts.proxy_protocol && opts.proxies.trusts(peer.ip()) {
-        let read = crate::edge::proxy_protocol::read_header(&mut stream);
+        let read = crate::net::proxy_protocol::read_header(&mut stream);
         match tokio::time::timeout(HEADER_READ_TIMEOUT, read).await {
             Ok(Ok(Some(addr))) => source = addr.ip(),
             Ok(Ok(None)) => {}

@@ -1,4 +1,5 @@
-//! The client's address, resolved once per request by the listener and handed to every handler as the
+//! Client addresses: CIDR blocks, `[listeners] trusted_proxies`, the PROXY protocol ([`proxy_protocol`]) and the
+//! client's address, resolved once per request by the listener and handed to every handler as the
 //! [`ClientAddr`] request extension: the TCP peer (or the source a trusted proxy named in a PROXY protocol
 //! header), or — when that peer is one of `[listeners] trusted_proxies` — the rightmost `X-Forwarded-For` hop
 //! that is not itself a trusted proxy. The IdP's throttles and the gateway's logs read this and nothing else.
@@ -7,6 +8,8 @@ use std::net::IpAddr;
 use std::str::FromStr;
 
 use http::HeaderMap;
+
+pub mod proxy_protocol;
 
 /// The client's address as the listener resolved it (a request extension on every request of the web, IdP and
 /// gateway listeners).
