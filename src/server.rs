@@ -20,6 +20,10 @@ use crate::idp::{bootstrap, IdpState};
 use crate::store::{PostgresStore, SqliteStore, Store};
 use crate::token::{Authorizer, KeyCache, Policy};
 
+mod admin;
+mod builtin_keys;
+mod listen;
+
 /// The file `up` writes once every listener is ready.
 pub const ENDPOINTS_FILE: &str = "endpoints.json";
 /// The account id in the ARNs of the embedded installation.
@@ -135,13 +139,32 @@ pub async fn open_store(
     }
 }
 
+/// Creates the data directory with mode 0700, or tightens an existing one that group or others may enter
+/// (it holds password hashes, signing keys and the admin token); refuses one it cannot tighten.
 fn create_data_dir(dir: &Path) -> Result<(), ServerError> {
     use std::os::unix::fs::DirBuilderExt;
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(dir)
-        .map_err(|e| ServerError::DataDir(dir.to_path_buf(), e))
+        .map_err(|e| ServerError::DataDir(dir.to_path_buf(), e))?;
+    match crate::store::files::private_dir(dir) {
+        Ok(None) => Ok(()),
+        Ok(Some(was)) => {
+            tracing::warn!(path = %dir.display(), was = format!("{was:o}"), "the data directory was open to other users; now mode 700");
+            Ok(())
+        }
+        Err(e) => Err(ServerError::DataDir(
+            dir.to_path_buf(),
+            std::io::Error::new(
+                e.kind(),
+                format!(
+                    "is open to other users and cannot be made private ({e}); chmod 700 it, or give --data-dir a \
+                     directory gatehouse owns (e.g. a subdirectory, which it creates with mode 700)"
+                ),
+            ),
+        )),
+    }
 }
 
 async fn bind(addr: SocketAddr) -> Result<(TcpListener, String), ServerError> {
@@ -150,6 +173,26 @@ async fn bind(addr: SocketAddr) -> Result<(TcpListener, String), ServerError> {
         .map_err(|e| ServerError::Bind(addr, e))?;
     let local = l.local_addr().map_err(|e| ServerError::Bind(addr, e))?;
     Ok((l, format!("http://{local}")))
+}
+
+/// A listener's certificate files, loaded (and then watched for changes), when it has them.
+fn load_certs(
+    section: &'static str,
+    files: Option<&crate::config::listeners::TlsFiles>,
+) -> Result<Option<Arc<crate::edge::tls::CertFiles>>, ServerError> {
+    files
+        .map(|f| crate::edge::tls::CertFiles::load(section, &f.cert, &f.key))
+        .transpose()
+        .map_err(|e| ServerError::Usage(e.to_string()))
+}
+
+fn acceptor_of(
+    certs: Option<&Arc<crate::edge::tls::CertFiles>>,
+) -> Result<Option<tokio_rustls::TlsAcceptor>, ServerError> {
+    certs
+        .map(|c| c.acceptor())
+        .transpose()
+        .map_err(|e| ServerError::Usage(e.to_string()))
 }
 
 /// `arn:aws:bedrock-agentcore:{region}:000000000000:runtime/{name}-{10 alnum}`.
@@ -180,181 +223,11 @@ pub fn encode_arn(arn: &str) -> String {
     percent_encoding::utf8_percent_encode(arn, ARN_SEGMENT).to_string()
 }
 
-/// Longest a client may take to send a request's headers (slowloris).
-pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
-/// Largest request head (request line + headers) accepted; bigger gets 431.
-pub const MAX_HEAD_BYTES: usize = 64 * 1024;
-
-async fn stopping(rx: &mut watch::Receiver<bool>) {
-    if rx.wait_for(|s| *s).await.is_err() {
-        // The sender is gone: we are shutting down anyway.
-    }
-}
-
-/// Serves one listener over HTTP/1.1 (with upgrades for WebSocket) until `stop` turns true, then lets open
-/// connections finish for up to `DRAIN_GRACE`. Unlike a bare `axum::serve`, every connection has a header-read
-/// timeout and a bounded request head, so slow or huge headers cannot pin it.
-pub async fn serve_http(
-    listener: TcpListener,
-    app: impl Into<App>,
-    stop: watch::Receiver<bool>,
-    name: &'static str,
-) {
-    serve_http_tls(listener, app, None, stop, name).await;
-}
-
-/// What a listener serves.
-#[derive(Clone)]
-pub enum App {
-    /// An axum router (identity provider, web app, admin, internal and redirect listeners).
-    Router(axum::Router),
-    /// The runtime gateway's own service: one match on the path, no router, since it runs on every proxied
-    /// request (see `gateway::serve`).
-    Gateway(Arc<GatewayState>),
-}
-
-impl From<axum::Router> for App {
-    fn from(router: axum::Router) -> Self {
-        App::Router(router)
-    }
-}
-
-/// [`serve_http`], optionally behind TLS: with an acceptor every connection first completes a TLS handshake
-/// (within `HEADER_READ_TIMEOUT`, in the connection's own task so a slow handshake never blocks accepting).
-pub async fn serve_http_tls(
-    listener: TcpListener,
-    app: impl Into<App>,
-    tls: Option<tokio_rustls::TlsAcceptor>,
-    stop: watch::Receiver<bool>,
-    name: &'static str,
-) {
-    let app = app.into();
-    let mut conns = tokio::task::JoinSet::new();
-    let mut stop_accept = stop.clone();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    let _ = stream.set_nodelay(true);
-                    let app = app.clone();
-                    let stop = stop.clone();
-                    let tls = tls.clone();
-                    conns.spawn(async move {
-                        match tls {
-                            None => serve_connection(stream, app, peer, stop).await,
-                            // Boxed: the TLS state would otherwise enlarge every plain connection's task too.
-                            Some(acceptor) => {
-                                Box::pin(serve_tls_connection(acceptor, stream, app, peer, stop, name)).await
-                            }
-                        }
-                    });
-                    while conns.try_join_next().is_some() {}
-                }
-                Err(e) => {
-                    // Out of file descriptors and the like: back off instead of spinning.
-                    tracing::warn!(listener = name, error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            },
-            () = stopping(&mut stop_accept) => break,
-        }
-    }
-    drop(listener);
-    let drained = tokio::time::timeout(DRAIN_GRACE, async {
-        while conns.join_next().await.is_some() {}
-    })
-    .await;
-    if drained.is_err() {
-        tracing::warn!(
-            listener = name,
-            "connections still open after {DRAIN_GRACE:?}; closing them"
-        );
-        conns.abort_all();
-    }
-}
-
-/// Completes the TLS handshake within `HEADER_READ_TIMEOUT`, then serves the connection.
-async fn serve_tls_connection(
-    acceptor: tokio_rustls::TlsAcceptor,
-    stream: tokio::net::TcpStream,
-    app: App,
-    peer: SocketAddr,
-    stop: watch::Receiver<bool>,
-    name: &'static str,
-) {
-    match tokio::time::timeout(HEADER_READ_TIMEOUT, acceptor.accept(stream)).await {
-        Ok(Ok(tls)) => serve_connection(tls, app, peer, stop).await,
-        Ok(Err(e)) => tracing::debug!(listener = name, %peer, error = %e, "TLS handshake failed"),
-        Err(_) => tracing::debug!(listener = name, %peer, "TLS handshake timed out"),
-    }
-}
-
-/// One connection (plain TCP or TLS): HTTP/1.1 with the header-read timeout and the bounded head, ended
-/// gracefully when `stop` turns true.
-async fn serve_connection<I>(io: I, app: App, peer: SocketAddr, stop: watch::Receiver<bool>)
-where
-    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    use hyper_util::service::TowerToHyperService;
-
-    match app {
-        App::Router(router) => {
-            // The peer address is handed to handlers (the IdP throttles failed sign-ins per address).
-            let svc = TowerToHyperService::new(tower::util::MapRequest::new(
-                router,
-                move |mut req: http::Request<hyper::body::Incoming>| {
-                    req.extensions_mut()
-                        .insert(axum::extract::ConnectInfo(peer));
-                    req
-                },
-            ));
-            // Boxed: a router connection's state would otherwise size every gateway connection's task.
-            Box::pin(drive_connection(io, svc, stop)).await;
-        }
-        App::Gateway(state) => {
-            // Boxed per request: hyper keeps the service's future type in a per-connection allocation for the
-            // connection's whole life, which would hold a whole request's future (kilobytes) under every idle
-            // stream; boxed, that slot is a pointer and the request's future is freed when it completes.
-            let svc = hyper::service::service_fn(move |req| {
-                let state = Arc::clone(&state);
-                Box::pin(async move {
-                    Ok::<_, std::convert::Infallible>(crate::gateway::serve(state, req).await)
-                })
-            });
-            drive_connection(io, svc, stop).await;
-        }
-    }
-}
-
-/// Drives one HTTP/1.1 connection for `svc` with the header-read timeout and the bounded head.
-async fn drive_connection<I, S>(io: I, svc: S, mut stop: watch::Receiver<bool>)
-where
-    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-    S: hyper::service::Service<
-            http::Request<hyper::body::Incoming>,
-            Response = axum::response::Response,
-            Error = std::convert::Infallible,
-        > + Send
-        + 'static,
-    S::Future: Send + 'static,
-{
-    use hyper::server::conn::http1;
-    use hyper_util::rt::{TokioIo, TokioTimer};
-
-    let conn = http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
-        .max_buf_size(MAX_HEAD_BYTES)
-        .serve_connection(TokioIo::new(io), svc)
-        .with_upgrades();
-    tokio::pin!(conn);
-    tokio::select! {
-        _ = conn.as_mut() => return,
-        () = stopping(&mut stop) => {}
-    }
-    conn.as_mut().graceful_shutdown();
-    let _ = conn.await;
-}
+pub use admin::{ADMIN_TOKEN_FILE, READY_TIMEOUT};
+pub use listen::{
+    serve_http, serve_http_tls, serve_listener, App, ListenerOpts, HEADER_READ_TIMEOUT,
+    MAX_HEAD_BYTES,
+};
 
 /// How often the gateway reads new revocations from the store.
 pub const REVOCATION_POLL: Duration = Duration::from_millis(250);
@@ -513,12 +386,18 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<
             Some(Arc::new(site))
         }
     };
-    let tls = match (&web.tls_cert, &web.tls_key) {
-        (Some(cert), Some(key)) => Some(
-            crate::edge::tls::acceptor(cert, key).map_err(|e| ServerError::Usage(e.to_string()))?,
-        ),
+    let lc = &opts.config.listeners;
+    let web_files = match (&web.tls_cert, &web.tls_key) {
+        (Some(cert), Some(key)) => Some(crate::config::listeners::TlsFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+        }),
         _ => None,
     };
+    let web_certs = load_certs("web", web_files.as_ref())?;
+    let idp_certs = load_certs("idp", lc.idp_tls.as_ref())?;
+    let gw_certs = load_certs("gateway", lc.gateway_tls.as_ref())?;
+    let tls = acceptor_of(web_certs.as_ref())?;
 
     let (web_l, mut web_bound) = bind(opts.web_listen).await?;
     if tls.is_some() {
@@ -528,8 +407,14 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<
         Some(addr) => Some(bind(addr).await?),
         None => None,
     };
-    let (idp_l, idp_bound) = bind(opts.idp_listen).await?;
-    let (gw_l, gw_bound) = bind(opts.gateway_listen).await?;
+    let (idp_l, mut idp_bound) = bind(opts.idp_listen).await?;
+    let (gw_l, mut gw_bound) = bind(opts.gateway_listen).await?;
+    if idp_certs.is_some() {
+        idp_bound = idp_bound.replacen("http://", "https://", 1);
+    }
+    if gw_certs.is_some() {
+        gw_bound = gw_bound.replacen("http://", "https://", 1);
+    }
     let public = |configured: &Option<String>, bound: String| {
         configured
             .as_ref()
@@ -591,8 +476,18 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<
     // An unknown kid from the built-in pool is a key just rotated in (on any instance sharing the database): look
     // again after a second rather than after the 30 s an external provider gets. The fetch goes to an IdP that
     // serves its keys from memory.
+    // With TLS on the IdP listener the keys come from the in-process key ring (the HTTP key client speaks
+    // plain HTTP only).
+    let builtin_source: Arc<dyn crate::token::KeySource> = if idp_certs.is_some() {
+        Arc::new(builtin_keys::RingKeySource {
+            idp: idp_state.clone(),
+            clock: clock.clone(),
+        })
+    } else {
+        Arc::new(upstream::HttpKeySource::new(http.clone(), local_discovery))
+    };
     let builtin_cache = Arc::new(KeyCache::new(
-        Arc::new(upstream::HttpKeySource::new(http.clone(), local_discovery)),
+        builtin_source,
         Duration::from_secs(1),
         Duration::from_secs(1),
         Duration::from_secs(300),
@@ -761,22 +656,45 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<
         })
     };
     let (admin_l, admin_url) = bind(opts.admin_listen).await?;
+    let admin_token: Arc<str> = admin::write_admin_token(&opts.data_dir)?.into();
 
     let serve = |listener: TcpListener, app: App, name: &'static str| {
         tokio::spawn(serve_http(listener, app, stop_rx.clone(), name))
     };
     let internal_url = gw_state.cluster.as_ref().map(|c| c.self_url.clone());
+    let proxies = Arc::new(lc.trusted_proxies.clone());
+    let opts_for = |tls: Option<tokio_rustls::TlsAcceptor>| ListenerOpts {
+        tls,
+        proxies: proxies.clone(),
+        proxy_protocol: lc.proxy_protocol,
+    };
+    let web_tls = tls.is_some();
     let mut tasks = vec![
-        tokio::spawn(serve_http_tls(
+        tokio::spawn(serve_listener(
             web_l,
-            crate::edge::router(app_config, site, tls.is_some()),
-            tls,
+            crate::edge::router(app_config, site, web_tls),
+            opts_for(tls),
             stop_rx.clone(),
             "web",
         )),
-        serve(idp_l, crate::idp::router(idp_state.clone()).into(), "idp"),
-        serve(gw_l, App::Gateway(gw_state.clone()), "gateway"),
+        tokio::spawn(serve_listener(
+            idp_l,
+            crate::idp::router(idp_state.clone()),
+            opts_for(acceptor_of(idp_certs.as_ref())?),
+            stop_rx.clone(),
+            "idp",
+        )),
+        tokio::spawn(serve_listener(
+            gw_l,
+            App::Gateway(gw_state.clone()),
+            opts_for(acceptor_of(gw_certs.as_ref())?),
+            stop_rx.clone(),
+            "gateway",
+        )),
     ];
+    for certs in [web_certs, idp_certs, gw_certs].into_iter().flatten() {
+        tasks.push(tokio::spawn(certs.watch(stop_rx.clone())));
+    }
     if let Some(l) = internal_l {
         tasks.push(serve(
             l,
@@ -786,7 +704,7 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<
     }
     tasks.push(serve(
         admin_l,
-        admin_router(gw_state, store.clone(), idp_state.clone()).into(),
+        admin::admin_router(gw_state, store.clone(), idp_state.clone(), admin_token).into(),
         "admin",
     ));
     let mut web_redirect = None;
@@ -838,106 +756,8 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<
         agent.stop().await;
     }
     let _ = std::fs::remove_file(&endpoints_path);
+    let _ = std::fs::remove_file(opts.data_dir.join(ADMIN_TOKEN_FILE));
     Ok(())
-}
-
-/// How long `/readyz` waits for the store.
-pub const READY_TIMEOUT: Duration = Duration::from_secs(1);
-
-/// `/readyz`: 200 when the store answers within `READY_TIMEOUT` and the signing keys are loaded, 503 otherwise,
-/// with a JSON body naming each check (for load balancers: take the instance out while its database is away).
-async fn readiness(
-    store: &dyn Store,
-    idp: &IdpState,
-) -> (http::StatusCode, axum::Json<serde_json::Value>) {
-    let store_ok = matches!(
-        tokio::time::timeout(READY_TIMEOUT, store.ping()).await,
-        Ok(Ok(()))
-    );
-    let keys_ok = idp.keys.is_loaded();
-    let status = if store_ok && keys_ok {
-        http::StatusCode::OK
-    } else {
-        http::StatusCode::SERVICE_UNAVAILABLE
-    };
-    (
-        status,
-        axum::Json(serde_json::json!({
-            "ready": store_ok && keys_ok,
-            "store": if store_ok { "ok" } else { "unreachable" },
-            "keys": if keys_ok { "loaded" } else { "not loaded" },
-        })),
-    )
-}
-
-/// The admin listener: Prometheus metrics, liveness and readiness probes.
-fn admin_router(gw: Arc<GatewayState>, store: Arc<dyn Store>, idp: Arc<IdpState>) -> axum::Router {
-    use axum::routing::get;
-    axum::Router::new()
-        .route(
-            "/readyz",
-            get(move || {
-                let store = store.clone();
-                let idp = idp.clone();
-                async move { readiness(store.as_ref(), &idp).await }
-            }),
-        )
-        .route(
-            "/metrics",
-            get({
-                let gw = gw.clone();
-                move || {
-                    let gw = gw.clone();
-                    async move {
-                        (
-                            [(
-                                axum::http::header::CONTENT_TYPE,
-                                "text/plain; version=0.0.4",
-                            )],
-                            gw.render_metrics(),
-                        )
-                    }
-                }
-            }),
-        )
-        .route("/healthz", get(|| async { "ok\n" }))
-        .route(
-            "/sessions",
-            get({
-                let gw = gw.clone();
-                move || {
-                    let gw = gw.clone();
-                    async move { axum::Json(gw.supervisor.list()) }
-                }
-            }),
-        )
-        .route(
-            "/sessions/stop",
-            axum::routing::post({
-                let gw = gw.clone();
-                move |axum::extract::Query(q): axum::extract::Query<
-                    std::collections::HashMap<String, String>,
-                >| {
-                    let gw = gw.clone();
-                    async move {
-                        let session = q.get("session").cloned().unwrap_or_default();
-                        let mut stopped = false;
-                        for r in gw
-                            .runtimes
-                            .iter()
-                            .filter(|r| q.get("runtime").is_none_or(|n| *n == r.name))
-                        {
-                            gw.streams.stop(&r.arn, &session);
-                            stopped |= gw
-                                .supervisor
-                                .stop(&r.arn, &session, r.limits.stop_grace)
-                                .await;
-                        }
-                        axum::Json(serde_json::json!({ "stopped": stopped }))
-                    }
-                }
-            }),
-        )
 }
 
 fn print_banner(e: &Endpoints, data_dir: &Path) {

@@ -3,6 +3,7 @@
 mod agent;
 mod architecture;
 mod attacks;
+mod attacks_listeners;
 mod cluster;
 mod common;
 mod deploy;

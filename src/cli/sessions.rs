@@ -1,5 +1,5 @@
 //! `gatehouse sessions list|stop`: the live session processes of a running `up`, through its admin listener
-//! (found in `<data-dir>/endpoints.json`).
+//! (found in `<data-dir>/endpoints.json`), authenticated with the admin token in `<data-dir>/admin.token`.
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
@@ -21,7 +21,7 @@ pub enum SessionsCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Stop a session's agent process and its streams.
+    /// Stop a session's agent process and its streams (authenticated with <data-dir>/admin.token).
     Stop {
         /// The session id.
         #[arg(long)]
@@ -49,11 +49,28 @@ fn admin_url(data_dir: &Path) -> anyhow::Result<String> {
     Ok(e.admin)
 }
 
-async fn call(method: &str, url: &str) -> anyhow::Result<Vec<u8>> {
+/// The admin token `up` wrote to `<data-dir>/admin.token`.
+fn admin_token(data_dir: &Path) -> anyhow::Result<String> {
+    let path = data_dir.join(crate::server::ADMIN_TOKEN_FILE);
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        UsageError(format!(
+            "{}: {e}; run this as the user `gatehouse up --data-dir {}` runs as",
+            path.display(),
+            data_dir.display()
+        ))
+    })?;
+    Ok(text.trim().to_string())
+}
+
+async fn call(method: &str, url: &str, data_dir: &Path) -> anyhow::Result<Vec<u8>> {
     let client = crate::gateway::upstream::client();
     let req = http::Request::builder()
         .method(method)
         .uri(url)
+        .header(
+            http::header::AUTHORIZATION,
+            format!("Bearer {}", admin_token(data_dir)?),
+        )
         .body(axum::body::Body::empty())?;
     let resp = client
         .request(req)
@@ -80,7 +97,12 @@ pub fn execute(cmd: SessionsCommand) -> anyhow::Result<()> {
     rt.block_on(async move {
         match cmd {
             SessionsCommand::List { data_dir, json } => {
-                let body = call("GET", &format!("{}/sessions", admin_url(&data_dir)?)).await?;
+                let body = call(
+                    "GET",
+                    &format!("{}/sessions", admin_url(&data_dir)?),
+                    &data_dir,
+                )
+                .await?;
                 let rows: Vec<SessionInfo> = serde_json::from_slice(&body)?;
                 if json {
                     println!("{}", serde_json::to_string_pretty(&rows)?);
@@ -124,7 +146,7 @@ pub fn execute(cmd: SessionsCommand) -> anyhow::Result<()> {
                 if let Some(r) = runtime {
                     url.push_str(&format!("&runtime={r}"));
                 }
-                let body = call("POST", &url).await?;
+                let body = call("POST", &url, &data_dir).await?;
                 let v: serde_json::Value = serde_json::from_slice(&body)?;
                 if v["stopped"].as_bool() == Some(true) {
                     println!("stopped session {session}");

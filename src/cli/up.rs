@@ -12,6 +12,8 @@ use crate::server::{self, ServerError, UpOptions};
 #[derive(Debug, clap::Args)]
 pub struct UpArgs {
     /// Configuration file (TOML). Without it: the embedded default (one pool, one public client, runtime `demo`).
+    /// Behind a proxy set `[listeners] trusted_proxies` (and `proxy_protocol`); TLS on the IdP and gateway
+    /// listeners: `[idp]` / `[gateway]` `tls_cert` + `tls_key` (reloaded when the files change).
     #[arg(long)]
     pub config: Option<PathBuf>,
     #[command(flatten)]

@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 pub mod env;
+pub mod listeners;
 
 /// One problem with the configuration, naming the key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +40,9 @@ impl fmt::Display for ConfigErrors {
 #[serde(deny_unknown_fields)]
 pub struct RawConfig {
     pub version: Option<i64>,
+    /// Trusted proxies and the PROXY protocol, for every listener.
+    #[serde(default)]
+    pub listeners: listeners::RawListeners,
     #[serde(default)]
     pub idp: RawIdp,
     #[serde(default)]
@@ -127,6 +131,9 @@ pub struct RawListener {
 pub struct RawGateway {
     /// The externally visible URL (behind a load balancer).
     pub public_url: Option<String>,
+    /// PEM certificate chain and private key: the gateway listener speaks HTTPS and WSS.
+    pub tls_cert: Option<String>,
+    pub tls_key: Option<String>,
     /// `redis://host:port/db`: per-user rate limits shared by every instance (omitted: in memory).
     pub redis_url: Option<String>,
     /// `closed` (default: 503 while Redis is unreachable) or `open` (admit without a limit).
@@ -270,6 +277,9 @@ pub fn ip_is_loopback(ip: std::net::IpAddr) -> bool {
 #[serde(deny_unknown_fields)]
 pub struct RawIdp {
     pub public_url: Option<String>,
+    /// PEM certificate chain and private key: the IdP listener speaks HTTPS.
+    pub tls_cert: Option<String>,
+    pub tls_key: Option<String>,
     /// Lifetime of confirmation and reset codes, seconds (default: 24 h for sign-up, 1 h for reset).
     pub code_lifetime_secs: Option<i64>,
     /// Failed sign-ins of one user within the window before "Password attempts exceeded" (default 5).
@@ -417,6 +427,8 @@ pub struct RawAuthorizer {
 /// A checked configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
+    /// Trusted proxies, the PROXY protocol, and the IdP's and gateway's TLS files.
+    pub listeners: listeners::ListenersConfig,
     pub idp_public_url: Option<String>,
     pub gateway_public_url: Option<String>,
     pub web_public_url: Option<String>,
@@ -534,6 +546,7 @@ pub const DEFAULT_MAX_AGENT_PROCESSES: u32 = 128;
 impl Default for Config {
     fn default() -> Self {
         Self {
+            listeners: listeners::ListenersConfig::default(),
             idp_public_url: None,
             gateway_public_url: None,
             web_public_url: None,
@@ -1332,6 +1345,7 @@ impl Config {
         let mut c = Self::from_toml(&text)?;
         if let Some(dir) = path.parent() {
             c.web.relative_to(dir);
+            c.listeners.relative_to(dir);
         }
         Ok(c)
     }
@@ -1361,6 +1375,15 @@ impl Config {
                 check_url(&mut errors, key, u);
             }
         }
+        let mut listeners = listeners::check_listeners(&mut errors, &raw.listeners);
+        listeners.idp_tls =
+            listeners::check_tls(&mut errors, "idp", &raw.idp.tls_cert, &raw.idp.tls_key);
+        listeners.gateway_tls = listeners::check_tls(
+            &mut errors,
+            "gateway",
+            &raw.gateway.tls_cert,
+            &raw.gateway.tls_key,
+        );
         let idp = check_idp(&mut errors, &raw.idp);
         let rate_limits = check_rate_limits(&mut errors, &raw.gateway);
         let cluster = check_cluster(&mut errors, raw.cluster);
@@ -1381,6 +1404,7 @@ impl Config {
         ) as u32;
         if errors.is_empty() {
             Ok(Config {
+                listeners,
                 max_agent_processes,
                 idp_public_url: raw.idp.public_url,
                 gateway_public_url: raw.gateway.public_url,

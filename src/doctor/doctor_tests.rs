@@ -23,6 +23,8 @@ fn good() -> Facts {
         upstream_addrs: Vec::new(),
         live: None,
         web_tls: None,
+        listener_tls: Vec::new(),
+        db_outside: None,
     }
 }
 

@@ -156,6 +156,10 @@ pub struct Facts {
     pub live: Option<LiveFacts>,
     /// The web listener's TLS files, when `[web] tls_cert`/`tls_key` are set.
     pub web_tls: Option<WebTlsFact>,
+    /// The IdP's and gateway's TLS files (`idp`, `gateway`), when set.
+    pub listener_tls: Vec<(String, WebTlsFact)>,
+    /// A SQLite database outside the data directory: its path, its mode and its directory's mode.
+    pub db_outside: Option<(std::path::PathBuf, Option<u32>, Option<u32>)>,
 }
 
 /// What was found about the web listener's certificate and key.
@@ -306,6 +310,7 @@ pub fn audit(f: &Facts) -> Vec<Check> {
     identity(&config, &mut out);
     tokens(f, &mut out);
     credentials(f, &config, &mut out);
+    db_outside(f, &mut out);
     keys(f, &mut out);
     argon2(f, &mut out);
     rate_limits(&config, &mut out);
@@ -319,11 +324,21 @@ pub fn audit(f: &Facts) -> Vec<Check> {
 fn tls(f: &Facts, c: &Config, out: &mut Vec<Check>) {
     let l = &f.listeners;
     let web_tls = c.web.tls();
+    let idp_tls = c.listeners.idp_tls.is_some();
+    let gw_tls = c.listeners.gateway_tls.is_some();
     for (name, addr, public, own_tls) in [
         ("web", l.web, &c.web_public_url, web_tls),
-        ("idp", l.idp, &c.idp_public_url, false),
-        ("gateway", l.gateway, &c.gateway_public_url, false),
+        ("idp", l.idp, &c.idp_public_url, idp_tls),
+        ("gateway", l.gateway, &c.gateway_public_url, gw_tls),
     ] {
+        let fact = if name == "web" {
+            f.web_tls.as_ref()
+        } else {
+            f.listener_tls
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, t)| t)
+        };
         let public_https = public.as_deref().is_some_and(|u| u.starts_with("https://"));
         let public_plain = public.as_deref().is_some_and(|u| {
             u.starts_with("http://") && !url_host(u).is_some_and(host_is_loopback)
@@ -339,12 +354,12 @@ fn tls(f: &Facts, c: &Config, out: &mut Vec<Check>) {
                 format!("serve it over TLS and set [{name}] public_url = \"https://…\""),
             ));
         } else if own_tls {
-            match &f.web_tls {
+            match fact {
                 Some(WebTlsFact { loads: Err(e), .. }) => out.push(Check::fail(
                     "tls",
                     name,
                     format!("the certificate and key do not load: {e}"),
-                    "point [web] tls_cert at the PEM certificate chain and tls_key at its PEM private key",
+                    format!("point [{name}] tls_cert at the PEM certificate chain and tls_key at its PEM private key"),
                 )),
                 Some(WebTlsFact {
                     key_mode: Some(m), ..
@@ -357,7 +372,11 @@ fn tls(f: &Facts, c: &Config, out: &mut Vec<Check>) {
                 Some(_) => out.push(Check::pass(
                     "tls",
                     name,
-                    format!("listens on {addr} with TLS (rustls, TLS 1.2 and 1.3; HSTS sent); certificate and key load, key file private"),
+                    format!(
+                        "listens on {addr} with TLS (rustls, TLS 1.2 and 1.3{}; reloaded when the files change); \
+                         certificate and key load, key file private",
+                        if name == "web" { "; HSTS sent" } else { "" }
+                    ),
                 )),
                 None => out.push(Check::pass(
                     "tls",
@@ -385,8 +404,8 @@ fn tls(f: &Facts, c: &Config, out: &mut Vec<Check>) {
                     .to_string()
             } else {
                 format!(
-                    "bind --{name}-listen to 127.0.0.1 and terminate TLS (with an HTTP→HTTPS redirect) in a \
-                     reverse proxy; set [{name}] public_url to its https:// URL"
+                    "set [{name}] tls_cert and tls_key, or bind --{name}-listen to 127.0.0.1 and terminate TLS \
+                     in a reverse proxy; set [{name}] public_url to its https:// URL"
                 )
             };
             out.push(Check::fail(
@@ -428,8 +447,8 @@ fn tls(f: &Facts, c: &Config, out: &mut Vec<Check>) {
     }
     let exposed: Vec<&str> = [
         ("web", l.web, web_tls),
-        ("idp", l.idp, false),
-        ("gateway", l.gateway, false),
+        ("idp", l.idp, idp_tls),
+        ("gateway", l.gateway, gw_tls),
     ]
     .into_iter()
     .filter(|(_, a, tls)| !is_loopback(a.ip()) && !tls)
@@ -773,6 +792,40 @@ fn credentials(f: &Facts, c: &Config, out: &mut Vec<Check>) {
                     mode(db)
                 ),
             },
+        ));
+    }
+}
+
+/// A SQLite file outside the data directory does not get the directory's 0700: it and its directory must be
+/// private themselves (`up` creates and keeps the file 0600; the directory is the operator's).
+fn db_outside(f: &Facts, out: &mut Vec<Check>) {
+    let Some((path, file, dir)) = &f.db_outside else {
+        return;
+    };
+    let open = |m: &Option<u32>, bits: u32| m.is_some_and(|m| m & bits != 0);
+    if open(file, 0o077) || open(dir, 0o022) {
+        out.push(Check::fail(
+            "credentials",
+            "database",
+            format!(
+                "the database {} is outside the data directory and open to other users (file {}, directory {})",
+                path.display(),
+                mode(*file),
+                mode(*dir)
+            ),
+            "chmod 600 the database file and make its directory writable by gatehouse's user only (or keep it \
+             in the data directory)",
+        ));
+    } else {
+        out.push(Check::pass(
+            "credentials",
+            "database",
+            format!(
+                "the database {} is outside the data directory; file {} and directory {} are not open to others",
+                path.display(),
+                mode(*file),
+                mode(*dir)
+            ),
         ));
     }
 }

@@ -149,25 +149,68 @@ pub async fn gather(opts: &ProbeOptions) -> Result<Facts, ProbeError> {
         upstream_addrs,
         live,
         web_tls: None,
+        listener_tls: Vec::new(),
+        db_outside: db_outside(&opts.data_dir, url),
     })
 }
 
-/// Fills [`Facts::web_tls`] from the configuration's (already merged) `[web] tls_cert` and `tls_key`: whether
-/// the pair loads as `up` would load it, and the key file's permission bits. Reads no more than `up` reads and
+/// The SQLite file `--database-url` names, when it lies outside the data directory, with its mode and its
+/// directory's mode.
+fn db_outside(
+    data_dir: &Path,
+    url: Option<&str>,
+) -> Option<(std::path::PathBuf, Option<u32>, Option<u32>)> {
+    let path = match url? {
+        u if u.starts_with("postgres://") || u.starts_with("postgresql://") => return None,
+        u if u.starts_with("sqlite:") => crate::store::files::sqlite_url_path(u)?,
+        p => std::path::PathBuf::from(p),
+    };
+    let abs = |p: &Path| {
+        std::fs::canonicalize(p).unwrap_or_else(|_| {
+            std::env::current_dir()
+                .map(|d| d.join(p))
+                .unwrap_or(p.to_path_buf())
+        })
+    };
+    let file = abs(&path);
+    if file.starts_with(abs(data_dir)) {
+        return None;
+    }
+    let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
+    Some((file.clone(), mode_of(&file), mode_of(&dir)))
+}
+
+/// Fills [`Facts::web_tls`] (and [`Facts::listener_tls`] from `[idp]`/`[gateway]`) from the configuration's
+/// (already merged) `tls_cert` and `tls_key`: whether each pair loads as `up` would load it, and the key file's permission bits. Reads no more than `up` reads and
 /// prints nothing of the key.
 pub fn web_tls(facts: &mut Facts) {
     let Ok(c) = &facts.config else {
         return;
     };
-    let (Some(cert), Some(key)) = (&c.web.tls_cert, &c.web.tls_key) else {
-        return;
-    };
-    facts.web_tls = Some(super::WebTlsFact {
-        loads: crate::edge::tls::acceptor(cert, key)
+    let fact = |section: &'static str, cert: &Path, key: &Path| super::WebTlsFact {
+        loads: crate::edge::tls::CertFiles::load(section, cert, key)
+            .and_then(|c| c.acceptor())
             .map(|_| ())
             .map_err(|e| e.to_string()),
         key_mode: mode_of(key),
-    });
+    };
+    let mut listener_tls = Vec::new();
+    for (name, files) in [
+        ("idp", &c.listeners.idp_tls),
+        ("gateway", &c.listeners.gateway_tls),
+    ] {
+        if let Some(t) = files {
+            listener_tls.push((name.to_string(), fact(name, &t.cert, &t.key)));
+        }
+    }
+    let web = match (&c.web.tls_cert, &c.web.tls_key) {
+        (Some(cert), Some(key)) => Some(fact("web", cert, key)),
+        _ => None,
+    };
+    facts.listener_tls = listener_tls;
+    if web.is_some() {
+        facts.web_tls = web;
+    }
 }
 
 fn mode_of(p: &Path) -> Option<u32> {

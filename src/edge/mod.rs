@@ -68,7 +68,7 @@ pub fn content_security_policy(idp_url: &str, gateway_url: &str) -> String {
     }
     connect.dedup();
     format!(
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src {}; \
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self' data:; connect-src {}; \
          frame-ancestors 'none'; base-uri 'none'; object-src 'none'; form-action 'self'",
         connect.join(" ")
     )
@@ -347,6 +347,7 @@ mod tests {
             "script-src 'self'",
             "style-src 'self'",
             "img-src 'self' data:",
+            "font-src 'self' data:",
             "frame-ancestors 'none'",
             "base-uri 'none'",
             "object-src 'none'",

@@ -43,6 +43,11 @@ struct Ctx {
 /// Every request to the gateway listener: routes it (`route::resolve`), then runs the operation.
 pub async fn handle(state: Arc<GatewayState>, req: Request) -> Response {
     let started = Instant::now();
+    // The address the listener resolved (the peer, or a trusted proxy's X-Forwarded-For / PROXY header).
+    let client = req
+        .extensions()
+        .get::<crate::net::ClientAddr>()
+        .map(|c| c.0);
     let (runtime, op) = match resolve(&state.runtimes, req.uri().path()) {
         Ok(x) => x,
         Err(e) => return e.into_response(),
@@ -106,6 +111,7 @@ pub async fn handle(state: Arc<GatewayState>, req: Request) -> Response {
         runtime = %runtime.name,
         session = ctx.session.as_deref().unwrap_or("-"),
         user = ctx.sub.as_deref().unwrap_or("-"),
+        client = ?client,
         status,
         duration_ms = started.elapsed().as_millis() as u64,
         "request"

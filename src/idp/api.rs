@@ -24,10 +24,9 @@ pub async fn dispatch(
     body: Bytes,
 ) -> Response {
     let request_id = crate::util::uuid_v4();
-    // The peer address, for throttling. Forwarding headers are not trusted (they are the client's to forge).
-    let ip = extensions
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip());
+    // The client address the listener resolved (the peer, or a trusted proxy's X-Forwarded-For / PROXY
+    // header), for throttling.
+    let ip = extensions.get::<crate::net::ClientAddr>().map(|c| c.0);
     let result = match parse_target(&headers) {
         Ok(op) => route(&state, op, &body, ip).await,
         Err(e) => Err(e),

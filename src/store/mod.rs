@@ -4,6 +4,7 @@
 //! argument instead of reading a clock.
 use async_trait::async_trait;
 
+pub mod files;
 pub mod postgres;
 pub mod sqlite;
 

@@ -43,6 +43,7 @@ impl SqliteStore {
 
     /// Opens (creating if needed) the database file at `path` and runs pending migrations.
     pub async fn open_file(path: &Path) -> Result<Self, StoreError> {
+        private_file(path)?;
         let opts = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
@@ -55,6 +56,9 @@ impl SqliteStore {
 
     /// Opens a database from a `sqlite:` URL (`sqlite::memory:` gets a single connection).
     pub async fn open_url(url: &str) -> Result<Self, StoreError> {
+        if let Some(path) = super::files::sqlite_url_path(url) {
+            private_file(&path)?;
+        }
         let opts = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .foreign_keys(true)
@@ -73,6 +77,21 @@ impl SqliteStore {
             .await
             .map_err(|e| StoreError::Other(format!("migration failed: {e}")))?;
         Ok(Self { pool })
+    }
+}
+
+/// The database file is created 0600 (or tightened to it) before SQLite opens it.
+fn private_file(path: &Path) -> Result<(), StoreError> {
+    match super::files::private_db_file(path) {
+        Ok(true) => {
+            tracing::warn!(path = %path.display(), "the database file was open to other users; now mode 600");
+            Ok(())
+        }
+        Ok(false) => Ok(()),
+        Err(e) => Err(StoreError::Other(format!(
+            "database file {}: {e}",
+            path.display()
+        ))),
     }
 }
 
