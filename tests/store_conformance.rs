@@ -114,6 +114,7 @@ fn user(username: &str, sub: &str) -> UserRow {
         srp_verifier: None,
         attributes: "{}".into(),
         email_verified: false,
+        pending_email: None,
     }
 }
 
