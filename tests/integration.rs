@@ -3,6 +3,7 @@
 mod agent;
 mod architecture;
 mod attacks;
+mod attacks_idp;
 mod cluster;
 mod common;
 mod deploy;
@@ -12,6 +13,7 @@ mod gateway;
 mod idp;
 mod idp_account;
 mod idp_admin;
+mod idp_client_lib;
 mod idp_refresh;
 mod idp_srp;
 mod isolation;
