@@ -23,5 +23,6 @@ mod refusals;
 mod revocation;
 mod spine;
 mod store_conformance;
+mod store_conformance_codes;
 mod web_client;
 mod websocket;
