@@ -15,6 +15,7 @@ mod idp_account;
 mod idp_admin;
 mod idp_client_lib;
 mod idp_refresh;
+mod idp_schema;
 mod idp_srp;
 mod isolation;
 mod multi_instance;
