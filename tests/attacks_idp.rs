@@ -263,10 +263,7 @@ async fn reset_codes_cannot_be_brute_forced_by_reissuing() {
 }
 
 async fn id_token_email(g: &Gatehouse, user: &str) -> String {
-    let id = g.login(user).await["IdToken"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = g.login(user).await["IdToken"].as_str().unwrap().to_string();
     let p = gatehouse::token::jws::parse(&id).unwrap();
     p.payload["email"].as_str().unwrap_or("").to_string()
 }
@@ -286,7 +283,10 @@ async fn a_stolen_access_token_cannot_redirect_reset_codes() {
     let mut rows = Vec::new();
     let user = g.new_user("takeover");
     let own = format!("{user}@example.com");
-    let evil = format!("evil-{}@attacker.example", gatehouse::util::random_lower_alnum(6));
+    let evil = format!(
+        "evil-{}@attacker.example",
+        gatehouse::util::random_lower_alnum(6)
+    );
     let token = g.access_token(&user).await;
     let r = g
         .idp(
@@ -391,7 +391,8 @@ async fn reset_flows_do_not_tell_who_exists() {
         u.push(tu);
     }
     let (k, u) = (median(k), median(u));
-    let ratio = k.as_secs_f64().max(u.as_secs_f64()) / k.as_secs_f64().min(u.as_secs_f64()).max(1e-6);
+    let ratio =
+        k.as_secs_f64().max(u.as_secs_f64()) / k.as_secs_f64().min(u.as_secs_f64()).max(1e-6);
     rows.push(Row::new(
         "ConfirmForgotPassword timing: known vs unknown user (ratio < 2)",
         "indistinguishable",
@@ -515,7 +516,10 @@ async fn sign_up_can_be_closed_and_users_cannot_write_their_own_claims() {
             "present"
         },
     ));
-    report("IdP: sign-up switch and attribute schema (finding 8)", &rows);
+    report(
+        "IdP: sign-up switch and attribute schema (finding 8)",
+        &rows,
+    );
 }
 
 #[tokio::test]

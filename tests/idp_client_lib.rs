@@ -25,7 +25,10 @@ async fn amazon_cognito_identity_js_signs_in_with_srp_and_refreshes_with_a_null_
     let mut child = Command::new("node")
         .arg(dir.join("refresh.mjs"))
         .current_dir(&dir)
-        .env("ENDPOINT", format!("{}/", g.endpoints.idp.trim_end_matches('/')))
+        .env(
+            "ENDPOINT",
+            format!("{}/", g.endpoints.idp.trim_end_matches('/')),
+        )
         .env("POOL_ID", &g.endpoints.user_pool_id)
         .env("CLIENT_ID", &g.endpoints.client_id)
         .env("USERNAME", &user)

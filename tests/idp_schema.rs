@@ -68,13 +68,30 @@ async fn declared_custom_attributes_follow_their_schema_and_the_clients_lists() 
     .await;
     assert_eq!(r.0, 200, "{}", r.1);
     for (attrs, why) in [
-        (json!([{"Name": "custom:tenant", "Value": "much-too-long"}]), "over max_length"),
-        (json!([{"Name": "custom:seats", "Value": "500"}]), "over max_value"),
-        (json!([{"Name": "custom:seats", "Value": "five"}]), "not a number"),
-        (json!([{"Name": "custom:role", "Value": "admin"}]), "undeclared"),
+        (
+            json!([{"Name": "custom:tenant", "Value": "much-too-long"}]),
+            "over max_length",
+        ),
+        (
+            json!([{"Name": "custom:seats", "Value": "500"}]),
+            "over max_value",
+        ),
+        (
+            json!([{"Name": "custom:seats", "Value": "five"}]),
+            "not a number",
+        ),
+        (
+            json!([{"Name": "custom:role", "Value": "admin"}]),
+            "undeclared",
+        ),
     ] {
-        let r = sign_up_confirmed(&g, &client, &format!("x-{}", gatehouse::util::random_lower_alnum(6)), attrs)
-            .await;
+        let r = sign_up_confirmed(
+            &g,
+            &client,
+            &format!("x-{}", gatehouse::util::random_lower_alnum(6)),
+            attrs,
+        )
+        .await;
         assert_refused(&r, "InvalidParameterException");
         assert!(
             r.1["message"].as_str().unwrap().contains("custom:"),
@@ -110,7 +127,9 @@ async fn declared_custom_attributes_follow_their_schema_and_the_clients_lists() 
     assert!(claims.get("custom:tenant").is_none(), "{claims:?}");
     assert!(claims.get("email").is_some());
     let narrow_token = b["AuthenticationResult"]["AccessToken"].clone();
-    let (_, me) = g.idp("GetUser", &json!({"AccessToken": narrow_token})).await;
+    let (_, me) = g
+        .idp("GetUser", &json!({"AccessToken": narrow_token}))
+        .await;
     let names: Vec<&str> = me["UserAttributes"]
         .as_array()
         .unwrap()
@@ -125,7 +144,10 @@ async fn declared_custom_attributes_follow_their_schema_and_the_clients_lists() 
         )
         .await;
     assert_refused(&r, "NotAuthorizedException");
-    assert_eq!(r.1["message"], "A client attempted to write unauthorized attribute");
+    assert_eq!(
+        r.1["message"],
+        "A client attempted to write unauthorized attribute"
+    );
     let r = g
         .idp(
             "UpdateUserAttributes",

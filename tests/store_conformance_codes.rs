@@ -64,10 +64,15 @@ async fn code_issuance_is_counted_per_user_within_the_window(a: S, b: S) {
     );
     // A new window starts afresh.
     assert_eq!(
-        a.count_code_issue(POOL, "alice", POLICY, 111).await.unwrap(),
+        a.count_code_issue(POOL, "alice", POLICY, 111)
+            .await
+            .unwrap(),
         CodeGate::Open
     );
-    assert_eq!(a.code_gate(POOL, "alice", 111).await.unwrap(), CodeGate::Open);
+    assert_eq!(
+        a.code_gate(POOL, "alice", 111).await.unwrap(),
+        CodeGate::Open
+    );
 }
 
 async fn concurrent_issuance_is_counted_exactly(a: S, b: S) {
@@ -76,7 +81,9 @@ async fn concurrent_issuance_is_counted_exactly(a: S, b: S) {
     for i in 0..10 {
         let st = if i % 2 == 0 { a.clone() } else { b.clone() };
         tasks.push(tokio::spawn(async move {
-            st.count_code_issue(POOL, "alice", POLICY, 10).await.unwrap()
+            st.count_code_issue(POOL, "alice", POLICY, 10)
+                .await
+                .unwrap()
         }));
     }
     let mut open = 0;
@@ -98,28 +105,49 @@ async fn wrong_codes_count_across_reissues_then_lock_until_the_lockout_ends(a: S
                 .unwrap()
         }
     };
-    a.put_code(code("c1", "forgot_password", 1_000)).await.unwrap();
+    a.put_code(code("c1", "forgot_password", 1_000))
+        .await
+        .unwrap();
     assert_eq!(fail(&a, 10).await, CodeGate::Open);
     assert_eq!(fail(&b, 11).await, CodeGate::Open);
     // A re-issue does not reset the count.
-    b.put_code(code("c2", "forgot_password", 1_000)).await.unwrap();
+    b.put_code(code("c2", "forgot_password", 1_000))
+        .await
+        .unwrap();
     assert_eq!(fail(&a, 12).await, CodeGate::Open);
     assert_eq!(fail(&b, 13).await, CodeGate::Locked, "4th failure locks");
-    assert_eq!(a.code_gate(POOL, "alice", 14).await.unwrap(), CodeGate::Locked);
+    assert_eq!(
+        a.code_gate(POOL, "alice", 14).await.unwrap(),
+        CodeGate::Locked
+    );
     assert_eq!(
         a.count_code_issue(POOL, "alice", POLICY, 14).await.unwrap(),
         CodeGate::Locked
     );
     // The user's codes are gone with the lock.
     let r = a
-        .use_code(POOL, "alice", "forgot_password", "c2", 5, CodeEffect::Confirm, 20)
+        .use_code(
+            POOL,
+            "alice",
+            "forgot_password",
+            "c2",
+            5,
+            CodeEffect::Confirm,
+            20,
+        )
         .await
         .unwrap();
     assert_eq!(r, CodeCheck::Expired);
     // The lockout ends; the count starts again.
-    assert_eq!(b.code_gate(POOL, "alice", 63).await.unwrap(), CodeGate::Open);
+    assert_eq!(
+        b.code_gate(POOL, "alice", 63).await.unwrap(),
+        CodeGate::Open
+    );
     assert_eq!(fail(&a, 64).await, CodeGate::Open);
-    assert_eq!(a.code_gate(POOL, "other", 64).await.unwrap(), CodeGate::Open);
+    assert_eq!(
+        a.code_gate(POOL, "other", 64).await.unwrap(),
+        CodeGate::Open
+    );
 }
 
 async fn a_pending_email_becomes_active_only_through_its_code(a: S, b: S) {
@@ -132,7 +160,15 @@ async fn a_pending_email_becomes_active_only_through_its_code(a: S, b: S) {
     assert_eq!(u.pending_email.as_deref(), Some("new@example.com"));
     a.put_code(code("v", "verify_email", 100)).await.unwrap();
     let r = b
-        .use_code(POOL, "alice", "verify_email", "bad", 5, CodeEffect::VerifyEmail, 50)
+        .use_code(
+            POOL,
+            "alice",
+            "verify_email",
+            "bad",
+            5,
+            CodeEffect::VerifyEmail,
+            50,
+        )
         .await
         .unwrap();
     assert_eq!(r, CodeCheck::Mismatch);
@@ -141,7 +177,15 @@ async fn a_pending_email_becomes_active_only_through_its_code(a: S, b: S) {
         Some("alice@example.com")
     );
     let r = b
-        .use_code(POOL, "alice", "verify_email", "v", 5, CodeEffect::VerifyEmail, 50)
+        .use_code(
+            POOL,
+            "alice",
+            "verify_email",
+            "v",
+            5,
+            CodeEffect::VerifyEmail,
+            50,
+        )
         .await
         .unwrap();
     assert_eq!(r, CodeCheck::Ok);

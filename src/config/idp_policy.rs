@@ -178,13 +178,29 @@ fn check_list(
 /// Checks the policy keys.
 pub fn check(errors: &mut Vec<ConfigError>, raw: &RawIdp) -> IdpPolicy {
     let d = IdpPolicy::default();
-    if raw.code_lockout_secs.is_some_and(|s| !(1..=86_400).contains(&s)) {
-        err(errors, "idp.code_lockout_secs", "must be 1 to 86400 seconds");
+    if raw
+        .code_lockout_secs
+        .is_some_and(|s| !(1..=86_400).contains(&s))
+    {
+        err(
+            errors,
+            "idp.code_lockout_secs",
+            "must be 1 to 86400 seconds",
+        );
     }
     for (k, v) in [
-        ("idp.max_codes_per_user_per_hour", raw.max_codes_per_user_per_hour),
-        ("idp.max_codes_per_ip_per_hour", raw.max_codes_per_ip_per_hour),
-        ("idp.max_code_failures_per_hour", raw.max_code_failures_per_hour),
+        (
+            "idp.max_codes_per_user_per_hour",
+            raw.max_codes_per_user_per_hour,
+        ),
+        (
+            "idp.max_codes_per_ip_per_hour",
+            raw.max_codes_per_ip_per_hour,
+        ),
+        (
+            "idp.max_code_failures_per_hour",
+            raw.max_code_failures_per_hour,
+        ),
     ] {
         if v == Some(0) {
             err(errors, k, "must be at least 1");
@@ -235,7 +251,10 @@ pub fn check(errors: &mut Vec<ConfigError>, raw: &RawIdp) -> IdpPolicy {
             &c.write_attributes,
             &known,
         );
-        if write.as_ref().is_some_and(|w| w.iter().any(|a| a == "email_verified")) {
+        if write
+            .as_ref()
+            .is_some_and(|w| w.iter().any(|a| a == "email_verified"))
+        {
             err(
                 errors,
                 format!("idp.app_client[{i}].write_attributes"),
@@ -293,7 +312,10 @@ mod tests {
         assert!(!p.allow_sign_up);
         assert_eq!(p.custom_attributes[0].name, "custom:tenant");
         assert!(!p.custom_attributes[0].mutable);
-        assert_eq!(p.app_clients[0].write.as_deref(), Some(&["name".to_string()][..]));
+        assert_eq!(
+            p.app_clients[0].write.as_deref(),
+            Some(&["name".to_string()][..])
+        );
     }
 
     #[test]

@@ -60,7 +60,9 @@ async fn route(
         "ResendConfirmationCode" => Ok(json_ok(
             &account::resend_confirmation_code(s, decode(body)?, ip).await?,
         )),
-        "ForgotPassword" => Ok(json_ok(&account::forgot_password(s, decode(body)?, ip).await?)),
+        "ForgotPassword" => Ok(json_ok(
+            &account::forgot_password(s, decode(body)?, ip).await?,
+        )),
         "ConfirmForgotPassword" => Ok(json_ok(
             &account::confirm_forgot_password(s, decode(body)?, ip).await?,
         )),

@@ -52,12 +52,18 @@ pub fn check_write(
                         && custom.max_value.is_none_or(|hi| v <= hi)
                 });
                 if !in_range || value.len() > custom.max_length as usize {
-                    return Err(schema_error(name, "The value must be a number within the bounds"));
+                    return Err(schema_error(
+                        name,
+                        "The value must be a number within the bounds",
+                    ));
                 }
             }
         }
     } else if name.starts_with("custom:") {
-        return Err(schema_error(name, "The attribute is not defined in the schema"));
+        return Err(schema_error(
+            name,
+            "The attribute is not defined in the schema",
+        ));
     } else if !STANDARD.contains(&name) {
         return Err(schema_error(name, "The attribute cannot be set"));
     }
@@ -150,12 +156,18 @@ mod tests {
     fn only_declared_custom_attributes_within_their_bounds() {
         let p = policy();
         assert!(check_write(&p, "c", "custom:tenant", "t1", true).is_ok());
-        assert!(check_write(&p, "c", "custom:tenant", "t1", false).is_err(), "immutable");
+        assert!(
+            check_write(&p, "c", "custom:tenant", "t1", false).is_err(),
+            "immutable"
+        );
         assert!(check_write(&p, "c", "custom:tenant", "much-too-long", true).is_err());
         assert!(check_write(&p, "c", "custom:seats", "5", false).is_ok());
         assert!(check_write(&p, "c", "custom:seats", "500", false).is_err());
         assert!(check_write(&p, "c", "custom:seats", "five", false).is_err());
-        assert!(check_write(&p, "c", "custom:role", "admin", true).is_err(), "undeclared");
+        assert!(
+            check_write(&p, "c", "custom:role", "admin", true).is_err(),
+            "undeclared"
+        );
         assert!(check_write(&p, "c", "cognito:groups", "admin", true).is_err());
         assert!(check_write(&p, "c", "name", "Alice", false).is_ok());
     }
@@ -171,7 +183,10 @@ mod tests {
         assert!(readable(&p, "narrow", "email"));
         assert!(!readable(&p, "narrow", "custom:tenant"));
         assert!(readable(&p, "wide", "custom:tenant"));
-        assert!(!readable(&p, "wide", "custom:role"), "undeclared never read");
+        assert!(
+            !readable(&p, "wide", "custom:role"),
+            "undeclared never read"
+        );
         let m = readable_map(&p, "wide", r#"{"custom:role":"admin","custom:tenant":"t"}"#);
         assert_eq!(m.len(), 1);
     }

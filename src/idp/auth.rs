@@ -262,7 +262,7 @@ async fn user_password_auth(
     let phc = user
         .as_ref()
         .map_or_else(|| state.dummy_hash.clone(), |u| u.password_hash.clone());
-    let ok = password::verify(pw.clone(), phc).await;
+    let ok = password::verify(pw.clone(), phc).await?;
     let user = match user {
         Some(u) if ok => u,
         _ => {
@@ -559,9 +559,7 @@ pub async fn password_update(
     new_password: &str,
     status: &str,
 ) -> Result<PasswordUpdate, CognitoError> {
-    let hash = password::hash(new_password.to_string())
-        .await
-        .map_err(|e| CognitoError::Internal(e.to_string()))?;
+    let hash = password::hash(new_password.to_string()).await?;
     let (salt, verifier) =
         srp::make_verifier(srp::pool_name(&state.pool.id), username, new_password);
     Ok(PasswordUpdate {

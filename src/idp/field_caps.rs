@@ -150,9 +150,21 @@ impl Capped for super::account::AccountRequest {
 impl Capped for super::user_api::AccessTokenRequest {
     fn check_caps(&self) -> Result<(), CognitoError> {
         cap("accessToken", self.access_token.as_deref(), TOKEN)?;
-        cap("previousPassword", self.previous_password.as_deref(), PASSWORD)?;
-        cap("proposedPassword", self.proposed_password.as_deref(), PASSWORD)?;
-        cap("attributeName", self.attribute_name.as_deref(), ATTRIBUTE_NAME)?;
+        cap(
+            "previousPassword",
+            self.previous_password.as_deref(),
+            PASSWORD,
+        )?;
+        cap(
+            "proposedPassword",
+            self.proposed_password.as_deref(),
+            PASSWORD,
+        )?;
+        cap(
+            "attributeName",
+            self.attribute_name.as_deref(),
+            ATTRIBUTE_NAME,
+        )?;
         cap("code", self.code.as_deref(), CODE)?;
         cap_attributes("userAttributes", &self.user_attributes)
     }

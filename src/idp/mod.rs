@@ -14,8 +14,8 @@ use crate::store::{ClientRow, PoolRow, Store};
 
 pub mod account;
 pub mod address_limit;
-pub mod attributes;
 pub mod api;
+pub mod attributes;
 pub mod auth;
 pub mod bootstrap;
 pub mod codes;
@@ -140,7 +140,9 @@ impl IdpState {
                 max_per_ip: config.max_failed_signins_per_ip,
                 window_secs: config.failed_signin_window_secs,
             }),
-            cpu: address_limit::AddressLimit::cpu_heavy(config.policy.max_cpu_heavy_per_ip_per_minute),
+            cpu: address_limit::AddressLimit::cpu_heavy(
+                config.policy.max_cpu_heavy_per_ip_per_minute,
+            ),
             code_issue: address_limit::AddressLimit::new(
                 config.policy.max_codes_per_ip_per_hour,
                 3600,

@@ -13,7 +13,7 @@ use super::srp::ServerEphemeral;
 use crate::store::{Store, StoreError};
 
 /// Most bytes of pending sign-ins held in memory at once; beyond it the oldest go first.
-pub const MAX_PENDING_BYTES: usize = 24 * 1024 * 1024;
+pub const MAX_PENDING_BYTES: usize = 12 * 1024 * 1024;
 /// Most entries of the expiry queue (live and already taken); beyond it the oldest go first.
 pub const MAX_QUEUED: usize = 64 * 1024;
 
@@ -166,12 +166,9 @@ impl Memory {
 
     /// Drops expired entries, then the oldest ones while over budget, from the head of the queue.
     fn prune(&mut self, now: i64, incoming: usize) {
-        loop {
-            let Some((exp, _, _)) = self.queue.front() else {
-                break;
-            };
+        while let Some(&(exp, _, _)) = self.queue.front() {
             let over = self.bytes + incoming > MAX_PENDING_BYTES || self.queue.len() >= MAX_QUEUED;
-            if *exp > now && !over {
+            if exp > now && !over {
                 break;
             }
             let Some((_, seq, key)) = self.queue.pop_front() else {
@@ -291,11 +288,15 @@ mod tests {
     async fn expired_entries_are_pruned_on_insert_from_the_queue_head() {
         let p = PendingAuths::default();
         for i in 0..100 {
-            p.put(format!("k{i}"), np("u"), 1_000 + 10, 1_000).await.unwrap();
+            p.put(format!("k{i}"), np("u"), 1_000 + 10, 1_000)
+                .await
+                .unwrap();
         }
         assert_eq!(p.memory_usage().0, 100);
         // Later: every earlier entry has expired and goes with the next insert.
-        p.put("late".into(), np("u"), 2_000 + 10, 2_000).await.unwrap();
+        p.put("late".into(), np("u"), 2_000 + 10, 2_000)
+            .await
+            .unwrap();
         assert_eq!(p.memory_usage().0, 1);
         assert!(p.take("k1", 2_000).await.unwrap().is_none());
         assert!(p.take("late", 2_001).await.unwrap().is_some());
@@ -309,12 +310,17 @@ mod tests {
         let big = "u".repeat(128);
         let n = MAX_QUEUED * 2;
         for i in 0..n {
-            p.put(format!("key-{i:08}"), np(&big), 10_000, 1).await.unwrap();
+            p.put(format!("key-{i:08}"), np(&big), 10_000, 1)
+                .await
+                .unwrap();
         }
         let (entries, bytes) = p.memory_usage();
         assert!(bytes <= MAX_PENDING_BYTES, "{bytes}");
         assert!(entries < MAX_QUEUED, "{entries}");
-        assert!(p.take("key-00000000", 2).await.unwrap().is_none(), "oldest evicted");
+        assert!(
+            p.take("key-00000000", 2).await.unwrap().is_none(),
+            "oldest evicted"
+        );
         let newest = format!("key-{:08}", n - 1);
         assert!(p.take(&newest, 2).await.unwrap().is_some(), "newest kept");
     }

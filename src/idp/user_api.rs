@@ -135,7 +135,7 @@ pub async fn change_password(
     let now = state.clock.now_unix();
     let key = format!("{}\n{}", state.pool.id, user.username);
     state.throttle.check(&key, ip, now)?;
-    if previous.len() > 256 || !password::verify(previous, user.password_hash.clone()).await {
+    if previous.len() > 256 || !password::verify(previous, user.password_hash.clone()).await? {
         state.throttle.fail(&key, ip, now);
         return Err(CognitoError::bad_credentials());
     }
@@ -227,13 +227,8 @@ pub async fn update_user_attributes(
         .store
         .set_pending_email(&state.pool.id, &user.username, pending)
         .await?;
-    let details = super::codes::issue(
-        state,
-        &user.username,
-        &target,
-        super::codes::VERIFY_EMAIL,
-    )
-    .await?;
+    let details =
+        super::codes::issue(state, &user.username, &target, super::codes::VERIFY_EMAIL).await?;
     Ok(json!({"CodeDeliveryDetailsList": [details]}))
 }
 

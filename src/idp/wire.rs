@@ -42,7 +42,11 @@ fn kind_of(e: &serde_json::Error) -> String {
         Category::Io => "unreadable body".into(),
         Category::Data => {
             let text = e.to_string();
-            let head = text.split([':', '`']).next().unwrap_or("invalid data").trim();
+            let head = text
+                .split([':', '`'])
+                .next()
+                .unwrap_or("invalid data")
+                .trim();
             let expected = text
                 .rsplit_once(", expected ")
                 .map(|(_, x)| x.split(" at line ").next().unwrap_or(x).to_string());
@@ -84,7 +88,8 @@ pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, CognitoError> {
     })?;
     de.end().map_err(|_| {
         CognitoError::Serialization(
-            "The request body is not valid JSON for this operation: data after the JSON object.".into(),
+            "The request body is not valid JSON for this operation: data after the JSON object."
+                .into(),
         )
     })?;
     Ok(value)

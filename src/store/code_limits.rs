@@ -29,7 +29,8 @@ const FAILURE: &str = "INSERT INTO code_limits (pool_id, username, window_start,
                    + 1 >= $5 THEN $3 + $6 ELSE code_limits.locked_until END \
      RETURNING locked_until";
 
-const LOCKED_UNTIL: &str = "SELECT locked_until FROM code_limits WHERE pool_id = $1 AND username = $2";
+const LOCKED_UNTIL: &str =
+    "SELECT locked_until FROM code_limits WHERE pool_id = $1 AND username = $2";
 const DELETE_CODES: &str = "DELETE FROM codes WHERE pool_id = $1 AND username = $2";
 
 fn sqlite(sql: &str) -> String {

@@ -455,8 +455,12 @@ pub trait Store: Send + Sync + 'static {
         now: i64,
     ) -> Result<CodeGate, StoreError>;
     /// `Locked` while the user's code flows are locked, else `Open`. Counts nothing.
-    async fn code_gate(&self, pool_id: &str, username: &str, now: i64)
-        -> Result<CodeGate, StoreError>;
+    async fn code_gate(
+        &self,
+        pool_id: &str,
+        username: &str,
+        now: i64,
+    ) -> Result<CodeGate, StoreError>;
     /// Sets (or clears) the user's pending e-mail address.
     async fn set_pending_email(
         &self,

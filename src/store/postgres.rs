@@ -16,8 +16,8 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{PgPool, Row};
 
 use super::{
-    ClientRow, CodeCheck, CodeEffect, CodeGate, CodePolicy, CodeRow, KeyRow, PasswordUpdate, PoolRow, RefreshRow,
-    RevocationRow, RotateOutcome, SessionOwner, Store, StoreError, UserRow,
+    ClientRow, CodeCheck, CodeEffect, CodeGate, CodePolicy, CodeRow, KeyRow, PasswordUpdate,
+    PoolRow, RefreshRow, RevocationRow, RotateOutcome, SessionOwner, Store, StoreError, UserRow,
 };
 
 const CLIENT_COLS: &str =
