@@ -381,6 +381,7 @@ async fn a_user_without_a_verifier_gets_one_at_the_first_password_sign_in() {
             srp_verifier: None,
             attributes: "{}".into(),
             email_verified: false,
+            pending_email: None,
         })
         .await
         .unwrap();

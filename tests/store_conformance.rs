@@ -12,23 +12,23 @@ use gatehouse::store::{
 
 use crate::common::pg::TestDb;
 
-type S = Arc<dyn Store>;
+pub(crate) type S = Arc<dyn Store>;
 
 /// Whatever must outlive the stores (a temp dir, a test database); held, never read.
 #[allow(dead_code)]
-enum Guard {
+pub(crate) enum Guard {
     _Dir(tempfile::TempDir),
     _Db(TestDb),
 }
 
-async fn sqlite_pair() -> (Guard, S, S) {
+pub(crate) async fn sqlite_pair() -> (Guard, S, S) {
     let dir = tempfile::tempdir().unwrap();
     let a = SqliteStore::open_in(dir.path()).await.unwrap();
     let b = SqliteStore::open_in(dir.path()).await.unwrap();
     (Guard::_Dir(dir), Arc::new(a), Arc::new(b))
 }
 
-async fn postgres_pair() -> Option<(Guard, S, S)> {
+pub(crate) async fn postgres_pair() -> Option<(Guard, S, S)> {
     let db = TestDb::create().await?;
     let a = PostgresStore::open_url(&db.url).await.unwrap();
     let b = PostgresStore::open_url(&db.url).await.unwrap();
@@ -80,7 +80,7 @@ conformance!(
     a_pending_sign_in_is_taken_once_by_any_instance,
 );
 
-const POOL: &str = "us-east-1_AAAAAAAAA";
+pub(crate) const POOL: &str = "us-east-1_AAAAAAAAA";
 
 fn pool(id: &str) -> PoolRow {
     PoolRow {
@@ -100,7 +100,7 @@ fn client(id: &str) -> ClientRow {
     )
 }
 
-fn user(username: &str, sub: &str) -> UserRow {
+pub(crate) fn user(username: &str, sub: &str) -> UserRow {
     UserRow {
         pool_id: POOL.into(),
         sub: sub.into(),
@@ -114,10 +114,11 @@ fn user(username: &str, sub: &str) -> UserRow {
         srp_verifier: None,
         attributes: "{}".into(),
         email_verified: false,
+        pending_email: None,
     }
 }
 
-async fn with_user(s: &S) -> UserRow {
+pub(crate) async fn with_user(s: &S) -> UserRow {
     s.ensure_default_pool(pool(POOL), client("c1"))
         .await
         .unwrap();
@@ -142,7 +143,7 @@ fn refresh(hash: &str, family: &str, origin: &str) -> RefreshRow {
     }
 }
 
-fn code(hash: &str, purpose: &str, expires_at: i64) -> CodeRow {
+pub(crate) fn code(hash: &str, purpose: &str, expires_at: i64) -> CodeRow {
     CodeRow {
         pool_id: POOL.into(),
         username: "alice".into(),

@@ -261,6 +261,7 @@ fn create(a: CreateArgs) -> anyhow::Result<()> {
             srp_verifier: Some(update.srp_verifier),
             attributes: "{}".into(),
             email_verified: a.email.is_some(),
+            pending_email: None,
         };
         match store.create_user(row).await {
             Ok(()) => {

@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 pub mod env;
 pub mod listeners;
+pub mod idp_policy;
 
 /// One problem with the configuration, naming the key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -289,6 +290,22 @@ pub struct RawIdp {
     /// The throttling window, seconds (default 900).
     pub failed_signin_window_secs: Option<i64>,
     pub smtp: Option<RawSmtp>,
+    /// `false`: `SignUp` is refused (Cognito's `AllowAdminCreateUserOnly`); default true.
+    pub allow_sign_up: Option<bool>,
+    /// SRP / argon2 steps admitted per client address per minute (default 600; 0: unlimited).
+    pub max_cpu_heavy_per_ip_per_minute: Option<u32>,
+    /// Codes sent per client address per hour (default 100).
+    pub max_codes_per_ip_per_hour: Option<u32>,
+    /// Codes sent per user per hour (default 5).
+    pub max_codes_per_user_per_hour: Option<u32>,
+    /// Wrong codes per user per hour, across re-issues, before the code flows lock (default 10).
+    pub max_code_failures_per_hour: Option<u32>,
+    /// How long the code flows stay locked, seconds (default 900).
+    pub code_lockout_secs: Option<i64>,
+    #[serde(default)]
+    pub custom_attribute: Vec<idp_policy::RawCustomAttribute>,
+    #[serde(default)]
+    pub app_client: Vec<idp_policy::RawAppClient>,
 }
 
 /// `[idp.smtp]`.
@@ -309,6 +326,8 @@ pub struct IdpConfig {
     pub failed_signin_window_secs: i64,
     /// `None`: codes are written to `<data-dir>/outbox/`.
     pub smtp: Option<SmtpConfig>,
+    /// Sign-up switch, schema, per-client attributes and the limits of the unauthenticated flows.
+    pub policy: idp_policy::IdpPolicy,
 }
 
 impl Default for IdpConfig {
@@ -319,6 +338,7 @@ impl Default for IdpConfig {
             max_failed_signins_per_ip: 100,
             failed_signin_window_secs: 900,
             smtp: None,
+            policy: idp_policy::IdpPolicy::default(),
         }
     }
 }
@@ -1243,6 +1263,7 @@ fn check_idp(errors: &mut Vec<ConfigError>, raw: &RawIdp) -> IdpConfig {
             .failed_signin_window_secs
             .unwrap_or(d.failed_signin_window_secs),
         smtp,
+        policy: idp_policy::check(errors, raw),
     }
 }
 

@@ -9,7 +9,9 @@ use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
-use super::{account, auth, refresh, user_api, CognitoError, IdpState};
+use super::field_caps::Capped;
+
+use super::{account, auth, refresh, user_api, verify_attribute, CognitoError, IdpState};
 
 /// Largest request body the IdP reads.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -52,14 +54,16 @@ async fn route(
         )),
         "GetTokensFromRefreshToken" => Ok(json_ok(&refresh::get_tokens(s, decode(body)?).await?)),
         "RevokeToken" => Ok(json_ok(&refresh::revoke_token(s, decode(body)?).await?)),
-        "SignUp" => Ok(json_ok(&account::sign_up(s, decode(body)?).await?)),
+        "SignUp" => Ok(json_ok(&account::sign_up(s, decode(body)?, ip).await?)),
         "ConfirmSignUp" => Ok(json_ok(&account::confirm_sign_up(s, decode(body)?).await?)),
         "ResendConfirmationCode" => Ok(json_ok(
-            &account::resend_confirmation_code(s, decode(body)?).await?,
+            &account::resend_confirmation_code(s, decode(body)?, ip).await?,
         )),
-        "ForgotPassword" => Ok(json_ok(&account::forgot_password(s, decode(body)?).await?)),
+        "ForgotPassword" => Ok(json_ok(
+            &account::forgot_password(s, decode(body)?, ip).await?,
+        )),
         "ConfirmForgotPassword" => Ok(json_ok(
-            &account::confirm_forgot_password(s, decode(body)?).await?,
+            &account::confirm_forgot_password(s, decode(body)?, ip).await?,
         )),
         "GetUser" => Ok(json_ok(&user_api::get_user(s, decode(body)?).await?)),
         "ChangePassword" => Ok(json_ok(
@@ -68,6 +72,10 @@ async fn route(
         "UpdateUserAttributes" => Ok(json_ok(
             &user_api::update_user_attributes(s, decode(body)?).await?,
         )),
+        "GetUserAttributeVerificationCode" => Ok(json_ok(
+            &verify_attribute::get_code(s, decode(body)?).await?,
+        )),
+        "VerifyUserAttribute" => Ok(json_ok(&verify_attribute::verify(s, decode(body)?).await?)),
         "DeleteUser" => Ok(json_ok(&user_api::delete_user(s, decode(body)?).await?)),
         "GlobalSignOut" => Ok(json_ok(&user_api::global_sign_out(s, decode(body)?).await?)),
         op => Err(CognitoError::UnknownOperation(format!(
@@ -91,17 +99,12 @@ pub fn parse_target(headers: &HeaderMap) -> Result<&str, CognitoError> {
     Ok(op)
 }
 
-fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, CognitoError> {
-    if body.is_empty() {
-        return Err(CognitoError::Serialization(
-            "The request body is empty; send a JSON object.".into(),
-        ));
-    }
-    serde_json::from_slice(body).map_err(|e| {
-        CognitoError::Serialization(format!(
-            "The request body is not valid JSON for this operation: {e}"
-        ))
-    })
+/// Decodes a body (null members are absent, errors never quote values) and checks every member against
+/// Cognito's limits before the operation does any work.
+fn decode<T: DeserializeOwned + Capped>(body: &[u8]) -> Result<T, CognitoError> {
+    let req: T = super::wire::decode(body)?;
+    req.check_caps()?;
+    Ok(req)
 }
 
 fn json_ok<T: serde::Serialize>(value: &T) -> Response {

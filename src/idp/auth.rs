@@ -20,7 +20,7 @@ use crate::store::{ClientRow, PasswordUpdate, StoreError, UserRow};
 pub struct InitiateAuthRequest {
     pub auth_flow: Option<String>,
     pub client_id: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::wire::nullable_map")]
     pub auth_parameters: HashMap<String, String>,
 }
 
@@ -31,7 +31,7 @@ pub struct RespondRequest {
     pub challenge_name: Option<String>,
     pub client_id: Option<String>,
     pub session: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::wire::nullable_map")]
     pub challenge_responses: HashMap<String, String>,
 }
 
@@ -256,12 +256,13 @@ async fn user_password_auth(
         state.throttle.fail(&key, ip, now);
         return Err(CognitoError::bad_credentials());
     }
+    state.cpu.admit(ip, now)?;
     let user = lookup(state, username).await?;
     // Same argon2 work whether or not the user exists.
     let phc = user
         .as_ref()
         .map_or_else(|| state.dummy_hash.clone(), |u| u.password_hash.clone());
-    let ok = password::verify(pw.clone(), phc).await;
+    let ok = password::verify(pw.clone(), phc).await?;
     let user = match user {
         Some(u) if ok => u,
         _ => {
@@ -383,6 +384,7 @@ async fn srp_start(
         .check(&throttle_key(state, username), ip, now)?;
     let a = srp::check_a(a_hex)
         .map_err(|_| CognitoError::InvalidParameter("SRP_A is not a valid value.".into()))?;
+    state.cpu.admit(ip, now)?;
     let user = lookup(state, username).await?;
     let (fake_salt, fake_verifier) = srp::fake_verifier(&state.fake_secret, username);
     let real = user
@@ -455,6 +457,7 @@ pub async fn respond_to_auth_challenge(
             check_secret_hash(&client, username, r.get("SECRET_HASH").map(String::as_str))?;
             let key = throttle_key(state, username);
             state.throttle.check(&key, ip, now)?;
+            state.cpu.admit(ip, now)?;
             let Some(Pending::Srp {
                 client_id,
                 username: user_id,
@@ -528,6 +531,7 @@ pub async fn respond_to_auth_challenge(
                     .await?;
                 return Err(CognitoError::InvalidPassword(msg));
             }
+            state.cpu.admit(ip, now)?;
             let update = password_update(state, username, new_pw, "CONFIRMED").await?;
             state
                 .store
@@ -555,9 +559,7 @@ pub async fn password_update(
     new_password: &str,
     status: &str,
 ) -> Result<PasswordUpdate, CognitoError> {
-    let hash = password::hash(new_password.to_string())
-        .await
-        .map_err(|e| CognitoError::Internal(e.to_string()))?;
+    let hash = password::hash(new_password.to_string()).await?;
     let (salt, verifier) =
         srp::make_verifier(srp::pool_name(&state.pool.id), username, new_password);
     Ok(PasswordUpdate {

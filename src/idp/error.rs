@@ -135,6 +135,15 @@ impl From<StoreError> for CognitoError {
     }
 }
 
+impl From<super::password::PasswordError> for CognitoError {
+    fn from(e: super::password::PasswordError) -> Self {
+        match e {
+            super::password::PasswordError::Busy => CognitoError::TooManyRequests,
+            e => CognitoError::Internal(e.to_string()),
+        }
+    }
+}
+
 impl IntoResponse for CognitoError {
     fn into_response(self) -> Response {
         let type_name = self.type_name();

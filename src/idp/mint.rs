@@ -117,16 +117,16 @@ pub async fn access_and_id(
         "jti": uuid_v4(),
     });
     if let Some(obj) = id.as_object_mut() {
+        let policy = &state.policy;
         if let Some(email) = &user.email {
-            obj.insert("email".into(), json!(email));
-            obj.insert("email_verified".into(), json!(user.email_verified));
-        }
-        if let Ok(serde_json::Value::Object(attrs)) =
-            serde_json::from_str::<serde_json::Value>(&user.attributes)
-        {
-            for (k, v) in attrs {
-                obj.entry(k).or_insert(v);
+            if super::attributes::readable(policy, &client.id, "email") {
+                obj.insert("email".into(), json!(email));
+                obj.insert("email_verified".into(), json!(user.email_verified));
             }
+        }
+        // Only declared attributes the client may read become claims; none overrides a claim set above.
+        for (k, v) in super::attributes::readable_map(policy, &client.id, &user.attributes) {
+            obj.entry(k).or_insert(v);
         }
     }
     let keys = state.keys.current(now).await?;

@@ -13,12 +13,16 @@ use crate::config::IdpConfig;
 use crate::store::{ClientRow, PoolRow, Store};
 
 pub mod account;
+pub mod address_limit;
 pub mod api;
+pub mod attributes;
 pub mod auth;
 pub mod bootstrap;
+pub mod codes;
 pub mod cors;
 pub mod discovery;
 pub mod error;
+pub mod field_caps;
 pub mod keys;
 pub mod mail;
 pub mod mint;
@@ -28,6 +32,8 @@ pub mod refresh;
 pub mod srp;
 pub mod throttle;
 pub mod user_api;
+pub mod verify_attribute;
+pub mod wire;
 
 pub use error::CognitoError;
 
@@ -44,6 +50,8 @@ pub struct Settings {
     pub auth_session_lifetime: i64,
     /// How far `TIMESTAMP` of `PASSWORD_VERIFIER` may be from now, seconds.
     pub srp_timestamp_skew: i64,
+    /// Per-user limits of the code flows.
+    pub code_policy: crate::store::CodePolicy,
 }
 
 impl Settings {
@@ -55,6 +63,12 @@ impl Settings {
             max_code_attempts: 5,
             auth_session_lifetime: 180,
             srp_timestamp_skew: 300,
+            code_policy: crate::store::CodePolicy {
+                window_secs: 3600,
+                max_issued: i64::from(c.policy.max_codes_per_user_per_hour),
+                max_failures: i64::from(c.policy.max_code_failures_per_hour),
+                lockout_secs: c.policy.code_lockout_secs,
+            },
         }
     }
 }
@@ -78,6 +92,12 @@ pub struct IdpState {
     pub settings: Settings,
     pub pending: pending::PendingAuths,
     pub throttle: throttle::Throttle,
+    /// SRP and argon2 steps per client address.
+    pub cpu: address_limit::AddressLimit,
+    /// Codes sent per client address.
+    pub code_issue: address_limit::AddressLimit,
+    /// Sign-up switch, custom attributes, per-client attribute lists.
+    pub policy: crate::config::idp_policy::IdpPolicy,
     pub mailer: mail::Mailer,
     pub cors: cors::Origins,
 }
@@ -120,6 +140,15 @@ impl IdpState {
                 max_per_ip: config.max_failed_signins_per_ip,
                 window_secs: config.failed_signin_window_secs,
             }),
+            cpu: address_limit::AddressLimit::cpu_heavy(
+                config.policy.max_cpu_heavy_per_ip_per_minute,
+            ),
+            code_issue: address_limit::AddressLimit::new(
+                config.policy.max_codes_per_ip_per_hour,
+                3600,
+                || CognitoError::LimitExceeded,
+            ),
+            policy: config.policy.clone(),
             mailer: mail::Mailer::new(data_dir.join("outbox"), config.smtp.clone()),
         }
     }

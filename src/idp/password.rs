@@ -1,5 +1,7 @@
 //! Password hashing: argon2id with OWASP's parameters (19 MiB, 2 passes, 1 lane), always on the blocking pool so
-//! the async threads never stall. Must never log or return a password.
+//! the async threads never stall, and at most `max_concurrent()` at once (one per core, at most 4), so that a
+//! flood of sign-ins costs at most that many 19 MiB buffers; beyond `MAX_WAITING` queued runs the caller is
+//! refused (`Busy`). Must never log or return a password.
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 
@@ -10,25 +12,29 @@ const MEMORY_KIB: u32 = 19 * 1024;
 const PASSES: u32 = 2;
 const LANES: u32 = 1;
 
-/// Hashing failed (only on a broken parameter set or a corrupt stored hash).
+/// Hashing failed (only on a broken parameter set), or too many runs are waiting.
 #[derive(Debug, thiserror::Error)]
-#[error("password hashing failed: {0}")]
-pub struct PasswordError(String);
+pub enum PasswordError {
+    #[error("password hashing failed: {0}")]
+    Failed(String),
+    #[error("too many password operations at once; retry shortly")]
+    Busy,
+}
 
 fn hasher() -> Result<Argon2<'static>, PasswordError> {
-    let params =
-        Params::new(MEMORY_KIB, PASSES, LANES, None).map_err(|e| PasswordError(e.to_string()))?;
+    let params = Params::new(MEMORY_KIB, PASSES, LANES, None)
+        .map_err(|e| PasswordError::Failed(e.to_string()))?;
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
 /// Hashes `password` into a PHC string, synchronously. Prefer `hash` on async paths.
 pub fn hash_blocking(password: &str) -> Result<String, PasswordError> {
-    let salt =
-        SaltString::encode_b64(&random_bytes(16)).map_err(|e| PasswordError(e.to_string()))?;
+    let salt = SaltString::encode_b64(&random_bytes(16))
+        .map_err(|e| PasswordError::Failed(e.to_string()))?;
     hasher()?
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
-        .map_err(|e| PasswordError(e.to_string()))
+        .map_err(|e| PasswordError::Failed(e.to_string()))
 }
 
 /// Checks `password` against a PHC string, synchronously. A malformed stored hash never matches.
@@ -40,18 +46,49 @@ pub fn verify_blocking(password: &str, phc: &str) -> bool {
     h.verify_password(password.as_bytes(), &parsed).is_ok()
 }
 
-/// Hashes on the blocking pool.
-pub async fn hash(password: String) -> Result<String, PasswordError> {
-    tokio::task::spawn_blocking(move || hash_blocking(&password))
-        .await
-        .map_err(|e| PasswordError(e.to_string()))?
+/// Most argon2 runs waiting for a permit; beyond it a run is refused at once.
+pub const MAX_WAITING: usize = 256;
+
+/// How many argon2 runs may use memory at once: one per core, 1 to 4.
+pub fn max_concurrent() -> usize {
+    std::thread::available_parallelism()
+        .map(usize::from)
+        .unwrap_or(1)
+        .clamp(1, 4)
 }
 
-/// Verifies on the blocking pool.
-pub async fn verify(password: String, phc: String) -> bool {
-    tokio::task::spawn_blocking(move || verify_blocking(&password, &phc))
+fn permits() -> &'static tokio::sync::Semaphore {
+    static S: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    S.get_or_init(|| tokio::sync::Semaphore::new(max_concurrent()))
+}
+
+static WAITING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Runs `f` on the blocking pool once a permit is free; `None` when too many runs are already waiting.
+async fn bounded<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    use std::sync::atomic::Ordering;
+    if WAITING.fetch_add(1, Ordering::AcqRel) >= MAX_WAITING {
+        WAITING.fetch_sub(1, Ordering::AcqRel);
+        return None;
+    }
+    let permit = permits().acquire().await;
+    WAITING.fetch_sub(1, Ordering::AcqRel);
+    let _permit = permit.ok()?;
+    tokio::task::spawn_blocking(f).await.ok()
+}
+
+/// Hashes on the blocking pool (bounded).
+pub async fn hash(password: String) -> Result<String, PasswordError> {
+    bounded(move || hash_blocking(&password))
         .await
-        .unwrap_or(false)
+        .ok_or(PasswordError::Busy)?
+}
+
+/// Verifies on the blocking pool (bounded); `Err(Busy)` when refused for load.
+pub async fn verify(password: String, phc: String) -> Result<bool, PasswordError> {
+    bounded(move || verify_blocking(&password, &phc))
+        .await
+        .ok_or(PasswordError::Busy)
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! twice), expiring, bounded. In memory for a single instance (lost on restart by design: a sign-in in progress
 //! simply starts again); in the store, keyed by the handle's SHA-256, when several instances share it (the
 //! second step may reach another instance). Must never log a key or an ephemeral secret.
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use num_bigint::BigUint;
@@ -12,8 +12,10 @@ use serde::{Deserialize, Serialize};
 use super::srp::ServerEphemeral;
 use crate::store::{Store, StoreError};
 
-/// Most pending sign-ins held at once; beyond it the oldest expiry goes first.
-pub const MAX_PENDING: usize = 100_000;
+/// Most bytes of pending sign-ins held in memory at once; beyond it the oldest go first.
+pub const MAX_PENDING_BYTES: usize = 12 * 1024 * 1024;
+/// Most entries of the expiry queue (live and already taken); beyond it the oldest go first.
+pub const MAX_QUEUED: usize = 64 * 1024;
 
 /// What a pending sign-in remembers.
 #[derive(Debug)]
@@ -108,10 +110,99 @@ fn decode(s: &str) -> Option<Pending> {
     })
 }
 
+impl Pending {
+    /// What the entry costs in memory, approximately (strings, numbers and the map's overhead).
+    fn bytes(&self) -> usize {
+        const OVERHEAD: usize = 256;
+        OVERHEAD
+            + match self {
+                Pending::Srp {
+                    client_id,
+                    username,
+                    verifier,
+                    fake_verifier,
+                    a,
+                    eph,
+                } => {
+                    client_id.len()
+                        + username.len()
+                        + verifier.as_ref().map_or(0, String::len)
+                        + fake_verifier.len()
+                        + a.bits() as usize / 8
+                        + eph.big_b_hex.len() * 2
+                }
+                Pending::NewPassword {
+                    client_id,
+                    username,
+                } => client_id.len() + username.len(),
+            }
+    }
+}
+
+/// In-memory entries with their expiry queue: inserts prune from the queue's head (the earliest expiry, since
+/// every entry lives the same time), so each insert costs amortised O(1) and nothing ever scans the map.
+#[derive(Default)]
+struct Memory {
+    map: HashMap<String, Entry>,
+    /// `(expires_at, seq, key)` in insertion order; entries whose `seq` no longer matches were taken or replaced.
+    queue: VecDeque<(i64, u64, String)>,
+    bytes: usize,
+    seq: u64,
+}
+
+struct Entry {
+    expires_at: i64,
+    seq: u64,
+    bytes: usize,
+    pending: Pending,
+}
+
+impl Memory {
+    fn remove(&mut self, key: &str) -> Option<Entry> {
+        let e = self.map.remove(key)?;
+        self.bytes -= e.bytes;
+        Some(e)
+    }
+
+    /// Drops expired entries, then the oldest ones while over budget, from the head of the queue.
+    fn prune(&mut self, now: i64, incoming: usize) {
+        while let Some(&(exp, _, _)) = self.queue.front() {
+            let over = self.bytes + incoming > MAX_PENDING_BYTES || self.queue.len() >= MAX_QUEUED;
+            if exp > now && !over {
+                break;
+            }
+            let Some((_, seq, key)) = self.queue.pop_front() else {
+                break;
+            };
+            if self.map.get(&key).is_some_and(|e| e.seq == seq) {
+                self.remove(&key);
+            }
+        }
+    }
+
+    fn insert(&mut self, key: String, p: Pending, expires_at: i64, now: i64) {
+        let bytes = p.bytes() + key.len() * 2;
+        self.remove(&key);
+        self.prune(now, bytes);
+        self.seq += 1;
+        self.queue.push_back((expires_at, self.seq, key.clone()));
+        self.bytes += bytes;
+        self.map.insert(
+            key,
+            Entry {
+                expires_at,
+                seq: self.seq,
+                bytes,
+                pending: p,
+            },
+        );
+    }
+}
+
 /// The pending sign-ins, keyed by `SECRET_BLOCK` / `Session`.
 #[derive(Default)]
 pub struct PendingAuths {
-    map: Mutex<HashMap<String, (i64, Pending)>>,
+    memory: Mutex<Memory>,
     /// Set when several instances share the store.
     store: Option<Arc<dyn Store>>,
 }
@@ -128,7 +219,7 @@ impl PendingAuths {
     /// Pending sign-ins kept in `store`, for instances that share it.
     pub fn in_store(store: Arc<dyn Store>) -> Self {
         Self {
-            map: Mutex::default(),
+            memory: Mutex::default(),
             store: Some(store),
         }
     }
@@ -151,20 +242,18 @@ impl PendingAuths {
     }
 
     fn put_in_memory(&self, key: String, p: Pending, expires_at: i64, now: i64) {
-        let Ok(mut m) = self.map.lock() else { return };
-        if m.len() >= MAX_PENDING {
-            m.retain(|_, (exp, _)| *exp > now);
-            if m.len() >= MAX_PENDING {
-                if let Some(k) = m
-                    .iter()
-                    .min_by_key(|(_, (e, _))| *e)
-                    .map(|(k, _)| k.clone())
-                {
-                    m.remove(&k);
-                }
-            }
-        }
-        m.insert(key, (expires_at, p));
+        let Ok(mut m) = self.memory.lock() else {
+            return;
+        };
+        m.insert(key, p, expires_at, now);
+    }
+
+    /// Entries and bytes held in memory (for tests and benchmarks).
+    pub fn memory_usage(&self) -> (usize, usize) {
+        self.memory
+            .lock()
+            .map(|m| (m.map.len(), m.bytes))
+            .unwrap_or_default()
     }
 
     /// Takes (removes) the state under `key` if it has not expired.
@@ -178,8 +267,61 @@ impl PendingAuths {
     }
 
     fn take_in_memory(&self, key: &str, now: i64) -> Option<Pending> {
-        let mut m = self.map.lock().ok()?;
-        let (exp, p) = m.remove(key)?;
-        (exp > now).then_some(p)
+        let mut m = self.memory.lock().ok()?;
+        let e = m.remove(key)?;
+        (e.expires_at > now).then_some(e.pending)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn np(user: &str) -> Pending {
+        Pending::NewPassword {
+            client_id: "c".into(),
+            username: user.into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn expired_entries_are_pruned_on_insert_from_the_queue_head() {
+        let p = PendingAuths::default();
+        for i in 0..100 {
+            p.put(format!("k{i}"), np("u"), 1_000 + 10, 1_000)
+                .await
+                .unwrap();
+        }
+        assert_eq!(p.memory_usage().0, 100);
+        // Later: every earlier entry has expired and goes with the next insert.
+        p.put("late".into(), np("u"), 2_000 + 10, 2_000)
+            .await
+            .unwrap();
+        assert_eq!(p.memory_usage().0, 1);
+        assert!(p.take("k1", 2_000).await.unwrap().is_none());
+        assert!(p.take("late", 2_001).await.unwrap().is_some());
+        assert!(p.take("late", 2_001).await.unwrap().is_none(), "single use");
+        assert_eq!(p.memory_usage(), (0, 0));
+    }
+
+    #[tokio::test]
+    async fn memory_is_bounded_in_bytes_and_the_oldest_go_first() {
+        let p = PendingAuths::default();
+        let big = "u".repeat(128);
+        let n = MAX_QUEUED * 2;
+        for i in 0..n {
+            p.put(format!("key-{i:08}"), np(&big), 10_000, 1)
+                .await
+                .unwrap();
+        }
+        let (entries, bytes) = p.memory_usage();
+        assert!(bytes <= MAX_PENDING_BYTES, "{bytes}");
+        assert!(entries < MAX_QUEUED, "{entries}");
+        assert!(
+            p.take("key-00000000", 2).await.unwrap().is_none(),
+            "oldest evicted"
+        );
+        let newest = format!("key-{:08}", n - 1);
+        assert!(p.take(&newest, 2).await.unwrap().is_some(), "newest kept");
     }
 }

@@ -1,5 +1,5 @@
 //! The operations a signed-in user calls with an access token in the body: `GetUser`, `ChangePassword`,
-//! `UpdateUserAttributes`, `DeleteUser`, `GlobalSignOut`. The access token is verified like any resource server
+//! `UpdateUserAttributes`, `DeleteUser`, `GlobalSignOut` (e-mail verification is `verify_attribute`'s). The access token is verified like any resource server
 //! would (pool keys, issuer, `token_use`, expiry, the `aws.cognito.signin.user.admin` scope) and then checked
 //! against the revocations. Must never log a token or a password.
 use std::net::IpAddr;
@@ -20,8 +20,12 @@ pub struct AccessTokenRequest {
     pub access_token: Option<String>,
     pub previous_password: Option<String>,
     pub proposed_password: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::wire::nullable_vec")]
     pub user_attributes: Vec<AttributeType>,
+    /// `GetUserAttributeVerificationCode` / `VerifyUserAttribute`.
+    pub attribute_name: Option<String>,
+    /// `VerifyUserAttribute`.
+    pub code: Option<String>,
 }
 
 /// Cognito's `AttributeType`.
@@ -38,6 +42,14 @@ fn revoked() -> CognitoError {
 
 /// Verifies the access token and returns its user.
 pub async fn authenticate(state: &IdpState, token: Option<&str>) -> Result<UserRow, CognitoError> {
+    Ok(authenticate_client(state, token).await?.0)
+}
+
+/// Verifies the access token and returns its user and the app client it was issued to.
+pub async fn authenticate_client(
+    state: &IdpState,
+    token: Option<&str>,
+) -> Result<(UserRow, String), CognitoError> {
     let token = token
         .filter(|t| !t.is_empty())
         .ok_or_else(|| null_member("accessToken"))?;
@@ -67,39 +79,40 @@ pub async fn authenticate(state: &IdpState, token: Option<&str>) -> Result<UserR
             return Err(revoked());
         }
     }
+    let client_id = claims.client_id.clone().unwrap_or_default();
     match state
         .store
         .find_user_by_sub(&state.pool.id, &claims.sub)
         .await
     {
-        Ok(u) if u.enabled => Ok(u),
+        Ok(u) if u.enabled => Ok((u, client_id)),
         Ok(_) => Err(CognitoError::NotAuthorized("User is disabled.".into())),
         Err(StoreError::NotFound) => Err(CognitoError::UserNotFound),
         Err(e) => Err(e.into()),
     }
 }
 
-/// The user's attributes as Cognito lists them.
-pub fn attributes_of(user: &UserRow) -> Vec<Value> {
+/// The user's attributes as Cognito lists them, as far as `client_id` may read them.
+pub fn attributes_of(state: &IdpState, client_id: &str, user: &UserRow) -> Vec<Value> {
     let mut out = vec![json!({"Name": "sub", "Value": user.sub})];
     if let Some(e) = &user.email {
-        out.push(json!({"Name": "email", "Value": e}));
-        out.push(json!({"Name": "email_verified", "Value": user.email_verified.to_string()}));
-    }
-    if let Ok(Value::Object(m)) = serde_json::from_str::<Value>(&user.attributes) {
-        for (k, v) in m {
-            out.push(json!({"Name": k, "Value": v}));
+        if super::attributes::readable(&state.policy, client_id, "email") {
+            out.push(json!({"Name": "email", "Value": e}));
+            out.push(json!({"Name": "email_verified", "Value": user.email_verified.to_string()}));
         }
+    }
+    for (k, v) in super::attributes::readable_map(&state.policy, client_id, &user.attributes) {
+        out.push(json!({"Name": k, "Value": v}));
     }
     out
 }
 
 /// `GetUser`.
 pub async fn get_user(state: &IdpState, req: AccessTokenRequest) -> Result<Value, CognitoError> {
-    let user = authenticate(state, req.access_token.as_deref()).await?;
+    let (user, client_id) = authenticate_client(state, req.access_token.as_deref()).await?;
     Ok(json!({
         "Username": user.username,
-        "UserAttributes": attributes_of(&user),
+        "UserAttributes": attributes_of(state, &client_id, &user),
         "MFAOptions": [],
         "UserMFASettingList": [],
     }))
@@ -122,7 +135,7 @@ pub async fn change_password(
     let now = state.clock.now_unix();
     let key = format!("{}\n{}", state.pool.id, user.username);
     state.throttle.check(&key, ip, now)?;
-    if previous.len() > 256 || !password::verify(previous, user.password_hash.clone()).await {
+    if previous.len() > 256 || !password::verify(previous, user.password_hash.clone()).await? {
         state.throttle.fail(&key, ip, now);
         return Err(CognitoError::bad_credentials());
     }
@@ -162,62 +175,61 @@ pub const STANDARD: &[&str] = &[
     "updated_at",
 ];
 
-/// `UpdateUserAttributes`. Changing `email` marks it unverified (gatehouse does not send a verification code for
-/// the new address yet, so `CodeDeliveryDetailsList` is empty).
+/// `UpdateUserAttributes`. Attributes follow the schema and the client's write list. A new e-mail address
+/// replacing a verified one stays pending, and the verified one active, until `VerifyUserAttribute` (Cognito's
+/// "keep original attribute value active"); a code goes to the new address.
 pub async fn update_user_attributes(
     state: &IdpState,
     req: AccessTokenRequest,
 ) -> Result<Value, CognitoError> {
-    let user = authenticate(state, req.access_token.as_deref()).await?;
+    let (user, client_id) = authenticate_client(state, req.access_token.as_deref()).await?;
     let mut attrs = match serde_json::from_str::<Value>(&user.attributes) {
         Ok(Value::Object(m)) => m,
         _ => serde_json::Map::new(),
     };
-    let mut email = user.email.clone();
-    let mut verified = user.email_verified;
+    let mut new_email = None;
     for a in &req.user_attributes {
         let name = a.name.clone().unwrap_or_default();
         let value = a.value.clone().unwrap_or_default();
-        if name.is_empty() || name.chars().count() > 32 || value.chars().count() > 2048 {
-            return Err(CognitoError::InvalidParameter(
-                "Attribute names must be 1 to 32 characters and values at most 2048.".into(),
-            ));
+        if name.is_empty() {
+            return Err(null_member("userAttributes.member.name"));
         }
         if IMMUTABLE.contains(&name.as_str()) {
             return Err(CognitoError::NotAuthorized(format!(
                 "Cannot modify an immutable or non-writable attribute: {name}"
             )));
         }
-        if !(STANDARD.contains(&name.as_str()) || name.starts_with("custom:")) {
-            return Err(CognitoError::InvalidParameter(format!(
-                "Attribute does not exist in the schema: {name}"
-            )));
-        }
+        super::attributes::check_write(&state.policy, &client_id, &name, &value, false)?;
         if name == "email" {
-            if !value.contains('@') || value.chars().any(char::is_whitespace) {
-                return Err(CognitoError::InvalidParameter(
-                    "Invalid email address format.".into(),
-                ));
+            super::account::check_email(&value)?;
+            if user.email.as_deref() != Some(value.as_str()) {
+                new_email = Some(value);
             }
-            if email.as_deref() != Some(value.as_str()) {
-                verified = false;
-            }
-            email = Some(value);
         } else {
             attrs.insert(name, Value::String(value));
         }
     }
+    let attributes = super::attributes::check_size(&attrs)?;
+    let (email, verified) = match &new_email {
+        // Nothing verified to keep: the new address replaces the old one, unverified.
+        Some(e) if !user.email_verified => (Some(e.clone()), false),
+        _ => (user.email.clone(), user.email_verified),
+    };
     state
         .store
-        .update_user_profile(
-            &state.pool.id,
-            &user.username,
-            email,
-            verified,
-            Value::Object(attrs).to_string(),
-        )
+        .update_user_profile(&state.pool.id, &user.username, email, verified, attributes)
         .await?;
-    Ok(json!({"CodeDeliveryDetailsList": []}))
+    let Some(target) = new_email else {
+        return Ok(json!({"CodeDeliveryDetailsList": []}));
+    };
+    let pending = user.email_verified.then(|| target.clone());
+    state
+        .store
+        .set_pending_email(&state.pool.id, &user.username, pending)
+        .await?;
+    let details =
+        super::codes::issue(state, &user.username, &target, super::codes::VERIFY_EMAIL).await?;
+    Ok(json!({"CodeDeliveryDetailsList": [details]}))
 }
 
 /// `DeleteUser`.

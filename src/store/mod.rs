@@ -5,6 +5,7 @@
 use async_trait::async_trait;
 
 pub mod files;
+mod code_limits;
 pub mod postgres;
 pub mod sqlite;
 
@@ -180,6 +181,8 @@ pub struct UserRow {
     /// Other attributes: a JSON object of strings (`name`, `custom:*`, …).
     pub attributes: String,
     pub email_verified: bool,
+    /// A new e-mail address set by the user, awaiting `VerifyUserAttribute`; `email` stays active until then.
+    pub pending_email: Option<String>,
 }
 
 impl std::fmt::Debug for UserRow {
@@ -249,6 +252,31 @@ pub enum CodeEffect {
     Confirm,
     /// Password reset: the new password; every session of the user is revoked.
     ResetPassword(PasswordUpdate),
+    /// E-mail verification: the pending address (if any) becomes the active one, verified.
+    VerifyEmail,
+}
+
+/// Per-user limits of the code flows (`ForgotPassword`, `ResendConfirmationCode`, their confirmations).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CodePolicy {
+    /// The counting window, seconds.
+    pub window_secs: i64,
+    /// Codes sent to one user within the window.
+    pub max_issued: i64,
+    /// Wrong codes within the window, across re-issues, before the code flows lock.
+    pub max_failures: i64,
+    /// How long the code flows stay locked, seconds.
+    pub lockout_secs: i64,
+}
+
+/// Whether a user's code flows may proceed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeGate {
+    Open,
+    /// Too many codes were sent within the window.
+    Limited,
+    /// Too many wrong codes: every code flow is refused until the lockout ends.
+    Locked,
 }
 
 /// The outcome of `use_code`.
@@ -408,6 +436,39 @@ pub trait Store: Send + Sync + 'static {
         effect: CodeEffect,
         now: i64,
     ) -> Result<CodeCheck, StoreError>;
+
+    /// Counts one code sent to the user (in the policy's window) and says whether it may be sent: `Limited`
+    /// beyond `max_issued`, `Locked` during a lockout.
+    async fn count_code_issue(
+        &self,
+        pool_id: &str,
+        username: &str,
+        policy: CodePolicy,
+        now: i64,
+    ) -> Result<CodeGate, StoreError>;
+    /// Counts one wrong code (across re-issues, in the policy's window); at `max_failures` the user's code flows
+    /// lock for `lockout_secs` and the user's codes are deleted. Returns `Locked` if they are now locked.
+    async fn count_code_failure(
+        &self,
+        pool_id: &str,
+        username: &str,
+        policy: CodePolicy,
+        now: i64,
+    ) -> Result<CodeGate, StoreError>;
+    /// `Locked` while the user's code flows are locked, else `Open`. Counts nothing.
+    async fn code_gate(
+        &self,
+        pool_id: &str,
+        username: &str,
+        now: i64,
+    ) -> Result<CodeGate, StoreError>;
+    /// Sets (or clears) the user's pending e-mail address.
+    async fn set_pending_email(
+        &self,
+        pool_id: &str,
+        username: &str,
+        pending_email: Option<String>,
+    ) -> Result<(), StoreError>;
 
     // === refresh tokens ===
     /// Stores a new refresh token.

@@ -16,8 +16,8 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{PgPool, Row};
 
 use super::{
-    ClientRow, CodeCheck, CodeEffect, CodeRow, KeyRow, PasswordUpdate, PoolRow, RefreshRow,
-    RevocationRow, RotateOutcome, SessionOwner, Store, StoreError, UserRow,
+    ClientRow, CodeCheck, CodeEffect, CodeGate, CodePolicy, CodeRow, KeyRow, PasswordUpdate,
+    PoolRow, RefreshRow, RevocationRow, RotateOutcome, SessionOwner, Store, StoreError, UserRow,
 };
 
 const CLIENT_COLS: &str =
@@ -25,7 +25,7 @@ const CLIENT_COLS: &str =
      id_validity, refresh_validity, rotation, grace_seconds, allowed_origins";
 const USER_COLS: &str =
     "pool_id, sub, username, email, password_hash, status, enabled, created_at, \
-     srp_salt, srp_verifier, attributes, email_verified";
+     srp_salt, srp_verifier, attributes, email_verified, pending_email";
 const REFRESH_COLS: &str =
     "token_hash, pool_id, client_id, sub, origin_jti, auth_time, created_at, \
      expires_at, revoked_at, family_id, rotated_at";
@@ -170,6 +170,7 @@ fn user_row(r: &PgRow) -> Result<UserRow, sqlx::Error> {
         srp_verifier: r.try_get("srp_verifier")?,
         attributes: r.try_get("attributes")?,
         email_verified: r.try_get("email_verified")?,
+        pending_email: r.try_get("pending_email")?,
     })
 }
 
@@ -373,8 +374,8 @@ where
 {
     sqlx::query(
         "INSERT INTO users (pool_id, sub, username, email, password_hash, status, enabled, created_at, \
-             srp_salt, srp_verifier, attributes, email_verified) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+             srp_salt, srp_verifier, attributes, email_verified, pending_email) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
     )
     .bind(&user.pool_id)
     .bind(&user.sub)
@@ -388,6 +389,7 @@ where
     .bind(&user.srp_verifier)
     .bind(&user.attributes)
     .bind(user.email_verified)
+    .bind(&user.pending_email)
     .execute(ex)
     .await?;
     Ok(())
@@ -710,6 +712,45 @@ impl Store for PostgresStore {
         Ok(())
     }
 
+    async fn count_code_issue(
+        &self,
+        pool_id: &str,
+        username: &str,
+        policy: CodePolicy,
+        now: i64,
+    ) -> Result<CodeGate, StoreError> {
+        super::code_limits::issue_postgres(&self.pool, (pool_id, username), policy, now).await
+    }
+
+    async fn count_code_failure(
+        &self,
+        pool_id: &str,
+        username: &str,
+        policy: CodePolicy,
+        now: i64,
+    ) -> Result<CodeGate, StoreError> {
+        super::code_limits::failure_postgres(&self.pool, (pool_id, username), policy, now).await
+    }
+
+    async fn code_gate(
+        &self,
+        pool_id: &str,
+        username: &str,
+        now: i64,
+    ) -> Result<CodeGate, StoreError> {
+        super::code_limits::gate_postgres(&self.pool, (pool_id, username), now).await
+    }
+
+    async fn set_pending_email(
+        &self,
+        pool_id: &str,
+        username: &str,
+        pending_email: Option<String>,
+    ) -> Result<(), StoreError> {
+        super::code_limits::pending_email_postgres(&self.pool, (pool_id, username), pending_email)
+            .await
+    }
+
     #[tracing::instrument(skip_all, fields(%username, %purpose))]
     async fn use_code(
         &self,
@@ -766,6 +807,16 @@ impl Store for PostgresStore {
                     .execute(&mut *tx)
                     .await?;
                     revoke_user(&mut tx, pool_id, &sub, now, now).await?;
+                }
+                CodeEffect::VerifyEmail => {
+                    sqlx::query(
+                        "UPDATE users SET email = COALESCE(pending_email, email), email_verified = TRUE, \
+                         pending_email = NULL WHERE pool_id = $1 AND username = $2",
+                    )
+                    .bind(pool_id)
+                    .bind(username)
+                    .execute(&mut *tx)
+                    .await?;
                 }
             }
             tx.commit().await?;

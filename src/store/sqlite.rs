@@ -10,8 +10,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlitePool};
 
 use super::{
-    ClientRow, CodeCheck, CodeEffect, CodeRow, KeyRow, PasswordUpdate, PoolRow, RefreshRow,
-    RevocationRow, RotateOutcome, SessionOwner, Store, StoreError, UserRow,
+    ClientRow, CodeCheck, CodeEffect, CodeGate, CodePolicy, CodeRow, KeyRow, PasswordUpdate,
+    PoolRow, RefreshRow, RevocationRow, RotateOutcome, SessionOwner, Store, StoreError, UserRow,
 };
 
 const CLIENT_COLS: &str =
@@ -19,7 +19,7 @@ const CLIENT_COLS: &str =
      id_validity, refresh_validity, rotation, grace_seconds, allowed_origins";
 const USER_COLS: &str =
     "pool_id, sub, username, email, password_hash, status, enabled, created_at, \
-     srp_salt, srp_verifier, attributes, email_verified";
+     srp_salt, srp_verifier, attributes, email_verified, pending_email";
 const REFRESH_COLS: &str =
     "token_hash, pool_id, client_id, sub, origin_jti, auth_time, created_at, \
      expires_at, revoked_at, family_id, rotated_at";
@@ -135,6 +135,7 @@ fn user_row(r: &sqlx::sqlite::SqliteRow) -> Result<UserRow, sqlx::Error> {
         srp_verifier: r.try_get("srp_verifier")?,
         attributes: r.try_get("attributes")?,
         email_verified: r.try_get::<i64, _>("email_verified")? != 0,
+        pending_email: r.try_get("pending_email")?,
     })
 }
 
@@ -281,7 +282,8 @@ where
 {
     sqlx::query(
         "INSERT INTO users (pool_id, sub, username, email, password_hash, status, enabled, created_at, \
-             srp_salt, srp_verifier, attributes, email_verified) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             srp_salt, srp_verifier, attributes, email_verified, pending_email) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&user.pool_id)
     .bind(&user.sub)
@@ -295,6 +297,7 @@ where
     .bind(&user.srp_verifier)
     .bind(&user.attributes)
     .bind(i64::from(user.email_verified))
+    .bind(&user.pending_email)
     .execute(ex)
     .await?;
     Ok(())
@@ -609,6 +612,45 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn count_code_issue(
+        &self,
+        pool_id: &str,
+        username: &str,
+        policy: CodePolicy,
+        now: i64,
+    ) -> Result<CodeGate, StoreError> {
+        super::code_limits::issue_sqlite(&self.pool, (pool_id, username), policy, now).await
+    }
+
+    async fn count_code_failure(
+        &self,
+        pool_id: &str,
+        username: &str,
+        policy: CodePolicy,
+        now: i64,
+    ) -> Result<CodeGate, StoreError> {
+        super::code_limits::failure_sqlite(&self.pool, (pool_id, username), policy, now).await
+    }
+
+    async fn code_gate(
+        &self,
+        pool_id: &str,
+        username: &str,
+        now: i64,
+    ) -> Result<CodeGate, StoreError> {
+        super::code_limits::gate_sqlite(&self.pool, (pool_id, username), now).await
+    }
+
+    async fn set_pending_email(
+        &self,
+        pool_id: &str,
+        username: &str,
+        pending_email: Option<String>,
+    ) -> Result<(), StoreError> {
+        super::code_limits::pending_email_sqlite(&self.pool, (pool_id, username), pending_email)
+            .await
+    }
+
     #[tracing::instrument(skip_all, fields(%username, %purpose))]
     async fn use_code(
         &self,
@@ -658,6 +700,16 @@ impl Store for SqliteStore {
                     .await?;
                     let sub = sub_of(&mut tx, pool_id, username).await?;
                     revoke_user(&mut tx, pool_id, &sub, now, now).await?;
+                }
+                CodeEffect::VerifyEmail => {
+                    sqlx::query(
+                        "UPDATE users SET email = COALESCE(pending_email, email), email_verified = 1, \
+                         pending_email = NULL WHERE pool_id = ? AND username = ?",
+                    )
+                    .bind(pool_id)
+                    .bind(username)
+                    .execute(&mut *tx)
+                    .await?;
                 }
             }
             tx.commit().await?;
