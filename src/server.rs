@@ -48,6 +48,8 @@ pub struct UpOptions {
     pub internal_url: Option<String>,
     /// The gatehouse executable, for starting the reference agent.
     pub exe: PathBuf,
+    /// The configuration file (hidden from sandboxed agents).
+    pub config_path: Option<PathBuf>,
 }
 
 /// Why `up` failed.
@@ -569,13 +571,17 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<
             "killed agent processes left behind by an earlier run"
         );
     }
-    let supervisor = Arc::new(Supervisor::new(
-        opts.exe.clone(),
-        opts.data_dir.clone(),
-        http.clone(),
-        clock.clone(),
-        opts.config.max_agent_processes,
-    ));
+    let supervisor = Arc::new(
+        Supervisor::new(
+            opts.exe.clone(),
+            opts.data_dir.clone(),
+            http.clone(),
+            clock.clone(),
+            opts.config.max_agent_processes,
+        )
+        .with_launcher(launcher(&opts)),
+    );
+    check_sandbox(&opts.config, &supervisor).await?;
     let mut agent = None;
     let runtime_configs = if opts.config.runtimes.is_empty() {
         let child = ChildAgent::start(opts.exe.clone(), &http).await?;
@@ -962,4 +968,45 @@ fn print_banner(e: &Endpoints, data_dir: &Path) {
         data_dir.display()
     ));
     print!("{s}");
+}
+
+/// How session processes are launched: the `[sandbox]` settings, and what they must not see besides the data
+/// directory (the configuration file and the web TLS key).
+fn launcher(opts: &UpOptions) -> crate::agent::launch::Launcher {
+    let files = opts
+        .config_path
+        .iter()
+        .chain(opts.config.web.tls_key.iter())
+        .cloned()
+        .collect();
+    crate::agent::launch::Launcher::new(
+        opts.exe.clone(),
+        &opts.data_dir,
+        opts.config.sandbox.clone(),
+        crate::agent::launch::Hidden {
+            dirs: Vec::new(),
+            files,
+        },
+    )
+}
+
+/// Refuses to start when a sandboxed `command` runtime cannot have its sandbox here: refuse, never degrade.
+async fn check_sandbox(config: &Config, supervisor: &Supervisor) -> Result<(), ServerError> {
+    let sandboxed: Vec<&str> = config
+        .runtimes
+        .iter()
+        .filter(|r| r.command.is_some() && r.isolation == crate::config::Isolation::Sandbox)
+        .map(|r| r.name.as_str())
+        .collect();
+    if sandboxed.is_empty() {
+        return Ok(());
+    }
+    supervisor.probe_sandbox().await.map_err(|why| {
+        ServerError::Usage(format!(
+            "runtime {} needs the agent sandbox, which this host cannot provide: {why}. Run gatehouse as root on \
+             Linux 6.2 or later with Landlock enabled, or set isolation = \"none\" on the runtime (unsafe: \
+             doctor fails it)",
+            sandboxed.join(", ")
+        ))
+    })
 }
