@@ -148,9 +148,11 @@ impl Launcher {
     /// of the sandbox works here; the error names what is missing.
     pub async fn probe(&self, uids: &super::uids::UidPool) -> Result<(), String> {
         if !nix::unistd::geteuid().is_root() {
-            return Err("gatehouse is not running as root, which the per-session uids need \
+            return Err(
+                "gatehouse is not running as root, which the per-session uids need \
                         (user-namespace sandboxing for non-root is not implemented)"
-                .into());
+                    .into(),
+            );
         }
         let lease = uids
             .acquire()
@@ -158,7 +160,12 @@ impl Launcher {
             .ok_or("every uid of [sandbox] uid_range is in use")?;
         let workdir = self
             .make_workdir("probe", "probe", Some(lease.uid))
-            .map_err(|e| format!("working directory under {}: {e}", self.sandbox.workdir_root.display()))?;
+            .map_err(|e| {
+                format!(
+                    "working directory under {}: {e}",
+                    self.sandbox.workdir_root.display()
+                )
+            })?;
         let argv = ["gatehouse".to_string(), "--version".to_string()];
         let limits = LimitsConfig::default();
         let mut cmd = self.command(&LaunchArgs {

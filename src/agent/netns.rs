@@ -40,7 +40,11 @@ impl Registration {
     /// (`exec-agent` unshares it first thing). True when bound; false: not yet, try again.
     pub fn attach(&self, pid: u32) -> std::io::Result<bool> {
         use std::os::unix::fs::MetadataExt as _;
-        if registry().lock().map(|r| r.contains_key(&self.host)).unwrap_or(false) {
+        if registry()
+            .lock()
+            .map(|r| r.contains_key(&self.host))
+            .unwrap_or(false)
+        {
             return Ok(true);
         }
         let file = File::open(format!("/proc/{pid}/ns/net"))?;
@@ -75,12 +79,21 @@ pub fn is_sandbox_host(host: &str) -> bool {
 }
 
 /// Connects to `host:port` (a registered sandbox name) on the namespace's loopback.
-pub async fn connect(host: &str, port: u16, timeout: Duration) -> std::io::Result<tokio::net::TcpStream> {
+pub async fn connect(
+    host: &str,
+    port: u16,
+    timeout: Duration,
+) -> std::io::Result<tokio::net::TcpStream> {
     let ns = registry()
         .lock()
         .ok()
         .and_then(|r| r.get(host).cloned())
-        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "the session's agent has ended"))?;
+        .ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "the session's agent has ended",
+            )
+        })?;
     let (tx, rx) = tokio::sync::oneshot::channel();
     std::thread::Builder::new()
         .name("netns-dial".into())
@@ -88,7 +101,10 @@ pub async fn connect(host: &str, port: u16, timeout: Duration) -> std::io::Resul
             let r = setns(&*ns, CloneFlags::CLONE_NEWNET)
                 .map_err(std::io::Error::from)
                 .and_then(|()| {
-                    std::net::TcpStream::connect_timeout(&SocketAddr::from((Ipv4Addr::LOCALHOST, port)), timeout)
+                    std::net::TcpStream::connect_timeout(
+                        &SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+                        timeout,
+                    )
                 });
             let _ = tx.send(r);
         })?;

@@ -235,11 +235,14 @@ impl Supervisor {
             if !resp.status().is_success() {
                 return Err(format!("HTTP {}", resp.status()));
             }
-            http_body_util::Limited::new(resp.into_body(), crate::gateway::upstream::MAX_DOCUMENT_BYTES)
-                .collect()
-                .await
-                .map(|c| c.to_bytes())
-                .map_err(|e| e.to_string())
+            http_body_util::Limited::new(
+                resp.into_body(),
+                crate::gateway::upstream::MAX_DOCUMENT_BYTES,
+            )
+            .collect()
+            .await
+            .map(|c| c.to_bytes())
+            .map_err(|e| e.to_string())
         };
         tokio::time::timeout(crate::gateway::upstream::FETCH_TIMEOUT, fut)
             .await

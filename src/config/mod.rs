@@ -905,15 +905,14 @@ fn check_runtime(
         err(errors, k("name"), format!("'{name}' is defined twice"));
     }
     let mut versions = std::collections::BTreeMap::new();
-    let (isolation, egress) = sandbox::check_runtime_keys(
-        errors,
-        &k,
-        r.isolation,
-        r.egress,
-        r.command.is_some(),
-    );
+    let (isolation, egress) =
+        sandbox::check_runtime_keys(errors, &k, r.isolation, r.egress, r.command.is_some());
     if r.keep_workdir.is_some() && r.command.is_none() {
-        err(errors, k("keep_workdir"), "applies only to a `command` runtime");
+        err(
+            errors,
+            k("keep_workdir"),
+            "applies only to a `command` runtime",
+        );
     }
     let keep_workdir = r.keep_workdir.unwrap_or(false);
     let command = match r.command {

@@ -76,7 +76,10 @@ pub(super) fn check_sandbox(errors: &mut Vec<ConfigError>, raw: RawSandbox) -> S
     }
     if let Some(root) = raw.workdir_root {
         let p = PathBuf::from(&root);
-        if !p.is_absolute() || p.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
+        if !p.is_absolute()
+            || p.components()
+                .any(|c| matches!(c, std::path::Component::ParentDir))
+        {
             err(
                 errors,
                 "sandbox.workdir_root",
@@ -153,7 +156,8 @@ mod tests {
 
     #[test]
     fn defaults_are_sandboxed_without_egress() {
-        let c = Config::from_toml("version = 1\n[[runtime]]\nname = \"a\"\ncommand = [\"x\"]\n").unwrap();
+        let c = Config::from_toml("version = 1\n[[runtime]]\nname = \"a\"\ncommand = [\"x\"]\n")
+            .unwrap();
         let r = &c.runtimes[0];
         assert_eq!(r.isolation, super::Isolation::Sandbox);
         assert_eq!(r.egress, super::Egress::None);
@@ -170,7 +174,10 @@ mod tests {
             "version = 1\n[[runtime]]\nname = \"a\"\ncommand = [\"x\"]\nisolation = \"weak\"\negress = \"all\"\n",
         );
         assert!(e.contains("runtime[0].isolation"), "{e}");
-        assert!(e.contains("runtime[0].egress") && e.contains("not supported yet"), "{e}");
+        assert!(
+            e.contains("runtime[0].egress") && e.contains("not supported yet"),
+            "{e}"
+        );
         let e = errors("version = 1\n[sandbox]\nuid_rang = [1, 2]\n");
         assert!(e.contains("uid_rang"), "{e}");
     }

@@ -4,8 +4,8 @@
 //! parent-death signal armed again (a credential change clears it). Must never return with any capability left
 //! or with gatehouse's uid.
 use landlock::{
-    path_beneath_rules, Access as _, AccessFs, CompatLevel, Compatible as _, Ruleset, RulesetAttr as _,
-    RulesetCreatedAttr as _, RulesetStatus, ABI,
+    path_beneath_rules, Access as _, AccessFs, CompatLevel, Compatible as _, Ruleset,
+    RulesetAttr as _, RulesetCreatedAttr as _, RulesetStatus, ABI,
 };
 use nix::unistd::{setgroups, setresgid, setresuid, Gid, Uid};
 
@@ -62,7 +62,10 @@ pub(super) fn become_session_user(plan: &Plan) -> Result<(), SandboxError> {
     setresgid(gid, gid, gid).map_err(fail("switch to the session gid"))?;
     setresuid(uid, uid, uid).map_err(fail("switch to the session uid"))?;
     // The uid is this session's alone now: anything still running under it was left by an earlier holder.
-    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(-1), nix::sys::signal::Signal::SIGKILL);
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(-1),
+        nix::sys::signal::Signal::SIGKILL,
+    );
     for set in [
         caps::CapSet::Effective,
         caps::CapSet::Permitted,

@@ -50,7 +50,9 @@ pub fn enter(plan: &Plan) -> Result<(), SandboxError> {
             | CloneFlags::CLONE_NEWIPC
             | CloneFlags::CLONE_NEWUTS,
     )
-    .map_err(fail("unshare mount, network, IPC and UTS namespaces (needs root)"))?;
+    .map_err(fail(
+        "unshare mount, network, IPC and UTS namespaces (needs root)",
+    ))?;
     netlink::loopback_up()?;
     mounts::apply(plan)?;
     std::env::set_current_dir(&plan.workdir).map_err(|e| SandboxError {

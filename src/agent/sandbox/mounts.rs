@@ -74,7 +74,8 @@ pub(super) fn apply(plan: &Plan) -> Result<(), SandboxError> {
         tmpfs(dir, &options)?;
     }
     if covered.iter().any(|d| plan.workdir.starts_with(d)) {
-        std::fs::create_dir_all(&plan.workdir).map_err(io("recreate the working directory path"))?;
+        std::fs::create_dir_all(&plan.workdir)
+            .map_err(io("recreate the working directory path"))?;
         mount(
             Some(source.as_str()),
             &plan.workdir,

@@ -3,7 +3,9 @@
 //! interface but `lo`.
 use std::os::fd::AsRawFd as _;
 
-use nix::sys::socket::{recv, sendto, socket, AddressFamily, MsgFlags, NetlinkAddr, SockFlag, SockProtocol, SockType};
+use nix::sys::socket::{
+    recv, sendto, socket, AddressFamily, MsgFlags, NetlinkAddr, SockFlag, SockProtocol, SockType,
+};
 
 use super::{fail, SandboxError};
 
@@ -20,7 +22,7 @@ fn request(index: u32) -> [u8; 32] {
     m[4..6].copy_from_slice(&RTM_NEWLINK.to_ne_bytes());
     m[6..8].copy_from_slice(&(NLM_F_REQUEST | NLM_F_ACK).to_ne_bytes());
     m[8..12].copy_from_slice(&1u32.to_ne_bytes()); // sequence number
-    // ifinfomsg: family 0 (AF_UNSPEC), pad, type 0, then index, flags, change mask.
+                                                   // ifinfomsg: family 0 (AF_UNSPEC), pad, type 0, then index, flags, change mask.
     m[20..24].copy_from_slice(&index.to_ne_bytes());
     m[24..28].copy_from_slice(&IFF_UP.to_ne_bytes());
     m[28..32].copy_from_slice(&IFF_UP.to_ne_bytes());
@@ -38,8 +40,13 @@ pub(super) fn loopback_up() -> Result<(), SandboxError> {
         SockProtocol::NetlinkRoute,
     )
     .map_err(fail(step))?;
-    sendto(fd.as_raw_fd(), &request(index), &NetlinkAddr::new(0, 0), MsgFlags::empty())
-        .map_err(fail(step))?;
+    sendto(
+        fd.as_raw_fd(),
+        &request(index),
+        &NetlinkAddr::new(0, 0),
+        MsgFlags::empty(),
+    )
+    .map_err(fail(step))?;
     let mut ack = [0u8; 256];
     let n = recv(fd.as_raw_fd(), &mut ack, MsgFlags::empty()).map_err(fail(step))?;
     let kind = (n >= 20).then(|| u16::from_ne_bytes([ack[4], ack[5]]));

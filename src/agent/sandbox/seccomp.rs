@@ -77,14 +77,20 @@ fn program(
 }
 
 pub(super) fn apply() -> Result<(), SandboxError> {
-    let mut deny: BTreeMap<i64, Vec<SeccompRule>> = DENIED.iter().map(|s| (*s, Vec::new())).collect();
+    let mut deny: BTreeMap<i64, Vec<SeccompRule>> =
+        DENIED.iter().map(|s| (*s, Vec::new())).collect();
     // Each namespace flag its own rule (a rule's conditions are all-of; the rules of a syscall any-of).
     let mut clone_rules = Vec::new();
     for bit in 0..64 {
         let flag = 1u64 << bit;
         if NAMESPACE_FLAGS & flag != 0 {
-            let cond = SeccompCondition::new(0, SeccompCmpArgLen::Qword, SeccompCmpOp::MaskedEq(flag), flag)
-                .map_err(sc)?;
+            let cond = SeccompCondition::new(
+                0,
+                SeccompCmpArgLen::Qword,
+                SeccompCmpOp::MaskedEq(flag),
+                flag,
+            )
+            .map_err(sc)?;
             clone_rules.push(SeccompRule::new(vec![cond]).map_err(sc)?);
         }
     }
