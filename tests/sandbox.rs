@@ -2,7 +2,6 @@
 //! session process, tries each escape (one named test each) and reports whether it got what it was after. The
 //! same agent under `isolation = "none"` shows the attempts are real (they succeed there, as every one did
 //! before the sandbox). A stock Python agent still works per session, and `up` refuses a sandbox it cannot have.
-use std::os::unix::fs::PermissionsExt as _;
 use std::os::unix::fs::{MetadataExt as _, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

@@ -48,7 +48,8 @@ impl ChildAgent {
         let mut cmd = Command::new(exe);
         cmd.env_clear();
         for k in ENV_ALLOWLIST {
-            if let Some(v) = std::env::var_os(k) {
+            if let Some(v) = crate::config::env::EnvSource::get(&crate::config::env::ProcessEnv, k)
+            {
                 cmd.env(k, v);
             }
         }
