@@ -497,7 +497,7 @@ impl Supervisor {
         };
         let deadline = Instant::now() + spec.limits.start_timeout;
         let ping = format!("{}/ping", p.url);
-        let mut wait = Duration::from_millis(10);
+        let mut wait = Duration::from_millis(2);
         loop {
             let attached = match &p._netns {
                 // The agent's namespace is there once exec-agent has unshared it (the pid cannot be recycled
@@ -521,7 +521,8 @@ impl Supervisor {
                 return Err(fail(why));
             }
             tokio::time::sleep(wait).await;
-            wait = (wait * 2).min(Duration::from_millis(200));
+            // Fine at first (a local agent is usually up within tens of milliseconds), coarse later.
+            wait = (wait * 3 / 2).min(Duration::from_millis(100));
         }
         tracing::info!(runtime = %spec.runtime, pid, url = %p.url, "agent process started");
         Ok(p)
