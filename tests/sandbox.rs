@@ -373,3 +373,37 @@ fn up_refuses_a_sandboxed_runtime_it_cannot_provide() {
         "{err}"
     );
 }
+
+fn environ(pid: u32) -> Vec<String> {
+    std::fs::read(format!("/proc/{pid}/environ"))
+        .unwrap()
+        .split(|b| *b == 0)
+        .map(|kv| String::from_utf8_lossy(kv).into_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_reference_agent_gets_none_of_gatehouses_environment() {
+    let g = Gatehouse::start();
+    let user = g.new_user("refenv");
+    let token = g.access_token(&user).await;
+    let demo = url(&g, "demo");
+    let r = invoke(&demo, Some(&token), &[], &json!({"stream": false})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let agent_pid = r.json()["pid"].as_u64().unwrap() as u32;
+    assert_ne!(agent_pid, g.child.id());
+    let ours = environ(g.child.id());
+    let leaked: Vec<&String> = ours.iter().filter(|kv| kv.starts_with("CARGO")).collect();
+    assert!(
+        !leaked.is_empty(),
+        "gatehouse itself has no CARGO_* variable to leak"
+    );
+    let theirs = environ(agent_pid);
+    for kv in &theirs {
+        let key = kv.split('=').next().unwrap_or_default();
+        assert!(
+            key.is_empty() || gatehouse::agent::child::ENV_ALLOWLIST.contains(&key),
+            "the reference agent got {key} from gatehouse's environment"
+        );
+    }
+}
