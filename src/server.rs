@@ -581,7 +581,7 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<
         )
         .with_launcher(launcher(&opts)),
     );
-    check_sandbox(&opts.config, &supervisor).await?;
+    check_sandbox(&opts.config, &opts.data_dir, &supervisor).await?;
     let mut agent = None;
     let runtime_configs = if opts.config.runtimes.is_empty() {
         let child = ChildAgent::start(opts.exe.clone(), &http).await?;
@@ -991,7 +991,11 @@ fn launcher(opts: &UpOptions) -> crate::agent::launch::Launcher {
 }
 
 /// Refuses to start when a sandboxed `command` runtime cannot have its sandbox here: refuse, never degrade.
-async fn check_sandbox(config: &Config, supervisor: &Supervisor) -> Result<(), ServerError> {
+async fn check_sandbox(
+    config: &Config,
+    data_dir: &Path,
+    supervisor: &Supervisor,
+) -> Result<(), ServerError> {
     let sandboxed: Vec<&str> = config
         .runtimes
         .iter()
@@ -1000,6 +1004,32 @@ async fn check_sandbox(config: &Config, supervisor: &Supervisor) -> Result<(), S
         .collect();
     if sandboxed.is_empty() {
         return Ok(());
+    }
+    {
+        let root = std::fs::canonicalize(&config.sandbox.workdir_root)
+            .unwrap_or_else(|_| config.sandbox.workdir_root.clone());
+        let data = std::fs::canonicalize(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
+        if root.starts_with(&data) {
+            return Err(ServerError::Usage(format!(
+                "[sandbox] workdir_root {} is inside the data directory {}: agents would live beside the store; \
+                 choose a directory outside it",
+                root.display(),
+                data.display()
+            )));
+        }
+    }
+    let swept: Vec<&str> = config
+        .runtimes
+        .iter()
+        .filter(|r| r.command.is_some() && !r.keep_workdir)
+        .map(|r| r.name.as_str())
+        .collect();
+    let stale = supervisor.remove_stale_workdirs(&swept);
+    if stale > 0 {
+        tracing::warn!(
+            stale,
+            "removed session working directories an earlier run left behind"
+        );
     }
     supervisor.probe_sandbox().await.map_err(|why| {
         ServerError::Usage(format!(

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::common::{invoke, Gatehouse, BIN};
+use crate::common::{invoke, send, Gatehouse, BIN};
 
 const SESSION: &str = "x-amzn-bedrock-agentcore-runtime-session-id";
 
@@ -55,6 +55,11 @@ isolation = "none"
 name = "stock"
 command = ["python3", "{stock}"]
 idle_timeout = "2s"
+
+[[runtime]]
+name = "kept"
+command = ["python3", "{stock}"]
+keep_workdir = true
 "#,
             root = tmp.path().join("sessions").display(),
             hostile = agent_script("hostile_agent.py"),
@@ -274,7 +279,8 @@ async fn a_session_agent_has_no_capabilities_and_cannot_gain_any() {
 
 #[tokio::test]
 async fn without_the_sandbox_the_same_attacks_succeed() {
-    // `isolation = "none"` (which doctor fails) is how every session ran before: the attacks are real.
+    // `isolation = "none"` (which doctor fails) is how every session ran before: the attacks are real. (Not
+    // ptrace: stopping the shared gatehouse would stall every other test.)
     let f = fixture();
     let pid = gatehouse_pid(f);
     let db = store_file(f);
@@ -282,7 +288,6 @@ async fn without_the_sandbox_the_same_attacks_succeed() {
         json!({"attack": "read_file", "path": db}),
         json!({"attack": "read_file", "path": format!("/proc/{pid}/environ")}),
         json!({"attack": "read_mem", "pid": pid}),
-        json!({"attack": "ptrace", "pid": pid}),
     ] {
         let (escaped, detail) = attack_in("bare", body.clone()).await;
         assert!(escaped, "{body}: {detail}");
@@ -406,4 +411,36 @@ async fn the_reference_agent_gets_none_of_gatehouses_environment() {
             "the reference agent got {key} from gatehouse's environment"
         );
     }
+}
+
+#[tokio::test]
+async fn keep_workdir_keeps_a_sessions_directory_after_it_ends() {
+    let f = fixture();
+    let s = new_session();
+    let v = call("kept", &s, json!({"prompt": "keep me"})).await;
+    let cwd = PathBuf::from(v["cwd"].as_str().unwrap());
+    let pid = v["pid"].as_i64().unwrap();
+    let stop = url(&f.gw, "kept").replace("/invocations", "/stopruntimesession");
+    let auth = format!("Bearer {}", token().await);
+    let r = send(
+        "POST",
+        &stop,
+        &[("authorization", &auth), (SESSION, &s)],
+        "{}",
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while alive(pid) {
+        assert!(
+            Instant::now() < deadline,
+            "the stopped session's process lives on"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        cwd.join("notes.txt").is_file(),
+        "the kept directory is gone"
+    );
+    std::fs::remove_dir_all(&cwd).unwrap();
 }

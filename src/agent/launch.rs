@@ -92,6 +92,30 @@ impl Launcher {
         Ok(dir)
     }
 
+    /// Removes working directories of `runtimes` that a killed gatehouse left behind: those owned by a uid of
+    /// the range that no live session holds (a live session takes its uid before it makes its directory).
+    pub fn remove_stale_workdirs(&self, uids: &super::uids::UidPool, runtimes: &[&str]) -> usize {
+        use std::os::unix::fs::MetadataExt as _;
+        let mut removed = 0;
+        for runtime in runtimes {
+            let Ok(entries) = std::fs::read_dir(self.sandbox.workdir_root.join(runtime)) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                let Ok(meta) = std::fs::symlink_metadata(e.path()) else {
+                    continue;
+                };
+                if meta.is_dir()
+                    && uids.is_free(meta.uid())
+                    && std::fs::remove_dir_all(e.path()).is_ok()
+                {
+                    removed += 1;
+                }
+            }
+        }
+        removed
+    }
+
     /// The command that starts one session process.
     pub fn command(&self, a: &LaunchArgs<'_>) -> Command {
         let mut argv = a.argv.to_vec();

@@ -224,6 +224,11 @@ impl Supervisor {
         self.launcher.probe(&self.uids).await
     }
 
+    /// Removes the working directories of `runtimes` that an earlier, killed gatehouse left behind.
+    pub fn remove_stale_workdirs(&self, runtimes: &[&str]) -> usize {
+        self.launcher.remove_stale_workdirs(&self.uids, runtimes)
+    }
+
     /// GET `url`, bounded in size and time, through the agent pool.
     async fn get(&self, url: &str) -> Result<bytes::Bytes, String> {
         use http_body_util::BodyExt as _;

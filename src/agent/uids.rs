@@ -38,6 +38,22 @@ impl UidPool {
         }
     }
 
+    /// Whether `uid` is in the range and no live session (of any gatehouse on this host) holds it.
+    pub fn is_free(&self, uid: u32) -> bool {
+        if !(self.first..=self.last).contains(&uid) {
+            return false;
+        }
+        let Ok(file) = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.dir.join(uid.to_string()))
+        else {
+            return false;
+        };
+        Flock::lock(file, FlockArg::LockExclusiveNonblock).is_ok()
+    }
+
     /// A free uid, or `None` if every uid of the range is held.
     pub fn acquire(&self) -> std::io::Result<Option<UidLease>> {
         std::fs::create_dir_all(&self.dir)?;

@@ -88,7 +88,9 @@ def ptrace(a):
     r = libc.ptrace(PTRACE_ATTACH, a["pid"], None, None)
     e = ctypes.get_errno()
     if r == 0:
-        libc.ptrace(17, a["pid"], None, None)  # PTRACE_DETACH
+        # Let the tracee go again at once: wait for the attach stop, then PTRACE_DETACH without a signal.
+        os.waitpid(a["pid"], 0x40000000)  # __WALL
+        libc.ptrace(17, a["pid"], None, None)
     return r == 0, f"ptrace returned {r}, errno {e} ({os.strerror(e)})"
 
 
