@@ -52,6 +52,8 @@ pub struct UpOptions {
     pub internal_url: Option<String>,
     /// The gatehouse executable, for starting the reference agent.
     pub exe: PathBuf,
+    /// The configuration file (hidden from sandboxed agents).
+    pub config_path: Option<PathBuf>,
 }
 
 /// Why `up` failed.
@@ -454,13 +456,17 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<
             "killed agent processes left behind by an earlier run"
         );
     }
-    let supervisor = Arc::new(Supervisor::new(
-        opts.exe.clone(),
-        opts.data_dir.clone(),
-        http.clone(),
-        clock.clone(),
-        opts.config.max_agent_processes,
-    ));
+    let supervisor = Arc::new(
+        Supervisor::new(
+            opts.exe.clone(),
+            opts.data_dir.clone(),
+            http.clone(),
+            clock.clone(),
+            opts.config.max_agent_processes,
+        )
+        .with_launcher(launcher(&opts)),
+    );
+    check_sandbox(&opts.config, &opts.data_dir, &supervisor).await?;
     let mut agent = None;
     let runtime_configs = if opts.config.runtimes.is_empty() {
         let child = ChildAgent::start(opts.exe.clone(), &http).await?;
@@ -782,4 +788,75 @@ fn print_banner(e: &Endpoints, data_dir: &Path) {
         data_dir.display()
     ));
     print!("{s}");
+}
+
+/// How session processes are launched: the `[sandbox]` settings, and what they must not see besides the data
+/// directory (the configuration file and the web TLS key).
+fn launcher(opts: &UpOptions) -> crate::agent::launch::Launcher {
+    let files = opts
+        .config_path
+        .iter()
+        .chain(opts.config.web.tls_key.iter())
+        .cloned()
+        .collect();
+    crate::agent::launch::Launcher::new(
+        opts.exe.clone(),
+        &opts.data_dir,
+        opts.config.sandbox.clone(),
+        crate::agent::launch::Hidden {
+            dirs: Vec::new(),
+            files,
+        },
+    )
+}
+
+/// Refuses to start when a sandboxed `command` runtime cannot have its sandbox here: refuse, never degrade.
+async fn check_sandbox(
+    config: &Config,
+    data_dir: &Path,
+    supervisor: &Supervisor,
+) -> Result<(), ServerError> {
+    let sandboxed: Vec<&str> = config
+        .runtimes
+        .iter()
+        .filter(|r| r.command.is_some() && r.isolation == crate::config::Isolation::Sandbox)
+        .map(|r| r.name.as_str())
+        .collect();
+    if sandboxed.is_empty() {
+        return Ok(());
+    }
+    {
+        let root = std::fs::canonicalize(&config.sandbox.workdir_root)
+            .unwrap_or_else(|_| config.sandbox.workdir_root.clone());
+        let data = std::fs::canonicalize(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
+        if root.starts_with(&data) {
+            return Err(ServerError::Usage(format!(
+                "[sandbox] workdir_root {} is inside the data directory {}: agents would live beside the store; \
+                 choose a directory outside it",
+                root.display(),
+                data.display()
+            )));
+        }
+    }
+    let swept: Vec<&str> = config
+        .runtimes
+        .iter()
+        .filter(|r| r.command.is_some() && !r.keep_workdir)
+        .map(|r| r.name.as_str())
+        .collect();
+    let stale = supervisor.remove_stale_workdirs(&swept);
+    if stale > 0 {
+        tracing::warn!(
+            stale,
+            "removed session working directories an earlier run left behind"
+        );
+    }
+    supervisor.probe_sandbox().await.map_err(|why| {
+        ServerError::Usage(format!(
+            "runtime {} needs the agent sandbox, which this host cannot provide: {why}. Run gatehouse as root on \
+             Linux 6.2 or later with Landlock enabled, or set isolation = \"none\" on the runtime (unsafe: \
+             doctor fails it)",
+            sandboxed.join(", ")
+        ))
+    })
 }

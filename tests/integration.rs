@@ -23,6 +23,7 @@ mod multi_instance;
 mod redis_limits;
 mod refusals;
 mod revocation;
+mod sandbox;
 mod spine;
 mod store_conformance;
 mod store_conformance_codes;

@@ -52,6 +52,11 @@ max_processes = 1
 fn start(config: &str) -> (Gatehouse, tempfile::TempDir) {
     let tmp = tempfile::tempdir().unwrap();
     let path = tmp.path().join("iso.toml");
+    // Session working directories in the test's own temp dir (the default root is system-wide).
+    let config = format!(
+        "{config}\n[sandbox]\nworkdir_root = \"{}\"\n",
+        tmp.path().join("sessions").display()
+    );
     std::fs::write(&path, config).unwrap();
     let gw = Gatehouse::start_in(
         &tmp.path().join("data"),

@@ -1,6 +1,7 @@
 //! Starts the reference agent as a child process (`gatehouse agent --listen 127.0.0.1:0 --exit-with-parent`),
 //! learns its address from the one line it prints, waits until `/ping` answers, and stops it with SIGTERM
-//! (SIGKILL after a grace period). Must never leave a child running after gatehouse has stopped.
+//! (SIGKILL after a grace period). The child gets a minimal environment (an allow-list, never gatehouse's own:
+//! no database or Redis URL, no secrets). Must never leave a child running after gatehouse has stopped.
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
@@ -18,6 +19,9 @@ pub const LISTENING_PREFIX: &str = "gatehouse agent listening on ";
 pub const START_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long a child has to exit after SIGTERM.
 pub const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// Variables of gatehouse's environment the reference agent may see (nothing secret).
+pub const ENV_ALLOWLIST: &[&str] = &["PATH", "LANG", "LC_ALL", "TZ", "RUST_LOG", "NO_COLOR"];
 
 /// Why an agent could not be started.
 #[derive(Debug, thiserror::Error)]
@@ -41,7 +45,15 @@ pub struct ChildAgent {
 impl ChildAgent {
     /// Starts `exe agent …` and waits until it is healthy.
     pub async fn start(exe: PathBuf, client: &HttpClient) -> Result<Self, ChildError> {
-        let mut child = Command::new(exe)
+        let mut cmd = Command::new(exe);
+        cmd.env_clear();
+        for k in ENV_ALLOWLIST {
+            if let Some(v) = crate::config::env::EnvSource::get(&crate::config::env::ProcessEnv, k)
+            {
+                cmd.env(k, v);
+            }
+        }
+        let mut child = cmd
             .args(["agent", "--listen", "127.0.0.1:0", "--exit-with-parent"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

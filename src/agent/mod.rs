@@ -1,6 +1,11 @@
-//! Agents: the reference agent (`gatehouse agent`, AgentCore's container contract) and the supervisor code that
-//! starts it as a child process for `gatehouse up`. Must never outlive gatehouse: children are stopped on
-//! shutdown and the reference agent exits by itself when its parent dies.
+//! Agents: the reference agent (`gatehouse agent`, AgentCore's container contract), the supervisor that starts
+//! one sandboxed process per session of a `command` runtime, and the code that starts the reference agent as a
+//! child process for `gatehouse up`. Must never outlive gatehouse: children are stopped on shutdown and the
+//! reference agent exits by itself when its parent dies.
 pub mod child;
+pub mod launch;
+pub mod netns;
 pub mod reference;
+pub mod sandbox;
 pub mod supervisor;
+pub mod uids;

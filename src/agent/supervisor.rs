@@ -1,12 +1,13 @@
 //! Session isolation: one agent process per session of a `command` runtime, AgentCore's microVM lifecycle with
-//! processes. Starts the process on a session's first request (free loopback port in `$PORT`, its own working
-//! directory, a minimal environment without gatehouse's secrets, rlimits and a parent-death signal through
-//! `gatehouse exec-agent`), waits for `/ping`, routes every later request of the session to it, stops it after
-//! the idle timeout (deferred while `/ping` says `HealthyBusy`), at its maximum lifetime or on request, and reaps
-//! crashes. Must never let a process outlive gatehouse or serve another session.
+//! processes. Starts the process on a session's first request through `gatehouse exec-agent` (`launch`): its
+//! own uid from `[sandbox] uid_range`, its own network namespace (port 8080 on its own loopback, reached through
+//! `netns`), its own working directory outside the data directory, a minimal environment without gatehouse's
+//! secrets, rlimits and a parent-death signal. Waits for `/ping`, routes every later request of the session to
+//! it, stops it after the idle timeout (deferred while `/ping` says `HealthyBusy`), at its maximum lifetime or
+//! on request, reaps crashes, and removes the working directory when the session ends. Must never let a process
+//! outlive gatehouse, serve another session, or share a uid with another live session.
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -15,11 +16,14 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use serde::Serialize;
 use tokio::io::AsyncReadExt as _;
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
+use super::launch::{LaunchArgs, Launcher, SANDBOX_PORT};
+use super::netns::Registration;
+use super::uids::{UidLease, UidPool};
 use crate::clock::Clock;
-use crate::config::LimitsConfig;
-use crate::gateway::upstream::{get_document, HttpClient};
+use crate::config::{Isolation, LimitsConfig};
+use crate::gateway::upstream::HttpClient;
 
 /// Bytes of a process's stderr kept for the log when it fails.
 const STDERR_TAIL: usize = 4096;
@@ -45,6 +49,9 @@ pub struct ProcessSpec {
     pub idle_timeout: Duration,
     pub max_lifetime: Duration,
     pub limits: LimitsConfig,
+    pub isolation: Isolation,
+    /// Keep the working directory after the session ends (debugging).
+    pub keep_workdir: bool,
 }
 
 /// One running session process.
@@ -66,6 +73,12 @@ pub struct SessionProcess {
     child: tokio::sync::Mutex<Child>,
     stderr_tail: Arc<Mutex<VecDeque<u8>>>,
     pidfile: PathBuf,
+    workdir: PathBuf,
+    keep_workdir: bool,
+    /// The session's own network namespace, registered for dialing (sandboxed processes only).
+    _netns: Option<Registration>,
+    /// The session's uid, held until the process is gone (sandboxed processes only).
+    _uid: Option<UidLease>,
 }
 
 /// Keeps a session process counted as busy while a request or stream uses it.
@@ -104,6 +117,14 @@ impl SessionProcess {
             .unwrap_or_default()
     }
 
+    fn remove_workdir(&self) {
+        if !self.keep_workdir {
+            if let Err(e) = std::fs::remove_dir_all(&self.workdir) {
+                tracing::warn!(dir = %self.workdir.display(), error = %e, "could not remove a session's working directory");
+            }
+        }
+    }
+
     fn stderr_tail(&self) -> String {
         self.stderr_tail
             .lock()
@@ -129,9 +150,11 @@ type Slot = Arc<tokio::sync::Mutex<Option<Arc<SessionProcess>>>>;
 
 /// All session processes of this gatehouse.
 pub struct Supervisor {
-    exe: PathBuf,
     data_dir: PathBuf,
-    client: HttpClient,
+    launcher: Launcher,
+    uids: UidPool,
+    /// Connections for `/ping` (they must reach agents inside their namespaces, like the gateway's).
+    pool: Arc<crate::gateway::pool::Pool>,
     clock: Arc<dyn Clock>,
     max_total: u32,
     slots: Mutex<HashMap<Key, Slot>>,
@@ -159,18 +182,26 @@ fn pid_of(p: u32) -> Pid {
 }
 
 impl Supervisor {
-    /// A supervisor that starts `exe exec-agent …` for each session, keeping working dirs under `data_dir`.
+    /// A supervisor that starts `exe exec-agent …` for each session (pid files under `data_dir`), sandboxed
+    /// with the default `[sandbox]` settings; see [`Supervisor::with_launcher`].
     pub fn new(
         exe: PathBuf,
         data_dir: PathBuf,
-        client: HttpClient,
+        _client: HttpClient,
         clock: Arc<dyn Clock>,
         max_total: u32,
     ) -> Self {
-        Self {
+        let launcher = Launcher::new(
             exe,
+            &data_dir,
+            crate::config::SandboxConfig::default(),
+            super::launch::Hidden::default(),
+        );
+        Self {
+            uids: UidPool::new(launcher.sandbox.uid_range.0, launcher.sandbox.uid_range.1),
+            launcher,
             data_dir,
-            client,
+            pool: Arc::new(crate::gateway::pool::Pool::default()),
             clock,
             max_total,
             slots: Mutex::new(HashMap::new()),
@@ -178,6 +209,49 @@ impl Supervisor {
             total: AtomicU32::new(0),
             crashes: AtomicU64::new(0),
         }
+    }
+
+    /// Uses `launcher` (its `[sandbox]` settings and hidden paths) for every later session process.
+    #[must_use]
+    pub fn with_launcher(mut self, launcher: Launcher) -> Self {
+        self.uids = UidPool::new(launcher.sandbox.uid_range.0, launcher.sandbox.uid_range.1);
+        self.launcher = launcher;
+        self
+    }
+
+    /// Proves the sandbox works on this host (see [`Launcher::probe`]).
+    pub async fn probe_sandbox(&self) -> Result<(), String> {
+        self.launcher.probe(&self.uids).await
+    }
+
+    /// Removes the working directories of `runtimes` that an earlier, killed gatehouse left behind.
+    pub fn remove_stale_workdirs(&self, runtimes: &[&str]) -> usize {
+        self.launcher.remove_stale_workdirs(&self.uids, runtimes)
+    }
+
+    /// GET `url`, bounded in size and time, through the agent pool.
+    async fn get(&self, url: &str) -> Result<bytes::Bytes, String> {
+        use http_body_util::BodyExt as _;
+        let req = http::Request::get(url)
+            .body(axum::body::Body::empty())
+            .map_err(|e| e.to_string())?;
+        let fut = async {
+            let resp = self.pool.send(req).await.map_err(|e| e.to_string())?;
+            if !resp.status().is_success() {
+                return Err(format!("HTTP {}", resp.status()));
+            }
+            http_body_util::Limited::new(
+                resp.into_body(),
+                crate::gateway::upstream::MAX_DOCUMENT_BYTES,
+            )
+            .collect()
+            .await
+            .map(|c| c.to_bytes())
+            .map_err(|e| e.to_string())
+        };
+        tokio::time::timeout(crate::gateway::upstream::FETCH_TIMEOUT, fut)
+            .await
+            .map_err(|_| "timed out".to_string())?
     }
 
     fn pid_dir(data_dir: &Path) -> PathBuf {
@@ -338,44 +412,48 @@ impl Supervisor {
         user: &str,
     ) -> Result<SessionProcess, SupervisorError> {
         let fail = |m: String| SupervisorError::StartFailed(m);
-        let port = free_port().map_err(|e| fail(format!("no free port: {e}")))?;
+        let uid = match spec.isolation {
+            Isolation::Sandbox => Some(
+                self.uids
+                    .acquire()
+                    .map_err(|e| fail(format!("uid lock: {e}")))?
+                    .ok_or_else(|| fail("every uid of [sandbox] uid_range is in use".into()))?,
+            ),
+            Isolation::None => None,
+        };
+        let port = match uid {
+            Some(_) => SANDBOX_PORT,
+            None => free_port().map_err(|e| fail(format!("no free port: {e}")))?,
+        };
         let workdir = self
-            .data_dir
-            .join("sessions")
-            .join(&spec.runtime)
-            .join(&crate::util::sha256_hex(session_id.as_bytes())[..24]);
-        std::fs::create_dir_all(&workdir)
-            .map_err(|e| fail(format!("{}: {e}", workdir.display())))?;
-        let mut argv = spec.argv.clone();
-        if argv.first().map(String::as_str) == Some("gatehouse") {
-            argv[0] = self.exe.to_string_lossy().into_owned();
-        }
-        let mut cmd = Command::new(&self.exe);
-        cmd.arg("exec-agent")
-            .arg("--parent")
-            .arg(std::process::id().to_string());
-        if let Some(mb) = spec.limits.memory_limit_mb {
-            cmd.arg("--memory-bytes")
-                .arg((mb * 1024 * 1024).to_string());
-        }
-        if let Some(secs) = spec.limits.cpu_time_limit_secs {
-            cmd.arg("--cpu-secs").arg(secs.to_string());
-        }
-        cmd.arg("--").args(&argv);
-        cmd.env_clear()
-            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
-            .env("HOME", &workdir)
-            .env("LANG", "C.UTF-8")
-            .env("PORT", port.to_string())
-            .env("GATEHOUSE_SESSION_ID", session_id)
-            .env("GATEHOUSE_RUNTIME", &spec.runtime)
-            .current_dir(&workdir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        let mut child = cmd.spawn().map_err(|e| fail(format!("spawn: {e}")))?;
+            .launcher
+            .make_workdir(&spec.runtime, session_id, uid.as_ref().map(|u| u.uid))
+            .map_err(|e| fail(format!("working directory: {e}")))?;
+        let mut cmd = self.launcher.command(&LaunchArgs {
+            runtime: &spec.runtime,
+            session_id,
+            argv: &spec.argv,
+            limits: &spec.limits,
+            workdir: &workdir,
+            uid: uid.as_ref().map(|u| u.uid),
+            port,
+        });
+        let mut child = match cmd.spawn() {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&workdir);
+                return Err(fail(format!("spawn: {e}")));
+            }
+        };
         let pid = child.id().ok_or_else(|| fail("no pid".into()))?;
+        let (netns, url) = match uid {
+            Some(_) => {
+                let reg = Registration::reserve();
+                let url = format!("http://{}:{port}", reg.host());
+                (Some(reg), url)
+            }
+            None => (None, format!("http://127.0.0.1:{port}")),
+        };
         let tail = Arc::new(Mutex::new(VecDeque::with_capacity(STDERR_TAIL)));
         if let Some(mut stderr) = child.stderr.take() {
             let tail = tail.clone();
@@ -407,7 +485,7 @@ impl Supervisor {
             session_id: session_id.to_string(),
             user: user.to_string(),
             pid,
-            url: format!("http://127.0.0.1:{port}"),
+            url,
             started_unix: now_unix,
             started: Instant::now(),
             last_active: Mutex::new(Instant::now()),
@@ -417,12 +495,22 @@ impl Supervisor {
             child: tokio::sync::Mutex::new(child),
             stderr_tail: tail,
             pidfile,
+            workdir,
+            keep_workdir: spec.keep_workdir,
+            _netns: netns,
+            _uid: uid,
         };
         let deadline = Instant::now() + spec.limits.start_timeout;
         let ping = format!("{}/ping", p.url);
-        let mut wait = Duration::from_millis(10);
+        let mut wait = Duration::from_millis(2);
         loop {
-            if get_document(&self.client, &ping).await.is_ok() {
+            let attached = match &p._netns {
+                // The agent's namespace is there once exec-agent has unshared it (the pid cannot be recycled
+                // meanwhile: the child is not reaped).
+                Some(reg) => reg.attach(pid).unwrap_or(false),
+                None => true,
+            };
+            if attached && self.get(&ping).await.is_ok() {
                 break;
             }
             let exited = p.child.lock().await.try_wait().ok().flatten();
@@ -434,10 +522,12 @@ impl Supervisor {
                 tracing::error!(runtime = %spec.runtime, pid, %why, stderr = %p.stderr_tail(), "agent process failed to start");
                 self.kill_process(&p, Duration::ZERO).await;
                 let _ = std::fs::remove_file(&p.pidfile);
+                p.remove_workdir();
                 return Err(fail(why));
             }
             tokio::time::sleep(wait).await;
-            wait = (wait * 2).min(Duration::from_millis(200));
+            // Fine at first (a local agent is usually up within tens of milliseconds), coarse later.
+            wait = (wait * 3 / 2).min(Duration::from_millis(100));
         }
         tracing::info!(runtime = %spec.runtime, pid, url = %p.url, "agent process started");
         Ok(p)
@@ -462,6 +552,7 @@ impl Supervisor {
             tracing::warn!(runtime = %p.runtime, pid = p.pid, stderr = %p.stderr_tail(), "agent process crashed");
         }
         let _ = std::fs::remove_file(&p.pidfile);
+        p.remove_workdir();
         self.release(&p.runtime);
     }
 
@@ -563,7 +654,7 @@ impl Supervisor {
     }
 
     async fn busy(&self, p: &SessionProcess) -> bool {
-        let Ok(doc) = get_document(&self.client, &format!("{}/ping", p.url)).await else {
+        let Ok(doc) = self.get(&format!("{}/ping", p.url)).await else {
             return false;
         };
         serde_json::from_slice::<serde_json::Value>(&doc)

@@ -1,8 +1,12 @@
 //! `gatehouse exec-agent` (hidden): the last step before a session's agent program runs. In the child process it
 //! starts a new session and process group, asks the kernel to SIGKILL it when gatehouse dies (PR_SET_PDEATHSIG,
-//! kept across exec), applies the configured rlimits, then replaces itself with the agent program. It exists so
-//! that none of this needs `unsafe` (`pre_exec`) in gatehouse itself.
+//! kept across exec), applies the configured rlimits and — unless the runtime says `isolation = "none"` — the
+//! agent sandbox (`agent::sandbox`: namespaces, hidden paths, Landlock, the session's own uid, no capabilities,
+//! seccomp), arms the death signal again (a uid change clears it), checks gatehouse is still there, then
+//! replaces itself with the agent program. It exists so that none of this needs `unsafe` (`pre_exec`) in
+//! gatehouse itself: this process is single-threaded until the exec.
 use std::ffi::CString;
+use std::path::PathBuf;
 
 use nix::sys::resource::{setrlimit, Resource};
 use nix::sys::signal::Signal;
@@ -21,18 +25,35 @@ pub struct ExecArgs {
     /// RLIMIT_CPU in seconds.
     #[arg(long)]
     pub cpu_secs: Option<u64>,
+    /// Sandbox the agent under this uid (and the gid of the same number).
+    #[arg(long)]
+    pub sandbox_uid: Option<u32>,
+    /// The session's working directory (required with --sandbox-uid).
+    #[arg(long)]
+    pub workdir: Option<PathBuf>,
+    /// A directory the agent must not see (repeatable).
+    #[arg(long)]
+    pub hide_dir: Vec<PathBuf>,
+    /// A file the agent must not see (repeatable).
+    #[arg(long)]
+    pub hide_file: Vec<PathBuf>,
     /// The agent program and its arguments.
     #[arg(trailing_var_arg = true, required = true, allow_hyphen_values = true)]
     pub command: Vec<String>,
 }
 
+fn check_parent(parent: i32) -> anyhow::Result<()> {
+    nix::sys::prctl::set_pdeathsig(Some(Signal::SIGKILL))?;
+    if nix::unistd::getppid().as_raw() != parent {
+        return Err(UsageError("the gatehouse that started this agent is gone".into()).into());
+    }
+    Ok(())
+}
+
 /// Becomes the agent program; returns only on failure.
 pub fn execute(a: ExecArgs) -> anyhow::Result<()> {
     let _ = nix::unistd::setsid();
-    nix::sys::prctl::set_pdeathsig(Some(Signal::SIGKILL))?;
-    if nix::unistd::getppid().as_raw() != a.parent {
-        return Err(UsageError("the gatehouse that started this agent is gone".into()).into());
-    }
+    check_parent(a.parent)?;
     if let Some(m) = a.memory_bytes {
         setrlimit(Resource::RLIMIT_AS, m, m)?;
     }
@@ -48,6 +69,22 @@ pub fn execute(a: ExecArgs) -> anyhow::Result<()> {
     let Some(program) = argv.first() else {
         return Err(UsageError("no agent command".into()).into());
     };
+    if let Some(uid) = a.sandbox_uid {
+        let workdir = a
+            .workdir
+            .ok_or_else(|| UsageError("--sandbox-uid needs --workdir".into()))?;
+        let plan = crate::agent::sandbox::Plan {
+            uid,
+            gid: uid,
+            workdir,
+            hide_dirs: a.hide_dir,
+            hide_files: a.hide_file,
+        };
+        crate::agent::sandbox::enter(&plan)?;
+        // Changing credentials cleared the death signal: arm it again, and make sure gatehouse did not die
+        // in between (the signal would then never come).
+        check_parent(a.parent)?;
+    }
     nix::unistd::execvp(program, &argv)?;
     Ok(())
 }

@@ -98,6 +98,7 @@ pub fn execute(args: UpArgs) -> anyhow::Result<()> {
         internal_listen: args.internal_listen,
         internal_url: args.internal_url,
         exe: std::env::current_exe().context("cannot find the gatehouse executable")?,
+        config_path: args.config.clone(),
     };
     let rt = super::runtime()?;
     rt.block_on(server::run(opts, super::stop_signal(args.exit_with_parent)))

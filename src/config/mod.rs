@@ -11,6 +11,9 @@ use serde::Deserialize;
 pub mod env;
 pub mod listeners;
 pub mod idp_policy;
+pub mod sandbox;
+
+pub use sandbox::{Egress, Isolation, SandboxConfig};
 
 /// One problem with the configuration, naming the key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +58,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub agents: RawAgents,
     pub cluster: Option<RawCluster>,
+    #[serde(default)]
+    pub sandbox: sandbox::RawSandbox,
 }
 
 /// `[cluster]`: the internal listener over which instances forward isolated sessions to each other.
@@ -373,6 +378,12 @@ pub struct RawRuntime {
     pub request_header_allowlist: Vec<String>,
     pub idle_timeout: Option<String>,
     pub max_lifetime: Option<String>,
+    /// `"sandbox"` (default) or `"none"`.
+    pub isolation: Option<String>,
+    /// `"none"` (default); `"all"` is refused until implemented.
+    pub egress: Option<String>,
+    /// Keep a session's working directory after it ends (debugging).
+    pub keep_workdir: Option<bool>,
     #[serde(default)]
     pub limits: RawLimits,
 }
@@ -464,6 +475,8 @@ pub struct Config {
     pub rate_limits: RateLimitBackend,
     /// Cross-instance forwarding of isolated sessions; `None`: this instance stands alone.
     pub cluster: Option<ClusterConfig>,
+    /// The agent sandbox (`[sandbox]`).
+    pub sandbox: SandboxConfig,
 }
 
 /// Default of `[gateway] redis_timeout`.
@@ -576,6 +589,7 @@ impl Default for Config {
             max_agent_processes: DEFAULT_MAX_AGENT_PROCESSES,
             rate_limits: RateLimitBackend::default(),
             cluster: None,
+            sandbox: SandboxConfig::default(),
         }
     }
 }
@@ -600,6 +614,12 @@ pub struct RuntimeConfig {
     pub idle_timeout: Duration,
     /// Session maximum lifetime (default 8 h).
     pub max_lifetime: Duration,
+    /// How session processes of a `command` runtime are isolated.
+    pub isolation: Isolation,
+    /// Outbound network of sandboxed session processes.
+    pub egress: Egress,
+    /// Keep working directories after their session ends.
+    pub keep_workdir: bool,
     pub limits: LimitsConfig,
 }
 
@@ -616,6 +636,9 @@ impl RuntimeConfig {
             request_header_allowlist: Vec::new(),
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             max_lifetime: DEFAULT_MAX_LIFETIME,
+            isolation: Isolation::default(),
+            egress: Egress::default(),
+            keep_workdir: false,
             limits: LimitsConfig::default(),
         }
     }
@@ -915,6 +938,16 @@ fn check_runtime(
         err(errors, k("name"), format!("'{name}' is defined twice"));
     }
     let mut versions = std::collections::BTreeMap::new();
+    let (isolation, egress) =
+        sandbox::check_runtime_keys(errors, &k, r.isolation, r.egress, r.command.is_some());
+    if r.keep_workdir.is_some() && r.command.is_none() {
+        err(
+            errors,
+            k("keep_workdir"),
+            "applies only to a `command` runtime",
+        );
+    }
+    let keep_workdir = r.keep_workdir.unwrap_or(false);
     let command = match r.command {
         Some(argv) if argv.is_empty() || argv[0].is_empty() => {
             err(
@@ -1183,6 +1216,9 @@ fn check_runtime(
         request_header_allowlist: allow,
         idle_timeout,
         max_lifetime,
+        isolation,
+        egress,
+        keep_workdir,
         limits,
     })
 }
@@ -1408,6 +1444,7 @@ impl Config {
         let idp = check_idp(&mut errors, &raw.idp);
         let rate_limits = check_rate_limits(&mut errors, &raw.gateway);
         let cluster = check_cluster(&mut errors, raw.cluster);
+        let sandbox = sandbox::check_sandbox(&mut errors, raw.sandbox);
         let web = check_web(&mut errors, &raw.web);
         let mut runtimes = Vec::new();
         let mut names = std::collections::HashSet::new();
@@ -1435,6 +1472,7 @@ impl Config {
                 runtimes,
                 rate_limits,
                 cluster,
+                sandbox,
             })
         } else {
             Err(ConfigErrors(errors))

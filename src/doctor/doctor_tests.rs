@@ -56,6 +56,7 @@ fn the_defaults_pass_every_control() {
         "argon2",
         "rate-limits",
         "upstream",
+        "isolation",
     ] {
         assert!(
             checks.iter().any(|c| c.control == control),
@@ -88,7 +89,11 @@ fn every_control_trips_on_a_bad_deployment() {
         custom_claims: Vec::new(),
         jwks_refresh_interval: std::time::Duration::from_secs(30),
     });
-    config.runtimes = vec![bad_runtime(), open];
+    let mut unsandboxed = RuntimeConfig::simple("bare", "http://127.0.0.1:1");
+    unsandboxed.versions.clear();
+    unsandboxed.command = Some(vec!["gatehouse".into(), "agent".into()]);
+    unsandboxed.isolation = crate::config::Isolation::None;
+    config.runtimes = vec![bad_runtime(), open, unsandboxed];
     f.config = Ok(config);
     let public = IpAddr::from([203, 0, 113, 7]);
     f.listeners = Listeners {
@@ -148,6 +153,7 @@ fn every_control_trips_on_a_bad_deployment() {
         "jwks",
         "live-auth",
         "live-cors",
+        "isolation",
     ] {
         assert!(
             failed.iter().any(|(c, _)| *c == control),
@@ -157,6 +163,7 @@ fn every_control_trips_on_a_bad_deployment() {
     // The identity check trips on an open authorizer as well as on a forwarded identity header.
     assert!(failed.contains(&("identity", "bad".into())));
     assert!(failed.contains(&("identity", "open".into())));
+    assert!(failed.contains(&("isolation", "bare".into())));
     assert!(checks.iter().all(|c| c.pass || !c.fix.is_empty()));
     assert!(checks.iter().all(|c| !c.line().contains("secret@")));
 }

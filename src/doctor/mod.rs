@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 
+mod isolation;
 pub mod probe;
 
 /// One line of the report.
@@ -315,6 +316,7 @@ pub fn audit(f: &Facts) -> Vec<Check> {
     argon2(f, &mut out);
     rate_limits(&config, &mut out);
     upstreams(f, &config, &mut out);
+    isolation::isolation(&config, &mut out);
     if let Some(live) = &f.live {
         live_checks(live, &mut out);
     }

@@ -146,6 +146,8 @@ impl Runtime {
                     idle_timeout: rc.idle_timeout,
                     max_lifetime: rc.max_lifetime,
                     limits: rc.limits.clone(),
+                    isolation: rc.isolation,
+                    keep_workdir: rc.keep_workdir,
                 }),
             limits: rc.limits.clone(),
         }

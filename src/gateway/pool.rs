@@ -214,11 +214,22 @@ async fn wait_ready(conn: &mut Conn) -> bool {
     .await
 }
 
-async fn connect(authority: &Arc<str>) -> Result<Box<Conn>, UpstreamError> {
-    let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&**authority))
-        .await
+/// A TCP connection to `authority`; a sandboxed session's name (`agent::netns`) is dialed inside its namespace.
+pub async fn dial(authority: &str) -> Result<TcpStream, UpstreamError> {
+    use crate::agent::netns;
+    let stream = match netns::split_authority(authority) {
+        Some((host, port)) if netns::is_sandbox_host(host) => {
+            tokio::time::timeout(CONNECT_TIMEOUT, netns::connect(host, port, CONNECT_TIMEOUT)).await
+        }
+        _ => tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(authority)).await,
+    };
+    stream
         .map_err(|_| UpstreamError::ConnectTimeout)?
-        .map_err(UpstreamError::Connect)?;
+        .map_err(UpstreamError::Connect)
+}
+
+async fn connect(authority: &Arc<str>) -> Result<Box<Conn>, UpstreamError> {
+    let stream = dial(authority).await?;
     let _ = stream.set_nodelay(true);
     let (sender, conn) = http1::Builder::new()
         .read_buf_exact_size(Some(READ_BUFFER))

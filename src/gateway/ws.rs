@@ -238,7 +238,32 @@ async fn connect_ws(
     config.write_buffer_size = 0;
     config.max_message_size = Some(runtime.limits.ws_max_message_bytes);
     config.max_frame_size = Some(runtime.limits.ws_max_message_bytes);
-    let connect = tokio_tungstenite::connect_async_with_config(req, Some(config), true);
+    let connect = async {
+        let authority = req.uri().authority().map(|a| a.as_str().to_string());
+        match authority
+            .as_deref()
+            .and_then(crate::agent::netns::split_authority)
+        {
+            // A sandboxed session's agent: dialed inside its own network namespace.
+            Some((host, _)) if crate::agent::netns::is_sandbox_host(host) => {
+                let stream = super::pool::dial(authority.as_deref().unwrap_or_default())
+                    .await
+                    .map_err(|e| {
+                        tokio_tungstenite::tungstenite::Error::Io(std::io::Error::other(
+                            e.to_string(),
+                        ))
+                    })?;
+                let _ = stream.set_nodelay(true);
+                tokio_tungstenite::client_async_with_config(
+                    req,
+                    MaybeTlsStream::Plain(stream),
+                    Some(config),
+                )
+                .await
+            }
+            _ => tokio_tungstenite::connect_async_with_config(req, Some(config), true).await,
+        }
+    };
     match tokio::time::timeout(runtime.limits.response_timeout, connect).await {
         Err(_) => Err(GatewayError::AgentTimeout),
         Ok(Ok((socket, _))) => Ok(socket),

@@ -1,0 +1,114 @@
+//! A session process's start-up (spawn through `gatehouse exec-agent` until `/ping` answers), sandboxed against
+//! `isolation = "none"`, with the reference agent (`gatehouse agent`) as the session's program. Criterion
+//! measures each; a final interleaved run prints both medians and their ratio (target: sandboxed <= 1.5x).
+//! Needs root (the sandbox's per-session uids); without it only the unsandboxed start is measured.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use gatehouse::agent::launch::{Hidden, Launcher};
+use gatehouse::agent::supervisor::{ProcessSpec, Supervisor};
+use gatehouse::clock::SystemClock;
+use gatehouse::config::{Isolation, LimitsConfig, SandboxConfig};
+
+struct Bench {
+    rt: tokio::runtime::Runtime,
+    sup: Supervisor,
+    _tmp: tempfile::TempDir,
+}
+
+fn setup() -> Bench {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let exe = std::path::PathBuf::from(env!("CARGO_BIN_EXE_gatehouse"));
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let sandbox = SandboxConfig {
+        workdir_root: tmp.path().join("sessions"),
+        ..SandboxConfig::default()
+    };
+    let launcher = Launcher::new(exe.clone(), &data, sandbox, Hidden::default());
+    let sup = {
+        let _g = rt.enter();
+        Supervisor::new(
+            exe,
+            data,
+            gatehouse::gateway::upstream::client(),
+            Arc::new(SystemClock),
+            1024,
+        )
+        .with_launcher(launcher)
+    };
+    Bench { rt, sup, _tmp: tmp }
+}
+
+fn spec(isolation: Isolation) -> ProcessSpec {
+    ProcessSpec {
+        runtime: "bench".into(),
+        arn: format!("arn:bench:{isolation:?}"),
+        argv: vec!["gatehouse".into(), "agent".into()],
+        idle_timeout: Duration::from_secs(3600),
+        max_lifetime: Duration::from_secs(3600),
+        limits: LimitsConfig::default(),
+        isolation,
+        keep_workdir: false,
+    }
+}
+
+/// One start (timed) and stop (not timed).
+fn start_once(b: &Bench, spec: &ProcessSpec) -> Duration {
+    b.rt.block_on(async {
+        let session = gatehouse::util::random_alnum(36);
+        let t = Instant::now();
+        let (_p, lease) = b.sup.acquire(spec, &session, "bench").await.unwrap();
+        let took = t.elapsed();
+        drop(lease);
+        b.sup.stop(&spec.arn, &session, Duration::ZERO).await;
+        took
+    })
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn bench(c: &mut Criterion) {
+    let b = setup();
+    let root = nix::unistd::geteuid().is_root();
+    let mut modes = vec![("isolation_none", spec(Isolation::None))];
+    if root {
+        modes.push(("sandboxed", spec(Isolation::Sandbox)));
+    } else {
+        eprintln!("not root: the sandboxed start is not measured");
+    }
+    let mut g = c.benchmark_group("session_start");
+    g.sample_size(20).measurement_time(Duration::from_secs(10));
+    for (name, s) in &modes {
+        g.bench_function(*name, |bench| {
+            bench.iter_custom(|iters| (0..iters).map(|_| start_once(&b, s)).sum())
+        });
+    }
+    g.finish();
+    if root {
+        // Interleaved, so drift on a shared machine hits both alike.
+        let (mut none, mut sandboxed) = (Vec::new(), Vec::new());
+        for _ in 0..30 {
+            none.push(start_once(&b, &modes[0].1));
+            sandboxed.push(start_once(&b, &modes[1].1));
+        }
+        let (n, s) = (median(none), median(sandboxed));
+        println!(
+            "session start-up, median of 30 interleaved: isolation=none {n:?}, sandboxed {s:?}, ratio {:.2}x (target <= 1.5x)",
+            s.as_secs_f64() / n.as_secs_f64()
+        );
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

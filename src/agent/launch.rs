@@ -1,0 +1,214 @@
+//! How one session process is launched: its working directory (under `[sandbox] workdir_root`, outside the data
+//! directory, 0700 and owned by the session's uid, removed when the session ends unless `keep_workdir`), its
+//! minimal environment, and the `gatehouse exec-agent` command line that sandboxes it (or, for
+//! `isolation = "none"`, only sets rlimits). Also the start-up probe that proves the sandbox works on this host
+//! before any runtime relies on it. Must never pass gatehouse's environment to an agent, nor put a working
+//! directory inside the data directory.
+use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use tokio::process::Command;
+
+use crate::config::{LimitsConfig, SandboxConfig};
+
+/// The port a sandboxed agent listens on inside its own network namespace (AgentCore's contract).
+pub const SANDBOX_PORT: u16 = 8080;
+
+/// Paths a sandboxed agent must not see, besides the working-directory root.
+#[derive(Debug, Clone, Default)]
+pub struct Hidden {
+    /// Directories (the data directory, …).
+    pub dirs: Vec<PathBuf>,
+    /// Files (the configuration file, TLS keys, …).
+    pub files: Vec<PathBuf>,
+}
+
+/// Everything the supervisor knows about launching session processes.
+#[derive(Debug, Clone)]
+pub struct Launcher {
+    pub exe: PathBuf,
+    pub sandbox: SandboxConfig,
+    pub hidden: Hidden,
+}
+
+/// What differs per process.
+pub struct LaunchArgs<'a> {
+    pub runtime: &'a str,
+    pub session_id: &'a str,
+    pub argv: &'a [String],
+    pub limits: &'a LimitsConfig,
+    pub workdir: &'a Path,
+    /// `Some(uid)`: sandboxed under that uid.
+    pub uid: Option<u32>,
+    pub port: u16,
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+impl Launcher {
+    /// A launcher; `data_dir` is always hidden from sandboxed agents.
+    pub fn new(exe: PathBuf, data_dir: &Path, sandbox: SandboxConfig, mut hidden: Hidden) -> Self {
+        hidden.dirs.push(data_dir.to_path_buf());
+        hidden.dirs = hidden.dirs.iter().map(|p| absolute(p)).collect();
+        hidden.files = hidden.files.iter().map(|p| absolute(p)).collect();
+        Self {
+            exe,
+            sandbox,
+            hidden,
+        }
+    }
+
+    /// Creates a fresh working directory for a session of `runtime`, owned by `uid` (gatehouse's own if none).
+    pub fn make_workdir(
+        &self,
+        runtime: &str,
+        session_id: &str,
+        uid: Option<u32>,
+    ) -> std::io::Result<PathBuf> {
+        let root = &self.sandbox.workdir_root;
+        let parent = root.join(runtime);
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o711)
+            .create(&parent)?;
+        // Traversable but not listable: a session cannot even learn its neighbours' directory names.
+        for dir in [root.as_path(), parent.as_path()] {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o711))?;
+        }
+        let name = format!(
+            "{}-{}",
+            &crate::util::sha256_hex(session_id.as_bytes())[..16],
+            crate::util::random_alnum(8).to_ascii_lowercase()
+        );
+        let dir = parent.join(name);
+        std::fs::DirBuilder::new().mode(0o700).create(&dir)?;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
+        if let Some(uid) = uid {
+            std::os::unix::fs::chown(&dir, Some(uid), Some(uid))?;
+        }
+        Ok(dir)
+    }
+
+    /// Removes working directories of `runtimes` that a killed gatehouse left behind: those owned by a uid of
+    /// the range that no live session holds (a live session takes its uid before it makes its directory).
+    pub fn remove_stale_workdirs(&self, uids: &super::uids::UidPool, runtimes: &[&str]) -> usize {
+        use std::os::unix::fs::MetadataExt as _;
+        let mut removed = 0;
+        for runtime in runtimes {
+            let Ok(entries) = std::fs::read_dir(self.sandbox.workdir_root.join(runtime)) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                let Ok(meta) = std::fs::symlink_metadata(e.path()) else {
+                    continue;
+                };
+                if meta.is_dir()
+                    && uids.is_free(meta.uid())
+                    && std::fs::remove_dir_all(e.path()).is_ok()
+                {
+                    removed += 1;
+                }
+            }
+        }
+        removed
+    }
+
+    /// The command that starts one session process.
+    pub fn command(&self, a: &LaunchArgs<'_>) -> Command {
+        let mut argv = a.argv.to_vec();
+        if argv.first().map(String::as_str) == Some("gatehouse") {
+            argv[0] = self.exe.to_string_lossy().into_owned();
+        }
+        let mut cmd = Command::new(&self.exe);
+        cmd.arg("exec-agent")
+            .arg("--parent")
+            .arg(std::process::id().to_string());
+        if let Some(mb) = a.limits.memory_limit_mb {
+            cmd.arg("--memory-bytes")
+                .arg((mb * 1024 * 1024).to_string());
+        }
+        if let Some(secs) = a.limits.cpu_time_limit_secs {
+            cmd.arg("--cpu-secs").arg(secs.to_string());
+        }
+        if let Some(uid) = a.uid {
+            self.sandbox_args(&mut cmd, uid, a.workdir);
+        }
+        cmd.arg("--").args(&argv);
+        cmd.env_clear()
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .env("HOME", a.workdir)
+            .env("TMPDIR", a.workdir)
+            .env("LANG", "C.UTF-8")
+            .env("PORT", a.port.to_string())
+            .env("GATEHOUSE_SESSION_ID", a.session_id)
+            .env("GATEHOUSE_RUNTIME", a.runtime)
+            .current_dir(a.workdir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        cmd
+    }
+
+    fn sandbox_args(&self, cmd: &mut Command, uid: u32, workdir: &Path) {
+        cmd.arg("--sandbox-uid")
+            .arg(uid.to_string())
+            .arg("--workdir")
+            .arg(workdir)
+            .arg("--hide-dir")
+            .arg(&self.sandbox.workdir_root);
+        for d in &self.hidden.dirs {
+            cmd.arg("--hide-dir").arg(d);
+        }
+        for f in &self.hidden.files {
+            cmd.arg("--hide-file").arg(f);
+        }
+    }
+
+    /// Runs a throw-away sandboxed process (`gatehouse --version` under a session uid) to prove every step
+    /// of the sandbox works here; the error names what is missing.
+    pub async fn probe(&self, uids: &super::uids::UidPool) -> Result<(), String> {
+        if !nix::unistd::geteuid().is_root() {
+            return Err(
+                "gatehouse is not running as root, which the per-session uids need \
+                        (user-namespace sandboxing for non-root is not implemented)"
+                    .into(),
+            );
+        }
+        let lease = uids
+            .acquire()
+            .map_err(|e| format!("uid locks in {}: {e}", super::uids::LOCK_DIR))?
+            .ok_or("every uid of [sandbox] uid_range is in use")?;
+        let workdir = self
+            .make_workdir("probe", "probe", Some(lease.uid))
+            .map_err(|e| {
+                format!(
+                    "working directory under {}: {e}",
+                    self.sandbox.workdir_root.display()
+                )
+            })?;
+        let argv = ["gatehouse".to_string(), "--version".to_string()];
+        let limits = LimitsConfig::default();
+        let mut cmd = self.command(&LaunchArgs {
+            runtime: "probe",
+            session_id: "probe",
+            argv: &argv,
+            limits: &limits,
+            workdir: &workdir,
+            uid: Some(lease.uid),
+            port: SANDBOX_PORT,
+        });
+        let out = cmd.output().await;
+        let _ = std::fs::remove_dir_all(&workdir);
+        let out = out.map_err(|e| format!("spawn {}: {e}", self.exe.display()))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            let err = String::from_utf8_lossy(&out.stderr);
+            Err(format!("{} ({})", err.trim(), out.status))
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! Reaching a sandboxed session's agent inside its own network namespace. The supervisor registers each
+//! sandboxed process under a host name of the reserved `.invalid` domain (`s<hex>.sandbox.invalid`), holding
+//! its namespace open (`/proc/<pid>/ns/net`, opened once at start, so a recycled pid can never redirect it);
+//! the agent pool and the WebSocket relay dial such a name by connecting from a short-lived thread that has
+//! entered the namespace, then hand the connected socket to tokio. Must never resolve a `.sandbox.invalid`
+//! name any other way, nor leave a tokio worker thread inside a session's namespace.
+use std::collections::HashMap;
+use std::fs::File;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use nix::sched::{setns, CloneFlags};
+
+/// The suffix of every sandboxed session's host name.
+pub const HOST_SUFFIX: &str = ".sandbox.invalid";
+
+fn registry() -> &'static Mutex<HashMap<String, Arc<File>>> {
+    static R: OnceLock<Mutex<HashMap<String, Arc<File>>>> = OnceLock::new();
+    R.get_or_init(Default::default)
+}
+
+/// A registered namespace; unregistered when dropped.
+#[derive(Debug)]
+pub struct Registration {
+    host: String,
+}
+
+impl Registration {
+    /// A new random host name, not yet bound to a namespace (dialing it fails until [`Self::attach`]).
+    pub fn reserve() -> Self {
+        let host = format!(
+            "s{}{HOST_SUFFIX}",
+            crate::util::random_alnum(20).to_ascii_lowercase()
+        );
+        Self { host }
+    }
+
+    /// Binds the name to process `pid`'s network namespace once that process has left gatehouse's own
+    /// (`exec-agent` unshares it first thing). True when bound; false: not yet, try again.
+    pub fn attach(&self, pid: u32) -> std::io::Result<bool> {
+        use std::os::unix::fs::MetadataExt as _;
+        if registry()
+            .lock()
+            .map(|r| r.contains_key(&self.host))
+            .unwrap_or(false)
+        {
+            return Ok(true);
+        }
+        let file = File::open(format!("/proc/{pid}/ns/net"))?;
+        let ours = std::fs::metadata("/proc/self/ns/net")?;
+        let theirs = file.metadata()?;
+        if (theirs.dev(), theirs.ino()) == (ours.dev(), ours.ino()) {
+            return Ok(false);
+        }
+        if let Ok(mut r) = registry().lock() {
+            r.insert(self.host.clone(), Arc::new(file));
+        }
+        Ok(true)
+    }
+
+    /// The host name to put in the agent's URL.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        if let Ok(mut r) = registry().lock() {
+            r.remove(&self.host);
+        }
+    }
+}
+
+/// Whether `host` (without port) names a sandboxed session.
+pub fn is_sandbox_host(host: &str) -> bool {
+    host.ends_with(HOST_SUFFIX)
+}
+
+/// Connects to `host:port` (a registered sandbox name) on the namespace's loopback.
+pub async fn connect(
+    host: &str,
+    port: u16,
+    timeout: Duration,
+) -> std::io::Result<tokio::net::TcpStream> {
+    let ns = registry()
+        .lock()
+        .ok()
+        .and_then(|r| r.get(host).cloned())
+        .ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "the session's agent has ended",
+            )
+        })?;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("netns-dial".into())
+        .spawn(move || {
+            let r = setns(&*ns, CloneFlags::CLONE_NEWNET)
+                .map_err(std::io::Error::from)
+                .and_then(|()| {
+                    std::net::TcpStream::connect_timeout(
+                        &SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+                        timeout,
+                    )
+                });
+            let _ = tx.send(r);
+        })?;
+    let stream = rx
+        .await
+        .map_err(|_| std::io::Error::other("the dialing thread ended without an answer"))??;
+    stream.set_nonblocking(true)?;
+    tokio::net::TcpStream::from_std(stream)
+}
+
+/// Splits `host:port`.
+pub fn split_authority(authority: &str) -> Option<(&str, u16)> {
+    let (h, p) = authority.rsplit_once(':')?;
+    Some((h, p.parse().ok()?))
+}

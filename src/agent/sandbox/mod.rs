@@ -1,0 +1,66 @@
+//! The agent sandbox, applied by `gatehouse exec-agent` to itself (single-threaded, as root) just before it
+//! becomes the session's agent program: new mount, network, IPC and UTS namespaces; gatehouse's data directory,
+//! the sessions root, the configuration file and the host's shared places (/tmp, /run, /dev/shm, /var/tmp) hidden
+//! with only the session's own working directory bound back; a fresh /proc that shows only the session's own
+//! processes; loopback as the only network; Landlock (read and execute everywhere, write only in the working
+//! directory and private /tmp); then the session's own uid/gid with no groups and no capabilities (bounding set
+//! included), no_new_privs and a seccomp deny-list. Must never start the agent with any step skipped: each
+//! failure is an error naming the step, and the agent does not run.
+use std::path::PathBuf;
+
+mod identity;
+mod mounts;
+mod netlink;
+mod seccomp;
+
+/// Everything `exec-agent` needs to sandbox one session process.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub uid: u32,
+    pub gid: u32,
+    /// The session's working directory (its only writable place besides private /tmp).
+    pub workdir: PathBuf,
+    /// Directories to hide behind an empty tmpfs (the working directory is bound back if beneath one).
+    pub hide_dirs: Vec<PathBuf>,
+    /// Files to hide behind /dev/null.
+    pub hide_files: Vec<PathBuf>,
+}
+
+/// A step of the sandbox that failed.
+#[derive(Debug, thiserror::Error)]
+#[error("agent sandbox: {step}: {reason}")]
+pub struct SandboxError {
+    pub step: &'static str,
+    pub reason: String,
+}
+
+pub(crate) fn fail(step: &'static str) -> impl Fn(nix::Error) -> SandboxError {
+    move |e| SandboxError {
+        step,
+        reason: e.desc().to_string(),
+    }
+}
+
+/// Applies every step but the last (exec); on return the process is ready to become the agent.
+pub fn enter(plan: &Plan) -> Result<(), SandboxError> {
+    use nix::sched::{unshare, CloneFlags};
+    unshare(
+        CloneFlags::CLONE_NEWNS
+            | CloneFlags::CLONE_NEWNET
+            | CloneFlags::CLONE_NEWIPC
+            | CloneFlags::CLONE_NEWUTS,
+    )
+    .map_err(fail(
+        "unshare mount, network, IPC and UTS namespaces (needs root)",
+    ))?;
+    netlink::loopback_up()?;
+    mounts::apply(plan)?;
+    std::env::set_current_dir(&plan.workdir).map_err(|e| SandboxError {
+        step: "enter the working directory",
+        reason: e.to_string(),
+    })?;
+    identity::landlock(plan)?;
+    identity::become_session_user(plan)?;
+    seccomp::apply()?;
+    Ok(())
+}

@@ -1,0 +1,114 @@
+//! The session's view of the file system, in its own mount namespace: propagation made private (nothing leaks
+//! back to the host), the hidden directories covered by an empty root-owned tmpfs, the hidden files by
+//! /dev/null, the working directory bound back at its own path, a private /tmp and /dev/shm, and a fresh /proc
+//! mounted `hidepid=invisible` so only the session's own processes (its own uid) appear. Must never mount
+//! anything in the host's namespace.
+use std::os::fd::AsRawFd as _;
+use std::path::{Path, PathBuf};
+
+use nix::mount::{mount, MsFlags};
+
+use super::{fail, Plan, SandboxError};
+
+/// Shared places every sandbox hides (sockets of other services, other users' temporary files).
+const HOST_SHARED: &[&str] = &["/run", "/var/tmp", "/tmp", "/dev/shm"];
+/// Of those, the ones the session gets as its own, writable, size-bounded tmpfs.
+const PRIVATE: &[(&str, &str)] = &[("/tmp", "size=64m"), ("/dev/shm", "size=16m")];
+
+fn io(step: &'static str) -> impl Fn(std::io::Error) -> SandboxError {
+    move |e| SandboxError {
+        step,
+        reason: e.to_string(),
+    }
+}
+
+/// The directories to cover, outermost first, without those beneath another (covered with it).
+fn covers(plan: &Plan) -> Vec<PathBuf> {
+    let mut all: Vec<PathBuf> = plan
+        .hide_dirs
+        .iter()
+        .cloned()
+        .chain(HOST_SHARED.iter().map(PathBuf::from))
+        .filter(|p| p.is_dir())
+        .collect();
+    all.sort_by_key(|p| p.components().count());
+    let mut out: Vec<PathBuf> = Vec::new();
+    for p in all {
+        if !out.iter().any(|o| p.starts_with(o)) {
+            out.push(p);
+        }
+    }
+    out
+}
+
+fn tmpfs(target: &Path, options: &str) -> Result<(), SandboxError> {
+    mount(
+        Some("tmpfs"),
+        target,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        Some(options),
+    )
+    .map_err(fail("cover a hidden directory with tmpfs"))
+}
+
+pub(super) fn apply(plan: &Plan) -> Result<(), SandboxError> {
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .map_err(fail("make mount propagation private"))?;
+    // Held open so the working directory can be bound back once its parents are covered.
+    let workdir = std::fs::File::open(&plan.workdir).map_err(io("open the working directory"))?;
+    let source = format!("/proc/self/fd/{}", workdir.as_raw_fd());
+    let covered = covers(plan);
+    for dir in &covered {
+        let private = PRIVATE.iter().find(|(p, _)| dir == Path::new(p));
+        let options = match private {
+            Some((_, size)) => format!("mode=1777,{size}"),
+            None => "mode=0755,size=64k".to_string(),
+        };
+        tmpfs(dir, &options)?;
+    }
+    if covered.iter().any(|d| plan.workdir.starts_with(d)) {
+        std::fs::create_dir_all(&plan.workdir)
+            .map_err(io("recreate the working directory path"))?;
+        mount(
+            Some(source.as_str()),
+            &plan.workdir,
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .map_err(fail("bind the working directory back"))?;
+    }
+    drop(workdir);
+    for file in &plan.hide_files {
+        if file.is_file() {
+            mount(
+                Some("/dev/null"),
+                file,
+                None::<&str>,
+                MsFlags::MS_BIND,
+                None::<&str>,
+            )
+            .map_err(fail("hide a file behind /dev/null"))?;
+        }
+    }
+    mount(
+        Some("proc"),
+        "/proc",
+        Some("proc"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        Some("hidepid=invisible"),
+    )
+    .map_err(fail("mount a private /proc with hidepid=invisible"))
+}
+
+/// Writable places of a sandboxed session besides its working directory.
+pub(super) fn private_dirs() -> impl Iterator<Item = &'static str> {
+    PRIVATE.iter().map(|(p, _)| *p)
+}

@@ -1,0 +1,446 @@
+//! The agent sandbox against a hostile agent: `tests/agents/hostile_agent.py`, run as a `command` runtime's
+//! session process, tries each escape (one named test each) and reports whether it got what it was after. The
+//! same agent under `isolation = "none"` shows the attempts are real (they succeed there, as every one did
+//! before the sandbox). A stock Python agent still works per session, and `up` refuses a sandbox it cannot have.
+use std::os::unix::fs::{MetadataExt as _, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::common::{invoke, send, Gatehouse, BIN};
+
+const SESSION: &str = "x-amzn-bedrock-agentcore-runtime-session-id";
+
+struct Fixture {
+    gw: Gatehouse,
+    tmp: tempfile::TempDir,
+}
+
+async fn token() -> &'static str {
+    static T: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    T.get_or_init(|| async {
+        let f = fixture();
+        let user = f.gw.new_user("sandbox");
+        f.gw.access_token(&user).await
+    })
+    .await
+}
+
+fn agent_script(name: &str) -> String {
+    format!("{}/tests/agents/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn fixture() -> &'static Fixture {
+    static F: OnceLock<Fixture> = OnceLock::new();
+    F.get_or_init(|| {
+        let tmp = tempfile::tempdir().unwrap();
+        let config = format!(
+            r#"
+version = 1
+[sandbox]
+workdir_root = "{root}"
+
+[[runtime]]
+name = "hostile"
+command = ["python3", "{hostile}"]
+
+[[runtime]]
+name = "bare"
+command = ["python3", "{hostile}"]
+isolation = "none"
+
+[[runtime]]
+name = "stock"
+command = ["python3", "{stock}"]
+idle_timeout = "2s"
+
+[[runtime]]
+name = "kept"
+command = ["python3", "{stock}"]
+keep_workdir = true
+"#,
+            root = tmp.path().join("sessions").display(),
+            hostile = agent_script("hostile_agent.py"),
+            stock = agent_script("stock_agent.py"),
+        );
+        let path = tmp.path().join("sandbox.toml");
+        std::fs::write(&path, config).unwrap();
+        let gw = Gatehouse::start_in(
+            &tmp.path().join("data"),
+            &["--config", path.to_str().unwrap()],
+        );
+        Fixture { gw, tmp }
+    })
+}
+
+fn url(g: &Gatehouse, runtime: &str) -> String {
+    g.endpoints
+        .runtimes
+        .iter()
+        .find(|r| r.name == runtime)
+        .unwrap()
+        .invocations_url
+        .clone()
+}
+
+fn new_session() -> String {
+    format!("sbx-{}", gatehouse::util::random_alnum(36))
+}
+
+fn gatehouse_pid(f: &Fixture) -> u32 {
+    f.gw.child.id()
+}
+
+async fn call(runtime: &str, session: &str, body: Value) -> Value {
+    let f = fixture();
+    let r = invoke(
+        &url(&f.gw, runtime),
+        Some(token().await),
+        &[(SESSION, session)],
+        &body,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{runtime}: {}", r.body);
+    r.json()
+}
+
+/// Runs one attack in a fresh sandboxed session; (escaped, detail).
+async fn attack_in(runtime: &str, body: Value) -> (bool, String) {
+    let v = call(runtime, &new_session(), body).await;
+    let detail = v["detail"].as_str().unwrap_or_default().to_string();
+    assert!(
+        !detail.starts_with("attack failed to run"),
+        "the attack itself is broken: {detail}"
+    );
+    (v["escaped"].as_bool().unwrap(), detail)
+}
+
+async fn refused(body: Value) -> String {
+    let (escaped, detail) = attack_in("hostile", body).await;
+    assert!(!escaped, "the sandboxed agent escaped: {detail}");
+    detail
+}
+
+/// A directory under the build's temp dir (not hidden from agents, every parent world-traversable).
+fn open_dir(mode: u32) -> PathBuf {
+    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("sandbox-{}", gatehouse::util::random_alnum(10)));
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::set_permissions(&d, std::fs::Permissions::from_mode(mode)).unwrap();
+    d
+}
+
+fn store_file(f: &Fixture) -> PathBuf {
+    let db = f.gw.dir.join("gatehouse.db");
+    assert!(db.is_file(), "the store file is where the test looks");
+    db
+}
+
+#[tokio::test]
+async fn a_session_agent_cannot_read_the_store_file() {
+    let f = fixture();
+    let db = store_file(f);
+    let detail = refused(json!({"attack": "read_file", "path": db})).await;
+    assert!(detail.contains("No such file"), "{detail}");
+}
+
+#[tokio::test]
+async fn a_session_agent_cannot_read_the_signing_key_through_gatehouses_files() {
+    let f = fixture();
+    let pid = gatehouse_pid(f);
+    // Through gatehouse's open descriptors (the store holds the PKCS#8 signing keys) and its root.
+    refused(json!({"attack": "read_fds", "pid": pid})).await;
+    let via_root = format!("/proc/{pid}/root{}", store_file(f).display());
+    refused(json!({"attack": "read_file", "path": via_root})).await;
+    let cfg = f.tmp.path().join("sandbox.toml");
+    refused(json!({"attack": "read_file", "path": cfg})).await;
+}
+
+#[tokio::test]
+async fn a_session_agent_cannot_read_another_sessions_files() {
+    let planted = call(
+        "hostile",
+        &new_session(),
+        json!({"attack": "plant", "text": "the other session's secret"}),
+    )
+    .await;
+    let path = planted["detail"].as_str().unwrap().to_string();
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "the other session's secret"
+    );
+    refused(json!({"attack": "read_file", "path": path})).await;
+    let dir = Path::new(&path).parent().unwrap();
+    refused(json!({"attack": "read_file", "path": dir.join("../..")})).await;
+}
+
+#[tokio::test]
+async fn a_session_agent_cannot_read_gatehouses_environment() {
+    let pid = gatehouse_pid(fixture());
+    refused(json!({"attack": "read_file", "path": format!("/proc/{pid}/environ")})).await;
+    // Not even gatehouse's /proc entry is visible.
+    let detail = refused(json!({"attack": "list_proc", "pid": pid})).await;
+    assert!(detail.contains("visible pids"), "{detail}");
+}
+
+#[tokio::test]
+async fn a_session_agent_cannot_read_gatehouses_memory() {
+    let pid = gatehouse_pid(fixture());
+    refused(json!({"attack": "read_mem", "pid": pid})).await;
+}
+
+#[tokio::test]
+async fn a_session_agent_cannot_reach_another_sessions_agent() {
+    let other = call("hostile", &new_session(), json!({"attack": "whoami"})).await;
+    let who: Value = serde_json::from_str(other["detail"].as_str().unwrap()).unwrap();
+    let port = who["port"].as_u64().unwrap();
+    // The other agent's own address, as it sees it: from here that is this session's own loopback.
+    refused(json!({"attack": "connect", "targets": [["127.0.0.1", port]]})).await;
+}
+
+#[tokio::test]
+async fn a_session_agent_cannot_reach_the_reference_agent_or_gatehouse() {
+    let f = fixture();
+    let mut reference = std::process::Command::new(BIN)
+        .args(["agent", "--listen", "127.0.0.1:0", "--exit-with-parent"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(reference.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let addr = line.trim().rsplit("http://").next().unwrap().to_string();
+    let (_, port) = addr.rsplit_once(':').unwrap();
+    let gw_port =
+        f.gw.endpoints
+            .gateway
+            .rsplit(':')
+            .next()
+            .unwrap()
+            .trim_end_matches('/');
+    let body = json!({"attack": "connect", "targets": [
+        ["127.0.0.1", port.parse::<u16>().unwrap()],
+        ["127.0.0.1", gw_port.parse::<u16>().unwrap()],
+        ["127.0.0.1", 5432],
+        ["127.0.0.1", 6379],
+    ]});
+    let detail = refused(body).await;
+    let _ = reference.kill();
+    let _ = reference.wait();
+    assert!(!detail.contains("answered"), "{detail}");
+}
+
+#[tokio::test]
+async fn a_session_agent_cannot_ptrace_gatehouse() {
+    let pid = gatehouse_pid(fixture());
+    refused(json!({"attack": "ptrace", "pid": pid})).await;
+}
+
+#[tokio::test]
+async fn a_session_agent_cannot_write_outside_its_directory() {
+    let f = fixture();
+    let open = open_dir(0o777);
+    let targets = [
+        open.join("pwned"),
+        f.gw.dir.join("pwned"),
+        f.tmp.path().join("sessions/pwned"),
+        PathBuf::from("/etc/gatehouse-pwned"),
+        PathBuf::from("/var/tmp/gatehouse-pwned"),
+    ];
+    refused(json!({"attack": "write", "paths": targets})).await;
+    for t in &targets {
+        assert!(!t.exists(), "{} was written", t.display());
+    }
+    let _ = std::fs::remove_dir_all(&open);
+}
+
+#[tokio::test]
+async fn a_session_agent_cannot_regain_root_through_a_setuid_binary() {
+    let dir = open_dir(0o755);
+    let id = dir.join("id-setuid");
+    std::fs::copy("/usr/bin/id", &id).unwrap();
+    std::os::unix::fs::chown(&id, Some(0), Some(0)).unwrap();
+    std::fs::set_permissions(&id, PermissionsExt::from_mode(0o4755)).unwrap();
+    assert_eq!(std::fs::metadata(&id).unwrap().mode() & 0o4000, 0o4000);
+    let detail = refused(json!({"attack": "setuid_binary", "path": id})).await;
+    assert!(detail.contains("euid '21"), "{detail}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_session_agent_has_no_capabilities_and_cannot_gain_any() {
+    refused(json!({"attack": "capabilities"})).await;
+}
+
+#[tokio::test]
+async fn without_the_sandbox_the_same_attacks_succeed() {
+    // `isolation = "none"` (which doctor fails) is how every session ran before: the attacks are real. (Not
+    // ptrace: stopping the shared gatehouse would stall every other test.)
+    let f = fixture();
+    let pid = gatehouse_pid(f);
+    let db = store_file(f);
+    for body in [
+        json!({"attack": "read_file", "path": db}),
+        json!({"attack": "read_file", "path": format!("/proc/{pid}/environ")}),
+        json!({"attack": "read_mem", "pid": pid}),
+    ] {
+        let (escaped, detail) = attack_in("bare", body.clone()).await;
+        assert!(escaped, "{body}: {detail}");
+    }
+}
+
+fn alive(pid: i64) -> bool {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), None).is_ok()
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .unwrap_or_default()
+            .contains(") Z ")
+}
+
+#[tokio::test]
+async fn a_stock_python_agent_works_per_session_with_its_own_uid_and_directory() {
+    let f = fixture();
+    let (s1, s2) = (new_session(), new_session());
+    let a = call("stock", &s1, json!({"prompt": "hi"})).await;
+    let b = call("stock", &s2, json!({"prompt": "there"})).await;
+    assert_ne!(a["pid"], b["pid"]);
+    assert_ne!(a["uid"], b["uid"], "two live sessions share a uid");
+    assert_eq!(a["echo"], "hi");
+    assert_eq!(a["session"], s1.as_str());
+    assert!(a["user"].as_str().is_some_and(|u| !u.is_empty()));
+    let again = call("stock", &s1, json!({"prompt": "again"})).await;
+    assert_eq!(
+        (again["pid"].clone(), again["turn"].as_u64()),
+        (a["pid"].clone(), Some(2))
+    );
+    // Its directory: outside the data directory, 0700, owned by the session's uid.
+    let cwd = PathBuf::from(a["cwd"].as_str().unwrap());
+    assert!(
+        cwd.starts_with(f.tmp.path().join("sessions")),
+        "{}",
+        cwd.display()
+    );
+    assert!(!cwd.starts_with(&f.gw.dir));
+    let meta = std::fs::metadata(&cwd).unwrap();
+    assert_eq!(meta.mode() & 0o777, 0o700);
+    assert_eq!(u64::from(meta.uid()), a["uid"].as_u64().unwrap());
+    assert!(meta.uid() >= 2_100_000_000);
+    assert!(cwd.join("notes.txt").is_file());
+    // After the idle timeout the process is gone and its directory removed.
+    let pid = a["pid"].as_i64().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while alive(pid) || cwd.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the idle session was not cleaned up: alive {} dir {}",
+            alive(pid),
+            cwd.exists()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[test]
+fn up_refuses_a_sandboxed_runtime_it_cannot_provide() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("bad.toml");
+    std::fs::write(
+        &path,
+        "version = 1\n[sandbox]\nworkdir_root = \"/proc/gatehouse-cannot-write-here\"\n\
+         [[runtime]]\nname = \"agent\"\ncommand = [\"gatehouse\", \"agent\"]\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(BIN)
+        .args(["up", "--data-dir"])
+        .arg(tmp.path().join("data"))
+        .arg("--config")
+        .arg(&path)
+        .args([
+            "--web-listen",
+            "127.0.0.1:0",
+            "--idp-listen",
+            "127.0.0.1:0",
+            "--gateway-listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("runtime agent needs the agent sandbox") && err.contains("working directory"),
+        "{err}"
+    );
+}
+
+fn environ(pid: u32) -> Vec<String> {
+    std::fs::read(format!("/proc/{pid}/environ"))
+        .unwrap()
+        .split(|b| *b == 0)
+        .map(|kv| String::from_utf8_lossy(kv).into_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_reference_agent_gets_none_of_gatehouses_environment() {
+    let g = Gatehouse::start();
+    let user = g.new_user("refenv");
+    let token = g.access_token(&user).await;
+    let demo = url(&g, "demo");
+    let r = invoke(&demo, Some(&token), &[], &json!({"stream": false})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let agent_pid = r.json()["pid"].as_u64().unwrap() as u32;
+    assert_ne!(agent_pid, g.child.id());
+    let ours = environ(g.child.id());
+    let leaked: Vec<&String> = ours.iter().filter(|kv| kv.starts_with("CARGO")).collect();
+    assert!(
+        !leaked.is_empty(),
+        "gatehouse itself has no CARGO_* variable to leak"
+    );
+    let theirs = environ(agent_pid);
+    for kv in &theirs {
+        let key = kv.split('=').next().unwrap_or_default();
+        assert!(
+            key.is_empty() || gatehouse::agent::child::ENV_ALLOWLIST.contains(&key),
+            "the reference agent got {key} from gatehouse's environment"
+        );
+    }
+}
+
+#[tokio::test]
+async fn keep_workdir_keeps_a_sessions_directory_after_it_ends() {
+    let f = fixture();
+    let s = new_session();
+    let v = call("kept", &s, json!({"prompt": "keep me"})).await;
+    let cwd = PathBuf::from(v["cwd"].as_str().unwrap());
+    let pid = v["pid"].as_i64().unwrap();
+    let stop = url(&f.gw, "kept").replace("/invocations", "/stopruntimesession");
+    let auth = format!("Bearer {}", token().await);
+    let r = send(
+        "POST",
+        &stop,
+        &[("authorization", &auth), (SESSION, &s)],
+        "{}",
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while alive(pid) {
+        assert!(
+            Instant::now() < deadline,
+            "the stopped session's process lives on"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        cwd.join("notes.txt").is_file(),
+        "the kept directory is gone"
+    );
+    std::fs::remove_dir_all(&cwd).unwrap();
+}
