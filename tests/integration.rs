@@ -3,8 +3,8 @@
 mod agent;
 mod architecture;
 mod attacks;
-mod attacks_listeners;
 mod attacks_idp;
+mod attacks_listeners;
 mod cluster;
 mod common;
 mod deploy;

@@ -9,8 +9,8 @@ use std::time::Duration;
 use serde::Deserialize;
 
 pub mod env;
-pub mod listeners;
 pub mod idp_policy;
+pub mod listeners;
 pub mod sandbox;
 
 pub use sandbox::{Egress, Isolation, SandboxConfig};

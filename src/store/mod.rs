@@ -4,8 +4,8 @@
 //! argument instead of reading a clock.
 use async_trait::async_trait;
 
-pub mod files;
 mod code_limits;
+pub mod files;
 pub mod postgres;
 pub mod sqlite;
 
