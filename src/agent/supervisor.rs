@@ -338,7 +338,8 @@ impl Supervisor {
         let slot = self.slot(&key);
         let mut guard = slot.lock().await;
         if let Some(p) = guard.as_ref() {
-            let alive = p.child.lock().await.try_wait().ok().flatten().is_none();
+            let alive = p.child.lock().await.try_wait().ok().flatten().is_none()
+                && !super::proc_state::exiting(p.pid);
             if alive && !p.stopping.load(Ordering::SeqCst) {
                 return Ok((p.clone(), self.lease(p)));
             }
