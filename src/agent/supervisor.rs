@@ -501,9 +501,10 @@ impl Supervisor {
             _netns: netns,
             _uid: uid,
         };
-        let deadline = Instant::now() + spec.limits.start_timeout;
+        let started = Instant::now();
+        let deadline = started + spec.limits.start_timeout;
         let ping = format!("{}/ping", p.url);
-        let mut wait = Duration::from_millis(2);
+        let mut wait = Duration::from_millis(1);
         loop {
             let attached = match &p._netns {
                 // The agent's namespace is there once exec-agent has unshared it (the pid cannot be recycled
@@ -527,8 +528,11 @@ impl Supervisor {
                 return Err(fail(why));
             }
             tokio::time::sleep(wait).await;
-            // Fine at first (a local agent is usually up within tens of milliseconds), coarse later.
-            wait = (wait * 3 / 2).min(Duration::from_millis(100));
+            // Every millisecond for the first 200 ms (a local agent is usually up within tens of milliseconds, and
+            // a growing step would add up to half the start time again), then coarser.
+            if started.elapsed() >= Duration::from_millis(200) {
+                wait = (wait * 3 / 2).min(Duration::from_millis(100));
+            }
         }
         tracing::info!(runtime = %spec.runtime, pid, url = %p.url, "agent process started");
         Ok(p)
