@@ -547,7 +547,7 @@ def write_docs(results, med):
               "gatehouse function is above ~1.5 %. A hyper server alone (the `direct` upstream) costs ~10 µs per "
               "request, so a hyper server plus a hyper client is ~20 µs before any check: the 20 µs target leaves no "
               "room for the perimeter itself. What has been done: agent connections driven on the request's own task "
-              "(`gateway::pool`), mimalloc, the gateway listener served by a plain hyper service instead of axum's "
+              "(`agent::pool`), mimalloc, the gateway listener served by a plain hyper service instead of axum's "
               "router, the rare paths boxed so each request's future is half the size (it is copied as it is set up), "
               "no key allocations in the per-request maps, one atomic increment for the latency histogram, a one-pass "
               "vectorized bearer check, an idle timer armed only when the agent makes the client wait. Together: "

@@ -38,7 +38,7 @@ fn setup() -> Bench {
         Supervisor::new(
             exe,
             data,
-            gatehouse::gateway::upstream::client(),
+            gatehouse::outbound::client(),
             Arc::new(SystemClock),
             1024,
         )

@@ -15,6 +15,7 @@ pub mod edge;
 pub mod gateway;
 pub mod idp;
 pub mod net;
+pub mod outbound;
 pub mod server;
 pub mod store;
 pub mod telemetry;

@@ -15,8 +15,9 @@ use crate::agent::child::ChildAgent;
 use crate::agent::supervisor::Supervisor;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, RuntimeConfig};
-use crate::gateway::{upstream, GatewayState, Runtime};
+use crate::gateway::{GatewayState, Runtime};
 use crate::idp::{bootstrap, IdpState};
+use crate::outbound as upstream;
 use crate::store::{PostgresStore, SqliteStore, Store};
 use crate::token::{Authorizer, KeyCache, Policy};
 
@@ -211,18 +212,6 @@ pub fn write_atomically(path: &Path, contents: &[u8]) -> Result<(), ServerError>
     std::fs::write(&tmp, contents)
         .and_then(|()| std::fs::rename(&tmp, path))
         .map_err(|e| ServerError::Write(path.to_path_buf(), e))
-}
-
-/// RFC 3986 unreserved characters stay as they are, like Python's `quote(arn, safe='')` in the AWS SDKs.
-const ARN_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
-
-/// An ARN encoded as one URL path segment (`:` → `%3A`, `/` → `%2F`).
-pub fn encode_arn(arn: &str) -> String {
-    percent_encoding::utf8_percent_encode(arn, ARN_SEGMENT).to_string()
 }
 
 pub use admin::{ADMIN_TOKEN_FILE, READY_TIMEOUT};
@@ -562,7 +551,7 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<
     let endpoint_runtimes: Vec<EndpointRuntime> = runtimes
         .iter()
         .map(|r| {
-            let enc = encode_arn(&r.arn);
+            let enc = crate::gateway::arn::encode(&r.arn);
             EndpointRuntime {
                 name: r.name.clone(),
                 arn: r.arn.clone(),

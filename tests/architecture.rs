@@ -85,3 +85,212 @@ fn every_example_configuration_is_valid() {
     }
     assert!(n > 0);
 }
+
+/// The top-level module a file of `src/` belongs to (`src/gateway/ws.rs` → `gateway`, `src/clock.rs` → `clock`);
+/// `None` for the crate roots.
+fn module_of(src: &Path, file: &Path) -> Option<String> {
+    let rel = file.strip_prefix(src).ok()?;
+    let first = rel.components().next()?.as_os_str().to_str()?;
+    let name = first.strip_suffix(".rs").unwrap_or(first);
+    (!matches!(name, "lib" | "main")).then(|| name.to_string())
+}
+
+/// The crate-internal modules a piece of code names: `crate::x::…` and every first segment of `crate::{x, y::…}`.
+fn crate_paths(code: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = code;
+    while let Some(i) = rest.find("crate::") {
+        let preceded = rest[..i].chars().last();
+        rest = &rest[i + "crate::".len()..];
+        if preceded.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+            continue; // `gatehouse_crate::` or similar, not this crate
+        }
+        if let Some(group) = rest.strip_prefix('{') {
+            let mut depth = 0;
+            let mut start = true;
+            for (j, c) in group.char_indices() {
+                match c {
+                    '{' => depth += 1,
+                    '}' if depth == 0 => {
+                        rest = &group[j..];
+                        break;
+                    }
+                    '}' => depth -= 1,
+                    ',' if depth == 0 => start = true,
+                    c if start && (c.is_alphanumeric() || c == '_') => {
+                        let ident: String = group[j..]
+                            .chars()
+                            .take_while(|c| c.is_alphanumeric() || *c == '_')
+                            .collect();
+                        out.push(ident);
+                        start = false;
+                    }
+                    c if c.is_whitespace() => {}
+                    _ => start = false,
+                }
+            }
+        } else {
+            let ident: String = rest
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            if !ident.is_empty() {
+                out.push(ident);
+            }
+        }
+    }
+    out
+}
+
+/// Every import of one top-level module by another under `src`: (importer, imported, "file:line: code").
+fn imports(src: &Path) -> Vec<(String, String, String)> {
+    let mut files = Vec::new();
+    rust_files(src, &mut files);
+    let mut out = Vec::new();
+    for f in files {
+        let Some(from) = module_of(src, &f) else {
+            continue;
+        };
+        let text = std::fs::read_to_string(&f).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            for to in crate_paths(code) {
+                if to != from {
+                    let at = format!("{}:{}: {}", f.display(), n + 1, line.trim());
+                    out.push((from.clone(), to, at));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The table under `## Dependency rules` in ARCHITECTURE.md: module → the modules it may import
+/// (`None`: any module).
+fn dependency_rules(markdown: &str) -> std::collections::BTreeMap<String, Option<Vec<String>>> {
+    let section = markdown
+        .split("\n## Dependency rules")
+        .nth(1)
+        .expect("ARCHITECTURE.md has no `## Dependency rules` section");
+    let section = section.split("\n## ").next().unwrap_or(section);
+    let tick = |s: &str| -> Vec<String> {
+        s.split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_string)
+            .collect()
+    };
+    let mut rules = std::collections::BTreeMap::new();
+    for row in section.lines().filter(|l| l.starts_with("| `")) {
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        let allowed = if cells[2] == "any module" {
+            None
+        } else {
+            Some(tick(cells[2]))
+        };
+        for m in tick(cells[1]) {
+            rules.insert(m, allowed.clone());
+        }
+    }
+    rules
+}
+
+/// What breaks the rules: a module without a row, an import the row does not allow, a cycle among the rows.
+fn rule_violations(src: &Path, markdown: &str) -> Vec<String> {
+    let rules = dependency_rules(markdown);
+    let mut bad = Vec::new();
+    let mut modules = Vec::new();
+    for entry in std::fs::read_dir(src).unwrap() {
+        if let Some(m) = module_of(src, &entry.unwrap().path()) {
+            modules.push(m);
+        }
+    }
+    for m in &modules {
+        if !rules.contains_key(m) {
+            bad.push(format!("module `{m}` has no row in the dependency rules"));
+        }
+    }
+    for (from, to, at) in imports(src) {
+        if !modules.contains(&to) {
+            continue; // `crate::Foo` re-exported at the root, a macro path
+        }
+        match rules.get(&from) {
+            Some(Some(allowed)) if !allowed.contains(&to) => {
+                bad.push(format!("`{from}` may not import `{to}`: {at}"));
+            }
+            _ => {}
+        }
+    }
+    // A cycle among the allowed arrows (modules that may import anything are the top and are left out).
+    fn visit(
+        m: &str,
+        rules: &std::collections::BTreeMap<String, Option<Vec<String>>>,
+        path: &mut Vec<String>,
+        done: &mut std::collections::BTreeSet<String>,
+        bad: &mut Vec<String>,
+    ) {
+        if let Some(i) = path.iter().position(|p| p == m) {
+            bad.push(format!("cycle: {} → {m}", path[i..].join(" → ")));
+            return;
+        }
+        if !done.insert(m.to_string()) {
+            return;
+        }
+        path.push(m.to_string());
+        if let Some(Some(next)) = rules.get(m) {
+            for n in next {
+                visit(n, rules, path, done, bad);
+            }
+        }
+        path.pop();
+    }
+    let mut done = std::collections::BTreeSet::new();
+    for m in rules.keys() {
+        visit(m, &rules, &mut Vec::new(), &mut done, &mut bad);
+    }
+    bad
+}
+
+#[test]
+fn every_import_between_modules_follows_the_architecture_table() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let markdown = std::fs::read_to_string(root.join("ARCHITECTURE.md")).unwrap();
+    let bad = rule_violations(&root.join("src"), &markdown);
+    assert!(
+        bad.is_empty(),
+        "ARCHITECTURE.md's dependency rules are broken:\n{}",
+        bad.join("\n")
+    );
+}
+
+#[test]
+fn the_rules_check_catches_a_wrong_way_import_a_missing_row_and_a_cycle() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path();
+    std::fs::create_dir_all(src.join("gateway")).unwrap();
+    std::fs::write(src.join("lib.rs"), "pub mod gateway; pub mod server;\n").unwrap();
+    std::fs::write(
+        src.join("gateway/forward.rs"),
+        "use crate::{token::Claims, server::encode};\n// crate::cli in a comment is fine\n",
+    )
+    .unwrap();
+    std::fs::write(src.join("server.rs"), "use crate::gateway::Runtime;\n").unwrap();
+    std::fs::write(src.join("token.rs"), "use crate::util::x;\n").unwrap();
+    let table = "# A\n\n## Dependency rules\n\n| module | may import |\n| --- | --- |\n\
+                 | `gateway` | `token` |\n| `server` | `gateway`, `token` |\n| `token` | — |\n\n## Next\n";
+    let bad = rule_violations(src, table);
+    assert_eq!(bad.len(), 1, "{bad:?}");
+    assert!(
+        bad[0].starts_with("`gateway` may not import `server`"),
+        "{bad:?}"
+    );
+    // A module without a row, and a cycle between rows.
+    std::fs::write(src.join("util.rs"), "").unwrap();
+    let cyclic = table.replace("| `token` | — |", "| `token` | `server` |");
+    let bad = rule_violations(src, &cyclic);
+    assert!(
+        bad.iter().any(|b| b.contains("`util` has no row")),
+        "{bad:?}"
+    );
+    assert!(bad.iter().any(|b| b.starts_with("cycle:")), "{bad:?}");
+}

@@ -1,10 +1,6 @@
 //! gatehouse's integration tests: one binary, real processes, real sockets, temp data dirs, port 0.
 #![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
-mod agent;
 mod architecture;
-mod attacks;
-mod attacks_idp;
-mod attacks_listeners;
 mod cluster;
 mod common;
 mod deploy;
@@ -12,21 +8,6 @@ mod doctor;
 mod edge;
 mod gateway;
 mod idp;
-mod idp_account;
-mod idp_admin;
-mod idp_client_lib;
-mod idp_refresh;
-mod idp_schema;
-mod idp_srp;
-mod isolation;
-mod multi_instance;
-mod redis_limits;
-mod refusals;
-mod revocation;
-mod sandbox;
+mod security;
 mod spine;
-mod store_conformance;
-mod store_conformance_codes;
-mod web_client;
-mod web_contract;
-mod websocket;
+mod store;

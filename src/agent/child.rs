@@ -11,7 +11,7 @@ use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-use crate::gateway::upstream::{get_document, HttpClient};
+use crate::outbound::{get_document, HttpClient};
 
 /// The line prefix the reference agent prints once it listens.
 pub const LISTENING_PREFIX: &str = "gatehouse agent listening on ";

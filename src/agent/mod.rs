@@ -5,6 +5,7 @@
 pub mod child;
 pub mod launch;
 pub mod netns;
+pub mod pool;
 pub mod proc_state;
 pub mod reference;
 pub mod sandbox;

@@ -23,7 +23,7 @@ use super::netns::Registration;
 use super::uids::{UidLease, UidPool};
 use crate::clock::Clock;
 use crate::config::{Isolation, LimitsConfig};
-use crate::gateway::upstream::HttpClient;
+use crate::outbound::HttpClient;
 
 /// Bytes of a process's stderr kept for the log when it fails.
 const STDERR_TAIL: usize = 4096;
@@ -154,7 +154,7 @@ pub struct Supervisor {
     launcher: Launcher,
     uids: UidPool,
     /// Connections for `/ping` (they must reach agents inside their namespaces, like the gateway's).
-    pool: Arc<crate::gateway::pool::Pool>,
+    pool: Arc<crate::agent::pool::Pool>,
     clock: Arc<dyn Clock>,
     max_total: u32,
     slots: Mutex<HashMap<Key, Slot>>,
@@ -201,7 +201,7 @@ impl Supervisor {
             uids: UidPool::new(launcher.sandbox.uid_range.0, launcher.sandbox.uid_range.1),
             launcher,
             data_dir,
-            pool: Arc::new(crate::gateway::pool::Pool::default()),
+            pool: Arc::new(crate::agent::pool::Pool::default()),
             clock,
             max_total,
             slots: Mutex::new(HashMap::new()),
@@ -240,16 +240,13 @@ impl Supervisor {
             if !resp.status().is_success() {
                 return Err(format!("HTTP {}", resp.status()));
             }
-            http_body_util::Limited::new(
-                resp.into_body(),
-                crate::gateway::upstream::MAX_DOCUMENT_BYTES,
-            )
-            .collect()
-            .await
-            .map(|c| c.to_bytes())
-            .map_err(|e| e.to_string())
+            http_body_util::Limited::new(resp.into_body(), crate::outbound::MAX_DOCUMENT_BYTES)
+                .collect()
+                .await
+                .map(|c| c.to_bytes())
+                .map_err(|e| e.to_string())
         };
-        tokio::time::timeout(crate::gateway::upstream::FETCH_TIMEOUT, fut)
+        tokio::time::timeout(crate::outbound::FETCH_TIMEOUT, fut)
             .await
             .map_err(|_| "timed out".to_string())?
     }

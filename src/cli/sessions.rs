@@ -63,7 +63,7 @@ fn admin_token(data_dir: &Path) -> anyhow::Result<String> {
 }
 
 async fn call(method: &str, url: &str, data_dir: &Path) -> anyhow::Result<Vec<u8>> {
-    let client = crate::gateway::upstream::client();
+    let client = crate::outbound::client();
     let req = http::Request::builder()
         .method(method)
         .uri(url)

@@ -7,6 +7,27 @@ use serde::Deserialize;
 
 use super::{err, ConfigError, RawIdp};
 
+/// The standard attributes of Cognito's default schema that a user may set.
+pub const STANDARD_ATTRIBUTES: &[&str] = &[
+    "email",
+    "name",
+    "given_name",
+    "family_name",
+    "middle_name",
+    "nickname",
+    "preferred_username",
+    "profile",
+    "picture",
+    "website",
+    "gender",
+    "birthdate",
+    "zoneinfo",
+    "locale",
+    "phone_number",
+    "address",
+    "updated_at",
+];
+
 /// `[[idp.custom_attribute]]`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -229,7 +250,7 @@ pub fn check(errors: &mut Vec<ConfigError>, raw: &RawIdp) -> IdpPolicy {
         }
     }
     let known = |a: &str| {
-        crate::idp::user_api::STANDARD.contains(&a)
+        crate::config::idp_policy::STANDARD_ATTRIBUTES.contains(&a)
             || a == "email_verified"
             || custom.iter().any(|c| c.name == a)
     };

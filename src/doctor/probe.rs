@@ -13,7 +13,7 @@ use super::Lifetimes;
 use super::{Argon2Params, Facts, KeyFact, Listeners, LiveFacts};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
-use crate::gateway::upstream::{self, HttpKeySource};
+use crate::outbound::{self as upstream, HttpKeySource};
 use crate::server::Endpoints;
 use crate::store::{PostgresStore, SqliteStore, Store};
 use crate::token::{KeySource, VerifyingKeys};

@@ -128,7 +128,7 @@ impl Cluster {
     }
 
     /// Whether the instance at `peer` answers on its internal listener and accepts our secret.
-    async fn alive(&self, client: &super::upstream::HttpClient, peer: &str) -> bool {
+    async fn alive(&self, client: &crate::outbound::HttpClient, peer: &str) -> bool {
         let Ok(mut req) = http::Request::get(format!("{peer}{PING_PATH}")).body(Body::empty())
         else {
             return false;

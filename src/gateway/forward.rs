@@ -131,7 +131,7 @@ fn metadata_url(state: &GatewayState, runtime: &Runtime, qualifier: Option<&str>
     format!(
         "{}/runtimes/{}{}?qualifier={}",
         state.public_url,
-        crate::server::encode_arn(&runtime.arn),
+        crate::gateway::arn::encode(&runtime.arn),
         super::route::METADATA_SUFFIX,
         qualifier.unwrap_or(super::route::DEFAULT_QUALIFIER)
     )
@@ -164,7 +164,7 @@ fn metadata(state: &GatewayState, runtime: &Runtime, qualifier: Option<&str>) ->
     let resource = format!(
         "{}/runtimes/{}/invocations",
         state.public_url,
-        crate::server::encode_arn(&runtime.arn)
+        crate::gateway::arn::encode(&runtime.arn)
     );
     let _ = qualifier;
     let body = serde_json::json!({
@@ -335,7 +335,7 @@ pub(super) fn is_length_limit(e: &(dyn std::error::Error + 'static)) -> bool {
 }
 
 /// Reads at most `max` bytes of an error body, for the 424 message.
-async fn error_text(body: super::pool::PooledBody, max: usize) -> String {
+async fn error_text(body: crate::agent::pool::PooledBody, max: usize) -> String {
     use http_body_util::BodyExt as _;
     let mut body = body;
     let mut buf = Vec::new();
@@ -503,7 +503,7 @@ pub(super) fn stream_back(
     runtime: &Runtime,
     session_id: &str,
     request_id: &str,
-    (parts, body): (http::response::Parts, super::pool::PooledBody),
+    (parts, body): (http::response::Parts, crate::agent::pool::PooledBody),
     pass_headers: &[&'static str],
     lease: Option<crate::agent::supervisor::Lease>,
 ) -> Response {

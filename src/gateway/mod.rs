@@ -9,6 +9,7 @@ use crate::config::{LimitsConfig, RuntimeConfig};
 use crate::store::Store;
 use crate::token::Authorizer;
 
+pub mod arn;
 pub mod cluster;
 pub mod cors;
 pub mod credential;
@@ -16,7 +17,6 @@ pub mod error;
 pub mod forward;
 pub mod limits;
 pub mod metrics;
-pub mod pool;
 pub mod redis_limits;
 pub mod revocation;
 pub mod route;
@@ -24,7 +24,6 @@ pub mod session;
 pub mod sse;
 pub mod stream;
 pub mod tokencache;
-pub mod upstream;
 pub mod ws;
 
 pub use error::GatewayError;
@@ -169,9 +168,9 @@ pub struct GatewayState {
     pub runtimes: Vec<Arc<Runtime>>,
     pub sessions: session::SessionBinder,
     /// Discovery documents and JWKS (rare requests).
-    pub client: upstream::HttpClient,
+    pub client: crate::outbound::HttpClient,
     /// Keep-alive connections to the agents, driven on the requests' own tasks.
-    pub pool: Arc<pool::Pool>,
+    pub pool: Arc<crate::agent::pool::Pool>,
     pub clock: Arc<dyn Clock>,
     /// The gateway's externally visible base URL.
     pub public_url: String,
@@ -199,7 +198,7 @@ impl GatewayState {
         runtimes: Vec<Arc<Runtime>>,
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
-        client: upstream::HttpClient,
+        client: crate::outbound::HttpClient,
         public_url: String,
         shutdown: tokio::sync::watch::Receiver<bool>,
         supervisor: Arc<crate::agent::supervisor::Supervisor>,
@@ -295,7 +294,7 @@ mod tests {
     fn paths_route_by_encoded_arn_raw_arn_id_or_name() {
         let runtimes = vec![Arc::new(runtime())];
         let arn = "arn:aws:bedrock-agentcore:us-east-1:000000000000:runtime/demo-abcdefghij";
-        let encoded = crate::server::encode_arn(arn);
+        let encoded = crate::gateway::arn::encode(arn);
         for (path, op) in [
             (
                 format!("/runtimes/{encoded}/invocations"),

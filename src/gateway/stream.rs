@@ -92,7 +92,7 @@ impl StreamRegistry {
 
 /// The agent's body on its way to the client.
 pub struct GuardedBody {
-    inner: super::pool::PooledBody,
+    inner: crate::agent::pool::PooledBody,
     sse: bool,
     idle: Duration,
     /// Armed lazily, when the agent first makes the client wait: an answer that arrives whole never touches
@@ -113,7 +113,7 @@ pub struct GuardedBody {
 impl GuardedBody {
     /// Wraps `inner`; `sse` selects the clean-ending style (a final `error` event).
     pub fn new(
-        inner: super::pool::PooledBody,
+        inner: crate::agent::pool::PooledBody,
         sse: bool,
         idle: Duration,
         stop: Arc<StopSignal>,

@@ -246,7 +246,7 @@ async fn connect_ws(
         {
             // A sandboxed session's agent: dialed inside its own network namespace.
             Some((host, _)) if crate::agent::netns::is_sandbox_host(host) => {
-                let stream = super::pool::dial(authority.as_deref().unwrap_or_default())
+                let stream = crate::agent::pool::dial(authority.as_deref().unwrap_or_default())
                     .await
                     .map_err(|e| {
                         tokio_tungstenite::tungstenite::Error::Io(std::io::Error::other(

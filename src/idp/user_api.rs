@@ -154,26 +154,7 @@ const IMMUTABLE: &[&str] = &[
     "email_verified",
     "phone_number_verified",
 ];
-/// The standard attributes of Cognito's default schema that a user may set.
-pub const STANDARD: &[&str] = &[
-    "email",
-    "name",
-    "given_name",
-    "family_name",
-    "middle_name",
-    "nickname",
-    "preferred_username",
-    "profile",
-    "picture",
-    "website",
-    "gender",
-    "birthdate",
-    "zoneinfo",
-    "locale",
-    "phone_number",
-    "address",
-    "updated_at",
-];
+pub use crate::config::idp_policy::STANDARD_ATTRIBUTES as STANDARD;
 
 /// `UpdateUserAttributes`. Attributes follow the schema and the client's write list. A new e-mail address
 /// replacing a verified one stays pending, and the verified one active, until `VerifyUserAttribute` (Cognito's

@@ -1087,7 +1087,7 @@ impl Store for SqliteStore {
 
 #[cfg(test)]
 mod tests {
-    //! The behaviour every backend shares is in tests/store_conformance.rs; here only what is SQLite's own.
+    //! The behaviour every backend shares is in tests/store/conformance.rs; here only what is SQLite's own.
     use super::*;
 
     fn pool(id: &str) -> PoolRow {

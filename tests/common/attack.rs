@@ -1,7 +1,7 @@
 //! The attack suite's harness: a table of cases (`case | expected | got`), token forgery helpers (raw JWS with any
 //! header, RS256 with any key, HS256 with any secret), raw-socket HTTP for framing attacks, and a recording HTTP
 //! server that tells whether gatehouse ever called it. Owns no assertions about gatehouse's behaviour itself:
-//! the cases live in `tests/attacks.rs`. Must never use fixed ports or fixed sleeps for readiness.
+//! the cases live in `tests/security/attacks/`. Must never use fixed ports or fixed sleeps for readiness.
 #![allow(dead_code)]
 
 use std::sync::atomic::{AtomicUsize, Ordering};

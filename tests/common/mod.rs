@@ -367,7 +367,7 @@ pub async fn invoke(
     }
 }
 
-// === IdP helpers (issue 3) ===
+// === IdP helpers ===
 
 impl Gatehouse {
     /// Runs `gatehouse <args> --data-dir <dir>` with `stdin`; returns (success, stdout+stderr).

@@ -16,7 +16,7 @@ import {
   srpStart,
 } from "../src/srp.ts";
 
-// The server side of SRP-6a as shared/reference/cognito-srp.md describes it, to check the client against.
+// The server side of SRP-6a as Cognito runs it (RFC 5054 with Cognito's derivation), to check the client against.
 async function serverSignature(opts: {
   poolName: string;
   userId: string;

@@ -1,4 +1,4 @@
-//! Several instances on one PostgreSQL database (issue 8), with real `gatehouse up` processes: two instances
+//! Several instances on one PostgreSQL database, with real `gatehouse up` processes: two instances
 //! behind a round-robin TCP "load balancer" whose address is the IdP's `public_url`, each also addressed
 //! directly (sign in on A, refresh on B, rotation and reuse across them, session hijack across them, sign-out
 //! and key rotation reaching the other instance); and one instance whose database connection goes through a
@@ -166,7 +166,7 @@ async fn two_instances_share_users_tokens_sessions_revocations_and_keys() {
     assert_eq!(jwt_part(&refreshed, 1)["iss"], issuer.as_str());
 
     // USER_SRP_AUTH: the challenge from A, the answer to B (a load balancer need not be sticky).
-    let c = crate::idp_srp::Client::new();
+    let c = crate::idp::srp::Client::new();
     let (st, body) = cognito(
         &p.idp_a,
         "InitiateAuth",
@@ -176,7 +176,7 @@ async fn two_instances_share_users_tokens_sessions_revocations_and_keys() {
     .await;
     assert_eq!(st, 200, "{body}");
     let params = &body["ChallengeParameters"];
-    let ts = crate::idp_srp::timestamp(now());
+    let ts = crate::idp::srp::timestamp(now());
     let sig = c.signature(&pool, params, password(), &ts);
     let answer = json!({"ChallengeName": "PASSWORD_VERIFIER", "ClientId": client,
         "ChallengeResponses": {"USERNAME": params["USER_ID_FOR_SRP"], "TIMESTAMP": ts,

@@ -349,7 +349,7 @@ async fn unknown_runtime_or_qualifier_is_404() {
     let url = format!(
         "{}/runtimes/{}/invocations",
         g.endpoints.gateway,
-        gatehouse::server::encode_arn(
+        gatehouse::gateway::arn::encode(
             "arn:aws:bedrock-agentcore:us-east-1:000000000000:runtime/nope-0123456789"
         )
     );

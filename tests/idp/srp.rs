@@ -1,5 +1,5 @@
-//! USER_SRP_AUTH against an independent client written from the SRP-6a description in
-//! shared/reference/cognito-srp.md (not from the server code): correct and wrong passwords, replayed and foreign
+//! USER_SRP_AUTH against an independent client written from the SRP-6a description of
+//! Cognito's protocol (RFC 5054 and Cognito's derivation, not from the server code): correct and wrong passwords, replayed and foreign
 //! SECRET_BLOCKs, stale TIMESTAMPs, A = 0 and A = N, unknown users.
 use aws_lc_rs::{digest, hmac};
 use base64::engine::general_purpose::STANDARD as B64;

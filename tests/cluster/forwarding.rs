@@ -1,4 +1,4 @@
-//! Cross-instance forwarding of isolated sessions (issue 8, item 4): two real `gatehouse up` processes share one
+//! Cross-instance forwarding of isolated sessions: two real `gatehouse up` processes share one
 //! database (a SQLite file: WAL and a busy timeout make that safe for processes on one machine) and a cluster
 //! secret. A session whose agent process runs on A and whose request lands on B is served by A's process through
 //! A's internal listener, the session row names A; when A is gone the session starts afresh on B. The internal
@@ -8,9 +8,9 @@ use std::process::Stdio;
 
 use serde_json::{json, Value};
 
+use crate::cluster::redis_limits::{metric, metrics, user_token};
 use crate::common::pg::TestDb;
 use crate::common::{body_text, invoke, send, Gatehouse, Invocation};
-use crate::redis_limits::{metric, metrics, user_token};
 
 const SESSION: &str = "x-amzn-bedrock-agentcore-runtime-session-id";
 

@@ -1,4 +1,4 @@
-//! Rate limits shared through Redis (issue 8, item 3): two real `gatehouse up` processes sharing one database and
+//! Rate limits shared through Redis: two real `gatehouse up` processes sharing one database and
 //! one Redis consume one user's budget together; Redis cut off → fail closed (503) or fail open (admitted), both
 //! visible in /metrics and logged once per transition; recovery when Redis comes back. Needs Redis at
 //! 127.0.0.1:6379 (`GATEHOUSE_SKIP_REDIS=1` skips these tests when it is absent). Each test uses its own key

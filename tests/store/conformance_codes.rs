@@ -4,7 +4,7 @@
 //! active one only through a verification code.
 use gatehouse::store::{CodeCheck, CodeEffect, CodeGate, CodePolicy};
 
-use crate::store_conformance::{code, postgres_pair, sqlite_pair, with_user, POOL, S};
+use crate::store::conformance::{code, postgres_pair, sqlite_pair, with_user, POOL, S};
 
 macro_rules! both {
     ($($name:ident),* $(,)?) => {

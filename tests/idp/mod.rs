@@ -1,0 +1,9 @@
+//! The identity provider: Cognito's operations, SRP, refresh, accounts, the admin API, the schema, and a real Cognito
+//! client library. Test modules only; owns no production code.
+pub mod account;
+pub mod admin;
+pub mod basics;
+pub mod client_lib;
+pub mod refresh;
+pub mod schema;
+pub mod srp;
