@@ -103,8 +103,8 @@ pub fn execute(args: UpArgs) -> anyhow::Result<()> {
     let rt = super::runtime()?;
     rt.block_on(server::run(opts, super::stop_signal(args.exit_with_parent)))
         .map_err(|e| match e {
-            ServerError::Usage(m) => anyhow::Error::new(UsageError(m)),
             ServerError::Config(c) => anyhow::Error::new(c),
+            e if e.is_usage() => anyhow::Error::new(UsageError(e.to_string())),
             other => anyhow::Error::new(other),
         })
 }

@@ -9,7 +9,6 @@ use std::sync::Arc;
 use super::{StoreArgs, UsageError};
 use crate::clock::{Clock, SystemClock};
 use crate::idp::{bootstrap, password, srp};
-use crate::server::open_store;
 use crate::store::{PasswordUpdate, PoolRow, Store, StoreError, UserRow};
 
 /// `user` subcommands.
@@ -151,11 +150,14 @@ where
 {
     let rt = super::runtime()?;
     rt.block_on(async move {
-        let store = open_store(&s.data_dir, s.database_url.as_deref())
+        let store = crate::store::open(&s.data_dir, s.database_url.as_deref())
             .await
-            .map_err(|e| match e {
-                crate::server::ServerError::Usage(m) => anyhow::Error::new(UsageError(m)),
-                other => anyhow::Error::new(other),
+            .map_err(|e| {
+                if e.is_usage() {
+                    anyhow::Error::new(UsageError(e.to_string()))
+                } else {
+                    anyhow::Error::new(e)
+                }
             })?;
         let (pool, _client) = bootstrap::default_pool(store.as_ref(), &SystemClock).await?;
         f(store, pool).await

@@ -15,7 +15,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::outbound::{self as upstream, HttpKeySource};
 use crate::server::Endpoints;
-use crate::store::{PostgresStore, SqliteStore, Store};
+use crate::store::{SqliteStore, Store};
 use crate::token::{KeySource, VerifyingKeys};
 
 /// What to audit.
@@ -58,25 +58,13 @@ pub async fn gather(opts: &ProbeOptions) -> Result<Facts, ProbeError> {
         .database_url
         .as_deref()
         .filter(|u| !u.trim().is_empty());
-    let store: Option<Box<dyn Store>> = match url {
-        Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => {
-            PostgresStore::open_url(u)
-                .await
-                .ok()
-                .map(|s| Box::new(s) as Box<dyn Store>)
-        }
-        Some(u) if u.starts_with("sqlite:") => SqliteStore::open_url(u)
-            .await
-            .ok()
-            .map(|s| Box::new(s) as Box<dyn Store>),
-        Some(path) => SqliteStore::open_file(Path::new(path))
-            .await
-            .ok()
-            .map(|s| Box::new(s) as Box<dyn Store>),
+    // Opened only if it exists (doctor must not create or tighten the data directory it checks).
+    let store = match url {
+        Some(u) => crate::store::open_url(u).await.ok(),
         None if db.exists() => SqliteStore::open_in(&opts.data_dir)
             .await
             .ok()
-            .map(|s| Box::new(s) as Box<dyn Store>),
+            .map(|s| std::sync::Arc::new(s) as std::sync::Arc<dyn Store>),
         None => None,
     };
     let (keys, clients) = if let Some(store) = &store {

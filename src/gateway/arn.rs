@@ -1,5 +1,5 @@
-//! Runtime ARNs in URLs: the one encoding of an ARN as a single path segment, as the AWS SDKs send it. Pure; never
-//! decodes or validates (routing decodes, `route`).
+//! Runtime ARNs: a new runtime's ARN, and the one encoding of an ARN as a single path segment, as the AWS SDKs
+//! send it. Pure; never decodes or validates (routing decodes, `route`).
 
 /// RFC 3986 unreserved characters stay as they are, like Python's `quote(arn, safe='')` in the AWS SDKs.
 const ARN_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
@@ -11,6 +11,17 @@ const ARN_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUM
 /// An ARN encoded as one URL path segment (`:` → `%3A`, `/` → `%2F`).
 pub fn encode(arn: &str) -> String {
     percent_encoding::utf8_percent_encode(arn, ARN_SEGMENT).to_string()
+}
+
+/// The account id in the ARNs of a gatehouse installation.
+pub const ACCOUNT_ID: &str = "000000000000";
+
+/// `arn:aws:bedrock-agentcore:{region}:000000000000:runtime/{name}-{10 alnum}`.
+pub fn candidate(region: &str, name: &str) -> String {
+    format!(
+        "arn:aws:bedrock-agentcore:{region}:{ACCOUNT_ID}:runtime/{name}-{}",
+        crate::util::random_alnum(10)
+    )
 }
 
 #[cfg(test)]

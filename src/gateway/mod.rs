@@ -10,6 +10,7 @@ use crate::store::Store;
 use crate::token::Authorizer;
 
 pub mod arn;
+pub mod build;
 pub mod cluster;
 pub mod cors;
 pub mod credential;

@@ -6,9 +6,11 @@ use async_trait::async_trait;
 
 mod code_limits;
 pub mod files;
+mod open;
 pub mod postgres;
 pub mod sqlite;
 
+pub use open::{create_data_dir, open, open_url, OpenError};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 

@@ -100,9 +100,7 @@ fn whoami(r: &Invocation) -> Value {
 
 async fn recorded_instance(db: &str, arn: &str, session: &str) -> Option<String> {
     let tmp = tempfile::tempdir().unwrap();
-    let store = gatehouse::server::open_store(tmp.path(), Some(db))
-        .await
-        .unwrap();
+    let store = gatehouse::store::open(tmp.path(), Some(db)).await.unwrap();
     store.session_instance(arn, session).await.unwrap()
 }
 
