@@ -1,13 +1,19 @@
-//! The embedded SQLite backend: one file in the data directory, WAL, foreign keys, a busy timeout so that
-//! `gatehouse user create` can write while `up` runs, and the migrations under `migrations/sqlite`.
-//! Owns its SQL; must never be reached from a request handler except through the `Store` trait.
-use std::path::Path;
+//! The PostgreSQL backend, for several gatehouse instances sharing one database (`--database-url
+//! postgres://…`): a connection pool that fails fast when the server is away (so callers answer 503 instead of
+//! hanging) and reconnects by itself, the migrations under `migrations/postgres`, and the concurrency rules that
+//! make it correct across instances: every transaction that changes a user's refresh tokens or writes a
+//! revocation first takes a transaction-scoped advisory lock on the user, and every insert into `revocations`
+//! happens under one advisory lock so that ids become visible in increasing order (the pollers read "ids after
+//! N"); both are also announced with `NOTIFY` so that every instance's pollers read at once instead of at their
+//! next tick. Owns its SQL; must never be reached from a request handler except through the `Store` trait, and must
+//! never log the database URL (it can carry a password).
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::{PgPool, Row};
 
 use super::{
     ClientRow, CodeCheck, CodeEffect, CodeGate, CodePolicy, CodeRow, KeyRow, PasswordUpdate,
@@ -24,290 +30,122 @@ const REFRESH_COLS: &str =
     "token_hash, pool_id, client_id, sub, origin_jti, auth_time, created_at, \
      expires_at, revoked_at, family_id, rotated_at";
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
-/// The database file's name inside the data directory.
-pub const DB_FILE: &str = "gatehouse.db";
+/// How long a caller waits for a pooled connection before the store reports `Unavailable`.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
+/// Connections per instance.
+pub const MAX_CONNECTIONS: u32 = 16;
+/// The two-key advisory lock under which revocation rows are inserted (two-key locks never collide with the
+/// one-key per-user locks).
+const REVOCATIONS_LOCK: (i32, i32) = (0x6761_7465, 1);
 
-/// A SQLite-backed `Store`.
+/// The `LISTEN/NOTIFY` channel on which revocations and signing keys are announced.
+pub const CHANGES_CHANNEL: &str = "gatehouse_changes";
+
+/// A PostgreSQL-backed `Store`.
 #[derive(Debug, Clone)]
-pub struct SqliteStore {
-    pool: SqlitePool,
+pub struct PostgresStore {
+    pool: PgPool,
+    changes: tokio::sync::watch::Receiver<u64>,
+    _listener: Arc<AbortOnDrop>,
 }
 
-impl SqliteStore {
-    /// Opens (creating if needed) `<data_dir>/gatehouse.db` and runs pending migrations.
-    pub async fn open_in(data_dir: &Path) -> Result<Self, StoreError> {
-        Self::open_file(&data_dir.join(DB_FILE)).await
-    }
+/// Stops the `LISTEN` task when the last handle of the store goes.
+#[derive(Debug)]
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
 
-    /// Opens (creating if needed) the database file at `path` and runs pending migrations.
-    pub async fn open_file(path: &Path) -> Result<Self, StoreError> {
-        private_file(path)?;
-        let opts = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
-        Self::connect(opts, 8).await
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
+}
 
-    /// Opens a database from a `sqlite:` URL (`sqlite::memory:` gets a single connection).
-    pub async fn open_url(url: &str) -> Result<Self, StoreError> {
-        if let Some(path) = super::files::sqlite_url_path(url) {
-            private_file(&path)?;
+/// Listens on `CHANGES_CHANNEL` for as long as the store lives, reconnecting by itself; bumps `tx` on every
+/// notification and after every (re)connection (notifications sent meanwhile are lost: pollers read again).
+async fn listen(pool: PgPool, tx: tokio::sync::watch::Sender<u64>) {
+    use sqlx::postgres::PgListener;
+    loop {
+        match PgListener::connect_with(&pool).await {
+            Ok(mut l) => match l.listen(CHANGES_CHANNEL).await {
+                Ok(()) => {
+                    tx.send_modify(|n| *n = n.wrapping_add(1));
+                    loop {
+                        match l.try_recv().await {
+                            Ok(_) => tx.send_modify(|n| *n = n.wrapping_add(1)),
+                            Err(e) => {
+                                tracing::debug!(error = %e, "change notifications interrupted");
+                                break;
+                            }
+                        }
+                    }
+                }
+                Err(e) => tracing::debug!(error = %e, "cannot LISTEN for changes"),
+            },
+            Err(e) => tracing::debug!(error = %e, "cannot connect to LISTEN for changes"),
         }
-        let opts = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
-        let max = if url.contains(":memory:") { 1 } else { 8 };
-        Self::connect(opts, max).await
+        tokio::time::sleep(Duration::from_secs(1)).await;
     }
+}
 
-    async fn connect(opts: SqliteConnectOptions, max: u32) -> Result<Self, StoreError> {
-        let pool = SqlitePoolOptions::new()
-            .max_connections(max)
+/// `postgres://user@host:port/db` without the password, for logs and errors.
+pub fn redacted(url: &str) -> String {
+    match PgConnectOptions::from_str(url) {
+        Ok(o) => format!(
+            "postgres://{}@{}:{}/{}",
+            o.get_username(),
+            o.get_host(),
+            o.get_port(),
+            o.get_database().unwrap_or("")
+        ),
+        Err(_) => "postgres://<unparsable URL>".into(),
+    }
+}
+
+impl PostgresStore {
+    /// Connects to `url` (`postgres://` or `postgresql://`) and runs pending migrations (sqlx serialises
+    /// concurrent migrators with an advisory lock, so instances may start together).
+    pub async fn open_url(url: &str) -> Result<Self, StoreError> {
+        let opts = PgConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Other(format!("bad PostgreSQL URL: {e}")))?
+            .application_name("gatehouse");
+        let pool = PgPoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .min_connections(0)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .idle_timeout(Duration::from_secs(300))
             .connect_with(opts)
             .await?;
         MIGRATOR
             .run(&pool)
             .await
             .map_err(|e| StoreError::Other(format!("migration failed: {e}")))?;
-        Ok(Self { pool })
+        let (tx, changes) = tokio::sync::watch::channel(0);
+        let listener = tokio::spawn(listen(pool.clone(), tx));
+        Ok(Self {
+            pool,
+            changes,
+            _listener: Arc::new(AbortOnDrop(listener)),
+        })
     }
 }
 
-/// The database file is created 0600 (or tightened to it) before SQLite opens it.
-fn private_file(path: &Path) -> Result<(), StoreError> {
-    match super::files::private_db_file(path) {
-        Ok(true) => {
-            tracing::warn!(path = %path.display(), "the database file was open to other users; now mode 600");
-            Ok(())
-        }
-        Ok(false) => Ok(()),
-        Err(e) => Err(StoreError::Other(format!(
-            "database file {}: {e}",
-            path.display()
-        ))),
-    }
-}
-
-fn pool_row(r: &sqlx::sqlite::SqliteRow) -> Result<PoolRow, sqlx::Error> {
-    Ok(PoolRow {
-        id: r.try_get("id")?,
-        region: r.try_get("region")?,
-        created_at: r.try_get("created_at")?,
-    })
-}
-
-fn client_row(r: &sqlx::sqlite::SqliteRow) -> Result<ClientRow, sqlx::Error> {
-    Ok(ClientRow {
-        id: r.try_get("id")?,
-        pool_id: r.try_get("pool_id")?,
-        name: r.try_get("name")?,
-        auth_flows: r.try_get("auth_flows")?,
-        created_at: r.try_get("created_at")?,
-        secret: r.try_get("secret")?,
-        scopes: r.try_get("scopes")?,
-        access_validity: r.try_get("access_validity")?,
-        id_validity: r.try_get("id_validity")?,
-        refresh_validity: r.try_get("refresh_validity")?,
-        rotation: r.try_get::<i64, _>("rotation")? != 0,
-        grace_seconds: r.try_get("grace_seconds")?,
-        allowed_origins: r.try_get("allowed_origins")?,
-    })
-}
-
-fn user_row(r: &sqlx::sqlite::SqliteRow) -> Result<UserRow, sqlx::Error> {
-    Ok(UserRow {
-        pool_id: r.try_get("pool_id")?,
-        sub: r.try_get("sub")?,
-        username: r.try_get("username")?,
-        email: r.try_get("email")?,
-        password_hash: r.try_get("password_hash")?,
-        status: r.try_get("status")?,
-        enabled: r.try_get::<i64, _>("enabled")? != 0,
-        created_at: r.try_get("created_at")?,
-        srp_salt: r.try_get("srp_salt")?,
-        srp_verifier: r.try_get("srp_verifier")?,
-        attributes: r.try_get("attributes")?,
-        email_verified: r.try_get::<i64, _>("email_verified")? != 0,
-        pending_email: r.try_get("pending_email")?,
-    })
-}
-
-fn refresh_row(r: &sqlx::sqlite::SqliteRow) -> Result<RefreshRow, sqlx::Error> {
-    let token_hash: String = r.try_get("token_hash")?;
-    let family: Option<String> = r.try_get("family_id")?;
-    Ok(RefreshRow {
-        family_id: family.unwrap_or_else(|| token_hash.clone()),
-        token_hash,
-        pool_id: r.try_get("pool_id")?,
-        client_id: r.try_get("client_id")?,
-        sub: r.try_get("sub")?,
-        origin_jti: r.try_get("origin_jti")?,
-        auth_time: r.try_get("auth_time")?,
-        created_at: r.try_get("created_at")?,
-        expires_at: r.try_get("expires_at")?,
-        revoked_at: r.try_get("revoked_at")?,
-        rotated_at: r.try_get("rotated_at")?,
-    })
-}
-
-type Tx<'a> = sqlx::Transaction<'a, sqlx::Sqlite>;
-
-async fn insert_refresh(tx: &mut Tx<'_>, row: &RefreshRow) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO refresh_tokens (token_hash, pool_id, client_id, sub, origin_jti, auth_time, \
-         created_at, expires_at, revoked_at, family_id, rotated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&row.token_hash)
-    .bind(&row.pool_id)
-    .bind(&row.client_id)
-    .bind(&row.sub)
-    .bind(&row.origin_jti)
-    .bind(row.auth_time)
-    .bind(row.created_at)
-    .bind(row.expires_at)
-    .bind(row.revoked_at)
-    .bind(&row.family_id)
-    .bind(row.rotated_at)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
-async fn add_revocation(
-    tx: &mut Tx<'_>,
-    pool_id: &str,
-    origin_jti: Option<&str>,
-    sub: Option<&str>,
-    not_before: i64,
-    now: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO revocations (pool_id, origin_jti, sub, not_before, created_at) VALUES (?, ?, ?, ?, ?)",
-    )
-    .bind(pool_id)
-    .bind(origin_jti)
-    .bind(sub)
-    .bind(not_before)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
-/// Revokes every live refresh token of `sub` and writes the `sub` revocation row.
-async fn revoke_user(
-    tx: &mut Tx<'_>,
-    pool_id: &str,
-    sub: &str,
-    not_before: i64,
-    now: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE refresh_tokens SET revoked_at = ? WHERE pool_id = ? AND sub = ? AND revoked_at IS NULL",
-    )
-    .bind(now)
-    .bind(pool_id)
-    .bind(sub)
-    .execute(&mut **tx)
-    .await?;
-    add_revocation(tx, pool_id, None, Some(sub), not_before, now).await
-}
-
-/// Revokes a whole family and writes a revocation row for each of its `origin_jti`s.
-async fn revoke_family(
-    tx: &mut Tx<'_>,
-    pool_id: &str,
-    family_id: &str,
-    now: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL",
-    )
-    .bind(now)
-    .bind(family_id)
-    .execute(&mut **tx)
-    .await?;
-    let jtis: Vec<String> = sqlx::query_scalar(
-        "SELECT DISTINCT origin_jti FROM refresh_tokens WHERE family_id = ? ORDER BY origin_jti",
-    )
-    .bind(family_id)
-    .fetch_all(&mut **tx)
-    .await?;
-    for j in jtis {
-        add_revocation(tx, pool_id, Some(&j), None, now, now).await?;
-    }
-    Ok(())
-}
-
-/// The user's `sub`, `NotFound` if there is no such user.
-async fn sub_of(tx: &mut Tx<'_>, pool_id: &str, username: &str) -> Result<String, sqlx::Error> {
-    sqlx::query_scalar("SELECT sub FROM users WHERE pool_id = ? AND username = ?")
-        .bind(pool_id)
-        .bind(username)
-        .fetch_one(&mut **tx)
-        .await
-}
-
-async fn write_password(
-    tx: &mut Tx<'_>,
-    pool_id: &str,
-    username: &str,
-    u: &PasswordUpdate,
-) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query(
-        "UPDATE users SET password_hash = ?, srp_salt = ?, srp_verifier = ?, status = ? \
-         WHERE pool_id = ? AND username = ?",
-    )
-    .bind(&u.password_hash)
-    .bind(&u.srp_salt)
-    .bind(&u.srp_verifier)
-    .bind(&u.status)
-    .bind(pool_id)
-    .bind(username)
-    .execute(&mut **tx)
-    .await?
-    .rows_affected())
-}
-
-async fn insert_user<'c, E>(ex: E, user: &UserRow) -> Result<(), sqlx::Error>
-where
-    E: sqlx::Executor<'c, Database = sqlx::Sqlite>,
-{
-    sqlx::query(
-        "INSERT INTO users (pool_id, sub, username, email, password_hash, status, enabled, created_at, \
-             srp_salt, srp_verifier, attributes, email_verified, pending_email) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&user.pool_id)
-    .bind(&user.sub)
-    .bind(&user.username)
-    .bind(&user.email)
-    .bind(&user.password_hash)
-    .bind(&user.status)
-    .bind(i64::from(user.enabled))
-    .bind(user.created_at)
-    .bind(&user.srp_salt)
-    .bind(&user.srp_verifier)
-    .bind(&user.attributes)
-    .bind(i64::from(user.email_verified))
-    .bind(&user.pending_email)
-    .execute(ex)
-    .await?;
-    Ok(())
-}
+mod sql;
+use sql::*;
 
 #[async_trait]
-impl Store for SqliteStore {
+impl Store for PostgresStore {
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+
+    fn changes(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        Some(self.changes.clone())
+    }
+
+    fn shared(&self) -> bool {
+        true
     }
 
     #[tracing::instrument(skip_all)]
@@ -317,9 +155,11 @@ impl Store for SqliteStore {
         client: ClientRow,
     ) -> Result<(PoolRow, ClientRow), StoreError> {
         let mut tx = self.pool.begin().await?;
+        // ON CONFLICT DO NOTHING waits for a concurrent inserter and then yields to it; the reads below (each
+        // with a fresh snapshot under READ COMMITTED) see whichever row won.
         sqlx::query(
-            "INSERT INTO user_pools (id, region, slot, created_at) VALUES (?, ?, 1, ?) \
-             ON CONFLICT(slot) DO NOTHING",
+            "INSERT INTO user_pools (id, region, slot, created_at) VALUES ($1, $2, 1, $3) \
+             ON CONFLICT (slot) DO NOTHING",
         )
         .bind(&pool.id)
         .bind(&pool.region)
@@ -332,7 +172,7 @@ impl Store for SqliteStore {
         let pool = pool_row(&row)?;
         sqlx::query(
             "INSERT INTO app_clients (id, pool_id, name, slot, auth_flows, created_at, allowed_origins) \
-             VALUES (?, ?, ?, 1, ?, ?, ?) ON CONFLICT(pool_id, slot) DO NOTHING",
+             VALUES ($1, $2, $3, 1, $4, $5, $6) ON CONFLICT (pool_id, slot) DO NOTHING",
         )
         .bind(&client.id)
         .bind(&pool.id)
@@ -343,7 +183,7 @@ impl Store for SqliteStore {
         .execute(&mut *tx)
         .await?;
         let row = sqlx::query(&format!(
-            "SELECT {CLIENT_COLS} FROM app_clients WHERE pool_id = ? AND slot = 1"
+            "SELECT {CLIENT_COLS} FROM app_clients WHERE pool_id = $1 AND slot = 1"
         ))
         .bind(&pool.id)
         .fetch_one(&mut *tx)
@@ -355,7 +195,7 @@ impl Store for SqliteStore {
 
     async fn clients(&self, pool_id: &str) -> Result<Vec<ClientRow>, StoreError> {
         let rows = sqlx::query(&format!(
-            "SELECT {CLIENT_COLS} FROM app_clients WHERE pool_id = ? ORDER BY created_at, id"
+            "SELECT {CLIENT_COLS} FROM app_clients WHERE pool_id = $1 ORDER BY created_at, id"
         ))
         .bind(pool_id)
         .fetch_all(&self.pool)
@@ -368,7 +208,7 @@ impl Store for SqliteStore {
         sqlx::query(
             "INSERT INTO app_clients (id, pool_id, name, auth_flows, created_at, secret, scopes, \
              access_validity, id_validity, refresh_validity, rotation, grace_seconds, allowed_origins) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(&c.id)
         .bind(&c.pool_id)
@@ -380,7 +220,7 @@ impl Store for SqliteStore {
         .bind(c.access_validity)
         .bind(c.id_validity)
         .bind(c.refresh_validity)
-        .bind(i64::from(c.rotation))
+        .bind(c.rotation)
         .bind(c.grace_seconds)
         .bind(&c.allowed_origins)
         .execute(&self.pool)
@@ -391,7 +231,7 @@ impl Store for SqliteStore {
     async fn signing_keys(&self, pool_id: &str) -> Result<Vec<KeyRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT kid, pool_id, pkcs8, created_at FROM signing_keys \
-             WHERE pool_id = ? AND retired_at IS NULL ORDER BY created_at, kid",
+             WHERE pool_id = $1 AND retired_at IS NULL ORDER BY created_at, kid",
         )
         .bind(pool_id)
         .fetch_all(&self.pool)
@@ -411,15 +251,18 @@ impl Store for SqliteStore {
 
     #[tracing::instrument(skip_all, fields(kid = %key.kid))]
     async fn insert_signing_key(&self, key: KeyRow) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
-            "INSERT INTO signing_keys (kid, pool_id, pkcs8, created_at) VALUES (?, ?, ?, ?)",
+            "INSERT INTO signing_keys (kid, pool_id, pkcs8, created_at) VALUES ($1, $2, $3, $4)",
         )
         .bind(&key.kid)
         .bind(&key.pool_id)
         .bind(&key.pkcs8)
         .bind(key.created_at)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        notify(&mut tx, "keys").await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -435,7 +278,7 @@ impl Store for SqliteStore {
         insert_user(&mut *tx, &user).await?;
         sqlx::query(
             "INSERT INTO codes (pool_id, username, purpose, code_hash, expires_at, attempts, created_at) \
-             VALUES (?, ?, ?, ?, ?, 0, ?)",
+             VALUES ($1, $2, $3, $4, $5, 0, $6)",
         )
         .bind(&code.pool_id)
         .bind(&code.username)
@@ -451,7 +294,7 @@ impl Store for SqliteStore {
 
     async fn find_user(&self, pool_id: &str, username: &str) -> Result<UserRow, StoreError> {
         let row = sqlx::query(&format!(
-            "SELECT {USER_COLS} FROM users WHERE pool_id = ? AND username = ?"
+            "SELECT {USER_COLS} FROM users WHERE pool_id = $1 AND username = $2"
         ))
         .bind(pool_id)
         .bind(username)
@@ -462,7 +305,7 @@ impl Store for SqliteStore {
 
     async fn find_user_by_sub(&self, pool_id: &str, sub: &str) -> Result<UserRow, StoreError> {
         let row = sqlx::query(&format!(
-            "SELECT {USER_COLS} FROM users WHERE pool_id = ? AND sub = ?"
+            "SELECT {USER_COLS} FROM users WHERE pool_id = $1 AND sub = $2"
         ))
         .bind(pool_id)
         .bind(sub)
@@ -473,7 +316,7 @@ impl Store for SqliteStore {
 
     async fn list_users(&self, pool_id: &str) -> Result<Vec<UserRow>, StoreError> {
         let rows = sqlx::query(&format!(
-            "SELECT {USER_COLS} FROM users WHERE pool_id = ? ORDER BY username"
+            "SELECT {USER_COLS} FROM users WHERE pool_id = $1 ORDER BY username"
         ))
         .bind(pool_id)
         .fetch_all(&self.pool)
@@ -491,11 +334,11 @@ impl Store for SqliteStore {
         now: i64,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
+        let sub = lock_username(&mut tx, pool_id, username).await?;
         if write_password(&mut tx, pool_id, username, &update).await? == 0 {
             return Err(StoreError::NotFound);
         }
         if revoke {
-            let sub = sub_of(&mut tx, pool_id, username).await?;
             revoke_user(&mut tx, pool_id, &sub, now, now).await?;
         }
         tx.commit().await?;
@@ -511,8 +354,9 @@ impl Store for SqliteStore {
         now: i64,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        let n = sqlx::query("UPDATE users SET enabled = ? WHERE pool_id = ? AND username = ?")
-            .bind(i64::from(enabled))
+        let sub = lock_username(&mut tx, pool_id, username).await?;
+        let n = sqlx::query("UPDATE users SET enabled = $1 WHERE pool_id = $2 AND username = $3")
+            .bind(enabled)
             .bind(pool_id)
             .bind(username)
             .execute(&mut *tx)
@@ -521,9 +365,8 @@ impl Store for SqliteStore {
         if n == 0 {
             return Err(StoreError::NotFound);
         }
-        let sub = sub_of(&mut tx, pool_id, username).await?;
         if enabled {
-            add_revocation(&mut tx, pool_id, None, Some(&sub), now, now).await?;
+            add_revocations(&mut tx, pool_id, &[(None, Some(&sub), now)], now).await?;
         } else {
             revoke_user(&mut tx, pool_id, &sub, i64::MAX, now).await?;
         }
@@ -534,9 +377,13 @@ impl Store for SqliteStore {
     #[tracing::instrument(skip_all, fields(%username))]
     async fn delete_user(&self, pool_id: &str, username: &str, now: i64) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        // A write first, so that the transaction holds the write lock before it reads (WAL: a deferred
-        // transaction that reads and then writes can fail when another writer committed in between).
-        let n = sqlx::query("UPDATE users SET enabled = 0 WHERE pool_id = ? AND username = ?")
+        let sub = lock_username(&mut tx, pool_id, username).await?;
+        sqlx::query("DELETE FROM codes WHERE pool_id = $1 AND username = $2")
+            .bind(pool_id)
+            .bind(username)
+            .execute(&mut *tx)
+            .await?;
+        let n = sqlx::query("DELETE FROM users WHERE pool_id = $1 AND username = $2")
             .bind(pool_id)
             .bind(username)
             .execute(&mut *tx)
@@ -545,18 +392,7 @@ impl Store for SqliteStore {
         if n == 0 {
             return Err(StoreError::NotFound);
         }
-        let sub = sub_of(&mut tx, pool_id, username).await?;
         revoke_user(&mut tx, pool_id, &sub, i64::MAX, now).await?;
-        sqlx::query("DELETE FROM codes WHERE pool_id = ? AND username = ?")
-            .bind(pool_id)
-            .bind(username)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM users WHERE pool_id = ? AND username = ?")
-            .bind(pool_id)
-            .bind(username)
-            .execute(&mut *tx)
-            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -570,10 +406,11 @@ impl Store for SqliteStore {
         attributes: String,
     ) -> Result<(), StoreError> {
         let n = sqlx::query(
-            "UPDATE users SET email = ?, email_verified = ?, attributes = ? WHERE pool_id = ? AND username = ?",
+            "UPDATE users SET email = $1, email_verified = $2, attributes = $3 \
+             WHERE pool_id = $4 AND username = $5",
         )
         .bind(email)
-        .bind(i64::from(email_verified))
+        .bind(email_verified)
         .bind(attributes)
         .bind(pool_id)
         .bind(username)
@@ -589,6 +426,7 @@ impl Store for SqliteStore {
     #[tracing::instrument(skip_all)]
     async fn global_sign_out(&self, pool_id: &str, sub: &str, now: i64) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
+        lock_user(&mut tx, sub).await?;
         revoke_user(&mut tx, pool_id, sub, now, now).await?;
         tx.commit().await?;
         Ok(())
@@ -597,7 +435,7 @@ impl Store for SqliteStore {
     async fn put_code(&self, row: CodeRow) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO codes (pool_id, username, purpose, code_hash, expires_at, attempts, created_at) \
-             VALUES (?, ?, ?, ?, ?, 0, ?) ON CONFLICT(pool_id, username, purpose) DO UPDATE SET \
+             VALUES ($1, $2, $3, $4, $5, 0, $6) ON CONFLICT (pool_id, username, purpose) DO UPDATE SET \
              code_hash = excluded.code_hash, expires_at = excluded.expires_at, attempts = 0, \
              created_at = excluded.created_at",
         )
@@ -619,7 +457,7 @@ impl Store for SqliteStore {
         policy: CodePolicy,
         now: i64,
     ) -> Result<CodeGate, StoreError> {
-        super::code_limits::issue_sqlite(&self.pool, (pool_id, username), policy, now).await
+        super::code_limits::issue_postgres(&self.pool, (pool_id, username), policy, now).await
     }
 
     async fn count_code_failure(
@@ -629,7 +467,7 @@ impl Store for SqliteStore {
         policy: CodePolicy,
         now: i64,
     ) -> Result<CodeGate, StoreError> {
-        super::code_limits::failure_sqlite(&self.pool, (pool_id, username), policy, now).await
+        super::code_limits::failure_postgres(&self.pool, (pool_id, username), policy, now).await
     }
 
     async fn code_gate(
@@ -638,7 +476,7 @@ impl Store for SqliteStore {
         username: &str,
         now: i64,
     ) -> Result<CodeGate, StoreError> {
-        super::code_limits::gate_sqlite(&self.pool, (pool_id, username), now).await
+        super::code_limits::gate_postgres(&self.pool, (pool_id, username), now).await
     }
 
     async fn set_pending_email(
@@ -647,7 +485,7 @@ impl Store for SqliteStore {
         username: &str,
         pending_email: Option<String>,
     ) -> Result<(), StoreError> {
-        super::code_limits::pending_email_sqlite(&self.pool, (pool_id, username), pending_email)
+        super::code_limits::pending_email_postgres(&self.pool, (pool_id, username), pending_email)
             .await
     }
 
@@ -663,10 +501,18 @@ impl Store for SqliteStore {
         now: i64,
     ) -> Result<CodeCheck, StoreError> {
         let mut tx = self.pool.begin().await?;
-        // Write first so that this transaction holds the write lock before it reads.
+        // The user lock first (a reset revokes sessions), so this never waits on a row another user-locked
+        // transaction holds.
+        let sub = match lock_username(&mut tx, pool_id, username).await {
+            Ok(s) => s,
+            Err(StoreError::NotFound) => return Ok(CodeCheck::Expired),
+            Err(e) => return Err(e),
+        };
+        // A conditional delete: of two concurrent uses of one code, the second waits for the first and then
+        // finds nothing to delete.
         let consumed = sqlx::query(
-            "DELETE FROM codes WHERE pool_id = ? AND username = ? AND purpose = ? AND code_hash = ? \
-             AND expires_at > ? AND attempts < ?",
+            "DELETE FROM codes WHERE pool_id = $1 AND username = $2 AND purpose = $3 AND code_hash = $4 \
+             AND expires_at > $5 AND attempts < $6",
         )
         .bind(pool_id)
         .bind(username)
@@ -681,8 +527,8 @@ impl Store for SqliteStore {
             match &effect {
                 CodeEffect::Confirm => {
                     sqlx::query(
-                        "UPDATE users SET status = 'CONFIRMED', email_verified = 1 \
-                         WHERE pool_id = ? AND username = ?",
+                        "UPDATE users SET status = 'CONFIRMED', email_verified = TRUE \
+                         WHERE pool_id = $1 AND username = $2",
                     )
                     .bind(pool_id)
                     .bind(username)
@@ -692,19 +538,18 @@ impl Store for SqliteStore {
                 CodeEffect::ResetPassword(u) => {
                     write_password(&mut tx, pool_id, username, u).await?;
                     sqlx::query(
-                        "UPDATE users SET email_verified = 1 WHERE pool_id = ? AND username = ?",
+                        "UPDATE users SET email_verified = TRUE WHERE pool_id = $1 AND username = $2",
                     )
                     .bind(pool_id)
                     .bind(username)
                     .execute(&mut *tx)
                     .await?;
-                    let sub = sub_of(&mut tx, pool_id, username).await?;
                     revoke_user(&mut tx, pool_id, &sub, now, now).await?;
                 }
                 CodeEffect::VerifyEmail => {
                     sqlx::query(
-                        "UPDATE users SET email = COALESCE(pending_email, email), email_verified = 1, \
-                         pending_email = NULL WHERE pool_id = ? AND username = ?",
+                        "UPDATE users SET email = COALESCE(pending_email, email), email_verified = TRUE, \
+                         pending_email = NULL WHERE pool_id = $1 AND username = $2",
                     )
                     .bind(pool_id)
                     .bind(username)
@@ -715,40 +560,31 @@ impl Store for SqliteStore {
             tx.commit().await?;
             return Ok(CodeCheck::Ok);
         }
-        let row = sqlx::query(
-            "SELECT expires_at, attempts FROM codes WHERE pool_id = ? AND username = ? AND purpose = ?",
+        // Count the attempt atomically; an expired or missing code is not counted.
+        let attempts: Option<i64> = sqlx::query_scalar(
+            "UPDATE codes SET attempts = attempts + 1 \
+             WHERE pool_id = $1 AND username = $2 AND purpose = $3 AND expires_at > $4 RETURNING attempts",
         )
         .bind(pool_id)
         .bind(username)
         .bind(purpose)
+        .bind(now)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some(row) = row else {
-            tx.commit().await?;
-            return Ok(CodeCheck::Expired);
-        };
-        let expires_at: i64 = row.try_get("expires_at")?;
-        let attempts: i64 = row.try_get("attempts")?;
-        let outcome = if expires_at <= now {
-            CodeCheck::Expired
-        } else if attempts + 1 >= max_attempts {
-            sqlx::query("DELETE FROM codes WHERE pool_id = ? AND username = ? AND purpose = ?")
+        let outcome = match attempts {
+            None => CodeCheck::Expired,
+            Some(n) if n >= max_attempts => {
+                sqlx::query(
+                    "DELETE FROM codes WHERE pool_id = $1 AND username = $2 AND purpose = $3",
+                )
                 .bind(pool_id)
                 .bind(username)
                 .bind(purpose)
                 .execute(&mut *tx)
                 .await?;
-            CodeCheck::TooManyAttempts
-        } else {
-            sqlx::query(
-                "UPDATE codes SET attempts = attempts + 1 WHERE pool_id = ? AND username = ? AND purpose = ?",
-            )
-            .bind(pool_id)
-            .bind(username)
-            .bind(purpose)
-            .execute(&mut *tx)
-            .await?;
-            CodeCheck::Mismatch
+                CodeCheck::TooManyAttempts
+            }
+            Some(_) => CodeCheck::Mismatch,
         };
         tx.commit().await?;
         Ok(outcome)
@@ -763,7 +599,7 @@ impl Store for SqliteStore {
 
     async fn find_refresh_token(&self, token_hash: &str) -> Result<RefreshRow, StoreError> {
         let row = sqlx::query(&format!(
-            "SELECT {REFRESH_COLS} FROM refresh_tokens WHERE token_hash = ?"
+            "SELECT {REFRESH_COLS} FROM refresh_tokens WHERE token_hash = $1"
         ))
         .bind(token_hash)
         .fetch_one(&self.pool)
@@ -780,20 +616,28 @@ impl Store for SqliteStore {
         now: i64,
     ) -> Result<RotateOutcome, StoreError> {
         let mut tx = self.pool.begin().await?;
-        // The conditional update comes first: it takes the write lock, so concurrent rotations of one token
-        // are serialised and exactly one of them sees `rotated_at IS NULL`.
+        let sub: Option<String> =
+            sqlx::query_scalar("SELECT sub FROM refresh_tokens WHERE token_hash = $1")
+                .bind(old_hash)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(sub) = sub else {
+            return Ok(RotateOutcome::Invalid);
+        };
+        // Every rotation, reuse detection and revocation of this user's tokens runs one at a time, on every
+        // instance; the conditional update below then lets exactly one exchange be the first.
+        lock_user(&mut tx, &sub).await?;
         let first = sqlx::query(
-            "UPDATE refresh_tokens SET rotated_at = ? WHERE token_hash = ? AND rotated_at IS NULL \
-             AND revoked_at IS NULL AND expires_at > ?",
+            "UPDATE refresh_tokens SET rotated_at = $1 WHERE token_hash = $2 AND rotated_at IS NULL \
+             AND revoked_at IS NULL AND expires_at > $1",
         )
         .bind(now)
         .bind(old_hash)
-        .bind(now)
         .execute(&mut *tx)
         .await?
         .rows_affected();
         let row = sqlx::query(&format!(
-            "SELECT {REFRESH_COLS} FROM refresh_tokens WHERE token_hash = ?"
+            "SELECT {REFRESH_COLS} FROM refresh_tokens WHERE token_hash = $1"
         ))
         .bind(old_hash)
         .fetch_optional(&mut *tx)
@@ -832,13 +676,8 @@ impl Store for SqliteStore {
         now: i64,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        // Take the write lock first (a no-op update) so that a concurrent rotation is ordered before or after.
-        sqlx::query("UPDATE refresh_tokens SET revoked_at = revoked_at WHERE token_hash = ?")
-            .bind(token_hash)
-            .execute(&mut *tx)
-            .await?;
         let row = sqlx::query(&format!(
-            "SELECT {REFRESH_COLS} FROM refresh_tokens WHERE token_hash = ? AND client_id = ?"
+            "SELECT {REFRESH_COLS} FROM refresh_tokens WHERE token_hash = $1 AND client_id = $2"
         ))
         .bind(token_hash)
         .bind(client_id)
@@ -848,6 +687,7 @@ impl Store for SqliteStore {
             return Err(StoreError::NotFound);
         };
         let row = refresh_row(&row)?;
+        lock_user(&mut tx, &row.sub).await?;
         revoke_family(&mut tx, &row.pool_id, &row.family_id, now).await?;
         tx.commit().await?;
         Ok(())
@@ -860,25 +700,13 @@ impl Store for SqliteStore {
     ) -> Result<Vec<RevocationRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, pool_id, origin_jti, sub, not_before, created_at FROM revocations \
-             WHERE id > ? ORDER BY id LIMIT ?",
+             WHERE id > $1 ORDER BY id LIMIT $2",
         )
         .bind(after_id)
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(RevocationRow {
-                    id: r.try_get("id")?,
-                    pool_id: r.try_get("pool_id")?,
-                    origin_jti: r.try_get("origin_jti")?,
-                    sub: r.try_get("sub")?,
-                    not_before: r.try_get("not_before")?,
-                    created_at: r.try_get("created_at")?,
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(StoreError::from)
+        Ok(rows.iter().map(revocation_row).collect::<Result<_, _>>()?)
     }
 
     async fn latest_sub_revocation(
@@ -887,7 +715,7 @@ impl Store for SqliteStore {
         sub: &str,
     ) -> Result<Option<i64>, StoreError> {
         Ok(sqlx::query_scalar(
-            "SELECT not_before FROM revocations WHERE pool_id = ? AND sub = ? ORDER BY id DESC LIMIT 1",
+            "SELECT not_before FROM revocations WHERE pool_id = $1 AND sub = $2 ORDER BY id DESC LIMIT 1",
         )
         .bind(pool_id)
         .bind(sub)
@@ -896,14 +724,13 @@ impl Store for SqliteStore {
     }
 
     async fn origin_revoked(&self, pool_id: &str, origin_jti: &str) -> Result<bool, StoreError> {
-        let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM revocations WHERE origin_jti = ? AND pool_id = ?",
+        Ok(sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM revocations WHERE origin_jti = $1 AND pool_id = $2)",
         )
         .bind(origin_jti)
         .bind(pool_id)
         .fetch_one(&self.pool)
-        .await?;
-        Ok(n > 0)
+        .await?)
     }
 
     async fn ensure_runtime_arn(
@@ -914,14 +741,14 @@ impl Store for SqliteStore {
     ) -> Result<String, StoreError> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
-            "INSERT INTO runtimes (name, arn, created_at) VALUES (?, ?, ?) ON CONFLICT(name) DO NOTHING",
+            "INSERT INTO runtimes (name, arn, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
         )
         .bind(name)
         .bind(candidate_arn)
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        let arn: String = sqlx::query_scalar("SELECT arn FROM runtimes WHERE name = ?")
+        let arn: String = sqlx::query_scalar("SELECT arn FROM runtimes WHERE name = $1")
             .bind(name)
             .fetch_one(&mut *tx)
             .await?;
@@ -937,12 +764,12 @@ impl Store for SqliteStore {
         owner: &SessionOwner,
         now: i64,
     ) -> Result<SessionOwner, StoreError> {
-        // One statement: the insert either creates the binding or leaves the existing one, and RETURNING is
-        // not used so that the read below sees whichever binding won.
+        // The insert waits for a concurrent binder of the same session (primary key) and then does nothing; the
+        // read, with a fresh snapshot, sees whichever binding committed first — on every instance.
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO session_bindings (runtime_arn, session_id, issuer, sub, created_at) \
-             VALUES (?, ?, ?, ?, ?) ON CONFLICT(runtime_arn, session_id) DO NOTHING",
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (runtime_arn, session_id) DO NOTHING",
         )
         .bind(runtime_arn)
         .bind(session_id)
@@ -952,7 +779,7 @@ impl Store for SqliteStore {
         .execute(&mut *tx)
         .await?;
         let row = sqlx::query(
-            "SELECT issuer, sub FROM session_bindings WHERE runtime_arn = ? AND session_id = ?",
+            "SELECT issuer, sub FROM session_bindings WHERE runtime_arn = $1 AND session_id = $2",
         )
         .bind(runtime_arn)
         .bind(session_id)
@@ -971,7 +798,7 @@ impl Store for SqliteStore {
         session_id: &str,
     ) -> Result<Option<SessionOwner>, StoreError> {
         let row = sqlx::query(
-            "SELECT issuer, sub FROM session_bindings WHERE runtime_arn = ? AND session_id = ?",
+            "SELECT issuer, sub FROM session_bindings WHERE runtime_arn = $1 AND session_id = $2",
         )
         .bind(runtime_arn)
         .bind(session_id)
@@ -996,7 +823,7 @@ impl Store for SqliteStore {
         let mut tx = self.pool.begin().await?;
         // Conditional update first (it takes the row's write lock), then read whichever claim won.
         sqlx::query(
-            "UPDATE session_bindings SET instance = ? WHERE runtime_arn = ? AND session_id = ? AND instance IS NULL",
+            "UPDATE session_bindings SET instance = $1 WHERE runtime_arn = $2 AND session_id = $3 AND instance IS NULL",
         )
         .bind(instance)
         .bind(runtime_arn)
@@ -1004,7 +831,7 @@ impl Store for SqliteStore {
         .execute(&mut *tx)
         .await?;
         let now: Option<Option<String>> = sqlx::query_scalar(
-            "SELECT instance FROM session_bindings WHERE runtime_arn = ? AND session_id = ?",
+            "SELECT instance FROM session_bindings WHERE runtime_arn = $1 AND session_id = $2",
         )
         .bind(runtime_arn)
         .bind(session_id)
@@ -1021,7 +848,7 @@ impl Store for SqliteStore {
         instance: &str,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE session_bindings SET instance = NULL WHERE runtime_arn = ? AND session_id = ? AND instance = ?",
+            "UPDATE session_bindings SET instance = NULL WHERE runtime_arn = $1 AND session_id = $2 AND instance = $3",
         )
         .bind(runtime_arn)
         .bind(session_id)
@@ -1037,7 +864,7 @@ impl Store for SqliteStore {
         session_id: &str,
     ) -> Result<Option<String>, StoreError> {
         let v: Option<Option<String>> = sqlx::query_scalar(
-            "SELECT instance FROM session_bindings WHERE runtime_arn = ? AND session_id = ?",
+            "SELECT instance FROM session_bindings WHERE runtime_arn = $1 AND session_id = $2",
         )
         .bind(runtime_arn)
         .bind(session_id)
@@ -1053,12 +880,12 @@ impl Store for SqliteStore {
         expires_at: i64,
         now: i64,
     ) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM pending_auths WHERE expires_at <= ?")
+        sqlx::query("DELETE FROM pending_auths WHERE expires_at <= $1")
             .bind(now)
             .execute(&self.pool)
             .await?;
         sqlx::query(
-            "INSERT INTO pending_auths (key_hash, payload, expires_at) VALUES (?, ?, ?) ON CONFLICT (key_hash) DO UPDATE SET payload = excluded.payload, expires_at = excluded.expires_at",
+            "INSERT INTO pending_auths (key_hash, payload, expires_at) VALUES ($1, $2, $3) ON CONFLICT (key_hash) DO UPDATE SET payload = excluded.payload, expires_at = excluded.expires_at",
         )
         .bind(key_hash)
         .bind(payload)
@@ -1070,7 +897,7 @@ impl Store for SqliteStore {
 
     async fn take_pending(&self, key_hash: &str, now: i64) -> Result<Option<String>, StoreError> {
         let row = sqlx::query(
-            "DELETE FROM pending_auths WHERE key_hash = ? RETURNING payload, expires_at",
+            "DELETE FROM pending_auths WHERE key_hash = $1 RETURNING payload, expires_at",
         )
         .bind(key_hash)
         .fetch_optional(&self.pool)
@@ -1082,45 +909,5 @@ impl Store for SqliteStore {
         Ok((expires_at > now)
             .then(|| row.try_get("payload"))
             .transpose()?)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    //! The behaviour every backend shares is in tests/store/conformance.rs; here only what is SQLite's own.
-    use super::*;
-
-    fn pool(id: &str) -> PoolRow {
-        PoolRow {
-            id: id.into(),
-            region: "us-east-1".into(),
-            created_at: 1,
-        }
-    }
-    fn client(id: &str) -> ClientRow {
-        ClientRow::new_public(
-            id.into(),
-            String::new(),
-            "web".into(),
-            "ALLOW_USER_PASSWORD_AUTH".into(),
-            1,
-        )
-    }
-
-    #[tokio::test]
-    async fn a_reopened_database_keeps_its_pool() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = SqliteStore::open_in(dir.path()).await.unwrap();
-        let (p1, _) = s
-            .ensure_default_pool(pool("us-east-1_AAAAAAAAA"), client("c1"))
-            .await
-            .unwrap();
-        drop(s);
-        let s = SqliteStore::open_in(dir.path()).await.unwrap();
-        let (p3, _) = s
-            .ensure_default_pool(pool("us-east-1_CCCCCCCCC"), client("c3"))
-            .await
-            .unwrap();
-        assert_eq!(p3.id, p1.id, "a reopened database keeps its pool");
     }
 }
