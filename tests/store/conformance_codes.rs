@@ -1,5 +1,5 @@
 //! The store contract of the code-flow limits and the pending e-mail, for every backend (SQLite and
-//! PostgreSQL, two handles on one database each, as in `store_conformance`): issuance counted per user within a
+//! PostgreSQL, two handles on one database each, as in `store::conformance`): issuance counted per user within a
 //! window, wrong codes counted across re-issues, the lockout and its end, a pending address that becomes the
 //! active one only through a verification code.
 use gatehouse::store::{CodeCheck, CodeEffect, CodeGate, CodePolicy};

@@ -3,7 +3,7 @@ use super::*;
 
 // === path escapes on the edge ===
 // Here against the placeholder edge (no web root); the same escapes against a served web root with dotfiles and
-// symlinks out of it are the table "edge path escapes (with a web root)" in `tests/edge.rs`.
+// symlinks out of it are the table "edge path escapes (with a web root)" in `tests/edge/site.rs`.
 
 #[tokio::test]
 async fn the_edge_serves_nothing_outside_its_root() {
