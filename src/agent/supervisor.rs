@@ -270,7 +270,7 @@ impl Supervisor {
             let session = parts.next().unwrap_or("").trim().to_string();
             if let Some(pid) = pid {
                 let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
-                let marker = format!("GATEHOUSE_SESSION_ID={session}");
+                let marker = format!("{}={session}", crate::config::env::ENV_SESSION_ID);
                 let ours = environ.split(|b| *b == 0).any(|kv| kv == marker.as_bytes());
                 if ours && !session.is_empty() {
                     let _ = kill(Pid::from_raw(-(pid as i32)), Signal::SIGKILL);

@@ -63,10 +63,10 @@ pub enum Command {
 #[derive(Debug, Clone, clap::Args)]
 pub struct StoreArgs {
     /// Directory for the embedded SQLite database, signing keys and endpoints.json.
-    #[arg(long, env = "GATEHOUSE_DATA_DIR", default_value = "./.gatehouse")]
+    #[arg(long, env = crate::config::env::ENV_DATA_DIR, default_value = "./.gatehouse")]
     pub data_dir: PathBuf,
     /// A database URL instead of the data directory's SQLite file (sqlite:PATH).
-    #[arg(long, env = "GATEHOUSE_DATABASE_URL")]
+    #[arg(long, env = crate::config::env::ENV_DATABASE_URL)]
     pub database_url: Option<String>,
 }
 

@@ -15,7 +15,7 @@ pub enum SessionsCommand {
     /// Show live session processes: runtime, user, session, started, last active, pid, state.
     List {
         /// The data directory of the running gatehouse.
-        #[arg(long, env = "GATEHOUSE_DATA_DIR", default_value = "./.gatehouse")]
+        #[arg(long, env = crate::config::env::ENV_DATA_DIR, default_value = "./.gatehouse")]
         data_dir: PathBuf,
         /// Print JSON instead of a table.
         #[arg(long)]
@@ -30,7 +30,7 @@ pub enum SessionsCommand {
         #[arg(long)]
         runtime: Option<String>,
         /// The data directory of the running gatehouse.
-        #[arg(long, env = "GATEHOUSE_DATA_DIR", default_value = "./.gatehouse")]
+        #[arg(long, env = crate::config::env::ENV_DATA_DIR, default_value = "./.gatehouse")]
         data_dir: PathBuf,
     },
 }

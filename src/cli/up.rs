@@ -35,7 +35,7 @@ pub struct UpArgs {
     #[arg(long, default_value_t = crate::gateway::tokencache::CAPACITY)]
     pub token_cache_entries: usize,
     /// Redis for rate limits shared by every instance (`redis://HOST:PORT/DB`); overrides `[gateway] redis_url`.
-    #[arg(long, env = "GATEHOUSE_REDIS_URL", hide_env_values = true)]
+    #[arg(long, env = crate::config::env::ENV_REDIS_URL, hide_env_values = true)]
     pub redis_url: Option<String>,
     /// Internal listener for forwarding isolated sessions between instances, HOST:PORT (needs `[cluster]`
     /// shared_secret_file; overrides `[cluster] internal_listen`). Reachable by the other instances only.
@@ -43,7 +43,7 @@ pub struct UpArgs {
     pub internal_listen: Option<SocketAddr>,
     /// The URL other instances reach this one's internal listener at (overrides `[cluster] internal_url`;
     /// e.g. `http://$(POD_IP):4010` in Kubernetes).
-    #[arg(long, env = "GATEHOUSE_INTERNAL_URL")]
+    #[arg(long, env = crate::config::env::ENV_INTERNAL_URL)]
     pub internal_url: Option<String>,
     /// The built web app to serve (a directory with index.html); overrides [web] root. Without it: a
     /// placeholder page.
