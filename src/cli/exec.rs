@@ -79,6 +79,7 @@ pub fn execute(a: ExecArgs) -> anyhow::Result<()> {
             workdir,
             hide_dirs: a.hide_dir,
             hide_files: a.hide_file,
+            command_files: crate::agent::sandbox::Plan::files_of(&a.command),
         };
         crate::agent::sandbox::enter(&plan)?;
         // Changing credentials cleared the death signal: arm it again, and make sure gatehouse did not die

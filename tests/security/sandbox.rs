@@ -16,6 +16,8 @@ const SESSION: &str = "x-amzn-bedrock-agentcore-runtime-session-id";
 struct Fixture {
     gw: Gatehouse,
     tmp: tempfile::TempDir,
+    /// A copy of the stock agent under /tmp, which the sandbox covers with a private tmpfs.
+    _agent_in_tmp: tempfile::TempDir,
 }
 
 async fn token() -> &'static str {
@@ -36,6 +38,12 @@ fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
         let tmp = tempfile::tempdir().unwrap();
+        let agent_in_tmp = tempfile::Builder::new()
+            .prefix("gatehouse-agent-")
+            .tempdir_in("/tmp")
+            .unwrap();
+        let stock_in_tmp = agent_in_tmp.path().join("stock_agent.py");
+        std::fs::copy(agent_script("stock_agent.py"), &stock_in_tmp).unwrap();
         let config = format!(
             r#"
 version = 1
@@ -60,10 +68,15 @@ idle_timeout = "2s"
 name = "kept"
 command = ["python3", "{stock}"]
 keep_workdir = true
+
+[[runtime]]
+name = "from_tmp"
+command = ["python3", "{stock_in_tmp}"]
 "#,
             root = tmp.path().join("sessions").display(),
             hostile = agent_script("hostile_agent.py"),
             stock = agent_script("stock_agent.py"),
+            stock_in_tmp = stock_in_tmp.display(),
         );
         let path = tmp.path().join("sandbox.toml");
         std::fs::write(&path, config).unwrap();
@@ -71,7 +84,11 @@ keep_workdir = true
             &tmp.path().join("data"),
             &["--config", path.to_str().unwrap()],
         );
-        Fixture { gw, tmp }
+        Fixture {
+            gw,
+            tmp,
+            _agent_in_tmp: agent_in_tmp,
+        }
     })
 }
 
@@ -443,4 +460,18 @@ async fn keep_workdir_keeps_a_sessions_directory_after_it_ends() {
         "the kept directory is gone"
     );
     std::fs::remove_dir_all(&cwd).unwrap();
+}
+
+/// /tmp is private in the sandbox; an agent whose program lies there (or gatehouse itself, built under /tmp) still
+/// starts: the files its command line names are bound back read-only, and the run is sandboxed (its own uid).
+#[tokio::test]
+async fn an_agent_installed_under_tmp_still_starts_sandboxed() {
+    let s = new_session();
+    let a = call("from_tmp", &s, json!({"prompt": "from tmp"})).await;
+    assert_eq!(a["echo"], "from tmp");
+    assert_eq!(a["session"], s.as_str());
+    assert!(
+        a["uid"].as_u64().is_some_and(|u| u >= 2_100_000_000),
+        "not sandboxed: {a}"
+    );
 }

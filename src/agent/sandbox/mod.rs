@@ -24,6 +24,21 @@ pub struct Plan {
     pub hide_dirs: Vec<PathBuf>,
     /// Files to hide behind /dev/null.
     pub hide_files: Vec<PathBuf>,
+    /// Files the agent's command line names (its program and absolute-path arguments): bound back read-only
+    /// when they lie in a host shared place (/tmp, /var/tmp, /run, /dev/shm) that the sandbox covers, so an
+    /// agent installed there still starts. Never bound back from a hidden directory or a hidden file.
+    pub command_files: Vec<PathBuf>,
+}
+
+impl Plan {
+    /// The files of `command` to keep visible: absolute paths of existing regular files.
+    pub fn files_of(command: &[String]) -> Vec<PathBuf> {
+        command
+            .iter()
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute() && p.is_file())
+            .collect()
+    }
 }
 
 /// A step of the sandbox that failed.

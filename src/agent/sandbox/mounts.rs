@@ -65,6 +65,8 @@ pub(super) fn apply(plan: &Plan) -> Result<(), SandboxError> {
     let workdir = std::fs::File::open(&plan.workdir).map_err(io("open the working directory"))?;
     let source = format!("/proc/self/fd/{}", workdir.as_raw_fd());
     let covered = covers(plan);
+    // Opened before they are covered, to be bound back read-only (the agent's program under /tmp, say).
+    let command_files = command_files_to_keep(plan, &covered)?;
     for dir in &covered {
         let private = PRIVATE.iter().find(|(p, _)| dir == Path::new(p));
         let options = match private {
@@ -86,6 +88,10 @@ pub(super) fn apply(plan: &Plan) -> Result<(), SandboxError> {
         .map_err(fail("bind the working directory back"))?;
     }
     drop(workdir);
+    for (path, file) in &command_files {
+        bind_read_only(path, file)?;
+    }
+    drop(command_files);
     for file in &plan.hide_files {
         if file.is_file() {
             mount(
@@ -106,6 +112,51 @@ pub(super) fn apply(plan: &Plan) -> Result<(), SandboxError> {
         Some("hidepid=invisible"),
     )
     .map_err(fail("mount a private /proc with hidepid=invisible"))
+}
+
+/// The command's files that lie in a covered host shared place (never in a hidden directory, never a hidden
+/// file), each opened now, before its place is covered.
+fn command_files_to_keep(
+    plan: &Plan,
+    covered: &[PathBuf],
+) -> Result<Vec<(PathBuf, std::fs::File)>, SandboxError> {
+    let mut keep = Vec::new();
+    for path in &plan.command_files {
+        let shared = HOST_SHARED.iter().any(|d| path.starts_with(d));
+        let hidden = plan.hide_dirs.iter().any(|d| path.starts_with(d))
+            || plan.hide_files.iter().any(|f| f == path);
+        if shared && !hidden && covered.iter().any(|d| path.starts_with(d)) {
+            let file =
+                std::fs::File::open(path).map_err(io("open a file of the agent's command"))?;
+            keep.push((path.clone(), file));
+        }
+    }
+    Ok(keep)
+}
+
+/// Binds `file` (open) back at `path` inside a covering tmpfs, read-only.
+fn bind_read_only(path: &Path, file: &std::fs::File) -> Result<(), SandboxError> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(io("recreate the path of a command file"))?;
+    }
+    std::fs::File::create(path).map_err(io("make a mount point for a command file"))?;
+    let source = format!("/proc/self/fd/{}", file.as_raw_fd());
+    mount(
+        Some(source.as_str()),
+        path,
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .map_err(fail("bind a command file back"))?;
+    mount(
+        None::<&str>,
+        path,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID,
+        None::<&str>,
+    )
+    .map_err(fail("make a command file read-only"))
 }
 
 /// Writable places of a sandboxed session besides its working directory.
