@@ -140,9 +140,10 @@ async fn refused(body: Value) -> String {
     detail
 }
 
-/// A directory under the build's temp dir (not hidden from agents, every parent world-traversable).
+/// A directory agents can see (not under /tmp, /var/tmp, /run or /dev/shm, which the sandbox covers, and not
+/// under the build's directory, which may be a checkout under /tmp), every parent world-traversable.
 fn open_dir(mode: u32) -> PathBuf {
-    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+    let d = PathBuf::from("/var/lib/gatehouse-test-dirs")
         .join(format!("sandbox-{}", gatehouse::util::random_alnum(10)));
     std::fs::create_dir_all(&d).unwrap();
     std::fs::set_permissions(&d, std::fs::Permissions::from_mode(mode)).unwrap();
