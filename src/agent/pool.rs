@@ -329,39 +329,58 @@ mod tests {
     /// An HTTP/1.1 agent on 127.0.0.1:0 answering every request with the client's port (so a test sees which
     /// connection carried it); `close_after` requests on a connection, it closes it.
     async fn agent(close_after: usize) -> String {
+        agent_reporting_closes(close_after).await.0
+    }
+
+    /// [`agent`], also reporting on the channel each connection it has closed (its socket dropped, so the
+    /// client's side already holds the end of the stream).
+    async fn agent_reporting_closes(
+        close_after: usize,
+    ) -> (String, tokio::sync::mpsc::UnboundedReceiver<()>) {
         let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = l.local_addr().unwrap();
+        let (closed_tx, closed_rx) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(async move {
-            while let Ok((mut s, peer)) = l.accept().await {
+            while let Ok((s, peer)) = l.accept().await {
+                let closed_tx = closed_tx.clone();
                 tokio::spawn(async move {
-                    let mut buf = Vec::new();
-                    let mut served = 0;
-                    loop {
-                        let mut chunk = [0u8; 4096];
-                        let n = s.read(&mut chunk).await.unwrap_or(0);
-                        if n == 0 {
-                            return;
-                        }
-                        buf.extend_from_slice(&chunk[..n]);
-                        // Requests in these tests have no body.
-                        while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                            buf.drain(..end + 4);
-                            let body = peer.port().to_string();
-                            let resp = format!(
-                                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}",
-                                body.len()
-                            );
-                            s.write_all(resp.as_bytes()).await.unwrap();
-                            served += 1;
-                            if served == close_after {
-                                return;
-                            }
-                        }
-                    }
+                    serve_connection(s, peer, close_after).await;
+                    let _ = closed_tx.send(());
                 });
             }
         });
-        format!("http://{addr}")
+        (format!("http://{addr}"), closed_rx)
+    }
+
+    async fn serve_connection(
+        mut s: tokio::net::TcpStream,
+        peer: std::net::SocketAddr,
+        close_after: usize,
+    ) {
+        let mut buf = Vec::new();
+        let mut served = 0;
+        loop {
+            let mut chunk = [0u8; 4096];
+            let n = s.read(&mut chunk).await.unwrap_or(0);
+            if n == 0 {
+                return;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+            // Requests in these tests have no body.
+            while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                buf.drain(..end + 4);
+                let body = peer.port().to_string();
+                let resp = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                s.write_all(resp.as_bytes()).await.unwrap();
+                served += 1;
+                if served == close_after {
+                    return;
+                }
+            }
+        }
     }
 
     async fn get(pool: &Arc<Pool>, base: &str) -> String {
@@ -406,11 +425,14 @@ mod tests {
 
     #[tokio::test]
     async fn an_idle_connection_the_agent_closed_is_replaced_transparently() {
-        let base = agent(1).await;
+        let (base, mut closed) = agent_reporting_closes(1).await;
         let pool = Arc::new(Pool::default());
         let mut seen = std::collections::HashSet::new();
         for _ in 0..4 {
             seen.insert(get(&pool, &base).await);
+            // The agent has closed the connection before the next request checks it out: the pool must notice
+            // and dial anew. (A close racing a request already written is a failure no client may retry.)
+            closed.recv().await.unwrap();
         }
         assert_eq!(seen.len(), 4, "every request needed its own connection");
     }

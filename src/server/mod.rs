@@ -32,6 +32,8 @@ mod listen;
 
 /// The file `up` writes once every listener is ready.
 pub const ENDPOINTS_FILE: &str = "endpoints.json";
+/// How long shutdown waits, once the listeners have drained, for WebSocket relays to send their close frames.
+const RELAY_CLOSE_GRACE: Duration = Duration::from_secs(2);
 /// How long shutdown waits for open connections to finish.
 pub const DRAIN_GRACE: Duration = Duration::from_secs(5);
 
@@ -168,6 +170,7 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<
     .await?;
     let background =
         start_background(&gw_state, &store, &idp_state, &clock, &pool.id, &stop_rx).await?;
+    let gw_metrics = gw_state.metrics.clone();
     let served = serve(
         bound, &opts, app_config, gw_state, &store, &idp_state, internal_l, &stop_rx,
     )
@@ -192,7 +195,7 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<
     shutdown.await;
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
-    stop(served.tasks, background, &agents.supervisor).await;
+    stop(served.tasks, background, &gw_metrics, &agents.supervisor).await;
     if let Some(agent) = agents.reference {
         agent.stop().await;
     }
@@ -456,11 +459,13 @@ async fn serve(
     })
 }
 
-/// After the stop signal: the listeners drain (each waits up to `DRAIN_GRACE` for its connections), the background
-/// tasks end, then every session process is stopped.
+/// After the stop signal: the listeners drain (each waits up to `DRAIN_GRACE` for its connections), the WebSocket
+/// relays (tasks of their own once upgraded) send their close frames, the background tasks end, then every session
+/// process is stopped.
 async fn stop(
     mut listeners: JoinSet<()>,
     background: background::Background,
+    gw_metrics: &crate::gateway::metrics::Metrics,
     supervisor: &crate::agent::supervisor::Supervisor,
 ) {
     let drained = tokio::time::timeout(DRAIN_GRACE + Duration::from_secs(1), async {
@@ -470,6 +475,18 @@ async fn stop(
     if drained.is_err() {
         tracing::warn!("listeners did not stop in time");
         listeners.abort_all();
+    }
+    let relays_done = tokio::time::timeout(RELAY_CLOSE_GRACE, async {
+        while gw_metrics.active_streams() > 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    if relays_done.is_err() {
+        tracing::warn!(
+            open = gw_metrics.active_streams(),
+            "streams still open after {RELAY_CLOSE_GRACE:?}; closing them"
+        );
     }
     background.drain(Duration::from_secs(2)).await;
     supervisor.stop_all().await;

@@ -422,6 +422,15 @@ fn a_restart_reaps_processes_an_earlier_run_left_behind() {
         format!("{}\n{session}\n", bystander.id()),
     )
     .unwrap();
+    // A process just spawned shows its new environment only once the kernel has finished `execve` (until then
+    // /proc/<pid>/environ reads empty); an earlier run's leftovers are long past that point.
+    let marker = format!("GATEHOUSE_SESSION_ID={session}");
+    crate::common::poll(Duration::from_secs(10), "the child's environment", || {
+        let env = std::fs::read(format!("/proc/{}/environ", child.id())).ok()?;
+        env.split(|b| *b == 0)
+            .any(|kv| kv == marker.as_bytes())
+            .then_some(())
+    });
     assert_eq!(
         gatehouse::agent::supervisor::Supervisor::reap_leftovers(tmp.path()),
         1
