@@ -1,6 +1,7 @@
 //! A session process's start-up (spawn through `gatehouse exec-agent` until `/ping` answers), sandboxed against
 //! `isolation = "none"`, with the reference agent (`gatehouse agent`) as the session's program. Criterion
-//! measures each; a final interleaved run prints both medians and their ratio (target: sandboxed <= 1.5x).
+//! measures each; a final interleaved run prints the medians and their ratios (target: sandboxed <= 1.5x), with
+//! a sandboxed start under `egress = "all"` (slirp4netns attached) when slirp4netns is installed.
 //! Needs root (the sandbox's per-session uids); without it only the unsandboxed start is measured.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use gatehouse::agent::launch::{Hidden, Launcher};
 use gatehouse::agent::supervisor::{ProcessSpec, Supervisor};
 use gatehouse::clock::SystemClock;
-use gatehouse::config::{Isolation, LimitsConfig, SandboxConfig};
+use gatehouse::config::{Egress, Isolation, LimitsConfig, SandboxConfig};
 
 struct Bench {
     rt: tokio::runtime::Runtime,
@@ -47,15 +48,16 @@ fn setup() -> Bench {
     Bench { rt, sup, _tmp: tmp }
 }
 
-fn spec(isolation: Isolation) -> ProcessSpec {
+fn spec(isolation: Isolation, egress: Egress) -> ProcessSpec {
     ProcessSpec {
         runtime: "bench".into(),
-        arn: format!("arn:bench:{isolation:?}"),
+        arn: format!("arn:bench:{isolation:?}:{egress:?}"),
         argv: vec!["gatehouse".into(), "agent".into()],
         idle_timeout: Duration::from_secs(3600),
         max_lifetime: Duration::from_secs(3600),
         limits: LimitsConfig::default(),
         isolation,
+        egress,
         keep_workdir: false,
     }
 }
@@ -81,9 +83,18 @@ fn median(mut v: Vec<Duration>) -> Duration {
 fn bench(c: &mut Criterion) {
     let b = setup();
     let root = nix::unistd::geteuid().is_root();
-    let mut modes = vec![("isolation_none", spec(Isolation::None))];
+    let mut modes = vec![("isolation_none", spec(Isolation::None, Egress::None))];
+    let slirp = std::path::Path::new(gatehouse::config::sandbox::DEFAULT_SLIRP4NETNS).is_file();
     if root {
-        modes.push(("sandboxed", spec(Isolation::Sandbox)));
+        modes.push(("sandboxed", spec(Isolation::Sandbox, Egress::None)));
+        if slirp {
+            modes.push((
+                "sandboxed_egress_all",
+                spec(Isolation::Sandbox, Egress::All),
+            ));
+        } else {
+            eprintln!("no slirp4netns: the egress = \"all\" start is not measured");
+        }
     } else {
         eprintln!("not root: the sandboxed start is not measured");
     }
@@ -97,16 +108,25 @@ fn bench(c: &mut Criterion) {
     g.finish();
     if root {
         // Interleaved, so drift on a shared machine hits both alike.
-        let (mut none, mut sandboxed) = (Vec::new(), Vec::new());
+        let mut samples: Vec<Vec<Duration>> = vec![Vec::new(); modes.len()];
         for _ in 0..30 {
-            none.push(start_once(&b, &modes[0].1));
-            sandboxed.push(start_once(&b, &modes[1].1));
+            for (i, (_, s)) in modes.iter().enumerate() {
+                samples[i].push(start_once(&b, s));
+            }
         }
-        let (n, s) = (median(none), median(sandboxed));
+        let medians: Vec<Duration> = samples.into_iter().map(median).collect();
+        let (n, s) = (medians[0], medians[1]);
         println!(
             "session start-up, median of 30 interleaved: isolation=none {n:?}, sandboxed {s:?}, ratio {:.2}x (target <= 1.5x)",
             s.as_secs_f64() / n.as_secs_f64()
         );
+        if let Some(e) = medians.get(2) {
+            println!(
+                "sandboxed with egress = \"all\" {e:?}: {:.2}x isolation=none, {:.2}x sandboxed",
+                e.as_secs_f64() / n.as_secs_f64(),
+                e.as_secs_f64() / s.as_secs_f64()
+            );
+        }
     }
 }
 

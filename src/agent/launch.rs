@@ -10,7 +10,7 @@ use std::process::Stdio;
 
 use tokio::process::Command;
 
-use crate::config::{LimitsConfig, SandboxConfig};
+use crate::config::{Egress, LimitsConfig, SandboxConfig};
 
 /// The port a sandboxed agent listens on inside its own network namespace (AgentCore's contract).
 pub const SANDBOX_PORT: u16 = 8080;
@@ -42,6 +42,8 @@ pub struct LaunchArgs<'a> {
     /// `Some(uid)`: sandboxed under that uid.
     pub uid: Option<u32>,
     pub port: u16,
+    /// The sandboxed session's outbound network.
+    pub egress: Egress,
 }
 
 fn absolute(p: &Path) -> PathBuf {
@@ -135,6 +137,12 @@ impl Launcher {
         }
         if let Some(uid) = a.uid {
             self.sandbox_args(&mut cmd, uid, a.workdir);
+            if a.egress == Egress::All {
+                cmd.arg("--egress-all");
+                for net in &self.sandbox.egress_deny {
+                    cmd.arg("--egress-deny").arg(net.to_string());
+                }
+            }
         }
         cmd.arg("--").args(&argv);
         cmd.env_clear()
@@ -200,6 +208,7 @@ impl Launcher {
             workdir: &workdir,
             uid: Some(lease.uid),
             port: SANDBOX_PORT,
+            egress: Egress::None,
         });
         let out = cmd.output().await;
         let _ = std::fs::remove_dir_all(&workdir);

@@ -11,3 +11,4 @@ pub mod reference;
 pub mod sandbox;
 pub mod supervisor;
 pub mod uids;
+pub mod usernet;

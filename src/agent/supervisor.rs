@@ -22,7 +22,7 @@ use super::launch::{LaunchArgs, Launcher, SANDBOX_PORT};
 use super::netns::Registration;
 use super::uids::{UidLease, UidPool};
 use crate::clock::Clock;
-use crate::config::{Isolation, LimitsConfig};
+use crate::config::{Egress, Isolation, LimitsConfig};
 use crate::outbound::HttpClient;
 
 /// Bytes of a process's stderr kept for the log when it fails.
@@ -50,6 +50,8 @@ pub struct ProcessSpec {
     pub max_lifetime: Duration,
     pub limits: LimitsConfig,
     pub isolation: Isolation,
+    /// Outbound network of a sandboxed process.
+    pub egress: Egress,
     /// Keep the working directory after the session ends (debugging).
     pub keep_workdir: bool,
 }
@@ -79,6 +81,8 @@ pub struct SessionProcess {
     _netns: Option<Registration>,
     /// The session's uid, held until the process is gone (sandboxed processes only).
     _uid: Option<UidLease>,
+    /// The user-mode network of an `egress = "all"` session, stopped with it.
+    usernet: Mutex<Option<super::usernet::UserNet>>,
 }
 
 /// Keeps a session process counted as busy while a request or stream uses it.
@@ -435,6 +439,7 @@ impl Supervisor {
             workdir: &workdir,
             uid: uid.as_ref().map(|u| u.uid),
             port,
+            egress: spec.egress,
         });
         let mut child = match cmd.spawn() {
             Ok(c) => c,
@@ -497,6 +502,7 @@ impl Supervisor {
             keep_workdir: spec.keep_workdir,
             _netns: netns,
             _uid: uid,
+            usernet: Mutex::new(None),
         };
         let started = Instant::now();
         let deadline = started + spec.limits.start_timeout;
@@ -509,14 +515,23 @@ impl Supervisor {
                 Some(reg) => reg.attach(pid).unwrap_or(false),
                 None => true,
             };
-            if attached && self.get(&ping).await.is_ok() {
+            // The network is configured before the agent's first request can be let through.
+            let network = if attached && spec.egress == Egress::All {
+                self.attach_usernet(&p).await
+            } else {
+                Ok(())
+            };
+            if network.is_ok() && attached && self.get(&ping).await.is_ok() {
                 break;
             }
             let exited = p.child.lock().await.try_wait().ok().flatten();
-            if exited.is_some() || Instant::now() >= deadline {
-                let why = match exited {
-                    Some(status) => format!("exited with {status}"),
-                    None => format!("no answer on /ping within {:?}", spec.limits.start_timeout),
+            if exited.is_some() || network.is_err() || Instant::now() >= deadline {
+                let why = match (exited, network) {
+                    (Some(status), _) => format!("exited with {status}"),
+                    (None, Err(e)) => format!("egress = \"all\": {e}"),
+                    (None, Ok(())) => {
+                        format!("no answer on /ping within {:?}", spec.limits.start_timeout)
+                    }
                 };
                 tracing::error!(runtime = %spec.runtime, pid, %why, stderr = %p.stderr_tail(), "agent process failed to start");
                 self.kill_process(&p, Duration::ZERO).await;
@@ -533,6 +548,19 @@ impl Supervisor {
         }
         tracing::info!(runtime = %spec.runtime, pid, url = %p.url, "agent process started");
         Ok(p)
+    }
+
+    /// Attaches the session's user-mode network (once; later calls find it there).
+    async fn attach_usernet(&self, p: &SessionProcess) -> Result<(), String> {
+        if p.usernet.lock().map(|n| n.is_some()).unwrap_or(false) {
+            return Ok(());
+        }
+        let net =
+            super::usernet::UserNet::attach(&self.launcher.sandbox.slirp4netns, p.pid).await?;
+        if let Ok(mut slot) = p.usernet.lock() {
+            *slot = Some(net);
+        }
+        Ok(())
     }
 
     /// SIGTERM to the process group, SIGKILL after `grace`.

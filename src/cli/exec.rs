@@ -37,6 +37,12 @@ pub struct ExecArgs {
     /// A file the agent must not see (repeatable).
     #[arg(long)]
     pub hide_file: Vec<PathBuf>,
+    /// `egress = "all"`: prepare the namespace for the user-mode network stack gatehouse attaches to it.
+    #[arg(long)]
+    pub egress_all: bool,
+    /// With --egress-all: an IPv4 network (a.b.c.d/len) the agent must never reach (repeatable).
+    #[arg(long)]
+    pub egress_deny: Vec<crate::config::sandbox::Ipv4Net>,
     /// The agent program and its arguments.
     #[arg(trailing_var_arg = true, required = true, allow_hyphen_values = true)]
     pub command: Vec<String>,
@@ -80,6 +86,7 @@ pub fn execute(a: ExecArgs) -> anyhow::Result<()> {
             hide_dirs: a.hide_dir,
             hide_files: a.hide_file,
             command_files: crate::agent::sandbox::Plan::files_of(&a.command),
+            egress_deny: a.egress_all.then_some(a.egress_deny),
         };
         crate::agent::sandbox::enter(&plan)?;
         // Changing credentials cleared the death signal: arm it again, and make sure gatehouse did not die

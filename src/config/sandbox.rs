@@ -1,7 +1,8 @@
 //! The agent sandbox's settings: `[sandbox]` (the uid range session processes run under, where their working
 //! directories live) and the per-runtime `isolation`, `egress` and `keep_workdir` keys. Checked at load, errors
 //! naming the key. Must never accept a setting that weakens the sandbox silently: `isolation = "none"` is
-//! explicit (and `doctor` fails it), `egress = "all"` is refused until it is implemented.
+//! explicit (and `doctor` fails it), `egress = "all"` is explicit per runtime (and `doctor` warns about it).
+use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
 use serde::Deserialize;
@@ -12,6 +13,11 @@ use super::{err, ConfigError};
 pub const DEFAULT_UID_RANGE: (u32, u32) = (2_100_000_000, 2_100_065_535);
 /// Default of `[sandbox] workdir_root`.
 pub const DEFAULT_WORKDIR_ROOT: &str = "/var/lib/gatehouse-sessions";
+/// Default of `[sandbox] slirp4netns`: Debian's package installs it here.
+pub const DEFAULT_SLIRP4NETNS: &str = "/usr/bin/slirp4netns";
+/// Default of `[sandbox] egress_deny`: link-local addresses, where cloud metadata services hand out the host's
+/// own credentials.
+pub const DEFAULT_EGRESS_DENY: &[&str] = &["169.254.0.0/16"];
 
 /// `[sandbox]` as written.
 #[derive(Debug, Default, Deserialize)]
@@ -21,6 +27,49 @@ pub struct RawSandbox {
     pub uid_range: Option<Vec<i64>>,
     /// Absolute directory under which each session gets its own working directory.
     pub workdir_root: Option<String>,
+    /// Absolute path of the `slirp4netns` program (`egress = "all"` runtimes).
+    pub slirp4netns: Option<String>,
+    /// IPv4 networks (`a.b.c.d/len`) an `egress = "all"` session can never reach.
+    pub egress_deny: Option<Vec<String>>,
+}
+
+/// An IPv4 network: address and prefix length, the address's host bits zero.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ipv4Net {
+    pub addr: Ipv4Addr,
+    pub prefix: u8,
+}
+
+impl std::str::FromStr for Ipv4Net {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (a, p) = s
+            .split_once('/')
+            .ok_or_else(|| format!("'{s}' is not a network: write it as a.b.c.d/len"))?;
+        let addr: Ipv4Addr = a
+            .parse()
+            .map_err(|_| format!("'{a}' is not an IPv4 address"))?;
+        let prefix: u8 = p
+            .parse()
+            .ok()
+            .filter(|p| *p <= 32)
+            .ok_or_else(|| format!("'{p}' is not a prefix length from 0 to 32"))?;
+        let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
+        if u32::from(addr) & !mask != 0 {
+            return Err(format!(
+                "'{s}' has host bits set: the network is {}/{prefix}",
+                Ipv4Addr::from(u32::from(addr) & mask)
+            ));
+        }
+        Ok(Self { addr, prefix })
+    }
+}
+
+impl std::fmt::Display for Ipv4Net {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
 }
 
 /// A checked `[sandbox]`.
@@ -30,6 +79,10 @@ pub struct SandboxConfig {
     pub uid_range: (u32, u32),
     /// Session working directories live here (never inside the data directory).
     pub workdir_root: PathBuf,
+    /// The user-mode network stack that gives `egress = "all"` sessions their outbound network.
+    pub slirp4netns: PathBuf,
+    /// Networks `egress = "all"` sessions can never reach (besides the host's loopback, always refused).
+    pub egress_deny: Vec<Ipv4Net>,
 }
 
 impl Default for SandboxConfig {
@@ -37,6 +90,11 @@ impl Default for SandboxConfig {
         Self {
             uid_range: DEFAULT_UID_RANGE,
             workdir_root: PathBuf::from(DEFAULT_WORKDIR_ROOT),
+            slirp4netns: PathBuf::from(DEFAULT_SLIRP4NETNS),
+            egress_deny: DEFAULT_EGRESS_DENY
+                .iter()
+                .filter_map(|n| n.parse().ok())
+                .collect(),
         }
     }
 }
@@ -57,6 +115,10 @@ pub enum Egress {
     /// Loopback only, inside the session's own network namespace.
     #[default]
     None,
+    /// Outbound connections through a user-mode network stack (slirp4netns) attached to the session's own
+    /// namespace: the network the host reaches, but never the host's loopback (where gatehouse, its store and
+    /// the other agents listen) nor `[sandbox] egress_deny`. Nothing outside can connect in.
+    All,
 }
 
 pub(super) fn check_sandbox(errors: &mut Vec<ConfigError>, raw: RawSandbox) -> SandboxConfig {
@@ -72,6 +134,26 @@ pub(super) fn check_sandbox(errors: &mut Vec<ConfigError>, raw: RawSandbox) -> S
                 "sandbox.uid_range",
                 "must be [first, last] with 1000 <= first <= last < 4294967295, e.g. [2100000000, 2100065535]",
             ),
+        }
+    }
+    if let Some(path) = raw.slirp4netns {
+        if path.starts_with('/') {
+            c.slirp4netns = PathBuf::from(path);
+        } else {
+            err(
+                errors,
+                "sandbox.slirp4netns",
+                "must be an absolute path, e.g. \"/usr/bin/slirp4netns\"",
+            );
+        }
+    }
+    if let Some(nets) = raw.egress_deny {
+        c.egress_deny.clear();
+        for (i, n) in nets.iter().enumerate() {
+            match n.parse() {
+                Ok(net) => c.egress_deny.push(net),
+                Err(e) => err(errors, format!("sandbox.egress_deny[{i}]"), e),
+            }
         }
     }
     if let Some(root) = raw.workdir_root {
@@ -114,14 +196,7 @@ pub(super) fn check_runtime_keys(
     };
     let eg = match egress.as_deref() {
         None | Some("none") => Egress::None,
-        Some("all") => {
-            err(
-                errors,
-                key("egress"),
-                "\"all\" is not supported yet: sandboxed session processes have loopback only; use \"none\"",
-            );
-            Egress::None
-        }
+        Some("all") => Egress::All,
         Some(other) => {
             err(
                 errors,
@@ -131,6 +206,14 @@ pub(super) fn check_runtime_keys(
             Egress::None
         }
     };
+    if has_command && iso == Isolation::None && egress.is_some() {
+        err(
+            errors,
+            key("egress"),
+            "applies only to a sandboxed runtime: with isolation = \"none\" the agent shares gatehouse's own \
+             network; remove one of the two",
+        );
+    }
     if !has_command && (isolation.is_some() || egress.is_some()) {
         err(
             errors,
@@ -166,16 +249,76 @@ mod tests {
     }
 
     #[test]
+    fn egress_all_is_explicit_and_denies_link_local_by_default() {
+        let c = Config::from_toml(
+            "version = 1\n[[runtime]]\nname = \"a\"\ncommand = [\"x\"]\negress = \"all\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.runtimes[0].egress, super::Egress::All);
+        let deny: Vec<String> = c
+            .sandbox
+            .egress_deny
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        assert_eq!(deny, ["169.254.0.0/16"]);
+        assert_eq!(
+            c.sandbox.slirp4netns,
+            std::path::Path::new("/usr/bin/slirp4netns")
+        );
+        let c = Config::from_toml(
+            "version = 1\n[sandbox]\negress_deny = [\"10.0.0.0/8\", \"0.0.0.0/0\"]\nslirp4netns = \"/opt/s\"\n",
+        )
+        .unwrap();
+        let deny: Vec<String> = c
+            .sandbox
+            .egress_deny
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        assert_eq!(
+            deny,
+            ["10.0.0.0/8", "0.0.0.0/0"],
+            "the list replaces the default"
+        );
+        assert_eq!(c.sandbox.slirp4netns, std::path::Path::new("/opt/s"));
+    }
+
+    #[test]
     fn bad_keys_are_named() {
         let e = errors("version = 1\n[sandbox]\nuid_range = [5, 1]\nworkdir_root = \"rel\"\n");
         assert!(e.contains("sandbox.uid_range"), "{e}");
         assert!(e.contains("sandbox.workdir_root"), "{e}");
         let e = errors(
-            "version = 1\n[[runtime]]\nname = \"a\"\ncommand = [\"x\"]\nisolation = \"weak\"\negress = \"all\"\n",
+            "version = 1\n[[runtime]]\nname = \"a\"\ncommand = [\"x\"]\nisolation = \"weak\"\negress = \"some\"\n",
         );
         assert!(e.contains("runtime[0].isolation"), "{e}");
         assert!(
-            e.contains("runtime[0].egress") && e.contains("not supported yet"),
+            e.contains("runtime[0].egress") && e.contains("'some' is not one of"),
+            "{e}"
+        );
+        let e = errors(
+            "version = 1\n[sandbox]\nslirp4netns = \"slirp\"\negress_deny = [\"10.0.0.0/8\", \"10.0.0.1/8\", \"1.2.3.4\", \"1.2.3.0/33\"]\n",
+        );
+        assert!(e.contains("sandbox.slirp4netns"), "{e}");
+        assert!(!e.contains("sandbox.egress_deny[0]"), "{e}");
+        assert!(
+            e.contains("sandbox.egress_deny[1]") && e.contains("host bits"),
+            "{e}"
+        );
+        assert!(
+            e.contains("sandbox.egress_deny[2]") && e.contains("a.b.c.d/len"),
+            "{e}"
+        );
+        assert!(
+            e.contains("sandbox.egress_deny[3]") && e.contains("prefix length"),
+            "{e}"
+        );
+        let e = errors(
+            "version = 1\n[[runtime]]\nname = \"a\"\ncommand = [\"x\"]\nisolation = \"none\"\negress = \"none\"\n",
+        );
+        assert!(
+            e.contains("runtime[0].egress") && e.contains("shares gatehouse's own"),
             "{e}"
         );
         let e = errors("version = 1\n[sandbox]\nuid_rang = [1, 2]\n");

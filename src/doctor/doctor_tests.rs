@@ -93,7 +93,12 @@ fn every_control_trips_on_a_bad_deployment() {
     unsandboxed.versions.clear();
     unsandboxed.command = Some(vec!["gatehouse".into(), "agent".into()]);
     unsandboxed.isolation = crate::config::Isolation::None;
-    config.runtimes = vec![bad_runtime(), open, unsandboxed];
+    let mut online = RuntimeConfig::simple("online", "http://127.0.0.1:1");
+    online.versions.clear();
+    online.command = Some(vec!["gatehouse".into(), "agent".into()]);
+    online.egress = crate::config::Egress::All;
+    config.sandbox.slirp4netns = "/nonexistent/slirp4netns".into();
+    config.runtimes = vec![bad_runtime(), open, unsandboxed, online];
     f.config = Ok(config);
     let public = IpAddr::from([203, 0, 113, 7]);
     f.listeners = Listeners {
@@ -164,6 +169,10 @@ fn every_control_trips_on_a_bad_deployment() {
     assert!(failed.contains(&("identity", "bad".into())));
     assert!(failed.contains(&("identity", "open".into())));
     assert!(failed.contains(&("isolation", "bare".into())));
+    assert!(
+        failed.contains(&("isolation", "online".into())),
+        "egress = \"all\" without slirp4netns passed"
+    );
     assert!(checks.iter().all(|c| c.pass || !c.fix.is_empty()));
     assert!(checks.iter().all(|c| !c.line().contains("secret@")));
 }
@@ -311,5 +320,29 @@ fn shared_rate_limits_that_fail_open_fail_the_audit() {
         !c.line().contains("hunter2"),
         "the Redis password leaked: {}",
         c.line()
+    );
+}
+
+#[test]
+fn an_egress_all_runtime_passes_with_slirp4netns_and_names_what_it_cannot_reach() {
+    let mut f = good();
+    let mut config = Config::default();
+    let mut online = RuntimeConfig::simple("online", "http://127.0.0.1:1");
+    online.command = Some(vec!["gatehouse".into(), "agent".into()]);
+    online.egress = crate::config::Egress::All;
+    config.runtimes = vec![online];
+    // Any existing file stands in for the program: doctor checks it is there, not what it is.
+    config.sandbox.slirp4netns = std::env::current_exe().unwrap();
+    f.config = Ok(config);
+    let checks = audit(&f);
+    let line = checks
+        .iter()
+        .find(|c| c.control == "isolation" && c.subject == "online")
+        .unwrap();
+    assert!(line.pass, "{line:?}");
+    assert!(
+        line.detail
+            .contains("never its loopback nor 169.254.0.0/16"),
+        "{line:?}"
     );
 }

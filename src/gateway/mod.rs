@@ -147,6 +147,7 @@ impl Runtime {
                     max_lifetime: rc.max_lifetime,
                     limits: rc.limits.clone(),
                     isolation: rc.isolation,
+                    egress: rc.egress,
                     keep_workdir: rc.keep_workdir,
                 }),
             limits: rc.limits.clone(),

@@ -110,6 +110,7 @@ pub(super) async fn check_sandbox(
             )));
         }
     }
+    check_egress(config)?;
     let swept: Vec<&str> = config
         .runtimes
         .iter()
@@ -131,4 +132,28 @@ pub(super) async fn check_sandbox(
             sandboxed.join(", ")
         ))
     })
+}
+
+/// Refuses `egress = "all"` runtimes when slirp4netns, which gives them their network, is not there.
+fn check_egress(config: &Config) -> Result<(), ServerError> {
+    let online: Vec<&str> = config
+        .runtimes
+        .iter()
+        .filter(|r| {
+            r.command.is_some()
+                && r.isolation == crate::config::Isolation::Sandbox
+                && r.egress == crate::config::Egress::All
+        })
+        .map(|r| r.name.as_str())
+        .collect();
+    let program = &config.sandbox.slirp4netns;
+    if online.is_empty() || program.is_file() {
+        return Ok(());
+    }
+    Err(ServerError::Usage(format!(
+        "runtime {} has egress = \"all\", which needs slirp4netns, and {} is not there: install Debian's \
+         slirp4netns package, set [sandbox] slirp4netns to where it is, or remove egress = \"all\"",
+        online.join(", "),
+        program.display()
+    )))
 }

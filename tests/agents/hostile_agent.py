@@ -130,7 +130,16 @@ def capabilities(a):
 
 
 def whoami(a):
-    return False, json.dumps({"uid": os.getuid(), "cwd": os.getcwd(), "port": int(os.environ["PORT"]), "secret": SECRET})
+    return False, json.dumps({"uid": os.getuid(), "pid": os.getpid(), "cwd": os.getcwd(), "port": int(os.environ["PORT"]), "secret": SECRET})
+
+
+def cat(a):
+    """Not an escape: shows a file the agent may read (its resolver configuration, say)."""
+    try:
+        with open(a["path"]) as f:
+            return False, f.read(4096)
+    except OSError as e:
+        return False, err(e)
 
 
 def plant(a):
@@ -150,6 +159,7 @@ ATTACKS = {
     "setuid_binary": setuid_binary,
     "capabilities": capabilities,
     "whoami": whoami,
+    "cat": cat,
     "plant": plant,
 }
 

@@ -2,11 +2,15 @@
 //! becomes the session's agent program: new mount, network, IPC and UTS namespaces; gatehouse's data directory,
 //! the sessions root, the configuration file and the host's shared places (/tmp, /run, /dev/shm, /var/tmp) hidden
 //! with only the session's own working directory bound back; a fresh /proc that shows only the session's own
-//! processes; loopback as the only network; Landlock (read and execute everywhere, write only in the working
+//! processes; loopback as the only network (or, for `egress = "all"`, the interface a user-mode network stack
+//! adds once the agent runs, with `prohibit` routes for the host's side of it and `[sandbox] egress_deny`, and a
+//! resolv.conf naming that stack's DNS forwarder); Landlock (read and execute everywhere, write only in the working
 //! directory and private /tmp); then the session's own uid/gid with no groups and no capabilities (bounding set
 //! included), no_new_privs and a seccomp deny-list. Must never start the agent with any step skipped: each
 //! failure is an error naming the step, and the agent does not run.
 use std::path::PathBuf;
+
+use crate::config::sandbox::Ipv4Net;
 
 mod identity;
 mod mounts;
@@ -28,7 +32,18 @@ pub struct Plan {
     /// when they lie in a host shared place (/tmp, /var/tmp, /run, /dev/shm) that the sandbox covers, so an
     /// agent installed there still starts. Never bound back from a hidden directory or a hidden file.
     pub command_files: Vec<PathBuf>,
+    /// `Some(networks never to reach)` for an `egress = "all"` session; `None`: loopback only.
+    pub egress_deny: Option<Vec<Ipv4Net>>,
 }
+
+/// The address of the host in slirp4netns's network (which it forwards to the host's loopback unless told not
+/// to): always prohibited for `egress = "all"` sessions, besides `--disable-host-loopback`.
+pub const SLIRP_HOST: Ipv4Net = Ipv4Net {
+    addr: std::net::Ipv4Addr::new(10, 0, 2, 2),
+    prefix: 32,
+};
+/// slirp4netns's DNS forwarder, which an `egress = "all"` session's resolv.conf names.
+pub const SLIRP_DNS: std::net::Ipv4Addr = std::net::Ipv4Addr::new(10, 0, 2, 3);
 
 impl Plan {
     /// The files of `command` to keep visible: absolute paths of existing regular files.
@@ -69,6 +84,11 @@ pub fn enter(plan: &Plan) -> Result<(), SandboxError> {
         "unshare mount, network, IPC and UTS namespaces (needs root)",
     ))?;
     netlink::loopback_up()?;
+    if let Some(deny) = &plan.egress_deny {
+        let mut nets = vec![SLIRP_HOST];
+        nets.extend(deny.iter().copied());
+        netlink::prohibit_routes(&nets)?;
+    }
     mounts::apply(plan)?;
     std::env::set_current_dir(&plan.workdir).map_err(|e| SandboxError {
         step: "enter the working directory",

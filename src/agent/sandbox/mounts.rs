@@ -1,8 +1,9 @@
 //! The session's view of the file system, in its own mount namespace: propagation made private (nothing leaks
 //! back to the host), the hidden directories covered by an empty root-owned tmpfs, the hidden files by
 //! /dev/null, the working directory bound back at its own path, a private /tmp and /dev/shm, and a fresh /proc
-//! mounted `hidepid=invisible` so only the session's own processes (its own uid) appear. Must never mount
-//! anything in the host's namespace.
+//! mounted `hidepid=invisible` so only the session's own processes (its own uid) appear; for an `egress =
+//! "all"` session, a read-only resolv.conf naming slirp4netns's DNS forwarder over the host's. Must never mount
+//! anything in the host's namespace, nor create or write a file outside a tmpfs of its own.
 use std::os::fd::AsRawFd as _;
 use std::path::{Path, PathBuf};
 
@@ -67,6 +68,8 @@ pub(super) fn apply(plan: &Plan) -> Result<(), SandboxError> {
     let covered = covers(plan);
     // Opened before they are covered, to be bound back read-only (the agent's program under /tmp, say).
     let command_files = command_files_to_keep(plan, &covered)?;
+    // Where the resolver reads its configuration (a symbolic link followed now, before /run is covered).
+    let resolv = plan.egress_deny.as_ref().map(|_| resolv_conf_target());
     for dir in &covered {
         let private = PRIVATE.iter().find(|(p, _)| dir == Path::new(p));
         let options = match private {
@@ -89,9 +92,12 @@ pub(super) fn apply(plan: &Plan) -> Result<(), SandboxError> {
     }
     drop(workdir);
     for (path, file) in &command_files {
-        bind_read_only(path, file)?;
+        bind_read_only(path, file, true)?;
     }
     drop(command_files);
+    if let Some(target) = resolv {
+        bind_resolv_conf(&target, &covered)?;
+    }
     for file in &plan.hide_files {
         if file.is_file() {
             mount(
@@ -134,12 +140,53 @@ fn command_files_to_keep(
     Ok(keep)
 }
 
-/// Binds `file` (open) back at `path` inside a covering tmpfs, read-only.
-fn bind_read_only(path: &Path, file: &std::fs::File) -> Result<(), SandboxError> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(io("recreate the path of a command file"))?;
+/// `/etc/resolv.conf`, or where its symbolic link points.
+fn resolv_conf_target() -> PathBuf {
+    let link = Path::new("/etc/resolv.conf");
+    match std::fs::read_link(link) {
+        Ok(to) => std::fs::canonicalize(link).unwrap_or_else(|_| Path::new("/etc").join(to)),
+        Err(_) => link.to_path_buf(),
     }
-    std::fs::File::create(path).map_err(io("make a mount point for a command file"))?;
+}
+
+/// A resolv.conf naming slirp4netns's DNS forwarder, bound read-only at `target`: over the host's file when
+/// there is one, at a new mount point only inside a covering tmpfs; written in the private /tmp and unlinked
+/// from there once bound.
+fn bind_resolv_conf(target: &Path, covered: &[PathBuf]) -> Result<(), SandboxError> {
+    let in_tmpfs = covered.iter().any(|d| target.starts_with(d));
+    if !target.is_file() && !in_tmpfs {
+        return Ok(()); // no resolver configuration on this host to replace
+    }
+    let staged = Path::new("/tmp/.gatehouse-resolv.conf");
+    let step = "write the session's resolv.conf";
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(staged)
+        .map_err(io(step))?;
+    std::io::Write::write_all(
+        &mut f,
+        format!("nameserver {}\n", super::SLIRP_DNS).as_bytes(),
+    )
+    .map_err(io(step))?;
+    drop(f);
+    std::fs::set_permissions(staged, std::os::unix::fs::PermissionsExt::from_mode(0o444))
+        .map_err(io(step))?;
+    let file = std::fs::File::open(staged).map_err(io(step))?;
+    // Bound while it still has a name (an unlinked file cannot be a bind source), then unlinked.
+    bind_read_only(target, &file, !target.is_file())?;
+    std::fs::remove_file(staged).map_err(io(step))
+}
+
+/// Binds `file` (open) at `path`, read-only; `create` makes the mount point first (only ever inside a covering
+/// tmpfs).
+fn bind_read_only(path: &Path, file: &std::fs::File, create: bool) -> Result<(), SandboxError> {
+    if create {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(io("recreate the path of a bound file"))?;
+        }
+        std::fs::File::create(path).map_err(io("make a mount point for a bound file"))?;
+    }
     let source = format!("/proc/self/fd/{}", file.as_raw_fd());
     mount(
         Some(source.as_str()),
@@ -148,7 +195,7 @@ fn bind_read_only(path: &Path, file: &std::fs::File) -> Result<(), SandboxError>
         MsFlags::MS_BIND,
         None::<&str>,
     )
-    .map_err(fail("bind a command file back"))?;
+    .map_err(fail("bind a file back"))?;
     mount(
         None::<&str>,
         path,
@@ -156,7 +203,7 @@ fn bind_read_only(path: &Path, file: &std::fs::File) -> Result<(), SandboxError>
         MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID,
         None::<&str>,
     )
-    .map_err(fail("make a command file read-only"))
+    .map_err(fail("make a bound file read-only"))
 }
 
 /// Writable places of a sandboxed session besides its working directory.
