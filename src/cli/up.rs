@@ -36,7 +36,7 @@ pub struct UpArgs {
     pub token_cache_entries: usize,
     /// Redis for rate limits shared by every instance (`redis://HOST:PORT/DB`); overrides `[gateway] redis_url`.
     #[arg(long, env = crate::config::env::ENV_REDIS_URL, hide_env_values = true)]
-    pub redis_url: Option<String>,
+    pub redis_url: Option<crate::config::Secret>,
     /// Internal listener for forwarding isolated sessions between instances, HOST:PORT (needs `[cluster]`
     /// shared_secret_file; overrides `[cluster] internal_listen`). Reachable by the other instances only.
     #[arg(long)]

@@ -17,6 +17,7 @@ pub mod listeners;
 pub mod runtime;
 pub mod runtime_limits;
 pub mod sandbox;
+pub mod secret;
 pub mod web;
 
 pub use authorizer::{AuthorizerConfig, RawAuthorizer, RawClaimRule};
@@ -34,6 +35,7 @@ pub use runtime::{
 };
 pub use runtime_limits::{LimitsConfig, RawLimits};
 pub use sandbox::{Egress, Isolation, SandboxConfig};
+pub use secret::Secret;
 pub use web::{ip_is_loopback, RawWeb, WebConfig};
 
 /// One problem with the configuration, naming the key.

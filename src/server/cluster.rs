@@ -69,6 +69,7 @@ pub(super) async fn shared_rate_limiter(
     let Some(url) = opts.redis_url.as_ref().or(cfg.redis_url.as_ref()) else {
         return Ok(None);
     };
+    let url = url.expose();
     let limiter = RedisRateLimiter::new(url, cfg).map_err(ServerError::Usage)?;
     let policy = if cfg.fail_open { "open" } else { "closed" };
     if limiter.probe().await {

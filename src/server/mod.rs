@@ -51,7 +51,7 @@ pub struct UpOptions {
     pub token_cache_entries: usize,
     pub config: Config,
     /// Overrides `[gateway] redis_url` (from `--redis-url` / `GATEHOUSE_REDIS_URL`).
-    pub redis_url: Option<String>,
+    pub redis_url: Option<crate::config::Secret>,
     /// Overrides `[cluster] internal_listen` (from `--internal-listen`).
     pub internal_listen: Option<SocketAddr>,
     /// Overrides `[cluster] internal_url` (from `--internal-url` / `GATEHOUSE_INTERNAL_URL`).
