@@ -14,6 +14,7 @@ pub mod gateway;
 pub mod idp;
 pub mod idp_policy;
 pub mod listeners;
+pub mod overrides;
 pub mod runtime;
 pub mod runtime_limits;
 pub mod sandbox;
@@ -29,6 +30,7 @@ pub use gateway::{
     DEFAULT_REDIS_TIMEOUT,
 };
 pub use idp::{IdpConfig, RawIdp, RawSmtp, SmtpConfig};
+pub use overrides::{resolve, Overrides};
 pub use runtime::{
     restricted_header, valid_runtime_name, RawEndpoint, RawRuntime, RawVersion, RuntimeConfig,
     DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_LIFETIME,
