@@ -411,8 +411,15 @@ mod tests {
             "version = 1\n[idp]\ncode_lifetime_secs = 60\n[idp.smtp]\nhost = \"127.0.0.1\"\nfrom = \"a@b.c\"\n",
         )
         .unwrap();
-        assert_eq!(c.idp.code_lifetime_secs, Some(60));
+        assert_eq!(c.idp.code_lifetime, Some(Duration::from_secs(60)));
         assert_eq!(c.idp.smtp.unwrap().port, 25);
+        let d = Config::from_toml(
+            "version = 1\n[idp]\ncode_lifetime_secs = \"2h\"\nfailed_signin_window_secs = \"30m\"\ncode_lockout_secs = \"1h\"\n",
+        )
+        .unwrap();
+        assert_eq!(d.idp.code_lifetime, Some(Duration::from_secs(7200)));
+        assert_eq!(d.idp.failed_signin_window, Duration::from_secs(1800));
+        assert_eq!(d.idp.policy.code_lockout, Duration::from_secs(3600));
         let e = Config::from_toml(
             "version = 1\n[idp]\ncode_lifetime_secs = 0\nmax_failed_signins_per_ip = 0\n[idp.smtp]\nport = 2525\n",
         )
