@@ -102,6 +102,15 @@ pub(super) fn positive(
     }
 }
 
+/// `raw.field` if the file sets it, else `default.field`, for each named field (the checked field has the raw
+/// key's name and type).
+macro_rules! or_default {
+    ($raw:expr, $default:expr, $f:ident) => {
+        $raw.$f.unwrap_or($default.$f)
+    };
+}
+pub(super) use or_default;
+
 /// A span written as whole seconds (the old form, `900`) or as a duration (`"15m"`, `"30d"`), as the `[idp]`
 /// keys take it.
 #[derive(Debug, Clone, PartialEq, Eq)]

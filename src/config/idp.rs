@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::common::{at_least_one, err, seconds, RawSeconds};
+use super::common::{at_least_one, err, or_default, seconds, RawSeconds};
 use super::{idp_policy, ConfigError};
 
 /// `[idp]`: the listener's public URL and the user pool's tunables.
@@ -119,12 +119,8 @@ pub(super) fn check_idp(errors: &mut Vec<ConfigError>, raw: &RawIdp) -> IdpConfi
     let smtp = raw.smtp.as_ref().map(|s| check_smtp(errors, s));
     IdpConfig {
         code_lifetime,
-        max_failed_signins_per_user: raw
-            .max_failed_signins_per_user
-            .unwrap_or(d.max_failed_signins_per_user),
-        max_failed_signins_per_ip: raw
-            .max_failed_signins_per_ip
-            .unwrap_or(d.max_failed_signins_per_ip),
+        max_failed_signins_per_user: or_default!(raw, d, max_failed_signins_per_user),
+        max_failed_signins_per_ip: or_default!(raw, d, max_failed_signins_per_ip),
         failed_signin_window: failed_signin_window.unwrap_or(d.failed_signin_window),
         smtp,
         policy: idp_policy::check(errors, raw),

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::common::{at_least_one, seconds};
+use super::common::{at_least_one, or_default, seconds};
 use super::{err, ConfigError, RawIdp};
 
 /// The standard attributes of Cognito's default schema that a user may set.
@@ -229,19 +229,11 @@ pub fn check(errors: &mut Vec<ConfigError>, raw: &RawIdp) -> IdpPolicy {
     let custom = check_schema(errors, &raw.custom_attribute);
     let app_clients = check_app_clients(errors, &raw.app_client, &custom);
     IdpPolicy {
-        allow_sign_up: raw.allow_sign_up.unwrap_or(d.allow_sign_up),
-        max_cpu_heavy_per_ip_per_minute: raw
-            .max_cpu_heavy_per_ip_per_minute
-            .unwrap_or(d.max_cpu_heavy_per_ip_per_minute),
-        max_codes_per_ip_per_hour: raw
-            .max_codes_per_ip_per_hour
-            .unwrap_or(d.max_codes_per_ip_per_hour),
-        max_codes_per_user_per_hour: raw
-            .max_codes_per_user_per_hour
-            .unwrap_or(d.max_codes_per_user_per_hour),
-        max_code_failures_per_hour: raw
-            .max_code_failures_per_hour
-            .unwrap_or(d.max_code_failures_per_hour),
+        allow_sign_up: or_default!(raw, d, allow_sign_up),
+        max_cpu_heavy_per_ip_per_minute: or_default!(raw, d, max_cpu_heavy_per_ip_per_minute),
+        max_codes_per_ip_per_hour: or_default!(raw, d, max_codes_per_ip_per_hour),
+        max_codes_per_user_per_hour: or_default!(raw, d, max_codes_per_user_per_hour),
+        max_code_failures_per_hour: or_default!(raw, d, max_code_failures_per_hour),
         code_lockout: code_lockout.unwrap_or(d.code_lockout),
         custom_attributes: custom,
         app_clients,

@@ -248,6 +248,11 @@ mod tests {
     use std::path::PathBuf;
     use std::time::Duration;
 
+    /// The keys of the errors, in order.
+    fn keys(e: &ConfigErrors) -> Vec<&str> {
+        e.0.iter().map(|e| e.key.as_str()).collect()
+    }
+
     #[test]
     fn a_full_runtime_parses() {
         let c = Config::from_toml(
@@ -308,7 +313,7 @@ mod tests {
             "#,
         )
         .unwrap_err();
-        let keys: Vec<&str> = e.0.iter().map(|e| e.key.as_str()).collect();
+        let keys = keys(&e);
         assert_eq!(
             keys,
             vec![
@@ -350,7 +355,7 @@ mod tests {
             "version = 1\n[cluster]\ninternal_listen = \"nowhere\"\ninternal_url = \"ftp://x\"\n",
         )
         .unwrap_err();
-        let keys: Vec<&str> = e.0.iter().map(|e| e.key.as_str()).collect();
+        let keys = keys(&e);
         assert_eq!(
             keys,
             vec![
@@ -380,7 +385,7 @@ mod tests {
             "#,
         )
         .unwrap_err();
-        let keys: Vec<&str> = e.0.iter().map(|e| e.key.as_str()).collect();
+        let keys = keys(&e);
         assert_eq!(
             keys,
             vec![
@@ -424,7 +429,7 @@ mod tests {
             "version = 1\n[idp]\ncode_lifetime_secs = 0\nmax_failed_signins_per_ip = 0\n[idp.smtp]\nport = 2525\n",
         )
         .unwrap_err();
-        let keys: Vec<&str> = e.0.iter().map(|e| e.key.as_str()).collect();
+        let keys = keys(&e);
         assert_eq!(
             keys,
             vec![
@@ -470,7 +475,7 @@ mod tests {
              allow_plaintext_public = true\n",
         )
         .unwrap_err();
-        let keys: Vec<&str> = e.0.iter().map(|e| e.key.as_str()).collect();
+        let keys = keys(&e);
         assert_eq!(keys, ["web.root", "web.tls_cert", "web.redirect_listen"]);
         let e = Config::from_toml("version = 1\n[web]\nredirect_listen = \"0.0.0.0:80\"\n")
             .unwrap_err();
