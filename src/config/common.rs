@@ -2,7 +2,7 @@
 //! and must never read the environment or the file system.
 use std::time::Duration;
 
-use super::ConfigError;
+use super::{ConfigError, HttpUrl};
 
 /// Parses `500ms`, `30s`, `15m`, `8h`, `1d`.
 pub fn parse_duration(text: &str) -> Option<Duration> {
@@ -32,16 +32,11 @@ pub(super) fn err(
     });
 }
 
-pub(super) fn check_url(errors: &mut Vec<ConfigError>, key: &str, url: &str) {
-    let ok = (url.starts_with("http://") || url.starts_with("https://"))
-        && url.parse::<http::Uri>().is_ok();
-    if !ok {
-        err(
-            errors,
-            key,
-            format!("'{url}' is not an http:// or https:// URL"),
-        );
-    }
+/// A checked URL, or `None` with an error naming `key`.
+pub(super) fn check_url(errors: &mut Vec<ConfigError>, key: &str, url: &str) -> Option<HttpUrl> {
+    HttpUrl::parse(url)
+        .map_err(|reason| err(errors, key, reason))
+        .ok()
 }
 
 pub(super) fn check_origin(errors: &mut Vec<ConfigError>, key: &str, origin: &str) {

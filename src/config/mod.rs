@@ -19,6 +19,7 @@ pub mod runtime;
 pub mod runtime_limits;
 pub mod sandbox;
 pub mod secret;
+pub mod url;
 pub mod web;
 
 pub use authorizer::{AuthorizerConfig, RawAuthorizer, RawClaimRule};
@@ -38,6 +39,7 @@ pub use runtime::{
 pub use runtime_limits::{LimitsConfig, RawLimits};
 pub use sandbox::{Egress, Isolation, SandboxConfig};
 pub use secret::Secret;
+pub use url::HttpUrl;
 pub use web::{ip_is_loopback, RawWeb, WebConfig};
 
 /// One problem with the configuration, naming the key.
@@ -100,9 +102,9 @@ pub struct RawAgents {
 pub struct Config {
     /// Trusted proxies, the PROXY protocol, and the IdP's and gateway's TLS files.
     pub listeners: listeners::ListenersConfig,
-    pub idp_public_url: Option<String>,
-    pub gateway_public_url: Option<String>,
-    pub web_public_url: Option<String>,
+    pub idp_public_url: Option<HttpUrl>,
+    pub gateway_public_url: Option<HttpUrl>,
+    pub web_public_url: Option<HttpUrl>,
     /// The web listener: app root, TLS, redirect listener.
     pub web: WebConfig,
     /// The user pool's tunables.
@@ -184,15 +186,12 @@ impl Config {
                 "missing; add `version = 1` at the top of the file",
             ),
         }
-        for (key, l) in [
-            ("idp.public_url", &raw.idp.public_url),
-            ("gateway.public_url", &raw.gateway.public_url),
-            ("web.public_url", &raw.web.public_url),
-        ] {
-            if let Some(u) = l {
-                check_url(&mut errors, key, u);
-            }
-        }
+        let mut public_url = |key: &str, url: &Option<String>| {
+            url.as_ref().and_then(|u| check_url(&mut errors, key, u))
+        };
+        let idp_public_url = public_url("idp.public_url", &raw.idp.public_url);
+        let gateway_public_url = public_url("gateway.public_url", &raw.gateway.public_url);
+        let web_public_url = public_url("web.public_url", &raw.web.public_url);
         let mut listeners = listeners::check_listeners(&mut errors, &raw.listeners);
         listeners.idp_tls =
             listeners::check_tls(&mut errors, "idp", &raw.idp.tls_cert, &raw.idp.tls_key);
@@ -225,9 +224,9 @@ impl Config {
             Ok(Config {
                 listeners,
                 max_agent_processes,
-                idp_public_url: raw.idp.public_url,
-                gateway_public_url: raw.gateway.public_url,
-                web_public_url: raw.web.public_url,
+                idp_public_url,
+                gateway_public_url,
+                web_public_url,
                 web,
                 idp,
                 runtimes,

@@ -67,8 +67,9 @@ impl Overrides {
                     cluster.internal_listen = Some(l);
                 }
                 if let Some(u) = &self.internal_url {
-                    check_url(&mut errors, "--internal-url", u);
-                    cluster.internal_url = Some(u.trim_end_matches('/').to_string());
+                    if let Some(u) = check_url(&mut errors, "--internal-url", u) {
+                        cluster.internal_url = Some(u.trimmed());
+                    }
                 }
             }
         }

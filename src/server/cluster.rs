@@ -25,7 +25,7 @@ pub(super) async fn cluster_listener(
     })?;
     let (listener, bound) = super::bind::bind(addr).await?;
     let self_url = match &cfg.internal_url {
-        Some(u) => u.clone(),
+        Some(u) => u.to_string(),
         None if addr.ip().is_unspecified() => {
             return Err(ServerError::Usage(format!(
                 "[cluster] internal_listen {addr} binds every interface: set internal_url to the address other \
