@@ -143,4 +143,29 @@ mod tests {
         .unwrap();
         assert!(c.cluster.is_none(), "--internal-url alone changes nothing");
     }
+
+    #[test]
+    fn resolve_reads_the_file_or_the_default_and_lays_the_flags_over_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let f = tmp.path().join("g.toml");
+        std::fs::write(&f, "version = 1\n[web]\nroot = \"dist\"\n").unwrap();
+        let c = resolve(Some(&f), &Overrides::default()).unwrap();
+        assert_eq!(
+            c.web.root,
+            Some(tmp.path().join("dist")),
+            "relative to the file"
+        );
+        let flags = Overrides {
+            web_root: Some("/srv/app".into()),
+            ..Overrides::default()
+        };
+        let c = resolve(Some(&f), &flags).unwrap();
+        assert_eq!(c.web.root, Some(PathBuf::from("/srv/app")), "the flag wins");
+        assert_eq!(
+            resolve(None, &Overrides::default()).unwrap(),
+            Config::default()
+        );
+        let e = resolve(Some(&tmp.path().join("missing.toml")), &flags).unwrap_err();
+        assert!(e.to_string().contains("cannot read"), "{e}");
+    }
 }
