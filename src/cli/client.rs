@@ -4,6 +4,7 @@
 use super::user::with_pool;
 use super::{StoreArgs, UsageError};
 use crate::clock::{Clock, SystemClock};
+use crate::config::Secret;
 use crate::idp::bootstrap::DEFAULT_AUTH_FLOWS;
 use crate::store::ClientRow;
 use crate::util::{random_alnum, random_lower_alnum};
@@ -146,9 +147,9 @@ fn create(a: CreateArgs) -> anyhow::Result<()> {
         .collect::<Vec<_>>()
         .join(" ");
     with_pool(&a.store, |store, pool| async move {
-        let secret = a.secret.then(|| random_alnum(52));
+        let secret = a.secret.then(|| Secret::new(random_alnum(52)));
         let row = ClientRow {
-            secret: secret.clone(),
+            secret: secret.as_ref().map(|s| s.expose().to_string()),
             scopes,
             access_validity: a.access_token_validity,
             id_validity: a.id_token_validity,
@@ -168,7 +169,8 @@ fn create(a: CreateArgs) -> anyhow::Result<()> {
         store.create_client(row).await?;
         println!("client_id {id}");
         if let Some(s) = secret {
-            println!("client_secret {s}");
+            // Shown once, on purpose: the only time the secret leaves the store.
+            println!("client_secret {}", s.expose());
         }
         Ok(())
     })

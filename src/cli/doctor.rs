@@ -1,11 +1,12 @@
 //! `gatehouse doctor`: audits a configuration (and, with `--endpoints`, a running deployment) against the
 //! controls of a production perimeter; prints one line per control (or `--json`) and exits 1 if any fails.
 //! Holds no judgement itself (that is `crate::doctor::audit`) and never prints a secret.
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use super::listen::{ListenArgs, WebArgs};
 use super::StoreArgs;
-use crate::doctor::{self, probe, Listeners};
+use crate::config;
+use crate::doctor::{self, probe};
 
 /// Arguments of `doctor`: the same configuration, data directory and listen addresses as `up`.
 #[derive(Debug, clap::Args)]
@@ -15,30 +16,10 @@ pub struct DoctorArgs {
     pub config: Option<PathBuf>,
     #[command(flatten)]
     pub store: StoreArgs,
-    /// The web listener `up` is (or will be) given.
-    #[arg(long, default_value = "127.0.0.1:4000")]
-    pub web_listen: SocketAddr,
-    /// The IdP listener.
-    #[arg(long, default_value = "127.0.0.1:4001")]
-    pub idp_listen: SocketAddr,
-    /// The gateway listener.
-    #[arg(long, default_value = "127.0.0.1:4002")]
-    pub gateway_listen: SocketAddr,
-    /// The admin (metrics) listener.
-    #[arg(long, default_value = "127.0.0.1:4003")]
-    pub admin_listen: SocketAddr,
-    /// The web listener's TLS certificate `up` is given (overrides [web] tls_cert).
-    #[arg(long, requires = "web_tls_key")]
-    pub web_tls_cert: Option<PathBuf>,
-    /// The web listener's TLS key (overrides [web] tls_key).
-    #[arg(long, requires = "web_tls_cert")]
-    pub web_tls_key: Option<PathBuf>,
-    /// The redirect listener `up` is given (overrides [web] redirect_listen).
-    #[arg(long)]
-    pub web_redirect_listen: Option<SocketAddr>,
-    /// As given to `up`: plain HTTP on a non-loopback web listener (still reported as a failing control).
-    #[arg(long)]
-    pub allow_plaintext_public: bool,
+    #[command(flatten)]
+    pub listen: ListenArgs,
+    #[command(flatten)]
+    pub web: WebArgs,
     /// endpoints.json of a running deployment: also check JWKS reachability, that an invocation without a token
     /// is refused and that a foreign origin gets no CORS answer.
     #[arg(long)]
@@ -53,33 +34,19 @@ pub struct DoctorArgs {
 
 /// Runs `doctor`; `Ok(false)` when any control failed.
 pub fn execute(args: DoctorArgs) -> anyhow::Result<bool> {
+    // The same configuration `up` would run with: the file with the same flags over it.
+    let config =
+        config::resolve(args.config.as_deref(), &args.web.overrides()).map_err(|e| e.to_string());
     let opts = probe::ProbeOptions {
-        config: args.config,
-        listeners: Listeners {
-            web: args.web_listen,
-            idp: args.idp_listen,
-            gateway: args.gateway_listen,
-            admin: args.admin_listen,
-        },
+        config,
+        listeners: args.listen.listeners(),
         data_dir: args.store.data_dir,
         database_url: args.store.database_url,
         endpoints: args.endpoints,
         live: args.live,
     };
     let rt = super::runtime()?;
-    let mut facts = rt.block_on(probe::gather(&opts))?;
-    if let Ok(c) = &mut facts.config {
-        // The same precedence as `up`: flags win over the file.
-        if let (Some(cert), Some(key)) = (args.web_tls_cert, args.web_tls_key) {
-            c.web.tls_cert = Some(cert);
-            c.web.tls_key = Some(key);
-        }
-        if let Some(r) = args.web_redirect_listen {
-            c.web.redirect_listen = Some(r);
-        }
-        c.web.allow_plaintext_public |= args.allow_plaintext_public;
-    }
-    probe::web_tls(&mut facts);
+    let facts = rt.block_on(probe::gather(&opts))?;
     let checks = doctor::audit(&facts);
     let failed = checks.iter().filter(|c| !c.pass).count();
     if args.json {

@@ -13,6 +13,7 @@ pub mod config;
 pub mod doctor;
 pub mod exec;
 pub mod keys;
+pub mod listen;
 pub mod sessions;
 pub mod up;
 pub mod user;

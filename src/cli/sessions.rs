@@ -7,6 +7,7 @@ use http_body_util::BodyExt as _;
 
 use super::UsageError;
 use crate::agent::supervisor::SessionInfo;
+use crate::config::Secret;
 use crate::server::{Endpoints, ENDPOINTS_FILE};
 
 /// `sessions` subcommands.
@@ -50,7 +51,7 @@ fn admin_url(data_dir: &Path) -> anyhow::Result<String> {
 }
 
 /// The admin token `up` wrote to `<data-dir>/admin.token`.
-fn admin_token(data_dir: &Path) -> anyhow::Result<String> {
+fn admin_token(data_dir: &Path) -> anyhow::Result<Secret> {
     let path = data_dir.join(crate::server::ADMIN_TOKEN_FILE);
     let text = std::fs::read_to_string(&path).map_err(|e| {
         UsageError(format!(
@@ -59,7 +60,7 @@ fn admin_token(data_dir: &Path) -> anyhow::Result<String> {
             data_dir.display()
         ))
     })?;
-    Ok(text.trim().to_string())
+    Ok(Secret::new(text.trim()))
 }
 
 async fn call(method: &str, url: &str, data_dir: &Path) -> anyhow::Result<Vec<u8>> {
@@ -69,7 +70,7 @@ async fn call(method: &str, url: &str, data_dir: &Path) -> anyhow::Result<Vec<u8
         .uri(url)
         .header(
             http::header::AUTHORIZATION,
-            format!("Bearer {}", admin_token(data_dir)?),
+            format!("Bearer {}", admin_token(data_dir)?.expose()),
         )
         .body(axum::body::Body::empty())?;
     let resp = client

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use super::{StoreArgs, UsageError};
 use crate::clock::{Clock, SystemClock};
+use crate::config::Secret;
 use crate::idp::{bootstrap, password, srp};
 use crate::store::{PasswordUpdate, PoolRow, Store, StoreError, UserRow};
 
@@ -123,7 +124,7 @@ pub fn execute(cmd: UserCommand) -> anyhow::Result<()> {
     }
 }
 
-fn read_password(password_stdin: bool, example: &str) -> anyhow::Result<String> {
+fn read_password(password_stdin: bool, example: &str) -> anyhow::Result<Secret> {
     if !password_stdin {
         return Err(UsageError(format!(
             "pass --password-stdin and pipe the password in, e.g. printf '%s' \"$PASSWORD\" | {example}"
@@ -139,7 +140,7 @@ fn read_password(password_stdin: bool, example: &str) -> anyhow::Result<String> 
         .map_or(pw.as_str(), |p| p.strip_suffix('\r').unwrap_or(p))
         .to_string();
     password::check_policy(&pw).map_err(UsageError)?;
-    Ok(pw)
+    Ok(Secret::new(pw))
 }
 
 /// Opens the store and the default pool, then runs `f`.
@@ -188,12 +189,12 @@ where
 async fn update_for(
     pool: &PoolRow,
     username: &str,
-    pw: String,
+    pw: Secret,
     status: &str,
 ) -> anyhow::Result<PasswordUpdate> {
-    let (salt, verifier) = srp::make_verifier(srp::pool_name(&pool.id), username, &pw);
+    let (salt, verifier) = srp::make_verifier(srp::pool_name(&pool.id), username, pw.expose());
     Ok(PasswordUpdate {
-        password_hash: password::hash(pw).await?,
+        password_hash: password::hash(pw.expose().to_string()).await?,
         srp_salt: salt,
         srp_verifier: verifier,
         status: status.into(),

@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 use super::common::{check_url, err};
-use super::ConfigError;
+use super::{ConfigError, HttpUrl};
 
 /// `[cluster]`: the internal listener over which instances forward isolated sessions to each other.
 #[derive(Debug, Default, Deserialize)]
@@ -21,7 +21,8 @@ pub struct RawCluster {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClusterConfig {
     pub internal_listen: Option<std::net::SocketAddr>,
-    pub internal_url: Option<String>,
+    /// Without trailing slashes.
+    pub internal_url: Option<HttpUrl>,
     pub shared_secret_file: std::path::PathBuf,
 }
 
@@ -41,9 +42,10 @@ pub(super) fn check_cluster(
             None
         }
     });
-    if let Some(u) = &raw.internal_url {
-        check_url(errors, "cluster.internal_url", u);
-    }
+    let internal_url = raw
+        .internal_url
+        .as_ref()
+        .and_then(|u| check_url(errors, "cluster.internal_url", u));
     let Some(file) = raw.shared_secret_file else {
         err(
             errors,
@@ -54,9 +56,7 @@ pub(super) fn check_cluster(
     };
     Some(ClusterConfig {
         internal_listen,
-        internal_url: raw
-            .internal_url
-            .map(|u| u.trim_end_matches('/').to_string()),
+        internal_url: internal_url.map(|u| u.trimmed()),
         shared_secret_file: file.into(),
     })
 }

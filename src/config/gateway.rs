@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::common::{duration_or, err};
-use super::ConfigError;
+use super::{ConfigError, Secret};
 
 /// `[idp]`, `[gateway]`, `[web]`.
 #[derive(Debug, Default, Deserialize)]
@@ -25,7 +25,7 @@ pub struct RawGateway {
     pub tls_cert: Option<String>,
     pub tls_key: Option<String>,
     /// `redis://host:port/db`: per-user rate limits shared by every instance (omitted: in memory).
-    pub redis_url: Option<String>,
+    pub redis_url: Option<Secret>,
     /// `closed` (default: 503 while Redis is unreachable) or `open` (admit without a limit).
     pub redis_unavailable: Option<String>,
     /// How long one rate-limit check may wait for Redis before the policy applies (default 100ms).
@@ -42,8 +42,8 @@ pub const DEFAULT_REDIS_KEY_PREFIX: &str = "gatehouse:";
 /// The checked rate-limit settings of `[gateway]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RateLimitBackend {
-    /// Redis shared by every instance; `None`: buckets in this process's memory.
-    pub redis_url: Option<String>,
+    /// Redis shared by every instance (the URL may carry a password); `None`: buckets in this process's memory.
+    pub redis_url: Option<Secret>,
     /// Admit requests without a limit while Redis is unreachable (default: refuse them with 503).
     pub fail_open: bool,
     /// The longest one check waits for Redis.
@@ -89,7 +89,7 @@ pub(super) fn check_rate_limits(
 ) -> RateLimitBackend {
     let d = RateLimitBackend::default();
     if let Some(u) = &raw.redis_url {
-        if let Err(reason) = check_redis_url(u) {
+        if let Err(reason) = check_redis_url(u.expose()) {
             // The URL may carry a password: never echo it.
             err(errors, "gateway.redis_url", reason);
         }

@@ -1,8 +1,10 @@
 //! `[idp]` and `[idp.smtp]`: the user pool's tunables, raw and checked (the policy half lives in
 //! `idp_policy`). Must never contact the SMTP relay.
+use std::time::Duration;
+
 use serde::Deserialize;
 
-use super::common::err;
+use super::common::{at_least_one, err, or_default, seconds, RawSeconds};
 use super::{idp_policy, ConfigError};
 
 /// `[idp]`: the listener's public URL and the user pool's tunables.
@@ -13,14 +15,14 @@ pub struct RawIdp {
     /// PEM certificate chain and private key: the IdP listener speaks HTTPS.
     pub tls_cert: Option<String>,
     pub tls_key: Option<String>,
-    /// Lifetime of confirmation and reset codes, seconds (default: 24 h for sign-up, 1 h for reset).
-    pub code_lifetime_secs: Option<i64>,
+    /// Lifetime of confirmation and reset codes, seconds or a duration (default: 24 h for sign-up, 1 h for reset).
+    pub code_lifetime_secs: Option<RawSeconds>,
     /// Failed sign-ins of one user within the window before "Password attempts exceeded" (default 5).
     pub max_failed_signins_per_user: Option<u32>,
     /// Failed sign-ins from one address within the window before `TooManyRequestsException` (default 100).
     pub max_failed_signins_per_ip: Option<u32>,
-    /// The throttling window, seconds (default 900).
-    pub failed_signin_window_secs: Option<i64>,
+    /// The throttling window, seconds or a duration (default 900, "15m").
+    pub failed_signin_window_secs: Option<RawSeconds>,
     pub smtp: Option<RawSmtp>,
     /// `false`: `SignUp` is refused (Cognito's `AllowAdminCreateUserOnly`); default true.
     pub allow_sign_up: Option<bool>,
@@ -32,8 +34,8 @@ pub struct RawIdp {
     pub max_codes_per_user_per_hour: Option<u32>,
     /// Wrong codes per user per hour, across re-issues, before the code flows lock (default 10).
     pub max_code_failures_per_hour: Option<u32>,
-    /// How long the code flows stay locked, seconds (default 900).
-    pub code_lockout_secs: Option<i64>,
+    /// How long the code flows stay locked, seconds or a duration (default 900, "15m").
+    pub code_lockout_secs: Option<RawSeconds>,
     #[serde(default)]
     pub custom_attribute: Vec<idp_policy::RawCustomAttribute>,
     #[serde(default)]
@@ -52,10 +54,12 @@ pub struct RawSmtp {
 /// A checked `[idp]` (everything but `public_url`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdpConfig {
-    pub code_lifetime_secs: Option<i64>,
+    /// `code_lifetime_secs`; `None`: 24 h for sign-up, 1 h for reset.
+    pub code_lifetime: Option<Duration>,
     pub max_failed_signins_per_user: u32,
     pub max_failed_signins_per_ip: u32,
-    pub failed_signin_window_secs: i64,
+    /// `failed_signin_window_secs`.
+    pub failed_signin_window: Duration,
     /// `None`: codes are written to `<data-dir>/outbox/`.
     pub smtp: Option<SmtpConfig>,
     /// Sign-up switch, schema, per-client attributes and the limits of the unauthenticated flows.
@@ -65,10 +69,10 @@ pub struct IdpConfig {
 impl Default for IdpConfig {
     fn default() -> Self {
         Self {
-            code_lifetime_secs: None,
+            code_lifetime: None,
             max_failed_signins_per_user: 5,
             max_failed_signins_per_ip: 100,
-            failed_signin_window_secs: 900,
+            failed_signin_window: Duration::from_secs(900),
             smtp: None,
             policy: idp_policy::IdpPolicy::default(),
         }
@@ -87,71 +91,58 @@ pub struct SmtpConfig {
 
 pub(super) fn check_idp(errors: &mut Vec<ConfigError>, raw: &RawIdp) -> IdpConfig {
     let d = IdpConfig::default();
-    if raw
-        .code_lifetime_secs
-        .is_some_and(|s| !(1..=7 * 86_400).contains(&s))
-    {
-        err(
-            errors,
-            "idp.code_lifetime_secs",
-            "must be 1 to 604800 seconds",
-        );
-    }
-    if raw
-        .failed_signin_window_secs
-        .is_some_and(|s| !(1..=86_400).contains(&s))
-    {
-        err(
-            errors,
-            "idp.failed_signin_window_secs",
-            "must be 1 to 86400 seconds",
-        );
-    }
-    for (k, v) in [
-        (
-            "idp.max_failed_signins_per_user",
-            raw.max_failed_signins_per_user,
-        ),
-        (
-            "idp.max_failed_signins_per_ip",
-            raw.max_failed_signins_per_ip,
-        ),
-    ] {
-        if v == Some(0) {
-            err(errors, k, "must be at least 1");
-        }
-    }
-    let smtp = raw.smtp.as_ref().map(|s| {
-        let host = s.host.clone().unwrap_or_default();
-        if host.is_empty() {
-            err(
-                errors,
-                "idp.smtp.host",
-                "missing; give the SMTP relay's host name or address",
-            );
-        }
-        let from = s.from.clone().unwrap_or_default();
-        if !from.contains('@') || from.contains(['\r', '\n']) {
-            err(errors, "idp.smtp.from", "missing or not an e-mail address");
-        }
-        SmtpConfig {
-            host,
-            port: s.port.unwrap_or(25),
-            from,
-        }
-    });
+    let code_lifetime = seconds(
+        errors,
+        "idp.code_lifetime_secs",
+        &raw.code_lifetime_secs,
+        7 * 86_400,
+    );
+    let failed_signin_window = seconds(
+        errors,
+        "idp.failed_signin_window_secs",
+        &raw.failed_signin_window_secs,
+        86_400,
+    );
+    at_least_one(
+        errors,
+        &[
+            (
+                "idp.max_failed_signins_per_user",
+                raw.max_failed_signins_per_user,
+            ),
+            (
+                "idp.max_failed_signins_per_ip",
+                raw.max_failed_signins_per_ip,
+            ),
+        ],
+    );
+    let smtp = raw.smtp.as_ref().map(|s| check_smtp(errors, s));
     IdpConfig {
-        code_lifetime_secs: raw.code_lifetime_secs,
-        max_failed_signins_per_user: raw
-            .max_failed_signins_per_user
-            .unwrap_or(d.max_failed_signins_per_user),
-        max_failed_signins_per_ip: raw
-            .max_failed_signins_per_ip
-            .unwrap_or(d.max_failed_signins_per_ip),
-        failed_signin_window_secs: raw
-            .failed_signin_window_secs
-            .unwrap_or(d.failed_signin_window_secs),
+        code_lifetime,
+        max_failed_signins_per_user: or_default!(raw, d, max_failed_signins_per_user),
+        max_failed_signins_per_ip: or_default!(raw, d, max_failed_signins_per_ip),
+        failed_signin_window: failed_signin_window.unwrap_or(d.failed_signin_window),
         smtp,
         policy: idp_policy::check(errors, raw),
+    }
+}
+
+fn check_smtp(errors: &mut Vec<ConfigError>, s: &RawSmtp) -> SmtpConfig {
+    let host = s.host.clone().unwrap_or_default();
+    if host.is_empty() {
+        err(
+            errors,
+            "idp.smtp.host",
+            "missing; give the SMTP relay's host name or address",
+        );
+    }
+    let from = s.from.clone().unwrap_or_default();
+    if !from.contains('@') || from.contains(['\r', '\n']) {
+        err(errors, "idp.smtp.from", "missing or not an e-mail address");
+    }
+    SmtpConfig {
+        host,
+        port: s.port.unwrap_or(25),
+        from,
     }
 }

@@ -3,8 +3,11 @@
 //! bounds), each app client's readable and writable attributes (`[[idp.app_client]]`), and the limits of the
 //! unauthenticated flows (CPU-heavy steps per address, code issuance per address and per user, wrong codes
 //! before a lockout). Checked at load; every error names its key. Owns no runtime behaviour.
+use std::time::Duration;
+
 use serde::Deserialize;
 
+use super::common::{at_least_one, or_default, seconds};
 use super::{err, ConfigError, RawIdp};
 
 /// The standard attributes of Cognito's default schema that a user may set.
@@ -93,7 +96,8 @@ pub struct IdpPolicy {
     pub max_codes_per_ip_per_hour: u32,
     pub max_codes_per_user_per_hour: u32,
     pub max_code_failures_per_hour: u32,
-    pub code_lockout_secs: i64,
+    /// `code_lockout_secs`.
+    pub code_lockout: Duration,
     pub custom_attributes: Vec<CustomAttribute>,
     pub app_clients: Vec<AppClientAttributes>,
 }
@@ -106,7 +110,7 @@ impl Default for IdpPolicy {
             max_codes_per_ip_per_hour: 100,
             max_codes_per_user_per_hour: 5,
             max_code_failures_per_hour: 10,
-            code_lockout_secs: 900,
+            code_lockout: Duration::from_secs(900),
             custom_attributes: Vec::new(),
             app_clients: Vec::new(),
         }
@@ -199,35 +203,46 @@ fn check_list(
 /// Checks the policy keys.
 pub fn check(errors: &mut Vec<ConfigError>, raw: &RawIdp) -> IdpPolicy {
     let d = IdpPolicy::default();
-    if raw
-        .code_lockout_secs
-        .is_some_and(|s| !(1..=86_400).contains(&s))
-    {
-        err(
-            errors,
-            "idp.code_lockout_secs",
-            "must be 1 to 86400 seconds",
-        );
+    let code_lockout = seconds(
+        errors,
+        "idp.code_lockout_secs",
+        &raw.code_lockout_secs,
+        86_400,
+    );
+    at_least_one(
+        errors,
+        &[
+            (
+                "idp.max_codes_per_user_per_hour",
+                raw.max_codes_per_user_per_hour,
+            ),
+            (
+                "idp.max_codes_per_ip_per_hour",
+                raw.max_codes_per_ip_per_hour,
+            ),
+            (
+                "idp.max_code_failures_per_hour",
+                raw.max_code_failures_per_hour,
+            ),
+        ],
+    );
+    let custom = check_schema(errors, &raw.custom_attribute);
+    let app_clients = check_app_clients(errors, &raw.app_client, &custom);
+    IdpPolicy {
+        allow_sign_up: or_default!(raw, d, allow_sign_up),
+        max_cpu_heavy_per_ip_per_minute: or_default!(raw, d, max_cpu_heavy_per_ip_per_minute),
+        max_codes_per_ip_per_hour: or_default!(raw, d, max_codes_per_ip_per_hour),
+        max_codes_per_user_per_hour: or_default!(raw, d, max_codes_per_user_per_hour),
+        max_code_failures_per_hour: or_default!(raw, d, max_code_failures_per_hour),
+        code_lockout: code_lockout.unwrap_or(d.code_lockout),
+        custom_attributes: custom,
+        app_clients,
     }
-    for (k, v) in [
-        (
-            "idp.max_codes_per_user_per_hour",
-            raw.max_codes_per_user_per_hour,
-        ),
-        (
-            "idp.max_codes_per_ip_per_hour",
-            raw.max_codes_per_ip_per_hour,
-        ),
-        (
-            "idp.max_code_failures_per_hour",
-            raw.max_code_failures_per_hour,
-        ),
-    ] {
-        if v == Some(0) {
-            err(errors, k, "must be at least 1");
-        }
-    }
-    if raw.custom_attribute.len() > MAX_CUSTOM_ATTRIBUTES {
+}
+
+/// `[[idp.custom_attribute]]`: each checked, at most [`MAX_CUSTOM_ATTRIBUTES`], no name twice.
+fn check_schema(errors: &mut Vec<ConfigError>, raw: &[RawCustomAttribute]) -> Vec<CustomAttribute> {
+    if raw.len() > MAX_CUSTOM_ATTRIBUTES {
         err(
             errors,
             "idp.custom_attribute",
@@ -235,7 +250,6 @@ pub fn check(errors: &mut Vec<ConfigError>, raw: &RawIdp) -> IdpPolicy {
         );
     }
     let custom: Vec<CustomAttribute> = raw
-        .custom_attribute
         .iter()
         .enumerate()
         .map(|(i, c)| check_custom(errors, i, c))
@@ -249,36 +263,36 @@ pub fn check(errors: &mut Vec<ConfigError>, raw: &RawIdp) -> IdpPolicy {
             );
         }
     }
+    custom
+}
+
+/// `[[idp.app_client]]`: each list names only attributes of the schema; `email_verified` is never writable.
+fn check_app_clients(
+    errors: &mut Vec<ConfigError>,
+    raw: &[RawAppClient],
+    custom: &[CustomAttribute],
+) -> Vec<AppClientAttributes> {
     let known = |a: &str| {
-        crate::config::idp_policy::STANDARD_ATTRIBUTES.contains(&a)
+        STANDARD_ATTRIBUTES.contains(&a)
             || a == "email_verified"
             || custom.iter().any(|c| c.name == a)
     };
     let mut app_clients = Vec::new();
-    for (i, c) in raw.app_client.iter().enumerate() {
+    for (i, c) in raw.iter().enumerate() {
+        let key = |k: &str| format!("idp.app_client[{i}].{k}");
         let client_id = c.client_id.clone().unwrap_or_default();
         if client_id.is_empty() {
-            err(errors, format!("idp.app_client[{i}].client_id"), "missing");
+            err(errors, key("client_id"), "missing");
         }
-        let read = check_list(
-            errors,
-            format!("idp.app_client[{i}].read_attributes"),
-            &c.read_attributes,
-            &known,
-        );
-        let write = check_list(
-            errors,
-            format!("idp.app_client[{i}].write_attributes"),
-            &c.write_attributes,
-            &known,
-        );
+        let read = check_list(errors, key("read_attributes"), &c.read_attributes, &known);
+        let write = check_list(errors, key("write_attributes"), &c.write_attributes, &known);
         if write
             .as_ref()
             .is_some_and(|w| w.iter().any(|a| a == "email_verified"))
         {
             err(
                 errors,
-                format!("idp.app_client[{i}].write_attributes"),
+                key("write_attributes"),
                 "email_verified cannot be writable",
             );
         }
@@ -288,24 +302,7 @@ pub fn check(errors: &mut Vec<ConfigError>, raw: &RawIdp) -> IdpPolicy {
             write,
         });
     }
-    IdpPolicy {
-        allow_sign_up: raw.allow_sign_up.unwrap_or(d.allow_sign_up),
-        max_cpu_heavy_per_ip_per_minute: raw
-            .max_cpu_heavy_per_ip_per_minute
-            .unwrap_or(d.max_cpu_heavy_per_ip_per_minute),
-        max_codes_per_ip_per_hour: raw
-            .max_codes_per_ip_per_hour
-            .unwrap_or(d.max_codes_per_ip_per_hour),
-        max_codes_per_user_per_hour: raw
-            .max_codes_per_user_per_hour
-            .unwrap_or(d.max_codes_per_user_per_hour),
-        max_code_failures_per_hour: raw
-            .max_code_failures_per_hour
-            .unwrap_or(d.max_code_failures_per_hour),
-        code_lockout_secs: raw.code_lockout_secs.unwrap_or(d.code_lockout_secs),
-        custom_attributes: custom,
-        app_clients,
-    }
+    app_clients
 }
 
 #[cfg(test)]

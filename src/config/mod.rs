@@ -14,9 +14,12 @@ pub mod gateway;
 pub mod idp;
 pub mod idp_policy;
 pub mod listeners;
+pub mod overrides;
 pub mod runtime;
 pub mod runtime_limits;
 pub mod sandbox;
+pub mod secret;
+pub mod url;
 pub mod web;
 
 pub use authorizer::{AuthorizerConfig, RawAuthorizer, RawClaimRule};
@@ -28,12 +31,15 @@ pub use gateway::{
     DEFAULT_REDIS_TIMEOUT,
 };
 pub use idp::{IdpConfig, RawIdp, RawSmtp, SmtpConfig};
+pub use overrides::{resolve, Overrides};
 pub use runtime::{
     restricted_header, valid_runtime_name, RawEndpoint, RawRuntime, RawVersion, RuntimeConfig,
     DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_LIFETIME,
 };
 pub use runtime_limits::{LimitsConfig, RawLimits};
 pub use sandbox::{Egress, Isolation, SandboxConfig};
+pub use secret::Secret;
+pub use url::HttpUrl;
 pub use web::{ip_is_loopback, RawWeb, WebConfig};
 
 /// One problem with the configuration, naming the key.
@@ -96,9 +102,9 @@ pub struct RawAgents {
 pub struct Config {
     /// Trusted proxies, the PROXY protocol, and the IdP's and gateway's TLS files.
     pub listeners: listeners::ListenersConfig,
-    pub idp_public_url: Option<String>,
-    pub gateway_public_url: Option<String>,
-    pub web_public_url: Option<String>,
+    pub idp_public_url: Option<HttpUrl>,
+    pub gateway_public_url: Option<HttpUrl>,
+    pub web_public_url: Option<HttpUrl>,
     /// The web listener: app root, TLS, redirect listener.
     pub web: WebConfig,
     /// The user pool's tunables.
@@ -180,15 +186,12 @@ impl Config {
                 "missing; add `version = 1` at the top of the file",
             ),
         }
-        for (key, l) in [
-            ("idp.public_url", &raw.idp.public_url),
-            ("gateway.public_url", &raw.gateway.public_url),
-            ("web.public_url", &raw.web.public_url),
-        ] {
-            if let Some(u) = l {
-                check_url(&mut errors, key, u);
-            }
-        }
+        let mut public_url = |key: &str, url: &Option<String>| {
+            url.as_ref().and_then(|u| check_url(&mut errors, key, u))
+        };
+        let idp_public_url = public_url("idp.public_url", &raw.idp.public_url);
+        let gateway_public_url = public_url("gateway.public_url", &raw.gateway.public_url);
+        let web_public_url = public_url("web.public_url", &raw.web.public_url);
         let mut listeners = listeners::check_listeners(&mut errors, &raw.listeners);
         listeners.idp_tls =
             listeners::check_tls(&mut errors, "idp", &raw.idp.tls_cert, &raw.idp.tls_key);
@@ -221,9 +224,9 @@ impl Config {
             Ok(Config {
                 listeners,
                 max_agent_processes,
-                idp_public_url: raw.idp.public_url,
-                gateway_public_url: raw.gateway.public_url,
-                web_public_url: raw.web.public_url,
+                idp_public_url,
+                gateway_public_url,
+                web_public_url,
                 web,
                 idp,
                 runtimes,
@@ -243,6 +246,11 @@ mod tests {
     use std::net::SocketAddr;
     use std::path::PathBuf;
     use std::time::Duration;
+
+    /// The keys of the errors, in order.
+    fn keys(e: &ConfigErrors) -> Vec<&str> {
+        e.0.iter().map(|e| e.key.as_str()).collect()
+    }
 
     #[test]
     fn a_full_runtime_parses() {
@@ -304,7 +312,7 @@ mod tests {
             "#,
         )
         .unwrap_err();
-        let keys: Vec<&str> = e.0.iter().map(|e| e.key.as_str()).collect();
+        let keys = keys(&e);
         assert_eq!(
             keys,
             vec![
@@ -346,7 +354,7 @@ mod tests {
             "version = 1\n[cluster]\ninternal_listen = \"nowhere\"\ninternal_url = \"ftp://x\"\n",
         )
         .unwrap_err();
-        let keys: Vec<&str> = e.0.iter().map(|e| e.key.as_str()).collect();
+        let keys = keys(&e);
         assert_eq!(
             keys,
             vec![
@@ -376,7 +384,7 @@ mod tests {
             "#,
         )
         .unwrap_err();
-        let keys: Vec<&str> = e.0.iter().map(|e| e.key.as_str()).collect();
+        let keys = keys(&e);
         assert_eq!(
             keys,
             vec![
@@ -407,13 +415,20 @@ mod tests {
             "version = 1\n[idp]\ncode_lifetime_secs = 60\n[idp.smtp]\nhost = \"127.0.0.1\"\nfrom = \"a@b.c\"\n",
         )
         .unwrap();
-        assert_eq!(c.idp.code_lifetime_secs, Some(60));
+        assert_eq!(c.idp.code_lifetime, Some(Duration::from_secs(60)));
         assert_eq!(c.idp.smtp.unwrap().port, 25);
+        let d = Config::from_toml(
+            "version = 1\n[idp]\ncode_lifetime_secs = \"2h\"\nfailed_signin_window_secs = \"30m\"\ncode_lockout_secs = \"1h\"\n",
+        )
+        .unwrap();
+        assert_eq!(d.idp.code_lifetime, Some(Duration::from_secs(7200)));
+        assert_eq!(d.idp.failed_signin_window, Duration::from_secs(1800));
+        assert_eq!(d.idp.policy.code_lockout, Duration::from_secs(3600));
         let e = Config::from_toml(
             "version = 1\n[idp]\ncode_lifetime_secs = 0\nmax_failed_signins_per_ip = 0\n[idp.smtp]\nport = 2525\n",
         )
         .unwrap_err();
-        let keys: Vec<&str> = e.0.iter().map(|e| e.key.as_str()).collect();
+        let keys = keys(&e);
         assert_eq!(
             keys,
             vec![
@@ -459,7 +474,7 @@ mod tests {
              allow_plaintext_public = true\n",
         )
         .unwrap_err();
-        let keys: Vec<&str> = e.0.iter().map(|e| e.key.as_str()).collect();
+        let keys = keys(&e);
         assert_eq!(keys, ["web.root", "web.tls_cert", "web.redirect_listen"]);
         let e = Config::from_toml("version = 1\n[web]\nredirect_listen = \"0.0.0.0:80\"\n")
             .unwrap_err();

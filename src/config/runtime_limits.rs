@@ -89,152 +89,147 @@ impl Default for LimitsConfig {
     }
 }
 
-/// Checks `[runtime.limits]`; `k` turns a key below `runtime[i]` into its full name.
+/// Checks `[runtime.limits]`; `k` turns a key below `runtime[i]` into its full name. One line per key, named
+/// by its field (the same in the file and in [`LimitsConfig`]), in the order the errors are reported (a struct
+/// literal evaluates its fields in the order written).
 pub(super) fn check_limits(
     errors: &mut Vec<ConfigError>,
     k: &dyn Fn(&str) -> String,
     l: RawLimits,
 ) -> LimitsConfig {
-    let mut c = LimitsConfig::default();
-    check_request_limits(errors, k, &l, &mut c);
-    check_ws_limits(errors, k, &l, &mut c);
-    check_process_limits(errors, k, &l, &mut c);
-    c
+    const MILLION: u64 = 1_000_000;
+    let d = LimitsConfig::default();
+    let mut c = Checker { errors, k };
+    // A count in 1..=max (the default when absent), a duration, a count that has no default.
+    macro_rules! count {
+        ($f:ident, $max:expr) => {{
+            let default = u64::try_from(d.$f).unwrap_or(u64::MAX);
+            c.count(stringify!($f), l.$f, default, $max)
+                .try_into()
+                .unwrap_or(d.$f)
+        }};
+    }
+    macro_rules! span {
+        ($f:ident) => {
+            c.span(stringify!($f), l.$f, d.$f)
+        };
+    }
+    macro_rules! optional {
+        ($f:ident, $max:expr) => {
+            c.optional(stringify!($f), l.$f, $max)
+        };
+    }
+    LimitsConfig {
+        max_payload_bytes: c.count(
+            "max_payload_bytes",
+            l.max_payload_bytes,
+            d.max_payload_bytes,
+            d.max_payload_bytes,
+        ),
+        requests_per_minute: count!(requests_per_minute, MILLION),
+        burst: count!(burst, MILLION),
+        max_sessions_per_user: count!(max_sessions_per_user, MILLION),
+        response_timeout: span!(response_timeout),
+        stream_idle_timeout: span!(stream_idle_timeout),
+        ws_max_message_bytes: count!(ws_max_message_bytes, 16 * 1024 * 1024),
+        ws_frames_per_second: count!(ws_frames_per_second, 100_000),
+        ws_max_lifetime: span!(ws_max_lifetime),
+        ws_idle_timeout: span!(ws_idle_timeout),
+        ws_max_sockets_per_user: count!(ws_max_sockets_per_user, MILLION),
+        max_processes: count!(max_processes, 100_000),
+        memory_limit_mb: optional!(memory_limit_mb, 1 << 30),
+        cpu_time_limit_secs: optional!(cpu_time_limit_secs, 1 << 30),
+        start_timeout: span!(start_timeout),
+        stop_grace: span!(stop_grace),
+    }
 }
 
-fn check_request_limits(
-    errors: &mut Vec<ConfigError>,
-    k: &dyn Fn(&str) -> String,
-    l: &RawLimits,
-    c: &mut LimitsConfig,
-) {
-    let d = LimitsConfig::default();
-    c.max_payload_bytes = positive(
-        errors,
-        k("limits.max_payload_bytes"),
-        l.max_payload_bytes,
-        d.max_payload_bytes,
-        d.max_payload_bytes,
-    );
-    c.requests_per_minute = positive(
-        errors,
-        k("limits.requests_per_minute"),
-        l.requests_per_minute,
-        u64::from(d.requests_per_minute),
-        1_000_000,
-    ) as u32;
-    c.burst = positive(
-        errors,
-        k("limits.burst"),
-        l.burst,
-        u64::from(d.burst),
-        1_000_000,
-    ) as u32;
-    c.max_sessions_per_user = positive(
-        errors,
-        k("limits.max_sessions_per_user"),
-        l.max_sessions_per_user,
-        u64::from(d.max_sessions_per_user),
-        1_000_000,
-    ) as u32;
-    c.response_timeout = duration_or(
-        errors,
-        k("limits.response_timeout"),
-        l.response_timeout.clone(),
-        d.response_timeout,
-    );
-    c.stream_idle_timeout = duration_or(
-        errors,
-        k("limits.stream_idle_timeout"),
-        l.stream_idle_timeout.clone(),
-        d.stream_idle_timeout,
-    );
+/// The one check of each kind, naming `runtime[i].limits.<key>` on an error.
+struct Checker<'a> {
+    errors: &'a mut Vec<ConfigError>,
+    k: &'a dyn Fn(&str) -> String,
 }
 
-fn check_ws_limits(
-    errors: &mut Vec<ConfigError>,
-    k: &dyn Fn(&str) -> String,
-    l: &RawLimits,
-    c: &mut LimitsConfig,
-) {
-    let d = LimitsConfig::default();
-    c.ws_max_message_bytes = positive(
-        errors,
-        k("limits.ws_max_message_bytes"),
-        l.ws_max_message_bytes,
-        d.ws_max_message_bytes as u64,
-        16 * 1024 * 1024,
-    ) as usize;
-    c.ws_frames_per_second = positive(
-        errors,
-        k("limits.ws_frames_per_second"),
-        l.ws_frames_per_second,
-        u64::from(d.ws_frames_per_second),
-        100_000,
-    ) as u32;
-    c.ws_max_lifetime = duration_or(
-        errors,
-        k("limits.ws_max_lifetime"),
-        l.ws_max_lifetime.clone(),
-        d.ws_max_lifetime,
-    );
-    c.ws_idle_timeout = duration_or(
-        errors,
-        k("limits.ws_idle_timeout"),
-        l.ws_idle_timeout.clone(),
-        d.ws_idle_timeout,
-    );
-    c.ws_max_sockets_per_user = positive(
-        errors,
-        k("limits.ws_max_sockets_per_user"),
-        l.ws_max_sockets_per_user,
-        u64::from(d.ws_max_sockets_per_user),
-        1_000_000,
-    ) as u32;
+impl Checker<'_> {
+    fn key(&self, key: &str) -> String {
+        (self.k)(&format!("limits.{key}"))
+    }
+
+    /// A count in `1..=max`, `default` when absent.
+    fn count(&mut self, key: &str, raw: Option<i64>, default: u64, max: u64) -> u64 {
+        let key = self.key(key);
+        positive(self.errors, key, raw, default, max)
+    }
+
+    /// A count in `1..=max`, `None` when absent.
+    fn optional(&mut self, key: &str, raw: Option<i64>, max: u64) -> Option<u64> {
+        raw.map(|_| self.count(key, raw, 1, max))
+    }
+
+    /// A duration like `"30s"`, `default` when absent.
+    fn span(&mut self, key: &str, raw: Option<String>, default: Duration) -> Duration {
+        let key = self.key(key);
+        duration_or(self.errors, key, raw, default)
+    }
 }
 
-fn check_process_limits(
-    errors: &mut Vec<ConfigError>,
-    k: &dyn Fn(&str) -> String,
-    l: &RawLimits,
-    c: &mut LimitsConfig,
-) {
-    let d = LimitsConfig::default();
-    c.max_processes = positive(
-        errors,
-        k("limits.max_processes"),
-        l.max_processes,
-        u64::from(d.max_processes),
-        100_000,
-    ) as u32;
-    c.memory_limit_mb = l.memory_limit_mb.map(|_| {
-        positive(
-            errors,
-            k("limits.memory_limit_mb"),
-            l.memory_limit_mb,
-            1,
-            1 << 30,
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_is_checked_and_named_in_order() {
+        let raw: RawLimits = toml::from_str(
+            "max_payload_bytes = 0\nrequests_per_minute = 0\nburst = 0\nmax_sessions_per_user = 0\n\
+             response_timeout = \"x\"\nstream_idle_timeout = \"x\"\nws_max_message_bytes = 0\n\
+             ws_frames_per_second = 0\nws_max_lifetime = \"x\"\nws_idle_timeout = \"x\"\n\
+             ws_max_sockets_per_user = 0\nmax_processes = 0\nmemory_limit_mb = 0\ncpu_time_limit_secs = 0\n\
+             start_timeout = \"x\"\nstop_grace = \"x\"\n",
         )
-    });
-    c.cpu_time_limit_secs = l.cpu_time_limit_secs.map(|_| {
-        positive(
-            errors,
-            k("limits.cpu_time_limit_secs"),
-            l.cpu_time_limit_secs,
-            1,
-            1 << 30,
+        .unwrap();
+        let mut errors = Vec::new();
+        let c = check_limits(&mut errors, &|s| format!("runtime[0].{s}"), raw);
+        let keys: Vec<&str> = errors.iter().map(|e| e.key.as_str()).collect();
+        let expected: Vec<String> = [
+            "max_payload_bytes",
+            "requests_per_minute",
+            "burst",
+            "max_sessions_per_user",
+            "response_timeout",
+            "stream_idle_timeout",
+            "ws_max_message_bytes",
+            "ws_frames_per_second",
+            "ws_max_lifetime",
+            "ws_idle_timeout",
+            "ws_max_sockets_per_user",
+            "max_processes",
+            "memory_limit_mb",
+            "cpu_time_limit_secs",
+            "start_timeout",
+            "stop_grace",
+        ]
+        .iter()
+        .map(|k| format!("runtime[0].limits.{k}"))
+        .collect();
+        assert_eq!(keys, expected);
+        assert_eq!(
+            c.burst,
+            LimitsConfig::default().burst,
+            "a bad value falls back"
+        );
+
+        let raw: RawLimits = toml::from_str(
+            "burst = 7\nws_max_message_bytes = 1024\nmemory_limit_mb = 512\nstop_grace = \"3s\"\n",
         )
-    });
-    c.start_timeout = duration_or(
-        errors,
-        k("limits.start_timeout"),
-        l.start_timeout.clone(),
-        d.start_timeout,
-    );
-    c.stop_grace = duration_or(
-        errors,
-        k("limits.stop_grace"),
-        l.stop_grace.clone(),
-        d.stop_grace,
-    );
+        .unwrap();
+        let mut errors = Vec::new();
+        let c = check_limits(&mut errors, &|s| s.to_string(), raw);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(c.burst, 7);
+        assert_eq!(c.ws_max_message_bytes, 1024);
+        assert_eq!(c.memory_limit_mb, Some(512));
+        assert_eq!(c.cpu_time_limit_secs, None);
+        assert_eq!(c.stop_grace, Duration::from_secs(3));
+        assert_eq!(c.requests_per_minute, 600);
+    }
 }

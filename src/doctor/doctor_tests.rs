@@ -77,7 +77,7 @@ fn bad_runtime() -> RuntimeConfig {
 fn every_control_trips_on_a_bad_deployment() {
     let mut f = good();
     let mut config = Config {
-        web_public_url: Some("http://app.example.com".into()),
+        web_public_url: Some(crate::config::HttpUrl::parse("http://app.example.com").unwrap()),
         ..Config::default()
     };
     let mut open = RuntimeConfig::simple("open", "http://user:secret@10.0.0.5:8080");
@@ -270,7 +270,7 @@ fn a_public_web_listener_with_tls_and_a_redirect_passes() {
     let mut f = good();
     f.listeners.web = SocketAddr::from(([0, 0, 0, 0], 443));
     let mut config = Config {
-        web_public_url: Some("https://app.example.com".into()),
+        web_public_url: Some(crate::config::HttpUrl::parse("https://app.example.com").unwrap()),
         ..Config::default()
     };
     config.web.tls_cert = Some("cert.pem".into());

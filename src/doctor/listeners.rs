@@ -89,7 +89,12 @@ pub(super) fn cors(c: &Config, out: &mut Vec<Check>) {
 
 pub(super) fn rate_limits(c: &Config, out: &mut Vec<Check>) {
     // With Redis shared by several instances, what happens while it is away decides whether limits hold at all.
-    if let Some(url) = &c.rate_limits.redis_url {
+    if let Some(url) = c
+        .rate_limits
+        .redis_url
+        .as_ref()
+        .map(crate::config::Secret::expose)
+    {
         if c.rate_limits.fail_open {
             out.push(Check::fail(
                 "rate-limits",

@@ -21,8 +21,9 @@ use crate::token::{KeySource, VerifyingKeys};
 /// What to audit.
 #[derive(Debug, Clone)]
 pub struct ProbeOptions {
-    /// The configuration file `up` is given (`None`: the embedded default).
-    pub config: Option<PathBuf>,
+    /// The configuration `up` would run with (`config::resolve`: the file, or the embedded default, with the
+    /// command line over it), or why it does not load.
+    pub config: Result<Config, String>,
     pub listeners: Listeners,
     pub data_dir: PathBuf,
     /// `--database-url`: the store to read keys and clients from instead of the data directory's SQLite file.
@@ -42,10 +43,7 @@ pub enum ProbeError {
 
 /// Gathers every fact for [`super::audit`].
 pub async fn gather(opts: &ProbeOptions) -> Result<Facts, ProbeError> {
-    let config = match &opts.config {
-        Some(p) => Config::load(p).map_err(|e| e.to_string()),
-        None => Ok(Config::default()),
-    };
+    let config = opts.config.clone();
     let argon2 = tokio::task::spawn_blocking(|| {
         crate::idp::password::hash_blocking(&crate::util::opaque_token(16)).ok()
     })
@@ -123,7 +121,7 @@ pub async fn gather(opts: &ProbeOptions) -> Result<Facts, ProbeError> {
         }
         live = Some(facts);
     }
-    Ok(Facts {
+    let mut facts = Facts {
         config,
         listeners: opts.listeners.clone(),
         lifetimes: Lifetimes::default(),
@@ -139,7 +137,9 @@ pub async fn gather(opts: &ProbeOptions) -> Result<Facts, ProbeError> {
         web_tls: None,
         listener_tls: Vec::new(),
         db_outside: db_outside(&opts.data_dir, url),
-    })
+    };
+    web_tls(&mut facts);
+    Ok(facts)
 }
 
 /// The SQLite file `--database-url` names, when it lies outside the data directory, with its mode and its
@@ -169,7 +169,7 @@ fn db_outside(
 }
 
 /// Fills [`Facts::web_tls`] (and [`Facts::listener_tls`] from `[idp]`/`[gateway]`) from the configuration's
-/// (already merged) `tls_cert` and `tls_key`: whether each pair loads as `up` would load it, and the key file's permission bits. Reads no more than `up` reads and
+/// `tls_cert` and `tls_key` (the command line's already laid over the file): whether each pair loads as `up` would load it, and the key file's permission bits. Reads no more than `up` reads and
 /// prints nothing of the key.
 pub fn web_tls(facts: &mut Facts) {
     let Ok(c) = &facts.config else {

@@ -128,7 +128,7 @@ pub(super) fn credentials(f: &Facts, c: &Config, out: &mut Vec<Check>) {
         ("[gateway] public_url", &c.gateway_public_url),
     ] {
         if let Some(u) = v {
-            urls.push((k.to_string(), u.clone()));
+            urls.push((k.to_string(), u.to_string()));
         }
     }
     for r in &c.runtimes {

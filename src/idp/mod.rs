@@ -54,12 +54,17 @@ pub struct Settings {
     pub code_policy: crate::store::CodePolicy,
 }
 
+/// A configured span in the whole seconds the IdP counts in (the configuration bounds it to days).
+fn secs(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
+}
+
 impl Settings {
     /// From the checked configuration.
     pub fn from_config(c: &IdpConfig) -> Self {
         Self {
-            confirm_code_lifetime: c.code_lifetime_secs.unwrap_or(24 * 3600),
-            reset_code_lifetime: c.code_lifetime_secs.unwrap_or(3600),
+            confirm_code_lifetime: c.code_lifetime.map_or(24 * 3600, secs),
+            reset_code_lifetime: c.code_lifetime.map_or(3600, secs),
             max_code_attempts: 5,
             auth_session_lifetime: 180,
             srp_timestamp_skew: 300,
@@ -67,7 +72,7 @@ impl Settings {
                 window_secs: 3600,
                 max_issued: i64::from(c.policy.max_codes_per_user_per_hour),
                 max_failures: i64::from(c.policy.max_code_failures_per_hour),
-                lockout_secs: c.policy.code_lockout_secs,
+                lockout_secs: secs(c.policy.code_lockout),
             },
         }
     }
@@ -138,7 +143,7 @@ impl IdpState {
             throttle: throttle::Throttle::new(throttle::Limits {
                 max_per_user: config.max_failed_signins_per_user,
                 max_per_ip: config.max_failed_signins_per_ip,
-                window_secs: config.failed_signin_window_secs,
+                window_secs: secs(config.failed_signin_window),
             }),
             cpu: address_limit::AddressLimit::cpu_heavy(
                 config.policy.max_cpu_heavy_per_ip_per_minute,

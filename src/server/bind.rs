@@ -91,7 +91,7 @@ impl Bound {
         let idp_bound = scheme(idp_bound, idp_certs.is_some());
         let (gw_l, gw_bound) = bind(opts.gateway_listen).await?;
         let gw_bound = scheme(gw_bound, gw_certs.is_some());
-        let public = |configured: &Option<String>, bound: String| {
+        let public = |configured: &Option<crate::config::HttpUrl>, bound: String| {
             configured
                 .as_ref()
                 .map_or(bound, |u| u.trim_end_matches('/').to_string())

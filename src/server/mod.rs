@@ -49,13 +49,8 @@ pub struct UpOptions {
     pub admin_listen: SocketAddr,
     /// Capacity of the gateway's verified-token cache (0: off).
     pub token_cache_entries: usize,
+    /// The configuration with the command line laid over it (`config::resolve`).
     pub config: Config,
-    /// Overrides `[gateway] redis_url` (from `--redis-url` / `GATEHOUSE_REDIS_URL`).
-    pub redis_url: Option<String>,
-    /// Overrides `[cluster] internal_listen` (from `--internal-listen`).
-    pub internal_listen: Option<SocketAddr>,
-    /// Overrides `[cluster] internal_url` (from `--internal-url` / `GATEHOUSE_INTERNAL_URL`).
-    pub internal_url: Option<String>,
     /// The gatehouse executable, for starting the reference agent.
     pub exe: PathBuf,
     /// The configuration file (hidden from sandboxed agents).
