@@ -9,7 +9,7 @@ use std::sync::Arc;
 use super::{StoreArgs, UsageError};
 use crate::clock::{Clock, SystemClock};
 use crate::idp::{bootstrap, password, srp};
-use crate::store::{PasswordUpdate, PoolRow, Store, StoreError, UserRow};
+use crate::store::{DatabaseUrl, PasswordUpdate, PoolRow, Store, StoreError, UserRow};
 
 /// `user` subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -150,15 +150,17 @@ where
 {
     let rt = super::runtime()?;
     rt.block_on(async move {
-        let store = crate::store::open(&s.data_dir, s.database_url.as_deref())
-            .await
-            .map_err(|e| {
-                if e.is_usage() {
-                    anyhow::Error::new(UsageError(e.to_string()))
-                } else {
-                    anyhow::Error::new(e)
-                }
-            })?;
+        let opened = match DatabaseUrl::resolve(&s.data_dir, s.database_url.as_deref()) {
+            Ok(url) => crate::store::open(&url).await,
+            Err(e) => Err(e),
+        };
+        let store = opened.map_err(|e| {
+            if e.is_usage() {
+                anyhow::Error::new(UsageError(e.to_string()))
+            } else {
+                anyhow::Error::new(e)
+            }
+        })?;
         let (pool, _client) = bootstrap::default_pool(store.as_ref(), &SystemClock).await?;
         f(store, pool).await
     })

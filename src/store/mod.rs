@@ -7,6 +7,7 @@ use async_trait::async_trait;
 
 pub mod backend;
 mod code_limits;
+mod database_url;
 mod domain;
 pub mod files;
 mod open;
@@ -21,7 +22,8 @@ pub use domain::{
     PoolRow, RefreshRow, RevocationRow, RotateOutcome, SessionOwner, UserRow,
 };
 
-pub use open::{create_data_dir, open, open_url, OpenError};
+pub use database_url::DatabaseUrl;
+pub use open::{create_data_dir, open, OpenError};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 

@@ -78,27 +78,18 @@ async fn listen(pool: PgPool, tx: tokio::sync::watch::Sender<u64>) {
     }
 }
 
-/// `postgres://user@host:port/db` without the password, for logs and errors.
-pub fn redacted(url: &str) -> String {
-    match PgConnectOptions::from_str(url) {
-        Ok(o) => format!(
-            "postgres://{}@{}:{}/{}",
-            o.get_username(),
-            o.get_host(),
-            o.get_port(),
-            o.get_database().unwrap_or("")
-        ),
-        Err(_) => "postgres://<unparsable URL>".into(),
-    }
-}
-
 impl PostgresStore {
     /// Connects to `url` (`postgres://` or `postgresql://`) and runs pending migrations (sqlx serialises
     /// concurrent migrators with an advisory lock, so instances may start together).
     pub async fn open_url(url: &str) -> Result<Self, StoreError> {
         let opts = PgConnectOptions::from_str(url)
-            .map_err(|e| StoreError::Other(format!("bad PostgreSQL URL: {e}")))?
-            .application_name("gatehouse");
+            .map_err(|e| StoreError::Other(format!("bad PostgreSQL URL: {e}")))?;
+        Self::open_with(opts).await
+    }
+
+    /// Connects with parsed options (as `open_url`).
+    pub async fn open_with(opts: PgConnectOptions) -> Result<Self, StoreError> {
+        let opts = opts.application_name("gatehouse");
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .min_connections(0)
