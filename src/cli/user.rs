@@ -9,7 +9,7 @@ use std::sync::Arc;
 use super::{StoreArgs, UsageError};
 use crate::clock::{Clock, SystemClock};
 use crate::idp::{bootstrap, password, srp};
-use crate::store::{DatabaseUrl, PasswordUpdate, PoolRow, Store, StoreError, UserRow};
+use crate::store::{DatabaseUrl, PasswordUpdate, PoolRow, Store, StoreError, UserRow, UserStatus};
 
 /// `user` subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -191,14 +191,14 @@ async fn update_for(
     pool: &PoolRow,
     username: &str,
     pw: String,
-    status: &str,
+    status: UserStatus,
 ) -> anyhow::Result<PasswordUpdate> {
     let (salt, verifier) = srp::make_verifier(srp::pool_name(&pool.id), username, &pw);
     Ok(PasswordUpdate {
         password_hash: password::hash(pw).await?,
         srp_salt: salt,
         srp_verifier: verifier,
-        status: status.into(),
+        status,
     })
 }
 
@@ -209,9 +209,9 @@ fn set_password(a: SetPasswordArgs) -> anyhow::Result<()> {
         "gatehouse user set-password --username alice --password-stdin",
     )?;
     let status = if a.temporary {
-        "FORCE_CHANGE_PASSWORD"
+        UserStatus::ForceChangePassword
     } else {
-        "CONFIRMED"
+        UserStatus::Confirmed
     };
     let name = a.username.clone();
     with_pool(&a.store, |store, pool| async move {
@@ -245,9 +245,9 @@ fn create(a: CreateArgs) -> anyhow::Result<()> {
         "gatehouse user create --username alice --password-stdin",
     )?;
     let status = if a.temporary {
-        "FORCE_CHANGE_PASSWORD"
+        UserStatus::ForceChangePassword
     } else {
-        "CONFIRMED"
+        UserStatus::Confirmed
     };
     with_pool(&a.store, |store, pool| async move {
         let update = update_for(&pool, &a.username, pw, status).await?;

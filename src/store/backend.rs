@@ -7,8 +7,9 @@ use async_trait::async_trait;
 use super::shared::{codes, keys, pools, revocations, sessions, tokens, users};
 use super::sql::Conn;
 use super::{
-    ClientRow, CodeCheck, CodeEffect, CodeGate, CodePolicy, CodeRow, KeyRow, PasswordUpdate,
-    PoolRow, RefreshRow, RevocationRow, RotateOutcome, SessionOwner, Store, StoreError, UserRow,
+    ClientRow, CodeCheck, CodeEffect, CodeGate, CodePolicy, CodePurpose, CodeRow, KeyRow,
+    PasswordUpdate, PoolRow, RefreshRow, RevocationRow, RotateOutcome, SessionOwner, Store,
+    StoreError, UserRow,
 };
 
 /// A revocation row to write: `(origin_jti, sub, not_before)`.
@@ -223,7 +224,7 @@ impl<B: Backend> Store for B {
         &self,
         pool_id: &str,
         username: &str,
-        purpose: &str,
+        purpose: CodePurpose,
         code_hash: &str,
         max_attempts: i64,
         effect: CodeEffect,

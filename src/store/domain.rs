@@ -1,6 +1,8 @@
 //! The store's domain: the rows callers read and write (pools, clients, keys, users, codes, refresh tokens,
 //! revocations, session owners) and the outcomes of its atomic operations. Plain data with redacting `Debug`
 //! where a row holds a secret; must never know SQL or a backend.
+pub use super::values::{CodePurpose, UserStatus};
+
 /// A user pool.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct PoolRow {
@@ -104,7 +106,8 @@ pub struct UserRow {
     pub username: String,
     pub email: Option<String>,
     pub password_hash: String,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: UserStatus,
     pub enabled: bool,
     pub created_at: i64,
     /// SRP-6a salt (hex), derived with the password; `None` for users created before SRP existed.
@@ -155,7 +158,7 @@ pub struct PasswordUpdate {
     pub srp_salt: String,
     pub srp_verifier: String,
     /// The user's status afterwards (`CONFIRMED` or `FORCE_CHANGE_PASSWORD`).
-    pub status: String,
+    pub status: UserStatus,
 }
 
 impl std::fmt::Debug for PasswordUpdate {
@@ -171,8 +174,7 @@ impl std::fmt::Debug for PasswordUpdate {
 pub struct CodeRow {
     pub pool_id: String,
     pub username: String,
-    /// `confirm_sign_up` or `forgot_password`.
-    pub purpose: String,
+    pub purpose: CodePurpose,
     pub code_hash: String,
     pub expires_at: i64,
     pub created_at: i64,

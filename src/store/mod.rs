@@ -16,11 +16,14 @@ mod records;
 mod shared;
 pub mod sql;
 pub mod sqlite;
+mod values;
 
 pub use domain::{
-    ClientRow, CodeCheck, CodeEffect, CodeGate, CodePolicy, CodeRow, KeyRow, PasswordUpdate,
-    PoolRow, RefreshRow, RevocationRow, RotateOutcome, SessionOwner, UserRow,
+    ClientRow, CodeCheck, CodeEffect, CodeGate, CodePolicy, CodePurpose, CodeRow, KeyRow,
+    PasswordUpdate, PoolRow, RefreshRow, RevocationRow, RotateOutcome, SessionOwner, UserRow,
+    UserStatus,
 };
+pub use values::UnknownValue;
 
 pub use database_url::DatabaseUrl;
 pub use open::{create_data_dir, open, OpenError};
@@ -190,7 +193,7 @@ pub trait Store: Send + Sync + 'static {
         &self,
         pool_id: &str,
         username: &str,
-        purpose: &str,
+        purpose: CodePurpose,
         code_hash: &str,
         max_attempts: i64,
         effect: CodeEffect,

@@ -8,6 +8,8 @@ use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{PgConnection, SqliteConnection};
 
+use super::{CodePurpose, UserStatus};
+
 /// One bound argument.
 #[derive(Debug, Clone, Copy)]
 pub enum Arg<'a> {
@@ -47,6 +49,18 @@ impl<'a> From<Option<&'a str>> for Arg<'a> {
 impl<'a> From<&'a Vec<u8>> for Arg<'a> {
     fn from(b: &'a Vec<u8>) -> Self {
         Arg::Bytes(b)
+    }
+}
+
+impl From<UserStatus> for Arg<'_> {
+    fn from(s: UserStatus) -> Self {
+        Arg::Text(s.as_str())
+    }
+}
+
+impl From<CodePurpose> for Arg<'_> {
+    fn from(p: CodePurpose) -> Self {
+        Arg::Text(p.as_str())
     }
 }
 

@@ -4,10 +4,10 @@
 use super::revocations;
 use crate::store::backend::Backend;
 use crate::store::sql::{args, Conn};
-use crate::store::{CodeCheck, CodeEffect, CodeRow, StoreError};
+use crate::store::{CodeCheck, CodeEffect, CodePurpose, CodeRow, StoreError, UserStatus};
 
 /// The user a code belongs to and its purpose: `(pool_id, username, purpose)`.
-pub(crate) type CodeKey<'a> = (&'a str, &'a str, &'a str);
+pub(crate) type CodeKey<'a> = (&'a str, &'a str, CodePurpose);
 
 /// Adds a code; a `Conflict` if the user already has one of that purpose.
 pub(crate) async fn insert<C: Conn>(c: &mut C, code: &CodeRow) -> Result<(), sqlx::Error> {
@@ -32,7 +32,7 @@ async fn write<C: Conn>(c: &mut C, code: &CodeRow, on_conflict: &str) -> Result<
         args![
             &code.pool_id,
             &code.username,
-            &code.purpose,
+            code.purpose,
             &code.code_hash,
             code.expires_at,
             code.created_at
@@ -72,9 +72,9 @@ pub(crate) async fn apply<C: Conn>(
     match effect {
         CodeEffect::Confirm => {
             c.exec(
-                "UPDATE users SET status = 'CONFIRMED', email_verified = TRUE \
+                "UPDATE users SET status = $3, email_verified = TRUE \
                  WHERE pool_id = $1 AND username = $2",
-                who,
+                args![pool_id, username, UserStatus::Confirmed],
             )
             .await?;
             Ok(false)

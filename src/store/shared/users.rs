@@ -18,7 +18,7 @@ pub(crate) async fn insert<C: Conn>(c: &mut C, user: &UserRow) -> Result<(), sql
             &user.username,
             &user.email,
             &user.password_hash,
-            &user.status,
+            user.status,
             user.enabled,
             user.created_at,
             &user.srp_salt,
@@ -132,7 +132,7 @@ pub(crate) async fn write_password<C: Conn>(
             &u.password_hash,
             &u.srp_salt,
             &u.srp_verifier,
-            &u.status,
+            u.status,
             pool_id,
             username
         ],

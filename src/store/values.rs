@@ -1,0 +1,105 @@
+//! The closed sets of values the store keeps as text: a user's status and a one-time code's purpose. Each has
+//! exactly one stored spelling (`as_str`, also its `Display`), the one existing databases hold; reading any other
+//! text is an error, never a guess. Must never change a spelling: databases written before would stop opening.
+use std::fmt;
+
+/// Text in the database that names no known value.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown {what} '{value}' in the database")]
+pub struct UnknownValue {
+    what: &'static str,
+    value: String,
+}
+
+/// Defines a text-valued enum: its stored spellings, `as_str`, `Display` and the conversion from stored text.
+macro_rules! stored_text {
+    ($(#[$doc:meta])* $name:ident, $what:literal { $($(#[$vdoc:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $($(#[$vdoc])* $variant),+
+        }
+
+        impl $name {
+            /// The stored (and Cognito's) spelling.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $text),+
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.pad(self.as_str())
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = UnknownValue;
+
+            fn try_from(value: String) -> Result<Self, UnknownValue> {
+                match value.as_str() {
+                    $($text => Ok(Self::$variant),)+
+                    _ => Err(UnknownValue { what: $what, value }),
+                }
+            }
+        }
+    };
+}
+
+stored_text!(
+    /// A user's status, as Cognito's `UserStatus`.
+    UserStatus, "user status" {
+        /// Signed up, the confirmation code not yet used.
+        Unconfirmed = "UNCONFIRMED",
+        /// May sign in.
+        Confirmed = "CONFIRMED",
+        /// Signs in with a temporary password and must choose a new one.
+        ForceChangePassword = "FORCE_CHANGE_PASSWORD",
+        /// Must reset the password before signing in.
+        ResetRequired = "RESET_REQUIRED",
+    }
+);
+
+stored_text!(
+    /// What a one-time code is for.
+    CodePurpose, "code purpose" {
+        /// Sign-up confirmation (`ConfirmSignUp`).
+        ConfirmSignUp = "confirm_sign_up",
+        /// Password reset (`ConfirmForgotPassword`).
+        ForgotPassword = "forgot_password",
+        /// E-mail verification (`VerifyUserAttribute`).
+        VerifyEmail = "verify_email",
+    }
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_spellings_round_trip_and_unknown_text_is_refused() {
+        for s in [
+            UserStatus::Unconfirmed,
+            UserStatus::Confirmed,
+            UserStatus::ForceChangePassword,
+            UserStatus::ResetRequired,
+        ] {
+            assert_eq!(UserStatus::try_from(s.as_str().to_string()).ok(), Some(s));
+        }
+        for p in [
+            CodePurpose::ConfirmSignUp,
+            CodePurpose::ForgotPassword,
+            CodePurpose::VerifyEmail,
+        ] {
+            assert_eq!(CodePurpose::try_from(p.to_string()).ok(), Some(p));
+        }
+        assert_eq!(CodePurpose::ForgotPassword.as_str(), "forgot_password");
+        let e = UserStatus::try_from("confirmed".to_string()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "unknown user status 'confirmed' in the database"
+        );
+    }
+}
