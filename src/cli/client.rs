@@ -160,7 +160,7 @@ fn create(a: CreateArgs) -> anyhow::Result<()> {
                 random_lower_alnum(26),
                 pool.id.clone(),
                 a.name.clone(),
-                flows,
+                flows.into(),
                 SystemClock.now_unix(),
             )
         };

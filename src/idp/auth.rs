@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::mint::{tokens_for, AuthenticationResult};
 use super::pending::Pending;
 use super::{password, refresh, srp, CognitoError, IdpState};
-use crate::store::{ClientRow, PasswordUpdate, StoreError, UserRow, UserStatus};
+use crate::store::{AuthFlow, ClientRow, PasswordUpdate, StoreError, UserRow, UserStatus};
 
 /// `InitiateAuthRequest` (fields gatehouse does not use, like `ClientMetadata`, are accepted and ignored).
 #[derive(Debug, Deserialize)]
@@ -99,8 +99,8 @@ pub async fn required_client(
     find_client(state, id).await
 }
 
-fn client_allows(client: &ClientRow, flag: &str) -> bool {
-    client.auth_flows.split_whitespace().any(|f| f == flag)
+fn client_allows(client: &ClientRow, flow: AuthFlow) -> bool {
+    client.auth_flows.allows(flow)
 }
 
 /// `SECRET_HASH = base64(HMAC-SHA256(key = secret, msg = username + client_id))`, required iff the client has a
@@ -196,7 +196,7 @@ pub async fn initiate_auth(
     let params = &req.auth_parameters;
     match flow.as_str() {
         "USER_PASSWORD_AUTH" => {
-            if !client_allows(&client, "ALLOW_USER_PASSWORD_AUTH") {
+            if !client_allows(&client, AuthFlow::UserPasswordAuth) {
                 return Err(CognitoError::InvalidParameter(
                     "USER_PASSWORD_AUTH flow not enabled for this client".into(),
                 ));
@@ -204,7 +204,7 @@ pub async fn initiate_auth(
             user_password_auth(state, &client, params, ip).await
         }
         "USER_SRP_AUTH" => {
-            if !client_allows(&client, "ALLOW_USER_SRP_AUTH") {
+            if !client_allows(&client, AuthFlow::UserSrpAuth) {
                 return Err(CognitoError::InvalidParameter(
                     "USER_SRP_AUTH flow not enabled for this client".into(),
                 ));
@@ -212,7 +212,7 @@ pub async fn initiate_auth(
             srp_start(state, &client, params, ip).await
         }
         "REFRESH_TOKEN_AUTH" | "REFRESH_TOKEN" => {
-            if !client_allows(&client, "ALLOW_REFRESH_TOKEN_AUTH") {
+            if !client_allows(&client, AuthFlow::RefreshTokenAuth) {
                 return Err(CognitoError::InvalidParameter(
                     "REFRESH_TOKEN_AUTH flow not enabled for this client".into(),
                 ));

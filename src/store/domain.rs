@@ -1,7 +1,7 @@
 //! The store's domain: the rows callers read and write (pools, clients, keys, users, codes, refresh tokens,
 //! revocations, session owners) and the outcomes of its atomic operations. Plain data with redacting `Debug`
 //! where a row holds a secret; must never know SQL or a backend.
-pub use super::values::{CodePurpose, UserStatus};
+pub use super::values::{AuthFlow, AuthFlows, CodePurpose, UserStatus};
 
 /// A user pool.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -17,8 +17,9 @@ pub struct ClientRow {
     pub id: String,
     pub pool_id: String,
     pub name: String,
-    /// Space-separated `ALLOW_*` flags, as Cognito's `ExplicitAuthFlows`.
-    pub auth_flows: String,
+    /// Cognito's `ExplicitAuthFlows`.
+    #[sqlx(try_from = "String")]
+    pub auth_flows: AuthFlows,
     pub created_at: i64,
     /// The client secret (confidential clients); `None` for a public client.
     pub secret: Option<String>,
@@ -44,7 +45,7 @@ impl ClientRow {
         id: String,
         pool_id: String,
         name: String,
-        auth_flows: String,
+        auth_flows: AuthFlows,
         now: i64,
     ) -> Self {
         Self {

@@ -19,9 +19,9 @@ pub mod sqlite;
 mod values;
 
 pub use domain::{
-    ClientRow, CodeCheck, CodeEffect, CodeGate, CodePolicy, CodePurpose, CodeRow, KeyRow,
-    PasswordUpdate, PoolRow, RefreshRow, RevocationRow, RotateOutcome, SessionOwner, UserRow,
-    UserStatus,
+    AuthFlow, AuthFlows, ClientRow, CodeCheck, CodeEffect, CodeGate, CodePolicy, CodePurpose,
+    CodeRow, KeyRow, PasswordUpdate, PoolRow, RefreshRow, RevocationRow, RotateOutcome,
+    SessionOwner, UserRow, UserStatus,
 };
 pub use values::UnknownValue;
 

@@ -8,7 +8,7 @@ use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{PgConnection, SqliteConnection};
 
-use super::{CodePurpose, UserStatus};
+use super::{AuthFlows, CodePurpose, UserStatus};
 
 /// One bound argument.
 #[derive(Debug, Clone, Copy)]
@@ -61,6 +61,12 @@ impl From<UserStatus> for Arg<'_> {
 impl From<CodePurpose> for Arg<'_> {
     fn from(p: CodePurpose) -> Self {
         Arg::Text(p.as_str())
+    }
+}
+
+impl<'a> From<&'a AuthFlows> for Arg<'a> {
+    fn from(f: &'a AuthFlows) -> Self {
+        Arg::Text(f.as_str())
     }
 }
 

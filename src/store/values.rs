@@ -1,4 +1,5 @@
-//! The closed sets of values the store keeps as text: a user's status and a one-time code's purpose. Each has
+//! The sets of values the store keeps as text: a user's status, a one-time code's purpose, a client's auth
+//! flows. Each has
 //! exactly one stored spelling (`as_str`, also its `Display`), the one existing databases hold; reading any other
 //! text is an error, never a guess. Must never change a spelling: databases written before would stop opening.
 use std::fmt;
@@ -74,6 +75,53 @@ stored_text!(
     }
 );
 
+stored_text!(
+    /// One of a client's `ExplicitAuthFlows`.
+    AuthFlow, "auth flow" {
+        /// `InitiateAuth` with SRP.
+        UserSrpAuth = "ALLOW_USER_SRP_AUTH",
+        /// `InitiateAuth` with the password itself.
+        UserPasswordAuth = "ALLOW_USER_PASSWORD_AUTH",
+        /// `REFRESH_TOKEN_AUTH` and `GetTokensFromRefreshToken`.
+        RefreshTokenAuth = "ALLOW_REFRESH_TOKEN_AUTH",
+    }
+);
+
+/// A client's `ExplicitAuthFlows`, kept as the space-separated text it is stored as (a flag gatehouse does not
+/// know is kept, and allows nothing).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AuthFlows(String);
+
+impl AuthFlows {
+    /// Whether `flow` is among the flags.
+    pub fn allows(&self, flow: AuthFlow) -> bool {
+        self.0.split_whitespace().any(|f| f == flow.as_str())
+    }
+
+    /// The stored text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for AuthFlows {
+    fn from(flags: String) -> Self {
+        Self(flags)
+    }
+}
+
+impl From<&str> for AuthFlows {
+    fn from(flags: &str) -> Self {
+        Self(flags.to_string())
+    }
+}
+
+impl fmt::Display for AuthFlows {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(&self.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,6 +144,10 @@ mod tests {
             assert_eq!(CodePurpose::try_from(p.to_string()).ok(), Some(p));
         }
         assert_eq!(CodePurpose::ForgotPassword.as_str(), "forgot_password");
+        let flows = AuthFlows::from("ALLOW_USER_SRP_AUTH  ALLOW_CUSTOM_AUTH");
+        assert!(flows.allows(AuthFlow::UserSrpAuth));
+        assert!(!flows.allows(AuthFlow::UserPasswordAuth));
+        assert_eq!(flows.as_str(), "ALLOW_USER_SRP_AUTH  ALLOW_CUSTOM_AUTH");
         let e = UserStatus::try_from("confirmed".to_string()).unwrap_err();
         assert_eq!(
             e.to_string(),
