@@ -149,7 +149,7 @@ fn create(a: CreateArgs) -> anyhow::Result<()> {
         let secret = a.secret.then(|| random_alnum(52));
         let row = ClientRow {
             secret: secret.clone(),
-            scopes,
+            scopes: scopes.into(),
             access_validity: a.access_token_validity,
             id_validity: a.id_token_validity,
             refresh_validity: a.refresh_token_validity,

@@ -1,7 +1,7 @@
 //! The store's domain: the rows callers read and write (pools, clients, keys, users, codes, refresh tokens,
 //! revocations, session owners) and the outcomes of its atomic operations. Plain data with redacting `Debug`
 //! where a row holds a secret; must never know SQL or a backend.
-pub use super::values::{AuthFlow, AuthFlows, CodePurpose, UserStatus};
+pub use super::values::{AuthFlow, AuthFlows, CodePurpose, Scopes, UserStatus};
 
 /// A user pool.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -23,8 +23,9 @@ pub struct ClientRow {
     pub created_at: i64,
     /// The client secret (confidential clients); `None` for a public client.
     pub secret: Option<String>,
-    /// Space-separated scopes put in the access token's `scope` claim.
-    pub scopes: String,
+    /// The scopes put in the access token's `scope` claim.
+    #[sqlx(try_from = "String")]
+    pub scopes: Scopes,
     /// Access-token lifetime, seconds.
     pub access_validity: i64,
     /// ID-token lifetime, seconds.

@@ -20,7 +20,7 @@ mod values;
 
 pub use domain::{
     AuthFlow, AuthFlows, ClientRow, CodeCheck, CodeEffect, CodeGate, CodePolicy, CodePurpose,
-    CodeRow, KeyRow, PasswordUpdate, PoolRow, RefreshRow, RevocationRow, RotateOutcome,
+    CodeRow, KeyRow, PasswordUpdate, PoolRow, RefreshRow, RevocationRow, RotateOutcome, Scopes,
     SessionOwner, UserRow, UserStatus,
 };
 pub use values::UnknownValue;

@@ -8,7 +8,7 @@ use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{PgConnection, SqliteConnection};
 
-use super::{AuthFlows, CodePurpose, UserStatus};
+use super::{AuthFlows, CodePurpose, Scopes, UserStatus};
 
 /// One bound argument.
 #[derive(Debug, Clone, Copy)]
@@ -67,6 +67,12 @@ impl From<CodePurpose> for Arg<'_> {
 impl<'a> From<&'a AuthFlows> for Arg<'a> {
     fn from(f: &'a AuthFlows) -> Self {
         Arg::Text(f.as_str())
+    }
+}
+
+impl<'a> From<&'a Scopes> for Arg<'a> {
+    fn from(s: &'a Scopes) -> Self {
+        Arg::Text(s.as_str())
     }
 }
 

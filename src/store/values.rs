@@ -1,5 +1,5 @@
 //! The sets of values the store keeps as text: a user's status, a one-time code's purpose, a client's auth
-//! flows. Each has
+//! flows and scopes. Each has
 //! exactly one stored spelling (`as_str`, also its `Display`), the one existing databases hold; reading any other
 //! text is an error, never a guess. Must never change a spelling: databases written before would stop opening.
 use std::fmt;
@@ -122,6 +122,42 @@ impl fmt::Display for AuthFlows {
     }
 }
 
+/// The scopes a client's access tokens carry (their `scope` claim), kept as the space-separated text they are
+/// stored as; serialised as that text.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(transparent)]
+pub struct Scopes(String);
+
+impl Scopes {
+    /// Each scope.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0.split_whitespace()
+    }
+
+    /// The stored text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for Scopes {
+    fn from(scopes: String) -> Self {
+        Self(scopes)
+    }
+}
+
+impl From<&str> for Scopes {
+    fn from(scopes: &str) -> Self {
+        Self(scopes.to_string())
+    }
+}
+
+impl fmt::Display for Scopes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(&self.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,6 +184,12 @@ mod tests {
         assert!(flows.allows(AuthFlow::UserSrpAuth));
         assert!(!flows.allows(AuthFlow::UserPasswordAuth));
         assert_eq!(flows.as_str(), "ALLOW_USER_SRP_AUTH  ALLOW_CUSTOM_AUTH");
+        let scopes = Scopes::from("openid  email");
+        assert_eq!(scopes.iter().collect::<Vec<_>>(), ["openid", "email"]);
+        assert_eq!(
+            serde_json::json!(scopes),
+            serde_json::json!("openid  email")
+        );
         let e = UserStatus::try_from("confirmed".to_string()).unwrap_err();
         assert_eq!(
             e.to_string(),
