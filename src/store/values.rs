@@ -87,76 +87,65 @@ stored_text!(
     }
 );
 
-/// A client's `ExplicitAuthFlows`, kept as the space-separated text it is stored as (a flag gatehouse does not
-/// know is kept, and allows nothing).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct AuthFlows(String);
+/// Defines a space-separated list kept as the text it is stored as: the newtype, `as_str`, `iter`, `Display` and
+/// the conversions from text.
+macro_rules! stored_list {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// The stored text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            /// Each item.
+            pub fn iter(&self) -> impl Iterator<Item = &str> {
+                self.0.split_whitespace()
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(text: String) -> Self {
+                Self(text)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(text: &str) -> Self {
+                Self(text.to_string())
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.pad(&self.0)
+            }
+        }
+    };
+}
+
+stored_list!(
+    /// A client's `ExplicitAuthFlows`, kept as the space-separated text it is stored as (a flag gatehouse does
+    /// not know is kept, and allows nothing).
+    AuthFlows
+);
 
 impl AuthFlows {
     /// Whether `flow` is among the flags.
     pub fn allows(&self, flow: AuthFlow) -> bool {
-        self.0.split_whitespace().any(|f| f == flow.as_str())
-    }
-
-    /// The stored text.
-    pub fn as_str(&self) -> &str {
-        &self.0
+        self.iter().any(|f| f == flow.as_str())
     }
 }
 
-impl From<String> for AuthFlows {
-    fn from(flags: String) -> Self {
-        Self(flags)
-    }
-}
-
-impl From<&str> for AuthFlows {
-    fn from(flags: &str) -> Self {
-        Self(flags.to_string())
-    }
-}
-
-impl fmt::Display for AuthFlows {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(&self.0)
-    }
-}
-
-/// The scopes a client's access tokens carry (their `scope` claim), kept as the space-separated text they are
-/// stored as; serialised as that text.
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
-#[serde(transparent)]
-pub struct Scopes(String);
-
-impl Scopes {
-    /// Each scope.
-    pub fn iter(&self) -> impl Iterator<Item = &str> {
-        self.0.split_whitespace()
-    }
-
-    /// The stored text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl From<String> for Scopes {
-    fn from(scopes: String) -> Self {
-        Self(scopes)
-    }
-}
-
-impl From<&str> for Scopes {
-    fn from(scopes: &str) -> Self {
-        Self(scopes.to_string())
-    }
-}
-
-impl fmt::Display for Scopes {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(&self.0)
-    }
-}
+stored_list!(
+    /// The scopes a client's access tokens carry (their `scope` claim), kept as the space-separated text they
+    /// are stored as; serialised as that text.
+    Scopes
+);
 
 #[cfg(test)]
 mod tests {
