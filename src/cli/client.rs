@@ -150,7 +150,7 @@ fn create(a: CreateArgs) -> anyhow::Result<()> {
         let secret = a.secret.then(|| Secret::new(random_alnum(52)));
         let row = ClientRow {
             secret: secret.as_ref().map(|s| s.expose().to_string()),
-            scopes,
+            scopes: scopes.into(),
             access_validity: a.access_token_validity,
             id_validity: a.id_token_validity,
             refresh_validity: a.refresh_token_validity,
@@ -161,7 +161,7 @@ fn create(a: CreateArgs) -> anyhow::Result<()> {
                 random_lower_alnum(26),
                 pool.id.clone(),
                 a.name.clone(),
-                flows,
+                flows.into(),
                 SystemClock.now_unix(),
             )
         };

@@ -10,7 +10,7 @@ use super::{StoreArgs, UsageError};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Secret;
 use crate::idp::{bootstrap, password, srp};
-use crate::store::{PasswordUpdate, PoolRow, Store, StoreError, UserRow};
+use crate::store::{DatabaseUrl, PasswordUpdate, PoolRow, Store, StoreError, UserRow, UserStatus};
 
 /// `user` subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -151,15 +151,17 @@ where
 {
     let rt = super::runtime()?;
     rt.block_on(async move {
-        let store = crate::store::open(&s.data_dir, s.database_url.as_deref())
-            .await
-            .map_err(|e| {
-                if e.is_usage() {
-                    anyhow::Error::new(UsageError(e.to_string()))
-                } else {
-                    anyhow::Error::new(e)
-                }
-            })?;
+        let opened = match DatabaseUrl::resolve(&s.data_dir, s.database_url.as_deref()) {
+            Ok(url) => crate::store::open(&url).await,
+            Err(e) => Err(e),
+        };
+        let store = opened.map_err(|e| {
+            if e.is_usage() {
+                anyhow::Error::new(UsageError(e.to_string()))
+            } else {
+                anyhow::Error::new(e)
+            }
+        })?;
         let (pool, _client) = bootstrap::default_pool(store.as_ref(), &SystemClock).await?;
         f(store, pool).await
     })
@@ -190,14 +192,14 @@ async fn update_for(
     pool: &PoolRow,
     username: &str,
     pw: Secret,
-    status: &str,
+    status: UserStatus,
 ) -> anyhow::Result<PasswordUpdate> {
     let (salt, verifier) = srp::make_verifier(srp::pool_name(&pool.id), username, pw.expose());
     Ok(PasswordUpdate {
         password_hash: password::hash(pw.expose().to_string()).await?,
         srp_salt: salt,
         srp_verifier: verifier,
-        status: status.into(),
+        status,
     })
 }
 
@@ -208,9 +210,9 @@ fn set_password(a: SetPasswordArgs) -> anyhow::Result<()> {
         "gatehouse user set-password --username alice --password-stdin",
     )?;
     let status = if a.temporary {
-        "FORCE_CHANGE_PASSWORD"
+        UserStatus::ForceChangePassword
     } else {
-        "CONFIRMED"
+        UserStatus::Confirmed
     };
     let name = a.username.clone();
     with_pool(&a.store, |store, pool| async move {
@@ -244,9 +246,9 @@ fn create(a: CreateArgs) -> anyhow::Result<()> {
         "gatehouse user create --username alice --password-stdin",
     )?;
     let status = if a.temporary {
-        "FORCE_CHANGE_PASSWORD"
+        UserStatus::ForceChangePassword
     } else {
-        "CONFIRMED"
+        UserStatus::Confirmed
     };
     with_pool(&a.store, |store, pool| async move {
         let update = update_for(&pool, &a.username, pw, status).await?;

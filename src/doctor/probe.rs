@@ -58,7 +58,10 @@ pub async fn gather(opts: &ProbeOptions) -> Result<Facts, ProbeError> {
         .filter(|u| !u.trim().is_empty());
     // Opened only if it exists (doctor must not create or tighten the data directory it checks).
     let store = match url {
-        Some(u) => crate::store::open_url(u).await.ok(),
+        Some(u) => match u.parse::<crate::store::DatabaseUrl>() {
+            Ok(url) => crate::store::open(&url).await.ok(),
+            Err(_) => None,
+        },
         None if db.exists() => SqliteStore::open_in(&opts.data_dir)
             .await
             .ok()

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use super::auth::{check_secret_hash, null_member, password_update, required_client};
 use super::codes::{self, CONFIRM, RESET};
 use super::{password, CognitoError, IdpState};
-use crate::store::{CodeEffect, StoreError, UserRow};
+use crate::store::{CodeEffect, StoreError, UserRow, UserStatus};
 
 /// The body of the account operations (each uses some of the members).
 #[derive(Debug, Deserialize)]
@@ -99,7 +99,7 @@ pub async fn sign_up(
     };
     codes::admit_address(state, ip)?;
     state.cpu.admit(ip, state.clock.now_unix())?;
-    let update = password_update(state, &username, &pw, "UNCONFIRMED").await?;
+    let update = password_update(state, &username, &pw, UserStatus::Unconfirmed).await?;
     let user = UserRow {
         pool_id: state.pool.id.clone(),
         sub: crate::util::uuid_v4(),
@@ -144,7 +144,7 @@ pub async fn confirm_sign_up(state: &IdpState, req: AccountRequest) -> Result<Va
     let Some(user) = lookup(state, &username).await? else {
         return Err(CognitoError::CodeMismatch);
     };
-    if user.status != "UNCONFIRMED" {
+    if user.status != UserStatus::Unconfirmed {
         return Err(CognitoError::NotAuthorized(format!(
             "User cannot be confirmed. Current status is {}",
             user.status
@@ -175,7 +175,7 @@ pub async fn resend_confirmation_code(
     let Some(user) = lookup(state, &username).await? else {
         return Ok(json!({"CodeDeliveryDetails": codes::fake_delivery(state, &username)}));
     };
-    if user.status != "UNCONFIRMED" {
+    if user.status != UserStatus::Unconfirmed {
         return Err(CognitoError::InvalidParameter(
             "User is already confirmed.".into(),
         ));
@@ -227,7 +227,7 @@ pub async fn confirm_forgot_password(
     state.cpu.admit(ip, state.clock.now_unix())?;
     // Hash first, for every username: an unknown user then has no code (`ExpiredCodeException`), exactly like
     // a known user who never asked for one.
-    let update = password_update(state, &username, &pw, "CONFIRMED").await?;
+    let update = password_update(state, &username, &pw, UserStatus::Confirmed).await?;
     codes::check(
         state,
         &username,

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::mint::{tokens_for, AuthenticationResult};
 use super::pending::Pending;
 use super::{password, refresh, srp, CognitoError, IdpState};
-use crate::store::{ClientRow, PasswordUpdate, StoreError, UserRow};
+use crate::store::{AuthFlow, ClientRow, PasswordUpdate, StoreError, UserRow, UserStatus};
 
 /// `InitiateAuthRequest` (fields gatehouse does not use, like `ClientMetadata`, are accepted and ignored).
 #[derive(Debug, Deserialize)]
@@ -99,8 +99,8 @@ pub async fn required_client(
     find_client(state, id).await
 }
 
-fn client_allows(client: &ClientRow, flag: &str) -> bool {
-    client.auth_flows.split_whitespace().any(|f| f == flag)
+fn client_allows(client: &ClientRow, flow: AuthFlow) -> bool {
+    client.auth_flows.allows(flow)
 }
 
 /// `SECRET_HASH = base64(HMAC-SHA256(key = secret, msg = username + client_id))`, required iff the client has a
@@ -196,7 +196,7 @@ pub async fn initiate_auth(
     let params = &req.auth_parameters;
     match flow.as_str() {
         "USER_PASSWORD_AUTH" => {
-            if !client_allows(&client, "ALLOW_USER_PASSWORD_AUTH") {
+            if !client_allows(&client, AuthFlow::UserPasswordAuth) {
                 return Err(CognitoError::InvalidParameter(
                     "USER_PASSWORD_AUTH flow not enabled for this client".into(),
                 ));
@@ -204,7 +204,7 @@ pub async fn initiate_auth(
             user_password_auth(state, &client, params, ip).await
         }
         "USER_SRP_AUTH" => {
-            if !client_allows(&client, "ALLOW_USER_SRP_AUTH") {
+            if !client_allows(&client, AuthFlow::UserSrpAuth) {
                 return Err(CognitoError::InvalidParameter(
                     "USER_SRP_AUTH flow not enabled for this client".into(),
                 ));
@@ -212,7 +212,7 @@ pub async fn initiate_auth(
             srp_start(state, &client, params, ip).await
         }
         "REFRESH_TOKEN_AUTH" | "REFRESH_TOKEN" => {
-            if !client_allows(&client, "ALLOW_REFRESH_TOKEN_AUTH") {
+            if !client_allows(&client, AuthFlow::RefreshTokenAuth) {
                 return Err(CognitoError::InvalidParameter(
                     "REFRESH_TOKEN_AUTH flow not enabled for this client".into(),
                 ));
@@ -286,7 +286,7 @@ async fn backfill_verifier(state: &IdpState, mut user: UserRow, pw: &str) -> Use
         password_hash: user.password_hash.clone(),
         srp_salt: salt.clone(),
         srp_verifier: verifier.clone(),
-        status: user.status.clone(),
+        status: user.status,
     };
     match state
         .store
@@ -320,10 +320,10 @@ async fn signed_in(
     if !user.enabled {
         return Err(CognitoError::NotAuthorized("User is disabled.".into()));
     }
-    match user.status.as_str() {
-        "UNCONFIRMED" => return Err(CognitoError::UserNotConfirmed),
-        "RESET_REQUIRED" => return Err(CognitoError::PasswordResetRequired),
-        "FORCE_CHANGE_PASSWORD" => {
+    match user.status {
+        UserStatus::Unconfirmed => return Err(CognitoError::UserNotConfirmed),
+        UserStatus::ResetRequired => return Err(CognitoError::PasswordResetRequired),
+        UserStatus::ForceChangePassword => {
             let now = state.clock.now_unix();
             let session = crate::util::opaque_token(96);
             state
@@ -357,7 +357,7 @@ async fn signed_in(
                 authentication_result: None,
             });
         }
-        _ => {}
+        UserStatus::Confirmed => {}
     }
     let now = state.clock.now_unix();
     Ok(AuthResponse::tokens(
@@ -532,7 +532,7 @@ pub async fn respond_to_auth_challenge(
                 return Err(CognitoError::InvalidPassword(msg));
             }
             state.cpu.admit(ip, now)?;
-            let update = password_update(state, username, new_pw, "CONFIRMED").await?;
+            let update = password_update(state, username, new_pw, UserStatus::Confirmed).await?;
             state
                 .store
                 .set_password(&state.pool.id, username, update, false, now)
@@ -557,7 +557,7 @@ pub async fn password_update(
     state: &IdpState,
     username: &str,
     new_password: &str,
-    status: &str,
+    status: UserStatus,
 ) -> Result<PasswordUpdate, CognitoError> {
     let hash = password::hash(new_password.to_string()).await?;
     let (salt, verifier) =
@@ -566,6 +566,6 @@ pub async fn password_update(
         password_hash: hash,
         srp_salt: salt,
         srp_verifier: verifier,
-        status: status.to_string(),
+        status,
     })
 }

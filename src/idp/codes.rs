@@ -8,15 +8,15 @@ use std::net::IpAddr;
 use serde_json::{json, Value};
 
 use super::{CognitoError, IdpState};
-use crate::store::{CodeCheck, CodeEffect, CodeGate, CodeRow};
+use crate::store::{CodeCheck, CodeEffect, CodeGate, CodePurpose, CodeRow};
 use crate::util::{random_bytes, sha256_hex};
 
 /// Purpose of a sign-up confirmation code.
-pub const CONFIRM: &str = "confirm_sign_up";
+pub const CONFIRM: CodePurpose = CodePurpose::ConfirmSignUp;
 /// Purpose of a password-reset code.
-pub const RESET: &str = "forgot_password";
+pub const RESET: CodePurpose = CodePurpose::ForgotPassword;
 /// Purpose of an e-mail verification code (`GetUserAttributeVerificationCode`, a changed e-mail).
-pub const VERIFY_EMAIL: &str = "verify_email";
+pub const VERIFY_EMAIL: CodePurpose = CodePurpose::VerifyEmail;
 
 fn six_digits() -> String {
     loop {
@@ -30,7 +30,7 @@ fn six_digits() -> String {
 }
 
 /// The stored hash of a code.
-pub fn code_hash(pool_id: &str, username: &str, purpose: &str, code: &str) -> String {
+pub fn code_hash(pool_id: &str, username: &str, purpose: CodePurpose, code: &str) -> String {
     sha256_hex(format!("{pool_id}\n{username}\n{purpose}\n{code}").as_bytes())
 }
 
@@ -75,7 +75,7 @@ pub async fn issue(
     state: &IdpState,
     username: &str,
     email: &str,
-    purpose: &str,
+    purpose: CodePurpose,
 ) -> Result<Value, CognitoError> {
     let now = state.clock.now_unix();
     let policy = state.settings.code_policy;
@@ -93,7 +93,7 @@ pub async fn issue(
 }
 
 /// A new code for `username` and the row that stores its hash.
-pub fn new_code(state: &IdpState, username: &str, purpose: &str) -> (String, CodeRow) {
+pub fn new_code(state: &IdpState, username: &str, purpose: CodePurpose) -> (String, CodeRow) {
     let now = state.clock.now_unix();
     let code = six_digits();
     let lifetime = match purpose {
@@ -103,7 +103,7 @@ pub fn new_code(state: &IdpState, username: &str, purpose: &str) -> (String, Cod
     let row = CodeRow {
         pool_id: state.pool.id.clone(),
         username: username.to_string(),
-        purpose: purpose.to_string(),
+        purpose,
         code_hash: code_hash(&state.pool.id, username, purpose, &code),
         expires_at: now + lifetime,
         created_at: now,
@@ -119,7 +119,7 @@ pub async fn deliver(
     code: &str,
     row: &CodeRow,
 ) -> Result<Value, CognitoError> {
-    let purpose = row.purpose.as_str();
+    let purpose = row.purpose;
     let minutes = (row.expires_at - row.created_at) / 60;
     let (subject, what) = match purpose {
         CONFIRM => ("Your verification code", "confirmation code"),
@@ -137,7 +137,7 @@ pub async fn deliver(
         })
         .await
         .map_err(|e| CognitoError::Internal(format!("code delivery: {e}")))?;
-    tracing::info!(%username, purpose, "code sent");
+    tracing::info!(%username, %purpose, "code sent");
     Ok(delivery(email))
 }
 
@@ -146,7 +146,7 @@ pub async fn deliver(
 pub async fn check(
     state: &IdpState,
     username: &str,
-    purpose: &str,
+    purpose: CodePurpose,
     code: &str,
     effect: CodeEffect,
 ) -> Result<Value, CognitoError> {
@@ -182,7 +182,7 @@ pub async fn check(
             .await?
             == CodeGate::Locked
     {
-        tracing::warn!(%username, purpose, "code flows locked after repeated wrong codes");
+        tracing::warn!(%username, %purpose, "code flows locked after repeated wrong codes");
         return Err(limited());
     }
     Err(refusal)

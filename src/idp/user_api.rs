@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use super::auth::{null_member, password_update};
 use super::mint::SIGNIN_SCOPE;
 use super::{password, CognitoError, IdpState};
-use crate::store::{StoreError, UserRow};
+use crate::store::{StoreError, UserRow, UserStatus};
 use crate::token::{verify_with, Policy, TokenError};
 
 /// The body of every access-token operation.
@@ -139,7 +139,7 @@ pub async fn change_password(
         state.throttle.fail(&key, ip, now);
         return Err(CognitoError::bad_credentials());
     }
-    let update = password_update(state, &user.username, &proposed, "CONFIRMED").await?;
+    let update = password_update(state, &user.username, &proposed, UserStatus::Confirmed).await?;
     state
         .store
         .set_password(&state.pool.id, &user.username, update, true, now)

@@ -107,7 +107,9 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<
     crate::store::create_data_dir(&opts.data_dir)?;
     let _ = std::fs::remove_file(&endpoints_path);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let store = crate::store::open(&opts.data_dir, opts.database_url.as_deref()).await?;
+    let database_url =
+        crate::store::DatabaseUrl::resolve(&opts.data_dir, opts.database_url.as_deref())?;
+    let store = crate::store::open(&database_url).await?;
     let (pool, client) = bootstrap::default_pool(store.as_ref(), clock.as_ref()).await?;
     // Generates the first key if there is none; the IdP re-reads its keys from the store itself.
     bootstrap::signing_keys(store.as_ref(), clock.as_ref(), &pool).await?;

@@ -1,9 +1,7 @@
 //! The per-user limits of the code flows, for both backends: how many codes were sent to a user and how many
 //! wrong codes were tried within a window (across re-issues), and the lockout that follows. One upsert per
-//! event, so concurrent requests count exactly. The SQL is written once with `$n` placeholders (SQLite reads
-//! them as `?n`). Must never store a code.
-use sqlx::{PgPool, SqlitePool};
-
+//! event, so concurrent requests count exactly. Must never store a code.
+use super::sql::{args, Conn};
 use super::{CodeGate, CodePolicy, StoreError};
 
 /// `$1` pool, `$2` username, `$3` now, `$4` window, `$5` max issued. Returns `issued, locked_until`.
@@ -33,11 +31,7 @@ const LOCKED_UNTIL: &str =
     "SELECT locked_until FROM code_limits WHERE pool_id = $1 AND username = $2";
 const DELETE_CODES: &str = "DELETE FROM codes WHERE pool_id = $1 AND username = $2";
 
-fn sqlite(sql: &str) -> String {
-    sql.replace('$', "?")
-}
-
-fn gate(issued: i64, locked_until: i64, policy: CodePolicy, now: i64) -> CodeGate {
+fn verdict(issued: i64, locked_until: i64, policy: CodePolicy, now: i64) -> CodeGate {
     if locked_until > now {
         CodeGate::Locked
     } else if issued > policy.max_issued {
@@ -47,161 +41,61 @@ fn gate(issued: i64, locked_until: i64, policy: CodePolicy, now: i64) -> CodeGat
     }
 }
 
-pub(super) async fn issue_sqlite(
-    pool: &SqlitePool,
+pub(crate) async fn issue<C: Conn>(
+    c: &mut C,
     (pool_id, username): (&str, &str),
     policy: CodePolicy,
     now: i64,
 ) -> Result<CodeGate, StoreError> {
-    let (issued, locked): (i64, i64) = sqlx::query_as(&sqlite(ISSUE))
-        .bind(pool_id)
-        .bind(username)
-        .bind(now)
-        .bind(policy.window_secs)
-        .bind(policy.max_issued)
-        .fetch_one(pool)
+    let (issued, locked): (i64, i64) = c
+        .one(
+            ISSUE,
+            args![
+                pool_id,
+                username,
+                now,
+                policy.window_secs,
+                policy.max_issued
+            ],
+        )
         .await?;
-    Ok(gate(issued, locked, policy, now))
+    Ok(verdict(issued, locked, policy, now))
 }
 
-pub(super) async fn issue_postgres(
-    pool: &PgPool,
+pub(crate) async fn failure<C: Conn>(
+    c: &mut C,
     (pool_id, username): (&str, &str),
     policy: CodePolicy,
     now: i64,
 ) -> Result<CodeGate, StoreError> {
-    let (issued, locked): (i64, i64) = sqlx::query_as(ISSUE)
-        .bind(pool_id)
-        .bind(username)
-        .bind(now)
-        .bind(policy.window_secs)
-        .bind(policy.max_issued)
-        .fetch_one(pool)
+    let (locked,): (i64,) = c
+        .one(
+            FAILURE,
+            args![
+                pool_id,
+                username,
+                now,
+                policy.window_secs,
+                policy.max_failures,
+                policy.lockout_secs
+            ],
+        )
         .await?;
-    Ok(gate(issued, locked, policy, now))
-}
-
-pub(super) async fn failure_sqlite(
-    pool: &SqlitePool,
-    (pool_id, username): (&str, &str),
-    policy: CodePolicy,
-    now: i64,
-) -> Result<CodeGate, StoreError> {
-    let locked: i64 = sqlx::query_scalar(&sqlite(FAILURE))
-        .bind(pool_id)
-        .bind(username)
-        .bind(now)
-        .bind(policy.window_secs)
-        .bind(policy.max_failures)
-        .bind(policy.lockout_secs)
-        .fetch_one(pool)
-        .await?;
-    let g = gate(0, locked, policy, now);
+    let g = verdict(0, locked, policy, now);
     if g == CodeGate::Locked {
-        sqlx::query(&sqlite(DELETE_CODES))
-            .bind(pool_id)
-            .bind(username)
-            .execute(pool)
-            .await?;
+        c.exec(DELETE_CODES, args![pool_id, username]).await?;
     }
     Ok(g)
 }
 
-pub(super) async fn failure_postgres(
-    pool: &PgPool,
+pub(crate) async fn gate<C: Conn>(
+    c: &mut C,
     (pool_id, username): (&str, &str),
-    policy: CodePolicy,
     now: i64,
 ) -> Result<CodeGate, StoreError> {
-    let locked: i64 = sqlx::query_scalar(FAILURE)
-        .bind(pool_id)
-        .bind(username)
-        .bind(now)
-        .bind(policy.window_secs)
-        .bind(policy.max_failures)
-        .bind(policy.lockout_secs)
-        .fetch_one(pool)
-        .await?;
-    let g = gate(0, locked, policy, now);
-    if g == CodeGate::Locked {
-        sqlx::query(DELETE_CODES)
-            .bind(pool_id)
-            .bind(username)
-            .execute(pool)
-            .await?;
-    }
-    Ok(g)
-}
-
-fn open_unless_locked(locked: Option<i64>, now: i64) -> CodeGate {
-    match locked {
-        Some(t) if t > now => CodeGate::Locked,
+    let locked: Option<(i64,)> = c.opt(LOCKED_UNTIL, args![pool_id, username]).await?;
+    Ok(match locked {
+        Some((t,)) if t > now => CodeGate::Locked,
         _ => CodeGate::Open,
-    }
-}
-
-pub(super) async fn gate_sqlite(
-    pool: &SqlitePool,
-    (pool_id, username): (&str, &str),
-    now: i64,
-) -> Result<CodeGate, StoreError> {
-    let locked: Option<i64> = sqlx::query_scalar(&sqlite(LOCKED_UNTIL))
-        .bind(pool_id)
-        .bind(username)
-        .fetch_optional(pool)
-        .await?;
-    Ok(open_unless_locked(locked, now))
-}
-
-pub(super) async fn gate_postgres(
-    pool: &PgPool,
-    (pool_id, username): (&str, &str),
-    now: i64,
-) -> Result<CodeGate, StoreError> {
-    let locked: Option<i64> = sqlx::query_scalar(LOCKED_UNTIL)
-        .bind(pool_id)
-        .bind(username)
-        .fetch_optional(pool)
-        .await?;
-    Ok(open_unless_locked(locked, now))
-}
-
-/// `$1` pending e-mail, `$2` pool, `$3` username.
-pub(super) const SET_PENDING_EMAIL: &str =
-    "UPDATE users SET pending_email = $1 WHERE pool_id = $2 AND username = $3";
-
-pub(super) async fn pending_email_sqlite(
-    pool: &SqlitePool,
-    (pool_id, username): (&str, &str),
-    email: Option<String>,
-) -> Result<(), StoreError> {
-    let n = sqlx::query(&sqlite(SET_PENDING_EMAIL))
-        .bind(email)
-        .bind(pool_id)
-        .bind(username)
-        .execute(pool)
-        .await?
-        .rows_affected();
-    if n == 0 {
-        return Err(StoreError::NotFound);
-    }
-    Ok(())
-}
-
-pub(super) async fn pending_email_postgres(
-    pool: &PgPool,
-    (pool_id, username): (&str, &str),
-    email: Option<String>,
-) -> Result<(), StoreError> {
-    let n = sqlx::query(SET_PENDING_EMAIL)
-        .bind(email)
-        .bind(pool_id)
-        .bind(username)
-        .execute(pool)
-        .await?
-        .rows_affected();
-    if n == 0 {
-        return Err(StoreError::NotFound);
-    }
-    Ok(())
+    })
 }

@@ -1,9 +1,10 @@
-//! Opening the store a deployment names: `postgres://…` (or `postgresql://…`) for PostgreSQL, `sqlite:…` or a plain
-//! file path for SQLite, or, without a URL, the SQLite file in the data directory. The one place that reads a
-//! database URL; never logs it (it may carry a password): PostgreSQL is logged as user, host, port and database.
+//! Opening the store a `DatabaseUrl` names (the one place that turns a database URL into a store), and the data
+//! directory the embedded SQLite file lives in. Never logs a URL with its password: PostgreSQL is logged as user,
+//! host, port and database.
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::database_url::{DatabaseUrl, Location};
 use super::{PostgresStore, SqliteStore, Store, StoreError};
 
 /// Why a store could not be opened.
@@ -32,39 +33,24 @@ impl OpenError {
     }
 }
 
-/// Opens the store named by `database_url`, or the SQLite file in `data_dir` (created with mode 0700, or tightened,
-/// when missing or open to others).
-pub async fn open(
-    data_dir: &Path,
-    database_url: Option<&str>,
-) -> Result<Arc<dyn Store>, OpenError> {
-    match database_url.map(str::trim).filter(|u| !u.is_empty()) {
-        None => {
-            create_data_dir(data_dir)?;
-            Ok(Arc::new(SqliteStore::open_in(data_dir).await?))
+/// Opens the store `url` names; for the data directory's SQLite file, the directory is created first (mode
+/// 0700, or tightened when it is open to others).
+pub async fn open(url: &DatabaseUrl) -> Result<Arc<dyn Store>, OpenError> {
+    match url.location() {
+        Location::DataDir(dir) => {
+            create_data_dir(dir)?;
+            Ok(Arc::new(SqliteStore::open_in(dir).await?))
         }
-        Some(url) => open_url(url).await,
+        Location::SqliteFile(path) => Ok(Arc::new(SqliteStore::open_file(path).await?)),
+        Location::SqliteUrl(u) => Ok(Arc::new(SqliteStore::open_url(u).await?)),
+        Location::Postgres { options, shown } => {
+            let store = PostgresStore::open_with((**options).clone())
+                .await
+                .map_err(|e| OpenError::Database(shown.clone(), e))?;
+            tracing::info!(database = %shown, "store: PostgreSQL");
+            Ok(Arc::new(store))
+        }
     }
-}
-
-/// Opens the store named by `url` (no data directory involved).
-pub async fn open_url(url: &str) -> Result<Arc<dyn Store>, OpenError> {
-    let url = url.trim();
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let shown = super::postgres::redacted(url);
-        let store = PostgresStore::open_url(url)
-            .await
-            .map_err(|e| OpenError::Database(shown.clone(), e))?;
-        tracing::info!(database = %shown, "store: PostgreSQL");
-        return Ok(Arc::new(store));
-    }
-    if url.starts_with("sqlite:") {
-        return Ok(Arc::new(SqliteStore::open_url(url).await?));
-    }
-    if let Some((scheme, _)) = url.split_once("://") {
-        return Err(OpenError::UnsupportedScheme(scheme.to_string()));
-    }
-    Ok(Arc::new(SqliteStore::open_file(Path::new(url)).await?))
 }
 
 /// Creates the data directory with mode 0700, or tightens an existing one that group or others may enter
@@ -102,7 +88,9 @@ mod tests {
     #[tokio::test]
     async fn an_unknown_scheme_is_a_usage_error_naming_the_scheme() {
         let tmp = tempfile::tempdir().unwrap();
-        let e = open(tmp.path(), Some("mysql://db/x")).await.err().unwrap();
+        let e = DatabaseUrl::resolve(tmp.path(), Some("mysql://db/x"))
+            .err()
+            .unwrap();
         assert!(e.is_usage());
         assert!(e.to_string().contains("'mysql://'"), "{e}");
     }
@@ -112,11 +100,13 @@ mod tests {
         use std::os::unix::fs::PermissionsExt as _;
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("data");
-        open(&dir, None).await.unwrap();
+        open(&DatabaseUrl::resolve(&dir, None).unwrap())
+            .await
+            .unwrap();
         let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o700);
         assert!(dir.join(crate::store::sqlite::DB_FILE).exists());
-        let e = open(&dir, Some("   ")).await;
+        let e = open(&DatabaseUrl::resolve(&dir, Some("   ")).unwrap()).await;
         assert!(e.is_ok(), "a blank URL means the data directory");
     }
 }

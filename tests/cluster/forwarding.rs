@@ -100,7 +100,8 @@ fn whoami(r: &Invocation) -> Value {
 
 async fn recorded_instance(db: &str, arn: &str, session: &str) -> Option<String> {
     let tmp = tempfile::tempdir().unwrap();
-    let store = gatehouse::store::open(tmp.path(), Some(db)).await.unwrap();
+    let url = gatehouse::store::DatabaseUrl::resolve(tmp.path(), Some(db)).unwrap();
+    let store = gatehouse::store::open(&url).await.unwrap();
     store.session_instance(arn, session).await.unwrap()
 }
 

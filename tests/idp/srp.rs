@@ -374,7 +374,7 @@ async fn a_user_without_a_verifier_gets_one_at_the_first_password_sign_in() {
             username: user.clone(),
             email: None,
             password_hash: gatehouse::idp::password::hash_blocking(password()).unwrap(),
-            status: "CONFIRMED".into(),
+            status: gatehouse::store::UserStatus::Confirmed,
             enabled: true,
             created_at: 1,
             srp_salt: None,

@@ -6,8 +6,9 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use gatehouse::store::{
-    ClientRow, CodeCheck, CodeEffect, CodeRow, KeyRow, PasswordUpdate, PoolRow, PostgresStore,
-    RefreshRow, RotateOutcome, SessionOwner, SqliteStore, Store, StoreError, UserRow,
+    ClientRow, CodeCheck, CodeEffect, CodePurpose, CodeRow, KeyRow, PasswordUpdate, PoolRow,
+    PostgresStore, RefreshRow, RotateOutcome, SessionOwner, SqliteStore, Store, StoreError,
+    UserRow, UserStatus,
 };
 
 use crate::common::pg::TestDb;
@@ -107,7 +108,7 @@ pub(crate) fn user(username: &str, sub: &str) -> UserRow {
         username: username.into(),
         email: Some(format!("{username}@example.com")),
         password_hash: "h".into(),
-        status: "UNCONFIRMED".into(),
+        status: UserStatus::Unconfirmed,
         enabled: true,
         created_at: 1,
         srp_salt: None,
@@ -143,11 +144,11 @@ fn refresh(hash: &str, family: &str, origin: &str) -> RefreshRow {
     }
 }
 
-pub(crate) fn code(hash: &str, purpose: &str, expires_at: i64) -> CodeRow {
+pub(crate) fn code(hash: &str, purpose: CodePurpose, expires_at: i64) -> CodeRow {
     CodeRow {
         pool_id: POOL.into(),
         username: "alice".into(),
-        purpose: purpose.into(),
+        purpose,
         code_hash: hash.into(),
         expires_at,
         created_at: 1,
@@ -159,7 +160,7 @@ fn password(hash: &str) -> PasswordUpdate {
         password_hash: hash.into(),
         srp_salt: "00".into(),
         srp_verifier: "02".into(),
-        status: "CONFIRMED".into(),
+        status: UserStatus::Confirmed,
     }
 }
 
@@ -260,7 +261,7 @@ async fn clients_keys_and_users_round_trip(a: S, b: S) {
     assert_eq!(got.attributes, r#"{"name":"Alice"}"#);
     assert_eq!(got.password_hash, "h2");
     assert_eq!(got.srp_verifier.as_deref(), Some("02"));
-    assert_eq!(got.status, "CONFIRMED");
+    assert_eq!(got.status, UserStatus::Confirmed);
     assert_eq!(b.latest_sub_revocation(POOL, "sub-1").await.unwrap(), None);
     assert!(matches!(
         a.update_user_profile(POOL, "nobody", None, false, "{}".into())
@@ -301,14 +302,17 @@ async fn sign_up_writes_user_and_code_together_or_neither(a: S, b: S) {
     a.ensure_default_pool(pool(POOL), client("c1"))
         .await
         .unwrap();
-    a.create_user_with_code(user("alice", "sub-1"), code("c", "confirm_sign_up", 100))
-        .await
-        .unwrap();
+    a.create_user_with_code(
+        user("alice", "sub-1"),
+        code("c", CodePurpose::ConfirmSignUp, 100),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         b.use_code(
             POOL,
             "alice",
-            "confirm_sign_up",
+            CodePurpose::ConfirmSignUp,
             "c",
             3,
             CodeEffect::Confirm,
@@ -324,7 +328,7 @@ async fn sign_up_writes_user_and_code_together_or_neither(a: S, b: S) {
             user("alice", "sub-9"),
             CodeRow {
                 username: "alice".into(),
-                ..code("c2", "confirm_sign_up", 100)
+                ..code("c2", CodePurpose::ConfirmSignUp, 100)
             },
         )
         .await;
@@ -333,7 +337,7 @@ async fn sign_up_writes_user_and_code_together_or_neither(a: S, b: S) {
         a.use_code(
             POOL,
             "alice",
-            "confirm_sign_up",
+            CodePurpose::ConfirmSignUp,
             "c2",
             3,
             CodeEffect::Confirm,
@@ -347,7 +351,7 @@ async fn sign_up_writes_user_and_code_together_or_neither(a: S, b: S) {
     // The code conflicts after the user row went in: neither stays.
     a.put_code(CodeRow {
         username: "carol".into(),
-        ..code("old", "confirm_sign_up", 100)
+        ..code("old", CodePurpose::ConfirmSignUp, 100)
     })
     .await
     .unwrap();
@@ -356,7 +360,7 @@ async fn sign_up_writes_user_and_code_together_or_neither(a: S, b: S) {
             user("carol", "sub-3"),
             CodeRow {
                 username: "carol".into(),
-                ..code("new", "confirm_sign_up", 100)
+                ..code("new", CodePurpose::ConfirmSignUp, 100)
             },
         )
         .await;
@@ -660,7 +664,7 @@ async fn revocation_rows_follow_the_contract(s: S, b: S) {
     s.set_password(POOL, "alice", password("h2"), true, 600)
         .await
         .unwrap();
-    s.put_code(code("c", "forgot_password", 10_000))
+    s.put_code(code("c", CodePurpose::ForgotPassword, 10_000))
         .await
         .unwrap();
     b.delete_user(POOL, "alice", 700).await.unwrap();
@@ -689,7 +693,7 @@ async fn revocation_rows_follow_the_contract(s: S, b: S) {
         s.use_code(
             POOL,
             "alice",
-            "forgot_password",
+            CodePurpose::ForgotPassword,
             "c",
             3,
             CodeEffect::Confirm,
@@ -763,7 +767,7 @@ async fn codes_are_single_use_expire_and_count_attempts(s: S, b: S) {
             st.use_code(
                 POOL,
                 "alice",
-                "confirm_sign_up",
+                CodePurpose::ConfirmSignUp,
                 h,
                 3,
                 CodeEffect::Confirm,
@@ -773,21 +777,21 @@ async fn codes_are_single_use_expire_and_count_attempts(s: S, b: S) {
             .unwrap()
         }
     };
-    s.put_code(code("good", "confirm_sign_up", 100))
+    s.put_code(code("good", CodePurpose::ConfirmSignUp, 100))
         .await
         .unwrap();
     assert_eq!(check(&s, "bad", 50).await, CodeCheck::Mismatch);
     assert_eq!(check(&b, "good", 100).await, CodeCheck::Expired);
     assert_eq!(check(&b, "good", 50).await, CodeCheck::Ok);
     let u = s.find_user(POOL, "alice").await.unwrap();
-    assert_eq!(u.status, "CONFIRMED");
+    assert_eq!(u.status, UserStatus::Confirmed);
     assert!(u.email_verified);
     assert_eq!(
         check(&s, "good", 50).await,
         CodeCheck::Expired,
         "single use"
     );
-    s.put_code(code("good", "confirm_sign_up", 100))
+    s.put_code(code("good", CodePurpose::ConfirmSignUp, 100))
         .await
         .unwrap();
     assert_eq!(check(&s, "bad", 50).await, CodeCheck::Mismatch);
@@ -798,7 +802,7 @@ async fn codes_are_single_use_expire_and_count_attempts(s: S, b: S) {
         s.use_code(
             POOL,
             "nobody",
-            "confirm_sign_up",
+            CodePurpose::ConfirmSignUp,
             "good",
             3,
             CodeEffect::Confirm,
@@ -813,7 +817,7 @@ async fn codes_are_single_use_expire_and_count_attempts(s: S, b: S) {
 async fn a_code_raced_by_two_instances_is_used_once(a: S, b: S) {
     with_user(&a).await;
     for round in 0..3 {
-        a.put_code(code("good", "confirm_sign_up", 100))
+        a.put_code(code("good", CodePurpose::ConfirmSignUp, 100))
             .await
             .unwrap();
         let mut tasks = Vec::new();
@@ -823,7 +827,7 @@ async fn a_code_raced_by_two_instances_is_used_once(a: S, b: S) {
                 s.use_code(
                     POOL,
                     "alice",
-                    "confirm_sign_up",
+                    CodePurpose::ConfirmSignUp,
                     "good",
                     3,
                     CodeEffect::Confirm,
@@ -850,7 +854,7 @@ async fn reset_code_changes_password_and_revokes_in_one_step(a: S, b: S) {
     a.insert_refresh_token(refresh("t0", "t0", "o0"))
         .await
         .unwrap();
-    a.put_code(code("rc", "forgot_password", 100))
+    a.put_code(code("rc", CodePurpose::ForgotPassword, 100))
         .await
         .unwrap();
     let effect = CodeEffect::ResetPassword(password("reset-hash"));
@@ -858,7 +862,7 @@ async fn reset_code_changes_password_and_revokes_in_one_step(a: S, b: S) {
         b.use_code(
             POOL,
             "alice",
-            "forgot_password",
+            CodePurpose::ForgotPassword,
             "rc",
             3,
             effect.clone(),
@@ -882,9 +886,17 @@ async fn reset_code_changes_password_and_revokes_in_one_step(a: S, b: S) {
         Some(60)
     );
     assert_eq!(
-        b.use_code(POOL, "alice", "forgot_password", "rc", 3, effect, 61)
-            .await
-            .unwrap(),
+        b.use_code(
+            POOL,
+            "alice",
+            CodePurpose::ForgotPassword,
+            "rc",
+            3,
+            effect,
+            61
+        )
+        .await
+        .unwrap(),
         CodeCheck::Expired
     );
 }

@@ -2,7 +2,7 @@
 //! PostgreSQL, two handles on one database each, as in `store::conformance`): issuance counted per user within a
 //! window, wrong codes counted across re-issues, the lockout and its end, a pending address that becomes the
 //! active one only through a verification code.
-use gatehouse::store::{CodeCheck, CodeEffect, CodeGate, CodePolicy};
+use gatehouse::store::{CodeCheck, CodeEffect, CodeGate, CodePolicy, CodePurpose};
 
 use crate::store::conformance::{code, postgres_pair, sqlite_pair, with_user, POOL, S};
 
@@ -105,13 +105,13 @@ async fn wrong_codes_count_across_reissues_then_lock_until_the_lockout_ends(a: S
                 .unwrap()
         }
     };
-    a.put_code(code("c1", "forgot_password", 1_000))
+    a.put_code(code("c1", CodePurpose::ForgotPassword, 1_000))
         .await
         .unwrap();
     assert_eq!(fail(&a, 10).await, CodeGate::Open);
     assert_eq!(fail(&b, 11).await, CodeGate::Open);
     // A re-issue does not reset the count.
-    b.put_code(code("c2", "forgot_password", 1_000))
+    b.put_code(code("c2", CodePurpose::ForgotPassword, 1_000))
         .await
         .unwrap();
     assert_eq!(fail(&a, 12).await, CodeGate::Open);
@@ -129,7 +129,7 @@ async fn wrong_codes_count_across_reissues_then_lock_until_the_lockout_ends(a: S
         .use_code(
             POOL,
             "alice",
-            "forgot_password",
+            CodePurpose::ForgotPassword,
             "c2",
             5,
             CodeEffect::Confirm,
@@ -158,12 +158,14 @@ async fn a_pending_email_becomes_active_only_through_its_code(a: S, b: S) {
     let u = b.find_user(POOL, "alice").await.unwrap();
     assert_eq!(u.email.as_deref(), Some("alice@example.com"));
     assert_eq!(u.pending_email.as_deref(), Some("new@example.com"));
-    a.put_code(code("v", "verify_email", 100)).await.unwrap();
+    a.put_code(code("v", CodePurpose::VerifyEmail, 100))
+        .await
+        .unwrap();
     let r = b
         .use_code(
             POOL,
             "alice",
-            "verify_email",
+            CodePurpose::VerifyEmail,
             "bad",
             5,
             CodeEffect::VerifyEmail,
@@ -180,7 +182,7 @@ async fn a_pending_email_becomes_active_only_through_its_code(a: S, b: S) {
         .use_code(
             POOL,
             "alice",
-            "verify_email",
+            CodePurpose::VerifyEmail,
             "v",
             5,
             CodeEffect::VerifyEmail,

@@ -1,5 +1,6 @@
 //! The behaviour every backend shares is in tests/store/conformance.rs; here only what is SQLite's own.
-use super::*;
+use super::SqliteStore;
+use crate::store::{ClientRow, PoolRow, Store};
 
 fn pool(id: &str) -> PoolRow {
     PoolRow {

@@ -1,0 +1,53 @@
+//! The rows as both databases return them: the column lists the queries select into the domain types (which
+//! derive `sqlx::FromRow`), and the records whose stored form differs from the domain's, with their one
+//! conversion (a refresh token without a family, from before rotation, is its own family). Must never write.
+use sqlx::FromRow;
+
+use super::domain::RefreshRow;
+
+pub(crate) const POOL_COLS: &str = "id, region, created_at";
+pub(crate) const CLIENT_COLS: &str =
+    "id, pool_id, name, auth_flows, created_at, secret, scopes, access_validity, \
+     id_validity, refresh_validity, rotation, grace_seconds, allowed_origins";
+pub(crate) const KEY_COLS: &str = "kid, pool_id, pkcs8, created_at";
+pub(crate) const USER_COLS: &str =
+    "pool_id, sub, username, email, password_hash, status, enabled, created_at, \
+     srp_salt, srp_verifier, attributes, email_verified, pending_email";
+pub(crate) const REFRESH_COLS: &str =
+    "token_hash, pool_id, client_id, sub, origin_jti, auth_time, created_at, \
+     expires_at, revoked_at, family_id, rotated_at";
+pub(crate) const REVOCATION_COLS: &str = "id, pool_id, origin_jti, sub, not_before, created_at";
+
+#[derive(FromRow)]
+pub(crate) struct RefreshRecord {
+    token_hash: String,
+    pool_id: String,
+    client_id: String,
+    sub: String,
+    origin_jti: String,
+    auth_time: i64,
+    created_at: i64,
+    expires_at: i64,
+    revoked_at: Option<i64>,
+    /// `NULL` only in SQLite rows written before rotation existed.
+    family_id: Option<String>,
+    rotated_at: Option<i64>,
+}
+
+impl From<RefreshRecord> for RefreshRow {
+    fn from(r: RefreshRecord) -> Self {
+        RefreshRow {
+            family_id: r.family_id.unwrap_or_else(|| r.token_hash.clone()),
+            token_hash: r.token_hash,
+            pool_id: r.pool_id,
+            client_id: r.client_id,
+            sub: r.sub,
+            origin_jti: r.origin_jti,
+            auth_time: r.auth_time,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+            revoked_at: r.revoked_at,
+            rotated_at: r.rotated_at,
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! Pools and app clients: the default pool and client, created once however many instances race, and the
+//! clients of a pool. Must never delete a pool or client.
+use crate::store::records::{CLIENT_COLS, POOL_COLS};
+use crate::store::sql::{args, Conn};
+use crate::store::{ClientRow, PoolRow, StoreError};
+
+/// Inserts the default pool and client unless there are some, then reads whichever won. The caller runs it in
+/// one transaction (an insert that loses waits for the winner and then does nothing).
+pub(crate) async fn ensure_default<C: Conn>(
+    c: &mut C,
+    pool: &PoolRow,
+    client: &ClientRow,
+) -> Result<(PoolRow, ClientRow), StoreError> {
+    c.exec(
+        "INSERT INTO user_pools (id, region, slot, created_at) VALUES ($1, $2, 1, $3) \
+         ON CONFLICT (slot) DO NOTHING",
+        args![&pool.id, &pool.region, pool.created_at],
+    )
+    .await?;
+    let pool: PoolRow = c
+        .one(
+            &format!("SELECT {POOL_COLS} FROM user_pools WHERE slot = 1"),
+            args![],
+        )
+        .await?;
+    c.exec(
+        "INSERT INTO app_clients (id, pool_id, name, slot, auth_flows, created_at, allowed_origins) \
+         VALUES ($1, $2, $3, 1, $4, $5, $6) ON CONFLICT (pool_id, slot) DO NOTHING",
+        args![
+            &client.id,
+            &pool.id,
+            &client.name,
+            &client.auth_flows,
+            client.created_at,
+            &client.allowed_origins
+        ],
+    )
+    .await?;
+    let client = c
+        .one(
+            &format!("SELECT {CLIENT_COLS} FROM app_clients WHERE pool_id = $1 AND slot = 1"),
+            args![&pool.id],
+        )
+        .await?;
+    Ok((pool, client))
+}
+
+pub(crate) async fn clients<C: Conn>(
+    c: &mut C,
+    pool_id: &str,
+) -> Result<Vec<ClientRow>, StoreError> {
+    Ok(c.all(
+        &format!(
+            "SELECT {CLIENT_COLS} FROM app_clients WHERE pool_id = $1 ORDER BY created_at, id"
+        ),
+        args![pool_id],
+    )
+    .await?)
+}
+
+pub(crate) async fn create_client<C: Conn>(c: &mut C, cl: &ClientRow) -> Result<(), StoreError> {
+    c.exec(
+        "INSERT INTO app_clients (id, pool_id, name, auth_flows, created_at, secret, scopes, \
+         access_validity, id_validity, refresh_validity, rotation, grace_seconds, allowed_origins) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        args![
+            &cl.id,
+            &cl.pool_id,
+            &cl.name,
+            &cl.auth_flows,
+            cl.created_at,
+            &cl.secret,
+            &cl.scopes,
+            cl.access_validity,
+            cl.id_validity,
+            cl.refresh_validity,
+            cl.rotation,
+            cl.grace_seconds,
+            &cl.allowed_origins
+        ],
+    )
+    .await?;
+    Ok(())
+}
