@@ -7,8 +7,10 @@ use std::net::IpAddr;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::auth::{check_secret_hash, null_member, password_update, required_client};
+use super::auth::password_update;
+use super::client_auth::{check_secret_hash, required_client};
 use super::codes::{self, CONFIRM, RESET};
+use super::wire::null_member;
 use super::{password, CognitoError, IdpState};
 use crate::store::{CodeEffect, StoreError, UserRow};
 
@@ -47,16 +49,6 @@ async fn lookup(state: &IdpState, username: &str) -> Result<Option<UserRow>, Cog
     }
 }
 
-/// Checks an e-mail address's shape.
-pub fn check_email(value: &str) -> Result<(), CognitoError> {
-    if !value.contains('@') || value.len() > 254 || value.chars().any(char::is_whitespace) {
-        return Err(CognitoError::InvalidParameter(
-            "Invalid email address format.".into(),
-        ));
-    }
-    Ok(())
-}
-
 /// `SignUp`: refused when `[idp] allow_sign_up = false` (Cognito's `AllowAdminCreateUserOnly`); attributes
 /// follow the schema and the client's write list.
 pub async fn sign_up(
@@ -84,7 +76,7 @@ pub async fn sign_up(
         let name = a.name.clone().unwrap_or_default();
         let value = a.value.clone().unwrap_or_default();
         if name == "email" {
-            check_email(&value)?;
+            super::attributes::check_email(&value)?;
             email = Some(value);
         } else {
             super::attributes::check_write(&state.policy, &client.id, &name, &value, true)?;
