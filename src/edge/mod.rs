@@ -14,6 +14,7 @@ use axum::Router;
 use bytes::Bytes;
 use serde::Serialize;
 
+pub mod asset;
 pub mod site;
 pub mod tls;
 
