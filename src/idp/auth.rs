@@ -149,19 +149,29 @@ pub async fn initiate_auth(
     }
 }
 
+/// `USERNAME` and the flow's other required parameter, then the client's `SECRET_HASH` for that user.
+fn username_and<'a>(
+    client: &ClientRow,
+    params: &'a HashMap<String, String>,
+    other: &str,
+) -> Result<(&'a String, &'a String), CognitoError> {
+    let username = param(params, "USERNAME")?;
+    let value = param(params, other)?;
+    check_secret_hash(
+        client,
+        username,
+        params.get("SECRET_HASH").map(String::as_str),
+    )?;
+    Ok((username, value))
+}
+
 async fn user_password_auth(
     state: &IdpState,
     client: &ClientRow,
     params: &HashMap<String, String>,
     ip: Option<IpAddr>,
 ) -> Result<AuthResponse, CognitoError> {
-    let username = param(params, "USERNAME")?;
-    let pw = param(params, "PASSWORD")?;
-    check_secret_hash(
-        client,
-        username,
-        params.get("SECRET_HASH").map(String::as_str),
-    )?;
+    let (username, pw) = username_and(client, params, "PASSWORD")?;
     let now = state.clock.now_unix();
     let key = throttle_key(state, username);
     state.throttle.check(&key, ip, now)?;
@@ -284,13 +294,7 @@ async fn srp_start(
     params: &HashMap<String, String>,
     ip: Option<IpAddr>,
 ) -> Result<AuthResponse, CognitoError> {
-    let username = param(params, "USERNAME")?;
-    let a_hex = param(params, "SRP_A")?;
-    check_secret_hash(
-        client,
-        username,
-        params.get("SECRET_HASH").map(String::as_str),
-    )?;
+    let (username, a_hex) = username_and(client, params, "SRP_A")?;
     let now = state.clock.now_unix();
     state
         .throttle
