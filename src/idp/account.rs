@@ -165,18 +165,15 @@ pub async fn resend_confirmation_code(
     let username = checked_username(state, &req).await?;
     codes::admit_address(state, ip)?;
     let Some(user) = lookup(state, &username).await? else {
-        return Ok(json!({"CodeDeliveryDetails": codes::fake_delivery(state, &username)}));
+        return delivery(state, &username, None, CONFIRM).await;
     };
     if user.status != "UNCONFIRMED" {
         return Err(CognitoError::InvalidParameter(
             "User is already confirmed.".into(),
         ));
     }
-    let Some(email) = user.email.clone() else {
-        return Ok(json!({"CodeDeliveryDetails": codes::fake_delivery(state, &username)}));
-    };
-    let details = codes::issue(state, &user.username, &email, CONFIRM).await?;
-    Ok(json!({"CodeDeliveryDetails": details}))
+    let to = user.email.as_deref().map(|e| (user.username.as_str(), e));
+    delivery(state, &username, to, CONFIRM).await
 }
 
 /// `ForgotPassword`. The answer is the same for an unknown user, a disabled one and one without a verified
@@ -194,10 +191,22 @@ pub async fn forgot_password(
         .as_ref()
         .filter(|u| u.enabled && u.email_verified)
         .and_then(|u| Some((u.username.clone(), u.email.clone()?)));
-    let Some((name, email)) = verified else {
-        return Ok(json!({"CodeDeliveryDetails": codes::fake_delivery(state, &username)}));
+    let to = verified.as_ref().map(|(n, e)| (n.as_str(), e.as_str()));
+    delivery(state, &username, to, RESET).await
+}
+
+/// `CodeDeliveryDetails` of a code for `purpose` sent to `to` (the user's name and address), or, when there is no
+/// such address, a delivery shaped like a real one for `username` and nothing sent.
+async fn delivery(
+    state: &IdpState,
+    username: &str,
+    to: Option<(&str, &str)>,
+    purpose: &str,
+) -> Result<Value, CognitoError> {
+    let Some((name, email)) = to else {
+        return Ok(json!({"CodeDeliveryDetails": codes::fake_delivery(state, username)}));
     };
-    let details = codes::issue(state, &name, &email, RESET).await?;
+    let details = codes::issue(state, name, email, purpose).await?;
     Ok(json!({"CodeDeliveryDetails": details}))
 }
 
