@@ -526,23 +526,31 @@ fn the_cycle_check_catches_submodules_that_import_each_other() {
             "idp/mod.rs",
             "pub mod auth; pub mod refresh; pub mod auth_b;\n",
         ),
-        // agent::sandbox: a ring one level deeper, through `super::super::`.
-        ("agent/mod.rs", "pub mod sandbox;\n"),
+        // agent::sandbox: a ring one level deeper; agent: a ring through `super::super::` from inside sandbox.
+        ("agent/mod.rs", "pub mod sandbox; pub mod uids;\n"),
+        ("agent/uids.rs", "use super::sandbox::a::z;\n"),
         ("agent/sandbox/mod.rs", "pub mod a; pub mod b;\n"),
-        ("agent/sandbox/a.rs", "use super::b::x;\n"),
+        (
+            "agent/sandbox/a.rs",
+            "use super::b::x;\nuse super::super::uids::Lease;\n",
+        ),
         ("agent/sandbox/b.rs", "use crate::agent::sandbox::a::y;\n"),
     ];
     for (path, text) in files {
         std::fs::write(src.join(path), text).unwrap();
     }
     let bad = submodule_cycles(src);
-    assert_eq!(bad.len(), 2, "{bad:?}");
+    assert_eq!(bad.len(), 3, "{bad:?}");
     assert!(
-        bad[0].starts_with("agent::sandbox: cycle a → b → a"),
+        bad[0].starts_with("agent: cycle sandbox → uids → sandbox"),
         "{bad:?}"
     );
     assert!(
-        bad[1].starts_with("gateway: cycle cluster → forward → ws → cluster"),
+        bad[1].starts_with("agent::sandbox: cycle a → b → a"),
+        "{bad:?}"
+    );
+    assert!(
+        bad[2].starts_with("gateway: cycle cluster → forward → ws → cluster"),
         "{bad:?}"
     );
 }
