@@ -294,3 +294,263 @@ fn the_rules_check_catches_a_wrong_way_import_a_missing_row_and_a_cycle() {
     );
     assert!(bad.iter().any(|b| b.starts_with("cycle:")), "{bad:?}");
 }
+
+/// The module path of a file of `src/` (`src/gateway/ws.rs` → `[gateway, ws]`, `src/gateway/mod.rs` →
+/// `[gateway]`, `src/lib.rs` → `[]`).
+fn module_path(src: &Path, file: &Path) -> Vec<String> {
+    let Ok(rel) = file.strip_prefix(src) else {
+        return Vec::new();
+    };
+    let mut path: Vec<String> = rel
+        .components()
+        .filter_map(|c| c.as_os_str().to_str().map(str::to_string))
+        .collect();
+    if let Some(last) = path.pop() {
+        let stem = last.strip_suffix(".rs").unwrap_or(&last).to_string();
+        if !matches!(stem.as_str(), "mod" | "lib" | "main") {
+            path.push(stem);
+        }
+    }
+    path
+}
+
+/// Every path a `use` tree or expression names after a leading `crate::`, `super::` or `self::`, flattened:
+/// `super::{a, b::{self, C}}` → `[super, a]`, `[super, b, self]`, `[super, b, C]`.
+fn relative_paths(code: &str) -> Vec<Vec<String>> {
+    fn ident(s: &str) -> (&str, &str) {
+        let end = s
+            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .unwrap_or(s.len());
+        (&s[..end], &s[end..])
+    }
+    /// Parses one use tree at the start of `s` into `out`, each path prefixed by `prefix`; returns the rest.
+    fn tree<'a>(s: &'a str, prefix: &[String], out: &mut Vec<Vec<String>>) -> &'a str {
+        let s = s.trim_start();
+        if let Some(mut rest) = s.strip_prefix('{') {
+            loop {
+                rest = tree(rest, prefix, out).trim_start();
+                if let Some(r) = rest.strip_prefix(',') {
+                    rest = r;
+                    if let Some(r) = rest.trim_start().strip_prefix('}') {
+                        return r;
+                    }
+                } else {
+                    return rest.strip_prefix('}').unwrap_or(rest);
+                }
+            }
+        }
+        let (name, rest) = ident(s);
+        if name.is_empty() {
+            if !prefix.is_empty() {
+                out.push(prefix.to_vec());
+            }
+            return rest;
+        }
+        let mut path = prefix.to_vec();
+        path.push(name.to_string());
+        match rest.strip_prefix("::") {
+            Some(r) => tree(r, &path, out),
+            None => {
+                out.push(path);
+                rest
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for start in ["crate::", "super::", "self::"] {
+        let mut rest = code;
+        while let Some(i) = rest.find(start) {
+            let preceded = rest[..i].chars().last();
+            let head = start.trim_end_matches("::").to_string();
+            rest = &rest[i + start.len()..];
+            if preceded.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':') {
+                continue; // `gatehouse_crate::`, or the `super::` of `super::super::`
+            }
+            tree(rest, &[head], &mut out);
+        }
+    }
+    out
+}
+
+/// Imports between sibling submodules under `src`, as (parent module, importer, imported, "file:line: code"):
+/// `use super::forward::x` in `src/gateway/ws.rs` is (`gateway`, `ws`, `forward`). A parent naming its children or
+/// a child naming its parent's own items is no arrow; code inside an inline `mod … {` block is one level deeper.
+fn sibling_imports(src: &Path) -> Vec<(String, String, String, String)> {
+    let mut files = Vec::new();
+    rust_files(src, &mut files);
+    let exists = |m: &[String]| {
+        let dir = m.iter().fold(src.to_path_buf(), |p, s| p.join(s));
+        dir.is_dir() || dir.with_extension("rs").is_file()
+    };
+    let mut out = Vec::new();
+    for f in files {
+        let file_mod = module_path(src, &f);
+        let text = std::fs::read_to_string(&f).unwrap();
+        let mut inline: Vec<(String, i64)> = Vec::new(); // inline modules open, with the depth they opened at
+        let mut depth = 0i64;
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            let t = code.trim_start();
+            let t = t.strip_prefix("pub ").unwrap_or(t);
+            if let Some(name) = t
+                .strip_prefix("mod ")
+                .and_then(|r| r.trim_end().strip_suffix('{'))
+            {
+                inline.push((name.trim().to_string(), depth));
+            }
+            depth += code.matches('{').count() as i64 - code.matches('}').count() as i64;
+            inline.retain(|(_, d)| depth > *d);
+            let mut here = file_mod.clone();
+            here.extend(inline.iter().map(|(m, _)| m.clone()));
+            for path in relative_paths(code) {
+                let mut target = match path[0].as_str() {
+                    "crate" => Vec::new(),
+                    "self" => here.clone(),
+                    _ => here[..here.len().saturating_sub(1)].to_vec(),
+                };
+                let mut segs = path[1..].iter();
+                let mut seg = segs.next();
+                while let Some(s) = seg.filter(|s| *s == "super") {
+                    let _ = s;
+                    target.pop();
+                    seg = segs.next();
+                }
+                target.extend(seg.into_iter().chain(segs).cloned());
+                let common = here.iter().zip(&target).take_while(|(a, b)| a == b).count();
+                if common >= here.len() || common >= target.len() {
+                    continue; // into itself, a child, or the parent's own items
+                }
+                let (parent, to) = (&target[..common], &target[..=common]);
+                if parent.is_empty() || !exists(to) || !exists(&here[..=common]) {
+                    continue; // top-level arrows are the table's; `super::Item` is no module
+                }
+                let at = format!("{}:{}: {}", f.display(), n + 1, line.trim());
+                out.push((
+                    parent.join("::"),
+                    here[common].clone(),
+                    to[common].clone(),
+                    at,
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Cycles among the submodules of each module: `gateway: forward → ws → forward (src/…: …)`.
+fn submodule_cycles(src: &Path) -> Vec<String> {
+    use std::collections::{BTreeMap, BTreeSet};
+    let mut graph: BTreeMap<(String, String), BTreeMap<String, String>> = BTreeMap::new();
+    for (parent, from, to, at) in sibling_imports(src) {
+        graph
+            .entry((parent.clone(), from))
+            .or_default()
+            .entry(to)
+            .or_insert(at);
+    }
+    let mut bad = BTreeMap::new();
+    for (parent, start) in graph.keys() {
+        // Depth-first from each node: a path back to the start is a cycle.
+        let mut stack = vec![(start.clone(), vec![start.clone()])];
+        let mut seen = BTreeSet::new();
+        while let Some((node, path)) = stack.pop() {
+            let Some(next) = graph.get(&(parent.clone(), node.clone())) else {
+                continue;
+            };
+            for (to, at) in next {
+                if to == start {
+                    let mut ring = path.clone();
+                    let min = ring.iter().min().cloned().unwrap_or_default();
+                    let i = ring.iter().position(|m| *m == min).unwrap_or(0);
+                    ring.rotate_left(i);
+                    ring.push(ring[0].clone());
+                    bad.entry(format!("{parent}: cycle {}", ring.join(" → ")))
+                        .or_insert_with(|| at.clone());
+                } else if seen.insert(to.clone()) {
+                    let mut p = path.clone();
+                    p.push(to.clone());
+                    stack.push((to.clone(), p));
+                }
+            }
+        }
+    }
+    bad.into_iter()
+        .map(|(ring, at)| format!("{ring} ({at})"))
+        .collect()
+}
+
+#[test]
+fn no_cycle_among_the_submodules_of_a_module() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let bad = submodule_cycles(&src);
+    assert!(
+        bad.is_empty(),
+        "submodules import each other in a cycle:\n{}",
+        bad.join("\n")
+    );
+}
+
+#[test]
+fn the_cycle_check_catches_submodules_that_import_each_other() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path();
+    for dir in ["gateway", "idp", "agent/sandbox"] {
+        std::fs::create_dir_all(src.join(dir)).unwrap();
+    }
+    let files = [
+        ("lib.rs", "pub mod gateway; pub mod idp; pub mod agent;\n"),
+        // gateway: forward → ws (through a group) → cluster (a crate path) → forward (super::): one ring.
+        (
+            "gateway/mod.rs",
+            "pub mod forward; pub mod ws; pub mod cluster; use ws::X;\n",
+        ),
+        (
+            "gateway/forward.rs",
+            "use super::{ws::{self, Y}, GatewayError};\n",
+        ),
+        (
+            "gateway/ws.rs",
+            "fn f() { crate::gateway::cluster::go(); }\n",
+        ),
+        (
+            "gateway/cluster.rs",
+            "use super::forward::send;\n// use super::ws::x; in a comment\n",
+        ),
+        // idp: auth → refresh only, and a test module's `super::` is its own file: no ring.
+        ("idp/auth.rs", "use super::refresh::x;\n"),
+        (
+            "idp/refresh.rs",
+            "use super::GatewayError;\n#[cfg(test)]\nmod tests {\n    use super::auth;\n}\n",
+        ),
+        (
+            "idp/mod.rs",
+            "pub mod auth; pub mod refresh; pub mod auth_b;\n",
+        ),
+        // agent::sandbox: a ring one level deeper; agent: a ring through `super::super::` from inside sandbox.
+        ("agent/mod.rs", "pub mod sandbox; pub mod uids;\n"),
+        ("agent/uids.rs", "use super::sandbox::a::z;\n"),
+        ("agent/sandbox/mod.rs", "pub mod a; pub mod b;\n"),
+        (
+            "agent/sandbox/a.rs",
+            "use super::b::x;\nuse super::super::uids::Lease;\n",
+        ),
+        ("agent/sandbox/b.rs", "use crate::agent::sandbox::a::y;\n"),
+    ];
+    for (path, text) in files {
+        std::fs::write(src.join(path), text).unwrap();
+    }
+    let bad = submodule_cycles(src);
+    assert_eq!(bad.len(), 3, "{bad:?}");
+    assert!(
+        bad[0].starts_with("agent: cycle sandbox → uids → sandbox"),
+        "{bad:?}"
+    );
+    assert!(
+        bad[1].starts_with("agent::sandbox: cycle a → b → a"),
+        "{bad:?}"
+    );
+    assert!(
+        bad[2].starts_with("gateway: cycle cluster → forward → ws → cluster"),
+        "{bad:?}"
+    );
+}

@@ -9,6 +9,7 @@ pub mod pool;
 pub mod proc_state;
 pub mod reference;
 pub mod sandbox;
+pub mod session_process;
 pub mod supervisor;
 pub mod uids;
 pub mod usernet;

@@ -6,7 +6,7 @@
 //! it, stops it after the idle timeout (deferred while `/ping` says `HealthyBusy`), at its maximum lifetime or
 //! on request, reaps crashes, and removes the working directory when the session ends. Must never let a process
 //! outlive gatehouse, serve another session, or share a uid with another live session.
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -14,19 +14,16 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use serde::Serialize;
-use tokio::io::AsyncReadExt as _;
-use tokio::process::Child;
 
 use super::launch::{LaunchArgs, Launcher, SANDBOX_PORT};
 use super::netns::Registration;
-use super::uids::{UidLease, UidPool};
+use super::uids::UidPool;
 use crate::clock::Clock;
-use crate::config::{Egress, Isolation, LimitsConfig};
+use crate::config::{Egress, Isolation};
 use crate::outbound::HttpClient;
 
-/// Bytes of a process's stderr kept for the log when it fails.
-const STDERR_TAIL: usize = 4096;
+use super::session_process::capture_stderr;
+pub use super::session_process::{Lease, ProcessSpec, SessionInfo, SessionProcess};
 
 /// Why a session process could not be had.
 #[derive(Debug, thiserror::Error)]
@@ -37,116 +34,6 @@ pub enum SupervisorError {
     /// The process did not start or did not answer `/ping` in time.
     #[error("the agent process could not be started: {0}")]
     StartFailed(String),
-}
-
-/// What to run for a runtime.
-#[derive(Debug, Clone)]
-pub struct ProcessSpec {
-    pub runtime: String,
-    pub arn: String,
-    /// argv; `"gatehouse"` as argv[0] means this executable.
-    pub argv: Vec<String>,
-    pub idle_timeout: Duration,
-    pub max_lifetime: Duration,
-    pub limits: LimitsConfig,
-    pub isolation: Isolation,
-    /// Outbound network of a sandboxed process.
-    pub egress: Egress,
-    /// Keep the working directory after the session ends (debugging).
-    pub keep_workdir: bool,
-}
-
-/// One running session process.
-#[derive(Debug)]
-pub struct SessionProcess {
-    pub runtime: String,
-    pub arn: String,
-    pub session_id: String,
-    pub user: String,
-    pub pid: u32,
-    /// `http://127.0.0.1:<port>`
-    pub url: String,
-    pub started_unix: i64,
-    started: Instant,
-    last_active: Mutex<Instant>,
-    last_active_unix: AtomicI64,
-    active: AtomicU32,
-    stopping: AtomicBool,
-    child: tokio::sync::Mutex<Child>,
-    stderr_tail: Arc<Mutex<VecDeque<u8>>>,
-    pidfile: PathBuf,
-    workdir: PathBuf,
-    keep_workdir: bool,
-    /// The session's own network namespace, registered for dialing (sandboxed processes only).
-    _netns: Option<Registration>,
-    /// The session's uid, held until the process is gone (sandboxed processes only).
-    _uid: Option<UidLease>,
-    /// The user-mode network of an `egress = "all"` session, stopped with it.
-    usernet: Mutex<Option<super::usernet::UserNet>>,
-}
-
-/// Keeps a session process counted as busy while a request or stream uses it.
-pub struct Lease {
-    process: Arc<SessionProcess>,
-    clock: Arc<dyn Clock>,
-}
-
-impl std::fmt::Debug for Lease {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Lease")
-            .field("pid", &self.process.pid)
-            .finish()
-    }
-}
-
-impl Drop for Lease {
-    fn drop(&mut self) {
-        self.process.active.fetch_sub(1, Ordering::SeqCst);
-        self.process.touch(self.clock.now_unix());
-    }
-}
-
-impl SessionProcess {
-    fn touch(&self, now_unix: i64) {
-        if let Ok(mut t) = self.last_active.lock() {
-            *t = Instant::now();
-        }
-        self.last_active_unix.store(now_unix, Ordering::Relaxed);
-    }
-
-    fn idle_for(&self) -> Duration {
-        self.last_active
-            .lock()
-            .map(|t| t.elapsed())
-            .unwrap_or_default()
-    }
-
-    fn remove_workdir(&self) {
-        if !self.keep_workdir {
-            if let Err(e) = std::fs::remove_dir_all(&self.workdir) {
-                tracing::warn!(dir = %self.workdir.display(), error = %e, "could not remove a session's working directory");
-            }
-        }
-    }
-
-    fn stderr_tail(&self) -> String {
-        self.stderr_tail
-            .lock()
-            .map(|t| String::from_utf8_lossy(&t.iter().copied().collect::<Vec<u8>>()).into_owned())
-            .unwrap_or_default()
-    }
-}
-
-/// A row of `gatehouse sessions list`.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
-pub struct SessionInfo {
-    pub runtime: String,
-    pub session_id: String,
-    pub user: String,
-    pub pid: u32,
-    pub started: i64,
-    pub last_active: i64,
-    pub state: String,
 }
 
 type Key = (String, String);
@@ -457,26 +344,7 @@ impl Supervisor {
             }
             None => (None, format!("http://127.0.0.1:{port}")),
         };
-        let tail = Arc::new(Mutex::new(VecDeque::with_capacity(STDERR_TAIL)));
-        if let Some(mut stderr) = child.stderr.take() {
-            let tail = tail.clone();
-            tokio::spawn(async move {
-                let mut buf = [0u8; 1024];
-                while let Ok(n) = stderr.read(&mut buf).await {
-                    if n == 0 {
-                        break;
-                    }
-                    if let Ok(mut t) = tail.lock() {
-                        for b in &buf[..n] {
-                            if t.len() == STDERR_TAIL {
-                                t.pop_front();
-                            }
-                            t.push_back(*b);
-                        }
-                    }
-                }
-            });
-        }
+        let tail = capture_stderr(&mut child);
         let pid_dir = Self::pid_dir(&self.data_dir);
         let _ = std::fs::create_dir_all(&pid_dir);
         let pidfile = pid_dir.join(pid.to_string());
@@ -504,6 +372,18 @@ impl Supervisor {
             _uid: uid,
             usernet: Mutex::new(None),
         };
+        self.wait_until_up(spec, &p).await?;
+        tracing::info!(runtime = %spec.runtime, pid, url = %p.url, "agent process started");
+        Ok(p)
+    }
+
+    /// Waits until the new process answers `/ping` (inside its namespace once exec-agent has unshared it); a
+    /// process that exits or stays silent past `start_timeout` is killed and its files removed.
+    async fn wait_until_up(
+        &self,
+        spec: &ProcessSpec,
+        p: &SessionProcess,
+    ) -> Result<(), SupervisorError> {
         let started = Instant::now();
         let deadline = started + spec.limits.start_timeout;
         let ping = format!("{}/ping", p.url);
@@ -512,12 +392,12 @@ impl Supervisor {
             let attached = match &p._netns {
                 // The agent's namespace is there once exec-agent has unshared it (the pid cannot be recycled
                 // meanwhile: the child is not reaped).
-                Some(reg) => reg.attach(pid).unwrap_or(false),
+                Some(reg) => reg.attach(p.pid).unwrap_or(false),
                 None => true,
             };
             // The network is configured before the agent's first request can be let through.
             let network = if attached && spec.egress == Egress::All {
-                self.attach_usernet(&p).await
+                self.attach_usernet(p).await
             } else {
                 Ok(())
             };
@@ -533,11 +413,11 @@ impl Supervisor {
                         format!("no answer on /ping within {:?}", spec.limits.start_timeout)
                     }
                 };
-                tracing::error!(runtime = %spec.runtime, pid, %why, stderr = %p.stderr_tail(), "agent process failed to start");
-                self.kill_process(&p, Duration::ZERO).await;
+                tracing::error!(runtime = %spec.runtime, pid = p.pid, %why, stderr = %p.stderr_tail(), "agent process failed to start");
+                self.kill_process(p, Duration::ZERO).await;
                 let _ = std::fs::remove_file(&p.pidfile);
                 p.remove_workdir();
-                return Err(fail(why));
+                return Err(SupervisorError::StartFailed(why));
             }
             tokio::time::sleep(wait).await;
             // Every millisecond for the first 200 ms (a local agent is usually up within tens of milliseconds, and
@@ -546,8 +426,7 @@ impl Supervisor {
                 wait = (wait * 3 / 2).min(Duration::from_millis(100));
             }
         }
-        tracing::info!(runtime = %spec.runtime, pid, url = %p.url, "agent process started");
-        Ok(p)
+        Ok(())
     }
 
     /// Attaches the session's user-mode network (once; later calls find it there).

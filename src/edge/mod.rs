@@ -14,6 +14,7 @@ use axum::Router;
 use bytes::Bytes;
 use serde::Serialize;
 
+pub mod asset;
 pub mod site;
 pub mod tls;
 
@@ -74,12 +75,9 @@ pub fn content_security_policy(idp_url: &str, gateway_url: &str) -> String {
     )
 }
 
-/// The headers every edge answer carries.
-fn security_headers(csp: &str, tls: bool) -> HeaderMap {
-    let mut h = HeaderMap::new();
-    if let Ok(v) = HeaderValue::from_str(csp) {
-        h.insert(header::CONTENT_SECURITY_POLICY, v);
-    }
+/// `X-Content-Type-Options: nosniff` and `Referrer-Policy: no-referrer`, which every answer of the web
+/// listener and the redirect listener carries.
+fn no_sniff_no_referrer(h: &mut HeaderMap) {
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -88,6 +86,15 @@ fn security_headers(csp: &str, tls: bool) -> HeaderMap {
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
+}
+
+/// The headers every edge answer carries.
+fn security_headers(csp: &str, tls: bool) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    if let Ok(v) = HeaderValue::from_str(csp) {
+        h.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    no_sniff_no_referrer(&mut h);
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     if tls {
         h.insert(
@@ -263,14 +270,7 @@ pub fn redirect_router(public_url: &str) -> Router {
             }
             let h = r.headers_mut();
             h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            h.insert(
-                header::X_CONTENT_TYPE_OPTIONS,
-                HeaderValue::from_static("nosniff"),
-            );
-            h.insert(
-                header::REFERRER_POLICY,
-                HeaderValue::from_static("no-referrer"),
-            );
+            no_sniff_no_referrer(h);
             r
         }
     })

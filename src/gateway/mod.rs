@@ -14,10 +14,12 @@ pub mod build;
 pub mod cluster;
 pub mod cors;
 pub mod credential;
+pub mod dispatch;
 pub mod error;
 pub mod forward;
 pub mod limits;
 pub mod metrics;
+pub mod pipeline;
 pub mod redis_limits;
 pub mod revocation;
 pub mod route;
@@ -246,14 +248,14 @@ impl GatewayState {
     }
 }
 
-/// The gateway's HTTP service: every request goes to [`forward::handle`], which routes everything under
+/// The gateway's HTTP service: every request goes to [`dispatch::handle`], which routes everything under
 /// `/runtimes/` and answers anything else as an unknown operation. A plain function instead of a router: this
 /// runs on every proxied request.
 pub async fn serve(
     state: Arc<GatewayState>,
     req: http::Request<hyper::body::Incoming>,
 ) -> axum::response::Response {
-    forward::handle(state, req.map(axum::body::Body::new)).await
+    dispatch::handle(state, req.map(axum::body::Body::new)).await
 }
 
 #[cfg(test)]

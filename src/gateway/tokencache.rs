@@ -150,16 +150,21 @@ mod tests {
             .unwrap()
     }
 
-    #[tokio::test]
-    async fn a_cached_token_still_expires() {
-        let (signer, cache) = setup();
-        let a = Authorizer {
+    /// An authorizer that allows exactly these clients.
+    fn allowing(clients: &[&str], cache: Arc<KeyCache>) -> Authorizer {
+        Authorizer {
             policy: Policy {
-                allowed_clients: vec!["c".into()],
+                allowed_clients: clients.iter().map(|c| (*c).to_string()).collect(),
                 ..Policy::default()
             },
             cache,
-        };
+        }
+    }
+
+    #[tokio::test]
+    async fn a_cached_token_still_expires() {
+        let (signer, cache) = setup();
+        let a = allowing(&["c"], cache);
         let v = VerifiedTokens::default();
         let t = token(&signer, "c", 1000, 1100);
         let now = Instant::now();
@@ -194,20 +199,8 @@ mod tests {
     #[tokio::test]
     async fn entries_are_per_authorizer_so_policies_are_never_shared() {
         let (signer, cache) = setup();
-        let lenient = Authorizer {
-            policy: Policy {
-                allowed_clients: vec!["c".into()],
-                ..Policy::default()
-            },
-            cache: cache.clone(),
-        };
-        let strict = Authorizer {
-            policy: Policy {
-                allowed_clients: vec!["other".into()],
-                ..Policy::default()
-            },
-            cache,
-        };
+        let lenient = allowing(&["c"], cache.clone());
+        let strict = allowing(&["other"], cache);
         let v = VerifiedTokens::default();
         let t = token(&signer, "c", 1000, 5000);
         let now = Instant::now();
@@ -221,13 +214,7 @@ mod tests {
     #[tokio::test]
     async fn a_tampered_token_is_not_a_cache_hit() {
         let (signer, cache) = setup();
-        let a = Authorizer {
-            policy: Policy {
-                allowed_clients: vec!["c".into()],
-                ..Policy::default()
-            },
-            cache,
-        };
+        let a = allowing(&["c"], cache);
         let v = VerifiedTokens::default();
         let t = token(&signer, "c", 1000, 5000);
         let now = Instant::now();

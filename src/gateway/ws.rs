@@ -12,20 +12,16 @@ use axum::extract::{FromRequestParts, Request};
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::response::Response;
 use futures_util::{SinkExt as _, StreamExt as _};
-use tokio::net::TcpStream;
 use tokio::time::Instant as TokioInstant;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::Message as AgentMessage;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::credential::{self, WS_PROTOCOL};
-use super::forward::{
-    admit, agent_headers, authenticate_token, client_session_id, user_key, CUSTOM_HEADER_PREFIX,
-    SESSION_HEADER,
-};
 use super::limits::SlotGuard;
+use super::pipeline::agent_ws::{
+    close, connect_agent, connect_ws, stopping, to_agent, to_client, AgentSocket, WS_READ_BUFFER,
+};
+use super::pipeline::headers::{ws_agent_headers, SESSION_HEADER};
+use super::pipeline::{self, peer};
 use super::session::{mint_session_id, validate_session_id};
 use super::{GatewayError, GatewayState, Runtime};
 use crate::token::VerifiedClaims;
@@ -38,8 +34,6 @@ pub const REAUTH_TYPE: &str = "gatehouse.reauth";
 pub const REAUTH_OK_TYPE: &str = "gatehouse.reauth.ok";
 /// The answer to a refused in-band re-authentication.
 pub const REAUTH_ERROR_TYPE: &str = "gatehouse.reauth.error";
-
-pub(super) type AgentSocket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// Query parameters a browser uses instead of headers (names compared case-insensitively).
 fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
@@ -61,7 +55,7 @@ fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
 
 /// The session id from the header or the query; both present and different is an error.
 fn ws_session_id(headers: &HeaderMap, pairs: &[(String, String)]) -> Result<String, GatewayError> {
-    let from_header = client_session_id(headers)?;
+    let from_header = pipeline::client_session_id(headers)?;
     let from_query: Vec<&str> = pairs
         .iter()
         .filter(|(k, _)| k.eq_ignore_ascii_case(SESSION_HEADER))
@@ -107,7 +101,7 @@ pub(super) async fn upgrade(
     let (mut parts, _body) = req.into_parts();
     credential::refuse_query_token(parts.uri.query())?;
     let cred = credential::parse_ws_credential(&parts.headers)?;
-    let claims = authenticate_token(state, runtime, &cred.token, sub_out).await?;
+    let claims = pipeline::authorize(state, runtime, &cred.token, sub_out).await?;
     let pairs = query_pairs(parts.uri.query());
     let session_id = ws_session_id(&parts.headers, &pairs)?;
     *session_out = Some(session_id.clone());
@@ -119,8 +113,8 @@ pub(super) async fn upgrade(
             )
         })?;
 
-    admit(state, runtime, &claims, &session_id).await?;
-    let user_key = user_key(&claims);
+    pipeline::admit(state, runtime, &claims, &session_id).await?;
+    let user_key = pipeline::user_key(&claims);
     let slot = state
         .sockets
         .acquire(
@@ -129,42 +123,24 @@ pub(super) async fn upgrade(
         )
         .ok_or(GatewayError::TooManySockets)?;
 
-    // The agent sees headers only: query parameters become headers, the token and subprotocols never pass.
-    let allowlist: Vec<String> = runtime
-        .header_allowlist
-        .iter()
-        .filter(|h| *h != "authorization")
-        .cloned()
-        .collect();
-    let mut headers = agent_headers(
+    let headers = ws_agent_headers(
         &parts.headers,
+        &pairs,
         &session_id,
         &claims.sub,
         request_id,
-        &allowlist,
+        &runtime.header_allowlist,
     );
-    for (k, v) in &pairs {
-        let lower = k.to_ascii_lowercase();
-        if lower.starts_with(CUSTOM_HEADER_PREFIX) && lower.len() > CUSTOM_HEADER_PREFIX.len() {
-            if let (Ok(name), Ok(value)) = (
-                HeaderName::from_bytes(lower.as_bytes()),
-                HeaderValue::from_str(v),
-            ) {
-                headers.insert(name, value);
-            }
-        }
-    }
-    headers.remove("content-type");
     let peer = match (&fixed, &state.cluster) {
         (None, Some(cluster)) => {
-            super::cluster::owner_elsewhere(state, cluster, runtime, &session_id).await?
+            peer::owner_elsewhere(state, cluster, runtime, &session_id).await?
         }
         _ => None,
     };
     let (agent, lease) = match (peer, &state.cluster) {
         // The session's process runs on another instance: relay through its internal listener.
         (Some(peer), Some(cluster)) => {
-            let url = format!("{peer}{}", super::cluster::WS_PATH);
+            let url = format!("{peer}{}", peer::WS_PATH);
             let headers = cluster.peer_headers(headers, &runtime.arn)?;
             (connect_ws(&url, headers, runtime).await?, None)
         }
@@ -201,123 +177,6 @@ pub(super) async fn upgrade(
     Ok(resp)
 }
 
-/// Read buffer of each side of a relayed WebSocket. tungstenite's default (128 KiB, allocated up front) made an idle
-/// relayed socket cost ~215 KiB; messages larger than this are still read, in several reads. Writes are not
-/// buffered (each relayed message is sent at once).
-const WS_READ_BUFFER: usize = 4096;
-
-pub(super) async fn connect_agent(
-    upstream: &str,
-    headers: HeaderMap,
-    runtime: &Runtime,
-) -> Result<AgentSocket, GatewayError> {
-    connect_ws(
-        &format!("{}/ws", upstream.trim_end_matches('/')),
-        headers,
-        runtime,
-    )
-    .await
-}
-
-/// Opens a WebSocket to `url` (`http://…`, turned into `ws://…`) with `headers`.
-async fn connect_ws(
-    url: &str,
-    headers: HeaderMap,
-    runtime: &Runtime,
-) -> Result<AgentSocket, GatewayError> {
-    let url = url.replacen("http", "ws", 1);
-    let mut req = url
-        .as_str()
-        .into_client_request()
-        .map_err(|e| GatewayError::Internal(format!("agent WebSocket URL {url}: {e}")))?;
-    for (k, v) in &headers {
-        req.headers_mut().append(k.clone(), v.clone());
-    }
-    let mut config = WebSocketConfig::default();
-    config.read_buffer_size = WS_READ_BUFFER;
-    config.write_buffer_size = 0;
-    config.max_message_size = Some(runtime.limits.ws_max_message_bytes);
-    config.max_frame_size = Some(runtime.limits.ws_max_message_bytes);
-    let connect = async {
-        let authority = req.uri().authority().map(|a| a.as_str().to_string());
-        match authority
-            .as_deref()
-            .and_then(crate::agent::netns::split_authority)
-        {
-            // A sandboxed session's agent: dialed inside its own network namespace.
-            Some((host, _)) if crate::agent::netns::is_sandbox_host(host) => {
-                let stream = crate::agent::pool::dial(authority.as_deref().unwrap_or_default())
-                    .await
-                    .map_err(|e| {
-                        tokio_tungstenite::tungstenite::Error::Io(std::io::Error::other(
-                            e.to_string(),
-                        ))
-                    })?;
-                let _ = stream.set_nodelay(true);
-                tokio_tungstenite::client_async_with_config(
-                    req,
-                    MaybeTlsStream::Plain(stream),
-                    Some(config),
-                )
-                .await
-            }
-            _ => tokio_tungstenite::connect_async_with_config(req, Some(config), true).await,
-        }
-    };
-    match tokio::time::timeout(runtime.limits.response_timeout, connect).await {
-        Err(_) => Err(GatewayError::AgentTimeout),
-        Ok(Ok((socket, _))) => Ok(socket),
-        Ok(Err(tokio_tungstenite::tungstenite::Error::Http(resp))) => {
-            Err(GatewayError::AgentError {
-                status: resp.status().as_u16(),
-                message: "the agent refused the WebSocket".into(),
-            })
-        }
-        Ok(Err(e)) => Err(GatewayError::AgentUnreachable(format!("{url}: {e}"))),
-    }
-}
-
-pub(super) fn to_agent(m: ws::Message) -> AgentMessage {
-    match m {
-        ws::Message::Text(t) => AgentMessage::Text(t.as_str().into()),
-        ws::Message::Binary(b) => AgentMessage::Binary(b),
-        ws::Message::Ping(b) => AgentMessage::Ping(b),
-        ws::Message::Pong(b) => AgentMessage::Pong(b),
-        ws::Message::Close(f) => AgentMessage::Close(f.map(|f| CloseFrame {
-            code: CloseCode::from(f.code),
-            reason: f.reason.as_str().into(),
-        })),
-    }
-}
-
-pub(super) fn to_client(m: AgentMessage) -> Option<ws::Message> {
-    Some(match m {
-        AgentMessage::Text(t) => ws::Message::Text(t.as_str().into()),
-        AgentMessage::Binary(b) => ws::Message::Binary(b),
-        AgentMessage::Ping(b) => ws::Message::Ping(b),
-        AgentMessage::Pong(b) => ws::Message::Pong(b),
-        AgentMessage::Close(f) => ws::Message::Close(f.map(|f| ws::CloseFrame {
-            code: u16::from(f.code),
-            reason: f.reason.as_str().into(),
-        })),
-        AgentMessage::Frame(_) => return None,
-    })
-}
-
-pub(super) fn close(code: u16, reason: &str) -> ws::Message {
-    ws::Message::Close(Some(ws::CloseFrame {
-        code,
-        reason: reason.into(),
-    }))
-}
-
-/// Resolves when gatehouse starts shutting down.
-pub(super) async fn stopping(rx: &mut tokio::sync::watch::Receiver<bool>) {
-    if rx.wait_for(|s| *s).await.is_err() {
-        // The sender is gone: gatehouse is going away.
-    }
-}
-
 /// The expiry instant of a token, on tokio's clock.
 fn deadline_for(exp: i64, now_unix: i64) -> TokioInstant {
     let secs = u64::try_from(exp.saturating_sub(now_unix)).unwrap_or(0);
@@ -336,6 +195,28 @@ fn reauth_token(text: &str) -> Option<Option<String>> {
     Some(v.get("token").and_then(|t| t.as_str()).map(str::to_string))
 }
 
+/// The client's messages in the current one-second window, for `ws_frames_per_second`.
+struct FrameWindow {
+    start: TokioInstant,
+    count: u32,
+}
+
+impl FrameWindow {
+    /// Counts one message; `false` once the window holds more than `max`.
+    fn admit(&mut self, max: u32) -> bool {
+        let now = TokioInstant::now();
+        if now.duration_since(self.start) >= Duration::from_secs(1) {
+            self.start = now;
+            self.count = 0;
+        }
+        self.count += 1;
+        self.count <= max
+    }
+}
+
+/// What a relayed event leaves the loop with: go on, or stop for this reason (the log line's).
+type Step = Result<(), &'static str>;
+
 impl Relay {
     async fn run(mut self, mut client: WebSocket, mut agent: AgentSocket) {
         let limits = self.runtime.limits.clone();
@@ -349,139 +230,181 @@ impl Relay {
         let idle = tokio::time::sleep(limits.ws_idle_timeout);
         tokio::pin!(idle);
         let mut revocation_check = tokio::time::interval(Duration::from_millis(250));
-        let mut window_start = TokioInstant::now();
-        let mut in_window = 0u32;
+        let mut window = FrameWindow {
+            start: TokioInstant::now(),
+            count: 0,
+        };
         self.state.metrics.stream_opened();
         let reason = loop {
-            tokio::select! {
+            let step = tokio::select! {
                 msg = client.recv() => {
                     idle.as_mut().reset(TokioInstant::now() + limits.ws_idle_timeout);
-                    let msg = match msg {
-                        Some(Ok(m)) => m,
-                        Some(Err(e)) => {
-                            let too_big = e
-                                .into_inner()
-                                .downcast::<tokio_tungstenite::tungstenite::Error>()
-                                .is_ok_and(|e| matches!(*e, tokio_tungstenite::tungstenite::Error::Capacity(_)));
-                            if too_big {
-                                let _ = client.send(close(1009, "message too big")).await;
-                            }
-                            let _ = agent.close(None).await;
-                            break if too_big { "message too big" } else { "client error" };
-                        }
-                        None => {
-                            let _ = agent.close(None).await;
-                            break "client went away";
-                        }
-                    };
-                    let now = TokioInstant::now();
-                    if now.duration_since(window_start) >= Duration::from_secs(1) {
-                        window_start = now;
-                        in_window = 0;
-                    }
-                    in_window += 1;
-                    if in_window > limits.ws_frames_per_second {
-                        let _ = client.send(close(1008, "message rate limit exceeded")).await;
-                        let _ = agent.close(None).await;
-                        break "rate limit";
-                    }
-                    if let ws::Message::Text(t) = &msg {
-                        if let Some(token) = reauth_token(t.as_str()) {
-                            let reply = self.reauth(token).await;
-                            if let Ok(exp) = &reply {
-                                expiry.as_mut().reset(deadline_for(*exp, self.state.clock.now_unix()));
-                            }
-                            let body = match reply {
-                                Ok(exp) => serde_json::json!({"type": REAUTH_OK_TYPE, "expires_at": exp}),
-                                Err(e) => serde_json::json!({"type": REAUTH_ERROR_TYPE, "message": e.to_string()}),
-                            };
-                            if client.send(ws::Message::Text(body.to_string().into())).await.is_err() {
-                                let _ = agent.close(None).await;
-                                break "client went away";
-                            }
-                            continue;
-                        }
-                    }
-                    let closing = matches!(msg, ws::Message::Close(_));
-                    if agent.send(to_agent(msg)).await.is_err() && !closing {
-                        let _ = client.send(close(1011, "the agent went away")).await;
-                        break "agent went away";
-                    }
-                    if closing {
-                        // Finish both closing handshakes: our automatic reply to the client, then the agent's answer.
-                        let _ = client.flush().await;
-                        let _ = tokio::time::timeout(Duration::from_secs(2), async {
-                            while let Some(Ok(m)) = agent.next().await {
-                                if m.is_close() {
-                                    break;
-                                }
-                            }
-                        })
-                        .await;
-                        break "client closed";
-                    }
+                    self.on_client(msg, &mut client, &mut agent, &mut window, &mut expiry).await
                 }
                 msg = agent.next() => {
                     idle.as_mut().reset(TokioInstant::now() + limits.ws_idle_timeout);
-                    match msg {
-                        Some(Ok(AgentMessage::Pong(_))) => {}
-                        Some(Ok(m)) => {
-                            let closing = matches!(m, AgentMessage::Close(_));
-                            if let Some(out) = to_client(m) {
-                                if client.send(out).await.is_err() {
-                                    let _ = agent.close(None).await;
-                                    break "client went away";
-                                }
-                            }
-                            if closing {
-                                break "agent closed";
-                            }
-                        }
-                        Some(Err(_)) | None => {
-                            self.state.metrics.agent_failure();
-                            let _ = client.send(close(1011, "the agent went away")).await;
-                            break "agent went away";
-                        }
-                    }
+                    self.on_agent(msg, &mut client, &mut agent).await
                 }
                 () = &mut expiry => {
                     let _ = client.send(close(CLOSE_UNAUTHORIZED, "token expired: reconnect or send gatehouse.reauth with a fresh token")).await;
                     let _ = agent.close(None).await;
-                    break "token expired";
+                    Err("token expired")
                 }
                 _ = revocation_check.tick() => {
                     if self.runtime.builtin_issuer && self.state.revocations.is_revoked(&self.claims) {
                         let _ = client.send(close(CLOSE_UNAUTHORIZED, "token revoked: sign in again")).await;
                         let _ = agent.close(None).await;
-                        break "token revoked";
+                        Err("token revoked")
+                    } else {
+                        Ok(())
                     }
                 }
                 () = &mut lifetime => {
                     let _ = client.send(close(1008, "maximum connection duration reached")).await;
                     let _ = agent.close(None).await;
-                    break "max lifetime";
+                    Err("max lifetime")
                 }
                 () = &mut idle => {
                     let _ = client.send(close(1008, "idle timeout")).await;
                     let _ = agent.close(None).await;
-                    break "idle timeout";
+                    Err("idle timeout")
                 }
                 () = stopping(&mut shutdown) => {
                     let _ = client.send(close(1001, "gatehouse is shutting down")).await;
                     let _ = agent.close(None).await;
-                    break "shutdown";
+                    Err("shutdown")
                 }
+            };
+            if let Err(reason) = step {
+                break reason;
             }
         };
         self.state.metrics.stream_closed();
         tracing::info!(request_id = %self.request_id, runtime = %self.runtime.name, reason, "websocket closed");
     }
 
+    /// One event of the client's side: a message relayed to the agent (or an in-band reauth answered here), an
+    /// error, or the end.
+    async fn on_client(
+        &mut self,
+        msg: Option<Result<ws::Message, axum::Error>>,
+        client: &mut WebSocket,
+        agent: &mut AgentSocket,
+        window: &mut FrameWindow,
+        expiry: &mut std::pin::Pin<Box<tokio::time::Sleep>>,
+    ) -> Step {
+        let msg = match msg {
+            Some(Ok(m)) => m,
+            Some(Err(e)) => {
+                let too_big = e
+                    .into_inner()
+                    .downcast::<tokio_tungstenite::tungstenite::Error>()
+                    .is_ok_and(|e| {
+                        matches!(*e, tokio_tungstenite::tungstenite::Error::Capacity(_))
+                    });
+                if too_big {
+                    let _ = client.send(close(1009, "message too big")).await;
+                }
+                let _ = agent.close(None).await;
+                return Err(if too_big {
+                    "message too big"
+                } else {
+                    "client error"
+                });
+            }
+            None => {
+                let _ = agent.close(None).await;
+                return Err("client went away");
+            }
+        };
+        if !window.admit(self.runtime.limits.ws_frames_per_second) {
+            let _ = client
+                .send(close(1008, "message rate limit exceeded"))
+                .await;
+            let _ = agent.close(None).await;
+            return Err("rate limit");
+        }
+        if let ws::Message::Text(t) = &msg {
+            if let Some(token) = reauth_token(t.as_str()) {
+                let reply = self.reauth(token).await;
+                if let Ok(exp) = &reply {
+                    expiry
+                        .as_mut()
+                        .reset(deadline_for(*exp, self.state.clock.now_unix()));
+                }
+                let body = match reply {
+                    Ok(exp) => serde_json::json!({"type": REAUTH_OK_TYPE, "expires_at": exp}),
+                    Err(e) => {
+                        serde_json::json!({"type": REAUTH_ERROR_TYPE, "message": e.to_string()})
+                    }
+                };
+                if client
+                    .send(ws::Message::Text(body.to_string().into()))
+                    .await
+                    .is_err()
+                {
+                    let _ = agent.close(None).await;
+                    return Err("client went away");
+                }
+                return Ok(());
+            }
+        }
+        let closing = matches!(msg, ws::Message::Close(_));
+        if agent.send(to_agent(msg)).await.is_err() && !closing {
+            let _ = client.send(close(1011, "the agent went away")).await;
+            return Err("agent went away");
+        }
+        if closing {
+            // Finish both closing handshakes: our automatic reply to the client, then the agent's answer.
+            let _ = client.flush().await;
+            let _ = tokio::time::timeout(Duration::from_secs(2), async {
+                while let Some(Ok(m)) = agent.next().await {
+                    if m.is_close() {
+                        break;
+                    }
+                }
+            })
+            .await;
+            return Err("client closed");
+        }
+        Ok(())
+    }
+
+    /// One event of the agent's side: a message relayed to the client (pongs are the relay's own), or the end.
+    async fn on_agent(
+        &self,
+        msg: Option<Result<AgentMessage, tokio_tungstenite::tungstenite::Error>>,
+        client: &mut WebSocket,
+        agent: &mut AgentSocket,
+    ) -> Step {
+        match msg {
+            Some(Ok(AgentMessage::Pong(_))) => Ok(()),
+            Some(Ok(m)) => {
+                let closing = matches!(m, AgentMessage::Close(_));
+                if let Some(out) = to_client(m) {
+                    if client.send(out).await.is_err() {
+                        let _ = agent.close(None).await;
+                        return Err("client went away");
+                    }
+                }
+                if closing {
+                    return Err("agent closed");
+                }
+                Ok(())
+            }
+            Some(Err(_)) | None => {
+                self.state.metrics.agent_failure();
+                let _ = client.send(close(1011, "the agent went away")).await;
+                Err("agent went away")
+            }
+        }
+    }
+
     /// Verifies a fresh token for the same user; returns its `exp`.
     async fn reauth(&mut self, token: Option<String>) -> Result<i64, GatewayError> {
         let token = token.ok_or(GatewayError::MissingToken)?;
         let mut sub = None;
-        let fresh = authenticate_token(&self.state, &self.runtime, &token, &mut sub).await?;
+        let fresh = pipeline::authorize(&self.state, &self.runtime, &token, &mut sub).await?;
         if fresh.iss != self.claims.iss || fresh.sub != self.claims.sub {
             return Err(GatewayError::SessionOwnedByAnother);
         }

@@ -7,10 +7,12 @@ use std::net::IpAddr;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::auth::{check_secret_hash, null_member, password_update, required_client};
+use super::auth::password_update;
+use super::client_auth::{check_secret_hash, required_client};
 use super::codes::{self, CONFIRM, RESET};
+use super::wire::null_member;
 use super::{password, CognitoError, IdpState};
-use crate::store::{CodeEffect, StoreError, UserRow, UserStatus};
+use crate::store::{CodeEffect, CodePurpose, StoreError, UserRow, UserStatus};
 
 /// The body of the account operations (each uses some of the members).
 #[derive(Debug, Deserialize)]
@@ -47,16 +49,6 @@ async fn lookup(state: &IdpState, username: &str) -> Result<Option<UserRow>, Cog
     }
 }
 
-/// Checks an e-mail address's shape.
-pub fn check_email(value: &str) -> Result<(), CognitoError> {
-    if !value.contains('@') || value.len() > 254 || value.chars().any(char::is_whitespace) {
-        return Err(CognitoError::InvalidParameter(
-            "Invalid email address format.".into(),
-        ));
-    }
-    Ok(())
-}
-
 /// `SignUp`: refused when `[idp] allow_sign_up = false` (Cognito's `AllowAdminCreateUserOnly`); attributes
 /// follow the schema and the client's write list.
 pub async fn sign_up(
@@ -84,7 +76,7 @@ pub async fn sign_up(
         let name = a.name.clone().unwrap_or_default();
         let value = a.value.clone().unwrap_or_default();
         if name == "email" {
-            check_email(&value)?;
+            super::attributes::check_email(&value)?;
             email = Some(value);
         } else {
             super::attributes::check_write(&state.policy, &client.id, &name, &value, true)?;
@@ -173,18 +165,15 @@ pub async fn resend_confirmation_code(
     let username = checked_username(state, &req).await?;
     codes::admit_address(state, ip)?;
     let Some(user) = lookup(state, &username).await? else {
-        return Ok(json!({"CodeDeliveryDetails": codes::fake_delivery(state, &username)}));
+        return delivery(state, &username, None, CONFIRM).await;
     };
     if user.status != UserStatus::Unconfirmed {
         return Err(CognitoError::InvalidParameter(
             "User is already confirmed.".into(),
         ));
     }
-    let Some(email) = user.email.clone() else {
-        return Ok(json!({"CodeDeliveryDetails": codes::fake_delivery(state, &username)}));
-    };
-    let details = codes::issue(state, &user.username, &email, CONFIRM).await?;
-    Ok(json!({"CodeDeliveryDetails": details}))
+    let to = user.email.as_deref().map(|e| (user.username.as_str(), e));
+    delivery(state, &username, to, CONFIRM).await
 }
 
 /// `ForgotPassword`. The answer is the same for an unknown user, a disabled one and one without a verified
@@ -202,10 +191,22 @@ pub async fn forgot_password(
         .as_ref()
         .filter(|u| u.enabled && u.email_verified)
         .and_then(|u| Some((u.username.clone(), u.email.clone()?)));
-    let Some((name, email)) = verified else {
-        return Ok(json!({"CodeDeliveryDetails": codes::fake_delivery(state, &username)}));
+    let to = verified.as_ref().map(|(n, e)| (n.as_str(), e.as_str()));
+    delivery(state, &username, to, RESET).await
+}
+
+/// `CodeDeliveryDetails` of a code for `purpose` sent to `to` (the user's name and address), or, when there is no
+/// such address, a delivery shaped like a real one for `username` and nothing sent.
+async fn delivery(
+    state: &IdpState,
+    username: &str,
+    to: Option<(&str, &str)>,
+    purpose: CodePurpose,
+) -> Result<Value, CognitoError> {
+    let Some((name, email)) = to else {
+        return Ok(json!({"CodeDeliveryDetails": codes::fake_delivery(state, username)}));
     };
-    let details = codes::issue(state, &name, &email, RESET).await?;
+    let details = codes::issue(state, name, email, purpose).await?;
     Ok(json!({"CodeDeliveryDetails": details}))
 }
 

@@ -5,8 +5,8 @@
 //! becomes a claim. Must never log a value.
 use serde_json::{Map, Value};
 
-use super::user_api::STANDARD;
 use super::CognitoError;
+use crate::config::idp_policy::STANDARD_ATTRIBUTES as STANDARD;
 use crate::config::idp_policy::{AttributeKind, IdpPolicy};
 
 /// Most bytes of one user's attributes (their JSON object), beyond the e-mail address.
@@ -114,6 +114,16 @@ pub fn check_size(attrs: &Map<String, Value>) -> Result<String, CognitoError> {
         )));
     }
     Ok(text)
+}
+
+/// Checks an e-mail address's shape.
+pub fn check_email(value: &str) -> Result<(), CognitoError> {
+    if !value.contains('@') || value.len() > 254 || value.chars().any(char::is_whitespace) {
+        return Err(CognitoError::InvalidParameter(
+            "Invalid email address format.".into(),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -5,12 +5,13 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use aws_lc_rs::{constant_time, hmac};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
+use super::client_auth::{check_secret_hash, client_allows, find_client, required_client};
 use super::mint::{tokens_for, AuthenticationResult};
 use super::pending::Pending;
+use super::wire::null_member;
 use super::{password, refresh, srp, CognitoError, IdpState};
 use crate::store::{AuthFlow, ClientRow, PasswordUpdate, StoreError, UserRow, UserStatus};
 
@@ -67,94 +68,6 @@ const FLOWS: &[&str] = &[
     "ADMIN_USER_PASSWORD_AUTH",
     "USER_AUTH",
 ];
-
-/// Cognito's wording for a missing required member.
-pub fn null_member(name: &str) -> CognitoError {
-    CognitoError::InvalidParameter(format!(
-        "1 validation error detected: Value null at '{name}' failed to satisfy constraint: Member must not be null"
-    ))
-}
-
-/// Finds the app client (re-read from the store, so `client create` while `up` runs works).
-pub async fn find_client(state: &IdpState, client_id: &str) -> Result<ClientRow, CognitoError> {
-    state
-        .store
-        .clients(&state.pool.id)
-        .await?
-        .into_iter()
-        .find(|c| c.id == client_id)
-        .ok_or_else(|| {
-            CognitoError::ResourceNotFound(format!("User pool client {client_id} does not exist."))
-        })
-}
-
-/// The client named by a required `ClientId`.
-pub async fn required_client(
-    state: &IdpState,
-    client_id: Option<&str>,
-) -> Result<ClientRow, CognitoError> {
-    let id = client_id
-        .filter(|c| !c.is_empty())
-        .ok_or_else(|| null_member("clientId"))?;
-    find_client(state, id).await
-}
-
-fn client_allows(client: &ClientRow, flow: AuthFlow) -> bool {
-    client.auth_flows.allows(flow)
-}
-
-/// `SECRET_HASH = base64(HMAC-SHA256(key = secret, msg = username + client_id))`, required iff the client has a
-/// secret; compared in constant time.
-pub fn check_secret_hash(
-    client: &ClientRow,
-    username: &str,
-    provided: Option<&str>,
-) -> Result<(), CognitoError> {
-    let Some(secret) = &client.secret else {
-        return Ok(());
-    };
-    let Some(provided) = provided.filter(|p| !p.is_empty()) else {
-        return Err(CognitoError::NotAuthorized(format!(
-            "Client {} is configured for secret but secret was not received",
-            client.id
-        )));
-    };
-    let key = hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes());
-    let expected = hmac::sign(&key, format!("{username}{}", client.id).as_bytes());
-    let ok = base64::engine::general_purpose::STANDARD
-        .decode(provided)
-        .is_ok_and(|p| constant_time::verify_slices_are_equal(expected.as_ref(), &p).is_ok());
-    if ok {
-        Ok(())
-    } else {
-        Err(CognitoError::NotAuthorized(format!(
-            "Unable to verify secret hash for client {}",
-            client.id
-        )))
-    }
-}
-
-/// The plain `ClientSecret` of `GetTokensFromRefreshToken` / `RevokeToken`.
-pub fn check_client_secret(client: &ClientRow, provided: Option<&str>) -> Result<(), CognitoError> {
-    let Some(secret) = &client.secret else {
-        return Ok(());
-    };
-    match provided {
-        Some(p)
-            if constant_time::verify_slices_are_equal(p.as_bytes(), secret.as_bytes()).is_ok() =>
-        {
-            Ok(())
-        }
-        Some(_) => Err(CognitoError::NotAuthorized(format!(
-            "Unable to verify secret for client {}",
-            client.id
-        ))),
-        None => Err(CognitoError::NotAuthorized(format!(
-            "Client {} is configured for secret but secret was not received",
-            client.id
-        ))),
-    }
-}
 
 fn param<'a>(p: &'a HashMap<String, String>, name: &str) -> Result<&'a String, CognitoError> {
     p.get(name)
@@ -236,19 +149,29 @@ pub async fn initiate_auth(
     }
 }
 
+/// `USERNAME` and the flow's other required parameter, then the client's `SECRET_HASH` for that user.
+fn username_and<'a>(
+    client: &ClientRow,
+    params: &'a HashMap<String, String>,
+    other: &str,
+) -> Result<(&'a String, &'a String), CognitoError> {
+    let username = param(params, "USERNAME")?;
+    let value = param(params, other)?;
+    check_secret_hash(
+        client,
+        username,
+        params.get("SECRET_HASH").map(String::as_str),
+    )?;
+    Ok((username, value))
+}
+
 async fn user_password_auth(
     state: &IdpState,
     client: &ClientRow,
     params: &HashMap<String, String>,
     ip: Option<IpAddr>,
 ) -> Result<AuthResponse, CognitoError> {
-    let username = param(params, "USERNAME")?;
-    let pw = param(params, "PASSWORD")?;
-    check_secret_hash(
-        client,
-        username,
-        params.get("SECRET_HASH").map(String::as_str),
-    )?;
+    let (username, pw) = username_and(client, params, "PASSWORD")?;
     let now = state.clock.now_unix();
     let key = throttle_key(state, username);
     state.throttle.check(&key, ip, now)?;
@@ -371,13 +294,7 @@ async fn srp_start(
     params: &HashMap<String, String>,
     ip: Option<IpAddr>,
 ) -> Result<AuthResponse, CognitoError> {
-    let username = param(params, "USERNAME")?;
-    let a_hex = param(params, "SRP_A")?;
-    check_secret_hash(
-        client,
-        username,
-        params.get("SECRET_HASH").map(String::as_str),
-    )?;
+    let (username, a_hex) = username_and(client, params, "SRP_A")?;
     let now = state.clock.now_unix();
     state
         .throttle
@@ -449,107 +366,126 @@ pub async fn respond_to_auth_challenge(
     let r = &req.challenge_responses;
     let now = state.clock.now_unix();
     match name.as_str() {
-        "PASSWORD_VERIFIER" => {
-            let username = param(r, "USERNAME")?;
-            let block = param(r, "PASSWORD_CLAIM_SECRET_BLOCK")?;
-            let ts = param(r, "TIMESTAMP")?;
-            let sig = param(r, "PASSWORD_CLAIM_SIGNATURE")?;
-            check_secret_hash(&client, username, r.get("SECRET_HASH").map(String::as_str))?;
-            let key = throttle_key(state, username);
-            state.throttle.check(&key, ip, now)?;
-            state.cpu.admit(ip, now)?;
-            let Some(Pending::Srp {
-                client_id,
-                username: user_id,
-                verifier,
-                fake_verifier,
-                a,
-                eph,
-            }) = state.pending.take(block, now).await?
-            else {
-                state.throttle.fail(&key, ip, now);
-                return Err(CognitoError::bad_credentials());
-            };
-            let fresh = srp::parse_timestamp(ts)
-                .is_some_and(|t| (t - now).abs() <= state.settings.srp_timestamp_skew);
-            let used = verifier.clone().unwrap_or(fake_verifier);
-            let block_bytes = base64::engine::general_purpose::STANDARD
-                .decode(block)
-                .unwrap_or_default();
-            let sig_ok = srp::server_key(&a, &eph, &used).is_ok_and(|k| {
-                srp::signature_matches(
-                    &k,
-                    srp::pool_name(&state.pool.id),
-                    &user_id,
-                    &block_bytes,
-                    ts,
-                    sig,
-                )
-            });
-            let matches_user = client_id == client.id && (username == &user_id);
-            if !(sig_ok && fresh && matches_user && verifier.is_some()) {
-                state.throttle.fail(&key, ip, now);
-                return Err(CognitoError::bad_credentials());
-            }
-            let Some(user) = lookup(state, &user_id).await? else {
-                return Err(CognitoError::bad_credentials());
-            };
-            state.throttle.succeed(&key);
-            signed_in(state, &client, user).await
-        }
+        "PASSWORD_VERIFIER" => password_verifier(state, &client, r, ip, now).await,
         "NEW_PASSWORD_REQUIRED" => {
-            let session = req
-                .session
-                .as_deref()
-                .ok_or_else(|| null_member("session"))?;
-            let username = param(r, "USERNAME")?;
-            let new_pw = param(r, "NEW_PASSWORD")?;
-            check_secret_hash(&client, username, r.get("SECRET_HASH").map(String::as_str))?;
-            let Some(Pending::NewPassword {
-                client_id,
-                username: expected,
-            }) = state.pending.take(session, now).await?
-            else {
-                return Err(expired_session());
-            };
-            if client_id != client.id || &expected != username {
-                return Err(expired_session());
-            }
-            if let Err(msg) = password::check_policy(new_pw) {
-                // The session stays usable for a second try, as Cognito's does.
-                state
-                    .pending
-                    .put(
-                        session.to_string(),
-                        Pending::NewPassword {
-                            client_id,
-                            username: expected,
-                        },
-                        now + state.settings.auth_session_lifetime,
-                        now,
-                    )
-                    .await?;
-                return Err(CognitoError::InvalidPassword(msg));
-            }
-            state.cpu.admit(ip, now)?;
-            let update = password_update(state, username, new_pw, UserStatus::Confirmed).await?;
-            state
-                .store
-                .set_password(&state.pool.id, username, update, false, now)
-                .await
-                .map_err(|e| match e {
-                    StoreError::NotFound => expired_session(),
-                    other => other.into(),
-                })?;
-            let Some(user) = lookup(state, username).await? else {
-                return Err(expired_session());
-            };
-            signed_in(state, &client, user).await
+            new_password_required(state, &client, req.session.as_deref(), r, ip, now).await
         }
         other => Err(CognitoError::InvalidParameter(format!(
             "The challenge {other} is not supported."
         ))),
     }
+}
+
+/// `PASSWORD_VERIFIER`: the SRP proof of a pending `USER_SRP_AUTH`, checked with the same work for every answer.
+async fn password_verifier(
+    state: &IdpState,
+    client: &ClientRow,
+    r: &HashMap<String, String>,
+    ip: Option<IpAddr>,
+    now: i64,
+) -> Result<AuthResponse, CognitoError> {
+    let username = param(r, "USERNAME")?;
+    let block = param(r, "PASSWORD_CLAIM_SECRET_BLOCK")?;
+    let ts = param(r, "TIMESTAMP")?;
+    let sig = param(r, "PASSWORD_CLAIM_SIGNATURE")?;
+    check_secret_hash(client, username, r.get("SECRET_HASH").map(String::as_str))?;
+    let key = throttle_key(state, username);
+    state.throttle.check(&key, ip, now)?;
+    state.cpu.admit(ip, now)?;
+    let Some(Pending::Srp {
+        client_id,
+        username: user_id,
+        verifier,
+        fake_verifier,
+        a,
+        eph,
+    }) = state.pending.take(block, now).await?
+    else {
+        state.throttle.fail(&key, ip, now);
+        return Err(CognitoError::bad_credentials());
+    };
+    let fresh = srp::parse_timestamp(ts)
+        .is_some_and(|t| (t - now).abs() <= state.settings.srp_timestamp_skew);
+    let used = verifier.clone().unwrap_or(fake_verifier);
+    let block_bytes = base64::engine::general_purpose::STANDARD
+        .decode(block)
+        .unwrap_or_default();
+    let sig_ok = srp::server_key(&a, &eph, &used).is_ok_and(|k| {
+        srp::signature_matches(
+            &k,
+            srp::pool_name(&state.pool.id),
+            &user_id,
+            &block_bytes,
+            ts,
+            sig,
+        )
+    });
+    let matches_user = client_id == client.id && (username == &user_id);
+    if !(sig_ok && fresh && matches_user && verifier.is_some()) {
+        state.throttle.fail(&key, ip, now);
+        return Err(CognitoError::bad_credentials());
+    }
+    let Some(user) = lookup(state, &user_id).await? else {
+        return Err(CognitoError::bad_credentials());
+    };
+    state.throttle.succeed(&key);
+    signed_in(state, client, user).await
+}
+
+/// `NEW_PASSWORD_REQUIRED`: the new password of a user created by an administrator; the session stays usable
+/// when the password fails the policy.
+async fn new_password_required(
+    state: &IdpState,
+    client: &ClientRow,
+    session: Option<&str>,
+    r: &HashMap<String, String>,
+    ip: Option<IpAddr>,
+    now: i64,
+) -> Result<AuthResponse, CognitoError> {
+    let session = session.ok_or_else(|| null_member("session"))?;
+    let username = param(r, "USERNAME")?;
+    let new_pw = param(r, "NEW_PASSWORD")?;
+    check_secret_hash(client, username, r.get("SECRET_HASH").map(String::as_str))?;
+    let Some(Pending::NewPassword {
+        client_id,
+        username: expected,
+    }) = state.pending.take(session, now).await?
+    else {
+        return Err(expired_session());
+    };
+    if client_id != client.id || &expected != username {
+        return Err(expired_session());
+    }
+    if let Err(msg) = password::check_policy(new_pw) {
+        // The session stays usable for a second try, as Cognito's does.
+        state
+            .pending
+            .put(
+                session.to_string(),
+                Pending::NewPassword {
+                    client_id,
+                    username: expected,
+                },
+                now + state.settings.auth_session_lifetime,
+                now,
+            )
+            .await?;
+        return Err(CognitoError::InvalidPassword(msg));
+    }
+    state.cpu.admit(ip, now)?;
+    let update = password_update(state, username, new_pw, UserStatus::Confirmed).await?;
+    state
+        .store
+        .set_password(&state.pool.id, username, update, false, now)
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => expired_session(),
+            other => other.into(),
+        })?;
+    let Some(user) = lookup(state, username).await? else {
+        return Err(expired_session());
+    };
+    signed_in(state, client, user).await
 }
 
 /// Hashes a new password and derives its SRP verifier (the pool's name and the username are part of it).

@@ -18,6 +18,7 @@ pub mod api;
 pub mod attributes;
 pub mod auth;
 pub mod bootstrap;
+pub mod client_auth;
 pub mod codes;
 pub mod cors;
 pub mod discovery;

@@ -4,8 +4,9 @@
 //! returns a live token. Must never log a refresh token (log `util::log_id`).
 use serde::Deserialize;
 
-use super::auth::{check_client_secret, check_secret_hash, null_member, required_client};
+use super::client_auth::{check_client_secret, check_secret_hash, required_client};
 use super::mint::{access_and_id, new_refresh_token, refresh_row, AuthenticationResult};
+use super::wire::null_member;
 use super::{CognitoError, IdpState};
 use crate::store::{ClientRow, RefreshRow, RotateOutcome, StoreError, UserRow};
 use crate::util::sha256_hex;

@@ -7,8 +7,9 @@ use std::net::IpAddr;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::auth::{null_member, password_update};
+use super::auth::password_update;
 use super::mint::SIGNIN_SCOPE;
+use super::wire::null_member;
 use super::{password, CognitoError, IdpState};
 use crate::store::{StoreError, UserRow, UserStatus};
 use crate::token::{verify_with, Policy, TokenError};
@@ -182,7 +183,7 @@ pub async fn update_user_attributes(
         }
         super::attributes::check_write(&state.policy, &client_id, &name, &value, false)?;
         if name == "email" {
-            super::account::check_email(&value)?;
+            super::attributes::check_email(&value)?;
             if user.email.as_deref() != Some(value.as_str()) {
                 new_email = Some(value);
             }

@@ -3,9 +3,9 @@
 //! pending address the active one, verified). Codes and their limits are `codes`'. Must never log a code.
 use serde_json::{json, Value};
 
-use super::auth::null_member;
 use super::codes::{self, VERIFY_EMAIL};
 use super::user_api::{authenticate, AccessTokenRequest};
+use super::wire::null_member;
 use super::{CognitoError, IdpState};
 use crate::store::CodeEffect;
 

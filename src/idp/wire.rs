@@ -9,6 +9,13 @@ use serde::{Deserialize, Deserializer};
 
 use super::CognitoError;
 
+/// Cognito's wording for a missing required member.
+pub fn null_member(name: &str) -> CognitoError {
+    CognitoError::InvalidParameter(format!(
+        "1 validation error detected: Value null at '{name}' failed to satisfy constraint: Member must not be null"
+    ))
+}
+
 /// A `map<string, string>` member: `null` as a whole or as an entry's value means absent.
 pub fn nullable_map<'de, D>(d: D) -> Result<HashMap<String, String>, D::Error>
 where

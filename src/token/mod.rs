@@ -28,4 +28,6 @@ pub use sign::RsaSigner;
 #[cfg(test)]
 mod test_support;
 #[cfg(test)]
+mod verify_claims_tests;
+#[cfg(test)]
 mod verify_tests;

@@ -1,0 +1,183 @@
+//! The gateway's admission pipeline: one function per phase, in the order every request goes through them, called
+//! by HTTP (`forward`), WebSocket (`ws`) and the internal listener (`cluster`), which never call each other:
+//!
+//! 1. **authenticate** — the request's credential: the bearer header ([`authenticate`]; the WebSocket credential is
+//!    read by `credential::parse_ws_credential`), never a query token;
+//! 2. **authorize** — the token through the runtime's authorizer (verified-token cache), then, for gatehouse's own
+//!    issuer, the revocation set ([`authorize`]);
+//! 3. **session** — the session id, the client's validated or a new one ([`session_id`], [`client_session_id`]);
+//! 4. **limits and binding** — rate limit, the session bound to its owner, the user's session cap, in that order
+//!    ([`admit`]);
+//! 5. **agent headers** — the allow-listed headers plus the gateway's identity headers ([`headers`]);
+//! 6. **forward** — where the session is served ([`peer::owner_elsewhere`]: this instance, or the instance that runs
+//!    its process), then the request sent and its answer streamed back ([`answer`], [`peer::forward`]) or the
+//!    agent's WebSocket dialed ([`agent_ws`]).
+//!
+//! Must never take the caller's identity from anything but the verified token, and must not make the hot path
+//! slower: no allocation, boxing or lock per request beyond what each phase itself needs.
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::http::HeaderMap;
+
+use super::credential;
+use super::session::{mint_session_id, validate_session_id};
+use super::{GatewayError, GatewayState, Runtime};
+use crate::token::VerifiedClaims;
+
+pub mod agent_ws;
+pub mod answer;
+pub mod headers;
+pub mod peer;
+
+/// What one request has learned so far, for the log line and metrics.
+#[derive(Debug, Default)]
+pub(in crate::gateway) struct Ctx {
+    pub(in crate::gateway) request_id: String,
+    pub(in crate::gateway) session: Option<String>,
+    pub(in crate::gateway) sub: Option<String>,
+}
+
+/// Phases 1–2 for HTTP: no query token, the bearer token, then [`authorize`]. Returns the verified claims.
+pub(in crate::gateway) async fn authenticate(
+    state: &GatewayState,
+    runtime: &Runtime,
+    parts: &http::request::Parts,
+    ctx: &mut Ctx,
+) -> Result<Arc<VerifiedClaims>, GatewayError> {
+    credential::refuse_query_token(parts.uri.query())?;
+    let token = credential::parse_bearer(&parts.headers)?;
+    authorize(state, runtime, token, &mut ctx.sub).await
+}
+
+/// Phase 2: checks one token against the runtime's authorizer and, for gatehouse's own issuer, the revocation set.
+pub(in crate::gateway) async fn authorize(
+    state: &GatewayState,
+    runtime: &Runtime,
+    token: &str,
+    sub_out: &mut Option<String>,
+) -> Result<Arc<VerifiedClaims>, GatewayError> {
+    let now = state.clock.now_unix();
+    let claims = state
+        .verified
+        .authorize(&runtime.authorizer, token, now, Instant::now())
+        .await?;
+    *sub_out = Some(claims.sub.clone());
+    if runtime.builtin_issuer && state.revocations.is_revoked(&claims) {
+        return Err(GatewayError::Revoked);
+    }
+    tracing::debug!(token = %crate::util::log_id(token), "token accepted");
+    Ok(claims)
+}
+
+/// Phase 3 for HTTP: the session id of a request, the client's (validated) or a new one.
+pub(in crate::gateway) fn session_id(headers: &HeaderMap) -> Result<String, GatewayError> {
+    match client_session_id(headers)? {
+        Some(id) => Ok(id),
+        None => Ok(mint_session_id()),
+    }
+}
+
+/// The client's session header, validated: at most one, of AgentCore's shape.
+pub(in crate::gateway) fn client_session_id(
+    headers: &HeaderMap,
+) -> Result<Option<String>, GatewayError> {
+    let mut values = headers.get_all(headers::SESSION_HEADER).iter();
+    match (values.next(), values.next()) {
+        (None, _) => Ok(None),
+        (Some(v), None) => {
+            let id = v.to_str().map_err(|_| GatewayError::InvalidSessionId)?;
+            validate_session_id(id)?;
+            Ok(Some(id.to_string()))
+        }
+        (Some(_), Some(_)) => Err(GatewayError::InvalidSessionId),
+    }
+}
+
+/// Phase 4: the caller's rate limit, the session's ownership (bound on first use, refused for anyone else) and the
+/// user's session cap — in that order, for HTTP and WebSocket alike.
+pub(in crate::gateway) async fn admit(
+    state: &GatewayState,
+    runtime: &Runtime,
+    claims: &VerifiedClaims,
+    session_id: &str,
+) -> Result<(), GatewayError> {
+    let now = Instant::now();
+    rate_limit(state, runtime, claims, now).await?;
+    bind_session(state, runtime, claims, session_id).await?;
+    session_cap(state, runtime, claims, session_id, now)
+}
+
+/// The caller's requests per minute: in Redis when the limits are shared, else in this process.
+async fn rate_limit(
+    state: &GatewayState,
+    runtime: &Runtime,
+    claims: &VerifiedClaims,
+    now: Instant,
+) -> Result<(), GatewayError> {
+    match &state.shared_rate {
+        Some(shared) => {
+            Box::pin(shared.check(
+                &runtime.arn,
+                &user_key(claims),
+                runtime.limits.requests_per_minute,
+                runtime.limits.burst,
+            ))
+            .await
+        }
+        None => state
+            .rate
+            .check(
+                (&runtime.name, &claims.sub),
+                runtime.limits.requests_per_minute,
+                runtime.limits.burst,
+                now,
+            )
+            .map_err(|retry| GatewayError::Throttled(retry.as_secs().max(1))),
+    }
+}
+
+/// The session bound to the caller on its first request; anyone else's request is refused.
+async fn bind_session(
+    state: &GatewayState,
+    runtime: &Runtime,
+    claims: &VerifiedClaims,
+    session_id: &str,
+) -> Result<(), GatewayError> {
+    state
+        .sessions
+        .bind(
+            &runtime.arn,
+            session_id,
+            &claims.iss,
+            &claims.sub,
+            state.clock.now_unix(),
+        )
+        .await
+}
+
+/// The user's live sessions of the runtime, this one included, within the runtime's cap.
+fn session_cap(
+    state: &GatewayState,
+    runtime: &Runtime,
+    claims: &VerifiedClaims,
+    session_id: &str,
+    now: Instant,
+) -> Result<(), GatewayError> {
+    if !state.session_counter.admit(
+        &runtime.arn,
+        &user_key(claims),
+        session_id,
+        runtime.limits.max_sessions_per_user,
+        runtime.idle_timeout,
+        now,
+    ) {
+        return Err(GatewayError::TooManySessions);
+    }
+    Ok(())
+}
+
+/// The key of a user in per-user limits: issuer and subject.
+pub(in crate::gateway) fn user_key(claims: &VerifiedClaims) -> String {
+    format!("{}\n{}", claims.iss, claims.sub)
+}
