@@ -85,6 +85,14 @@ pub struct SandboxConfig {
     pub egress_deny: Vec<Ipv4Net>,
 }
 
+impl SandboxConfig {
+    /// `egress_deny` as written, comma-separated.
+    pub fn egress_deny_text(&self) -> String {
+        let nets: Vec<String> = self.egress_deny.iter().map(Ipv4Net::to_string).collect();
+        nets.join(", ")
+    }
+}
+
 impl Default for SandboxConfig {
     fn default() -> Self {
         Self {
@@ -174,6 +182,31 @@ pub(super) fn check_sandbox(errors: &mut Vec<ConfigError>, raw: RawSandbox) -> S
     c
 }
 
+/// The choice `value` names among `choices` (the first is the default, also after an error, which lists them).
+fn one_of<T: Copy>(
+    errors: &mut Vec<ConfigError>,
+    key: &str,
+    value: Option<&str>,
+    choices: &[(&str, T)],
+) -> T {
+    let default = choices[0].1;
+    let Some(value) = value else { return default };
+    if let Some((_, v)) = choices.iter().find(|(name, _)| *name == value) {
+        return *v;
+    }
+    let names: Vec<String> = choices.iter().map(|(n, _)| format!("\"{n}\"")).collect();
+    err(
+        errors,
+        key,
+        format!(
+            "'{value}' is not one of {} (the default) or {}",
+            names[0],
+            names[1..].join(", ")
+        ),
+    );
+    default
+}
+
 /// The per-runtime keys, checked.
 pub(super) fn check_runtime_keys(
     errors: &mut Vec<ConfigError>,
@@ -182,30 +215,18 @@ pub(super) fn check_runtime_keys(
     egress: Option<String>,
     has_command: bool,
 ) -> (Isolation, Egress) {
-    let iso = match isolation.as_deref() {
-        None | Some("sandbox") => Isolation::Sandbox,
-        Some("none") => Isolation::None,
-        Some(other) => {
-            err(
-                errors,
-                key("isolation"),
-                format!("'{other}' is not one of \"sandbox\" (the default) or \"none\""),
-            );
-            Isolation::Sandbox
-        }
-    };
-    let eg = match egress.as_deref() {
-        None | Some("none") => Egress::None,
-        Some("all") => Egress::All,
-        Some(other) => {
-            err(
-                errors,
-                key("egress"),
-                format!("'{other}' is not one of \"none\" (the default) or \"all\""),
-            );
-            Egress::None
-        }
-    };
+    let iso = one_of(
+        errors,
+        &key("isolation"),
+        isolation.as_deref(),
+        &[("sandbox", Isolation::Sandbox), ("none", Isolation::None)],
+    );
+    let eg = one_of(
+        errors,
+        &key("egress"),
+        egress.as_deref(),
+        &[("none", Egress::None), ("all", Egress::All)],
+    );
     if has_command && iso == Isolation::None && egress.is_some() {
         err(
             errors,
@@ -255,13 +276,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.runtimes[0].egress, super::Egress::All);
-        let deny: Vec<String> = c
-            .sandbox
-            .egress_deny
-            .iter()
-            .map(|n| n.to_string())
-            .collect();
-        assert_eq!(deny, ["169.254.0.0/16"]);
+        assert_eq!(c.sandbox.egress_deny_text(), "169.254.0.0/16");
         assert_eq!(
             c.sandbox.slirp4netns,
             std::path::Path::new("/usr/bin/slirp4netns")
@@ -270,15 +285,9 @@ mod tests {
             "version = 1\n[sandbox]\negress_deny = [\"10.0.0.0/8\", \"0.0.0.0/0\"]\nslirp4netns = \"/opt/s\"\n",
         )
         .unwrap();
-        let deny: Vec<String> = c
-            .sandbox
-            .egress_deny
-            .iter()
-            .map(|n| n.to_string())
-            .collect();
         assert_eq!(
-            deny,
-            ["10.0.0.0/8", "0.0.0.0/0"],
+            c.sandbox.egress_deny_text(),
+            "10.0.0.0/8, 0.0.0.0/0",
             "the list replaces the default"
         );
         assert_eq!(c.sandbox.slirp4netns, std::path::Path::new("/opt/s"));

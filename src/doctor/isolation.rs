@@ -29,12 +29,7 @@ pub(super) fn isolation(c: &Config, out: &mut Vec<Check>) {
                  or remove `egress = \"all\"`",
             ));
         } else if r.egress == Egress::All {
-            let deny: Vec<String> = c
-                .sandbox
-                .egress_deny
-                .iter()
-                .map(|n| n.to_string())
-                .collect();
+            let deny = c.sandbox.egress_deny_text();
             out.push(Check::pass(
                 "isolation",
                 r.name.clone(),
@@ -44,7 +39,7 @@ pub(super) fn isolation(c: &Config, out: &mut Vec<Check>) {
                     if deny.is_empty() {
                         String::new()
                     } else {
-                        format!(" nor {}", deny.join(", "))
+                        format!(" nor {deny}")
                     }
                 ),
             ));

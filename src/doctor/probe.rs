@@ -56,18 +56,7 @@ pub async fn gather(opts: &ProbeOptions) -> Result<Facts, ProbeError> {
         .database_url
         .as_deref()
         .filter(|u| !u.trim().is_empty());
-    // Opened only if it exists (doctor must not create or tighten the data directory it checks).
-    let store = match url {
-        Some(u) => match u.parse::<crate::store::DatabaseUrl>() {
-            Ok(url) => crate::store::open(&url).await.ok(),
-            Err(_) => None,
-        },
-        None if db.exists() => SqliteStore::open_in(&opts.data_dir)
-            .await
-            .ok()
-            .map(|s| std::sync::Arc::new(s) as std::sync::Arc<dyn Store>),
-        None => None,
-    };
+    let store = existing_store(opts, url, &db).await;
     let (keys, clients) = if let Some(store) = &store {
         let (k, c) = signing_keys(store.as_ref()).await;
         (Some(k), c)
@@ -90,40 +79,11 @@ pub async fn gather(opts: &ProbeOptions) -> Result<Facts, ProbeError> {
         }
         Err(_) => Vec::new(),
     };
-    let mut live = None;
-    if opts.endpoints.is_some() || opts.live {
-        let mut facts = LiveFacts::default();
-        let http = upstream::client();
-        if let Some(path) = &opts.endpoints {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| ProbeError::Endpoints(path.clone(), e.to_string()))?;
-            let e: Endpoints = serde_json::from_str(&text)
-                .map_err(|err| ProbeError::Endpoints(path.clone(), err.to_string()))?;
-            facts
-                .jwks
-                .push((e.discovery_url.clone(), jwks(&http, &e.discovery_url).await));
-            for r in &e.runtimes {
-                facts.anonymous.push((
-                    r.invocations_url.clone(),
-                    anonymous(&http, &r.invocations_url).await,
-                ));
-                facts.foreign_preflight.push((
-                    r.invocations_url.clone(),
-                    preflight(&http, &r.invocations_url).await,
-                ));
-            }
-        }
-        if let Ok(c) = &config {
-            for a in c.runtimes.iter().filter_map(|r| r.authorizer.as_ref()) {
-                if facts.jwks.iter().all(|(u, _)| u != &a.discovery_url) {
-                    facts
-                        .jwks
-                        .push((a.discovery_url.clone(), jwks(&http, &a.discovery_url).await));
-                }
-            }
-        }
-        live = Some(facts);
-    }
+    let live = if opts.endpoints.is_some() || opts.live {
+        Some(live_facts(opts, &config).await?)
+    } else {
+        None
+    };
     let mut facts = Facts {
         config,
         listeners: opts.listeners.clone(),
@@ -142,6 +102,63 @@ pub async fn gather(opts: &ProbeOptions) -> Result<Facts, ProbeError> {
         db_outside: db_outside(&opts.data_dir, url),
     };
     web_tls(&mut facts);
+    Ok(facts)
+}
+
+/// The store, opened only if it exists (doctor must not create or tighten the data directory it checks).
+async fn existing_store(
+    opts: &ProbeOptions,
+    url: Option<&str>,
+    db: &std::path::Path,
+) -> Option<std::sync::Arc<dyn Store>> {
+    match url {
+        Some(u) => match u.parse::<crate::store::DatabaseUrl>() {
+            Ok(url) => crate::store::open(&url).await.ok(),
+            Err(_) => None,
+        },
+        None if db.exists() => SqliteStore::open_in(&opts.data_dir)
+            .await
+            .ok()
+            .map(|s| std::sync::Arc::new(s) as std::sync::Arc<dyn Store>),
+        None => None,
+    }
+}
+
+/// What the running deployment answers: the issuers' JWKS, anonymous calls and foreign preflights per runtime.
+async fn live_facts(
+    opts: &ProbeOptions,
+    config: &Result<Config, String>,
+) -> Result<LiveFacts, ProbeError> {
+    let mut facts = LiveFacts::default();
+    let http = upstream::client();
+    if let Some(path) = &opts.endpoints {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ProbeError::Endpoints(path.clone(), e.to_string()))?;
+        let e: Endpoints = serde_json::from_str(&text)
+            .map_err(|err| ProbeError::Endpoints(path.clone(), err.to_string()))?;
+        facts
+            .jwks
+            .push((e.discovery_url.clone(), jwks(&http, &e.discovery_url).await));
+        for r in &e.runtimes {
+            facts.anonymous.push((
+                r.invocations_url.clone(),
+                anonymous(&http, &r.invocations_url).await,
+            ));
+            facts.foreign_preflight.push((
+                r.invocations_url.clone(),
+                preflight(&http, &r.invocations_url).await,
+            ));
+        }
+    }
+    if let Ok(c) = &config {
+        for a in c.runtimes.iter().filter_map(|r| r.authorizer.as_ref()) {
+            if facts.jwks.iter().all(|(u, _)| u != &a.discovery_url) {
+                facts
+                    .jwks
+                    .push((a.discovery_url.clone(), jwks(&http, &a.discovery_url).await));
+            }
+        }
+    }
     Ok(facts)
 }
 

@@ -14,6 +14,7 @@ mod open;
 pub mod postgres;
 mod records;
 mod shared;
+mod shared_store;
 pub mod sql;
 pub mod sqlite;
 mod values;

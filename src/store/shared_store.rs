@@ -1,0 +1,349 @@
+//! The one `Store` implementation every backend shares: each method a call into its aggregate's statements in
+//! `shared`, over the connection and hooks a `Backend` provides. Must never hold SQL itself, nor anything
+//! specific to one database.
+use async_trait::async_trait;
+
+use super::backend::Backend;
+use super::shared::{codes, keys, pools, revocations, sessions, tokens, users};
+use super::sql::Conn;
+use super::{
+    ClientRow, CodeCheck, CodeEffect, CodeGate, CodePolicy, CodePurpose, CodeRow, KeyRow,
+    PasswordUpdate, PoolRow, RefreshRow, RevocationRow, RotateOutcome, SessionOwner, Store,
+    StoreError, UserRow,
+};
+
+#[async_trait]
+impl<B: Backend> Store for B {
+    async fn ping(&self) -> Result<(), StoreError> {
+        let mut c = self.pool().acquire().await?;
+        c.exec("SELECT 1", &[]).await?;
+        Ok(())
+    }
+
+    fn changes(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        Backend::changes(self)
+    }
+
+    fn shared(&self) -> bool {
+        Backend::shared(self)
+    }
+
+    async fn put_pending(
+        &self,
+        key_hash: &str,
+        payload: &str,
+        expires_at: i64,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let mut c = self.pool().acquire().await?;
+        sessions::put_pending(&mut *c, key_hash, payload, expires_at, now).await
+    }
+
+    async fn take_pending(&self, key_hash: &str, now: i64) -> Result<Option<String>, StoreError> {
+        let mut c = self.pool().acquire().await?;
+        sessions::take_pending(&mut *c, key_hash, now).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn ensure_default_pool(
+        &self,
+        pool: PoolRow,
+        client: ClientRow,
+    ) -> Result<(PoolRow, ClientRow), StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let rows = pools::ensure_default(&mut *tx, &pool, &client).await?;
+        tx.commit().await?;
+        Ok(rows)
+    }
+
+    async fn clients(&self, pool_id: &str) -> Result<Vec<ClientRow>, StoreError> {
+        let mut c = self.pool().acquire().await?;
+        pools::clients(&mut *c, pool_id).await
+    }
+
+    #[tracing::instrument(skip_all, fields(client_id = %client.id))]
+    async fn create_client(&self, client: ClientRow) -> Result<(), StoreError> {
+        let mut c = self.pool().acquire().await?;
+        pools::create_client(&mut *c, &client).await
+    }
+
+    async fn signing_keys(&self, pool_id: &str) -> Result<Vec<KeyRow>, StoreError> {
+        let mut c = self.pool().acquire().await?;
+        keys::live(&mut *c, pool_id).await
+    }
+
+    #[tracing::instrument(skip_all, fields(kid = %key.kid))]
+    async fn insert_signing_key(&self, key: KeyRow) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
+        keys::insert(&mut *tx, &key).await?;
+        B::announce_key(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all, fields(username = %user.username))]
+    async fn create_user(&self, user: UserRow) -> Result<(), StoreError> {
+        let mut c = self.pool().acquire().await?;
+        Ok(users::insert(&mut *c, &user).await?)
+    }
+
+    #[tracing::instrument(skip_all, fields(username = %user.username))]
+    async fn create_user_with_code(&self, user: UserRow, code: CodeRow) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
+        users::insert(&mut *tx, &user).await?;
+        codes::insert(&mut *tx, &code).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn find_user(&self, pool_id: &str, username: &str) -> Result<UserRow, StoreError> {
+        let mut c = self.pool().acquire().await?;
+        users::find_by(&mut *c, users::ByColumn::Username, pool_id, username).await
+    }
+
+    async fn find_user_by_sub(&self, pool_id: &str, sub: &str) -> Result<UserRow, StoreError> {
+        let mut c = self.pool().acquire().await?;
+        users::find_by(&mut *c, users::ByColumn::Sub, pool_id, sub).await
+    }
+
+    async fn list_users(&self, pool_id: &str) -> Result<Vec<UserRow>, StoreError> {
+        let mut c = self.pool().acquire().await?;
+        users::list(&mut *c, pool_id).await
+    }
+
+    #[tracing::instrument(skip_all, fields(%username))]
+    async fn set_password(
+        &self,
+        pool_id: &str,
+        username: &str,
+        update: PasswordUpdate,
+        revoke: bool,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        users::set_password(self, (pool_id, username), &update, revoke, now).await
+    }
+
+    #[tracing::instrument(skip_all, fields(%username, enabled))]
+    async fn set_user_enabled(
+        &self,
+        pool_id: &str,
+        username: &str,
+        enabled: bool,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        users::set_enabled(self, (pool_id, username), enabled, now).await
+    }
+
+    #[tracing::instrument(skip_all, fields(%username))]
+    async fn delete_user(&self, pool_id: &str, username: &str, now: i64) -> Result<(), StoreError> {
+        users::delete_user(self, (pool_id, username), now).await
+    }
+
+    async fn update_user_profile(
+        &self,
+        pool_id: &str,
+        username: &str,
+        email: Option<String>,
+        email_verified: bool,
+        attributes: String,
+    ) -> Result<(), StoreError> {
+        let mut c = self.pool().acquire().await?;
+        let who = (pool_id, username);
+        users::update_profile(&mut *c, who, email.as_deref(), email_verified, &attributes).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn global_sign_out(&self, pool_id: &str, sub: &str, now: i64) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
+        B::lock_sub(&mut tx, sub).await?;
+        revocations::revoke_user::<B>(&mut tx, pool_id, sub, now, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn put_code(&self, row: CodeRow) -> Result<(), StoreError> {
+        let mut c = self.pool().acquire().await?;
+        Ok(codes::put(&mut *c, &row).await?)
+    }
+
+    #[tracing::instrument(skip_all, fields(%username, %purpose))]
+    async fn use_code(
+        &self,
+        pool_id: &str,
+        username: &str,
+        purpose: CodePurpose,
+        code_hash: &str,
+        max_attempts: i64,
+        effect: CodeEffect,
+        now: i64,
+    ) -> Result<CodeCheck, StoreError> {
+        let key = (pool_id, username, purpose);
+        codes::use_code(self, key, code_hash, max_attempts, &effect, now).await
+    }
+
+    async fn count_code_issue(
+        &self,
+        pool_id: &str,
+        username: &str,
+        policy: CodePolicy,
+        now: i64,
+    ) -> Result<CodeGate, StoreError> {
+        let mut c = self.pool().acquire().await?;
+        super::code_limits::issue(&mut *c, (pool_id, username), policy, now).await
+    }
+
+    async fn count_code_failure(
+        &self,
+        pool_id: &str,
+        username: &str,
+        policy: CodePolicy,
+        now: i64,
+    ) -> Result<CodeGate, StoreError> {
+        let mut c = self.pool().acquire().await?;
+        super::code_limits::failure(&mut *c, (pool_id, username), policy, now).await
+    }
+
+    async fn code_gate(
+        &self,
+        pool_id: &str,
+        username: &str,
+        now: i64,
+    ) -> Result<CodeGate, StoreError> {
+        let mut c = self.pool().acquire().await?;
+        super::code_limits::gate(&mut *c, (pool_id, username), now).await
+    }
+
+    async fn set_pending_email(
+        &self,
+        pool_id: &str,
+        username: &str,
+        pending_email: Option<String>,
+    ) -> Result<(), StoreError> {
+        let mut c = self.pool().acquire().await?;
+        users::set_pending_email(&mut *c, (pool_id, username), pending_email.as_deref()).await
+    }
+
+    async fn insert_refresh_token(&self, row: RefreshRow) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
+        tokens::insert(&mut *tx, &row).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn find_refresh_token(&self, token_hash: &str) -> Result<RefreshRow, StoreError> {
+        let mut c = self.pool().acquire().await?;
+        tokens::find(&mut *c, token_hash, None)
+            .await?
+            .ok_or(StoreError::NotFound)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn rotate_refresh_token(
+        &self,
+        old_hash: &str,
+        successor: RefreshRow,
+        grace: i64,
+        now: i64,
+    ) -> Result<RotateOutcome, StoreError> {
+        tokens::rotate(self, old_hash, successor, grace, now).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn revoke_refresh_family(
+        &self,
+        token_hash: &str,
+        client_id: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        tokens::revoke_family_of(self, token_hash, client_id, now).await
+    }
+
+    async fn revocations_after(
+        &self,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<RevocationRow>, StoreError> {
+        let mut c = self.pool().acquire().await?;
+        revocations::after(&mut *c, after_id, limit).await
+    }
+
+    async fn latest_sub_revocation(
+        &self,
+        pool_id: &str,
+        sub: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        let mut c = self.pool().acquire().await?;
+        revocations::latest_for_sub(&mut *c, pool_id, sub).await
+    }
+
+    async fn origin_revoked(&self, pool_id: &str, origin_jti: &str) -> Result<bool, StoreError> {
+        let mut c = self.pool().acquire().await?;
+        revocations::origin_revoked(&mut *c, pool_id, origin_jti).await
+    }
+
+    async fn ensure_runtime_arn(
+        &self,
+        name: &str,
+        candidate_arn: &str,
+        now: i64,
+    ) -> Result<String, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let arn = sessions::ensure_runtime_arn(&mut *tx, name, candidate_arn, now).await?;
+        tx.commit().await?;
+        Ok(arn)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn bind_session(
+        &self,
+        runtime_arn: &str,
+        session_id: &str,
+        owner: &SessionOwner,
+        now: i64,
+    ) -> Result<SessionOwner, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let owner = sessions::bind(&mut *tx, (runtime_arn, session_id), owner, now).await?;
+        tx.commit().await?;
+        Ok(owner)
+    }
+
+    async fn session_owner(
+        &self,
+        runtime_arn: &str,
+        session_id: &str,
+    ) -> Result<Option<SessionOwner>, StoreError> {
+        let mut c = self.pool().acquire().await?;
+        sessions::owner(&mut *c, (runtime_arn, session_id)).await
+    }
+
+    async fn claim_session_instance(
+        &self,
+        runtime_arn: &str,
+        session_id: &str,
+        instance: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let now = sessions::claim_instance(&mut *tx, (runtime_arn, session_id), instance).await?;
+        tx.commit().await?;
+        Ok(now)
+    }
+
+    async fn release_session_instance(
+        &self,
+        runtime_arn: &str,
+        session_id: &str,
+        instance: &str,
+    ) -> Result<(), StoreError> {
+        let mut c = self.pool().acquire().await?;
+        sessions::release_instance(&mut *c, (runtime_arn, session_id), instance).await
+    }
+
+    async fn session_instance(
+        &self,
+        runtime_arn: &str,
+        session_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let mut c = self.pool().acquire().await?;
+        sessions::instance(&mut *c, (runtime_arn, session_id)).await
+    }
+}
