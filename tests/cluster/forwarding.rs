@@ -376,16 +376,7 @@ fn cluster_misconfigurations_stop_up_with_a_message_that_says_what_to_fix() {
         let out = std::process::Command::new(crate::common::BIN)
             .args(["up", "--data-dir"])
             .arg(tmp.path().join("data"))
-            .args([
-                "--web-listen",
-                "127.0.0.1:0",
-                "--idp-listen",
-                "127.0.0.1:0",
-                "--gateway-listen",
-                "127.0.0.1:0",
-                "--admin-listen",
-                "127.0.0.1:0",
-            ])
+            .args(crate::common::LOOPBACK_LISTENERS)
             .args(extra)
             .env("RUST_LOG", "error")
             .output()

@@ -418,17 +418,8 @@ pub fn start_logged(dir: &std::path::Path, log: &std::path::Path) -> super::Gate
     let child = std::process::Command::new(super::BIN)
         .args(["up", "--data-dir"])
         .arg(dir)
-        .args([
-            "--web-listen",
-            "127.0.0.1:0",
-            "--idp-listen",
-            "127.0.0.1:0",
-            "--gateway-listen",
-            "127.0.0.1:0",
-            "--admin-listen",
-            "127.0.0.1:0",
-            "--exit-with-parent",
-        ])
+        .args(super::LOOPBACK_LISTENERS)
+        .arg("--exit-with-parent")
         .stdin(std::process::Stdio::null())
         .stdout(out)
         .stderr(err)

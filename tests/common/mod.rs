@@ -22,6 +22,30 @@ pub mod pg;
 pub mod tcp_proxy;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_gatehouse");
+
+/// Every listener of `up` on 127.0.0.1, port 0.
+pub const LOOPBACK_LISTENERS: [&str; 8] = [
+    "--web-listen",
+    "127.0.0.1:0",
+    "--idp-listen",
+    "127.0.0.1:0",
+    "--gateway-listen",
+    "127.0.0.1:0",
+    "--admin-listen",
+    "127.0.0.1:0",
+];
+
+/// Runs `gatehouse up --data-dir data <loopback listeners> extra…` to its end (for configurations it must refuse).
+pub fn up_output(data: &Path, extra: &[&str]) -> std::process::Output {
+    std::process::Command::new(BIN)
+        .args(["up", "--data-dir"])
+        .arg(data)
+        .args(LOOPBACK_LISTENERS)
+        .args(extra)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+}
 /// A password generated per test run (no credential lives in the repository), meeting Cognito's default policy.
 pub fn password() -> &'static str {
     static PW: OnceLock<String> = OnceLock::new();
@@ -368,6 +392,19 @@ pub async fn invoke(
 }
 
 // === IdP helpers ===
+
+impl Gatehouse {
+    /// The invocations URL of the runtime named `runtime` (panics if there is none).
+    pub fn runtime_url(&self, runtime: &str) -> String {
+        self.endpoints
+            .runtimes
+            .iter()
+            .find(|r| r.name == runtime)
+            .unwrap_or_else(|| panic!("no runtime {runtime} in endpoints.json"))
+            .invocations_url
+            .clone()
+    }
+}
 
 impl Gatehouse {
     /// Runs `gatehouse <args> --data-dir <dir>` with `stdin`; returns (success, stdout+stderr).

@@ -803,15 +803,8 @@ fn refused(args: &[&str]) -> (i32, String) {
         .arg("up")
         .arg("--data-dir")
         .arg(tmp.path().join("data"))
-        .args([
-            "--idp-listen",
-            "127.0.0.1:0",
-            "--gateway-listen",
-            "127.0.0.1:0",
-            "--admin-listen",
-            "127.0.0.1:0",
-            "--exit-with-parent",
-        ])
+        .args(&crate::common::LOOPBACK_LISTENERS[2..])
+        .arg("--exit-with-parent")
         .args(args)
         .stdin(Stdio::null())
         .env("RUST_LOG", "warn")

@@ -94,16 +94,7 @@ fn an_unknown_web_client_id_stops_up_naming_the_key() {
     let out = Command::new(BIN)
         .args(["up", "--config", cfg.to_str().unwrap(), "--data-dir"])
         .arg(tmp.path().join("data"))
-        .args([
-            "--web-listen",
-            "127.0.0.1:0",
-            "--idp-listen",
-            "127.0.0.1:0",
-            "--gateway-listen",
-            "127.0.0.1:0",
-            "--admin-listen",
-            "127.0.0.1:0",
-        ])
+        .args(crate::common::LOOPBACK_LISTENERS)
         .stdin(Stdio::null())
         .env("RUST_LOG", "warn")
         .output()

@@ -74,13 +74,7 @@ fn fixture() -> &'static Fixture {
 }
 
 fn url(g: &Gatehouse, runtime: &str) -> String {
-    g.endpoints
-        .runtimes
-        .iter()
-        .find(|r| r.name == runtime)
-        .unwrap()
-        .invocations_url
-        .clone()
+    g.runtime_url(runtime)
 }
 
 fn new_session() -> String {

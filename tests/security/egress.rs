@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::common::{invoke, poll_async, send, Gatehouse, BIN};
+use crate::common::{invoke, poll_async, send, up_output, Gatehouse};
 
 const SESSION: &str = "x-amzn-bedrock-agentcore-runtime-session-id";
 
@@ -67,15 +67,7 @@ async fn token() -> &'static str {
 }
 
 fn url(runtime: &str) -> String {
-    fixture()
-        .gw
-        .endpoints
-        .runtimes
-        .iter()
-        .find(|r| r.name == runtime)
-        .unwrap()
-        .invocations_url
-        .clone()
+    fixture().gw.runtime_url(runtime)
 }
 
 fn new_session() -> String {
@@ -287,23 +279,10 @@ fn up_refuses_egress_all_without_slirp4netns() {
         ),
     )
     .unwrap();
-    let out = std::process::Command::new(BIN)
-        .args(["up", "--data-dir"])
-        .arg(tmp.path().join("data"))
-        .arg("--config")
-        .arg(&path)
-        .args([
-            "--web-listen",
-            "127.0.0.1:0",
-            "--idp-listen",
-            "127.0.0.1:0",
-            "--gateway-listen",
-            "127.0.0.1:0",
-            "--admin-listen",
-            "127.0.0.1:0",
-        ])
-        .output()
-        .unwrap();
+    let out = up_output(
+        &tmp.path().join("data"),
+        &["--config", path.to_str().unwrap()],
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{err}");
     assert!(

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::common::{invoke, send, Gatehouse, BIN};
+use crate::common::{invoke, send, up_output, Gatehouse, BIN};
 
 const SESSION: &str = "x-amzn-bedrock-agentcore-runtime-session-id";
 
@@ -93,13 +93,7 @@ command = ["python3", "{stock_in_tmp}"]
 }
 
 fn url(g: &Gatehouse, runtime: &str) -> String {
-    g.endpoints
-        .runtimes
-        .iter()
-        .find(|r| r.name == runtime)
-        .unwrap()
-        .invocations_url
-        .clone()
+    g.runtime_url(runtime)
 }
 
 fn new_session() -> String {
@@ -372,23 +366,10 @@ fn up_refuses_a_sandboxed_runtime_it_cannot_provide() {
          [[runtime]]\nname = \"agent\"\ncommand = [\"gatehouse\", \"agent\"]\n",
     )
     .unwrap();
-    let out = std::process::Command::new(BIN)
-        .args(["up", "--data-dir"])
-        .arg(tmp.path().join("data"))
-        .arg("--config")
-        .arg(&path)
-        .args([
-            "--web-listen",
-            "127.0.0.1:0",
-            "--idp-listen",
-            "127.0.0.1:0",
-            "--gateway-listen",
-            "127.0.0.1:0",
-            "--admin-listen",
-            "127.0.0.1:0",
-        ])
-        .output()
-        .unwrap();
+    let out = up_output(
+        &tmp.path().join("data"),
+        &["--config", path.to_str().unwrap()],
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{err}");
     assert!(
