@@ -886,15 +886,8 @@ impl Up {
             .arg("up")
             .arg("--data-dir")
             .arg(dir)
-            .args([
-                "--idp-listen",
-                "127.0.0.1:0",
-                "--gateway-listen",
-                "127.0.0.1:0",
-                "--admin-listen",
-                "127.0.0.1:0",
-                "--exit-with-parent",
-            ])
+            .args(&crate::common::LOOPBACK_LISTENERS[2..])
+            .arg("--exit-with-parent")
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -159,17 +159,8 @@ fn bind_resolv_conf(target: &Path, covered: &[PathBuf]) -> Result<(), SandboxErr
     }
     let staged = Path::new("/tmp/.gatehouse-resolv.conf");
     let step = "write the session's resolv.conf";
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(staged)
-        .map_err(io(step))?;
-    std::io::Write::write_all(
-        &mut f,
-        format!("nameserver {}\n", super::SLIRP_DNS).as_bytes(),
-    )
-    .map_err(io(step))?;
-    drop(f);
+    // A fresh tmpfs: nothing is there to overwrite.
+    std::fs::write(staged, format!("nameserver {}\n", super::SLIRP_DNS)).map_err(io(step))?;
     std::fs::set_permissions(staged, std::os::unix::fs::PermissionsExt::from_mode(0o444))
         .map_err(io(step))?;
     let file = std::fs::File::open(staged).map_err(io(step))?;
