@@ -433,6 +433,10 @@ mod tests {
             // The agent has closed the connection before the next request checks it out: the pool must notice
             // and dial anew. (A close racing a request already written is a failure no client may retry.)
             closed.recv().await.unwrap();
+            // And the end of the stream has reached tokio's reactor: on this current-thread runtime the agent's
+            // task woke this one directly, with no turn of the I/O driver in between, so the connection could
+            // still look open. A yield lets the driver poll once.
+            tokio::task::yield_now().await;
         }
         assert_eq!(seen.len(), 4, "every request needed its own connection");
     }
