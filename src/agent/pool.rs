@@ -326,8 +326,9 @@ mod tests {
     use http_body_util::BodyExt as _;
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
-    /// An HTTP/1.1 agent on 127.0.0.1:0 answering every request with the client's port (so a test sees which
-    /// connection carried it); `close_after` requests on a connection, it closes it.
+    /// An HTTP/1.1 agent on 127.0.0.1:0 answering every request with the number of the connection that carried
+    /// it, counted from 1 in the order accepted (not the client's port: the kernel may hand a closed
+    /// connection's port to the next one); `close_after` requests on a connection, it closes it.
     async fn agent(close_after: usize) -> String {
         agent_reporting_closes(close_after).await.0
     }
@@ -341,10 +342,12 @@ mod tests {
         let addr = l.local_addr().unwrap();
         let (closed_tx, closed_rx) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(async move {
-            while let Ok((s, peer)) = l.accept().await {
+            let mut accepted = 0usize;
+            while let Ok((s, _)) = l.accept().await {
+                accepted += 1;
                 let closed_tx = closed_tx.clone();
                 tokio::spawn(async move {
-                    serve_connection(s, peer, close_after).await;
+                    serve_connection(s, accepted, close_after).await;
                     let _ = closed_tx.send(());
                 });
             }
@@ -352,11 +355,7 @@ mod tests {
         (format!("http://{addr}"), closed_rx)
     }
 
-    async fn serve_connection(
-        mut s: tokio::net::TcpStream,
-        peer: std::net::SocketAddr,
-        close_after: usize,
-    ) {
+    async fn serve_connection(mut s: tokio::net::TcpStream, number: usize, close_after: usize) {
         let mut buf = Vec::new();
         let mut served = 0;
         loop {
@@ -369,7 +368,7 @@ mod tests {
             // Requests in these tests have no body.
             while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
                 buf.drain(..end + 4);
-                let body = peer.port().to_string();
+                let body = number.to_string();
                 let resp = format!(
                     "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}",
                     body.len()
