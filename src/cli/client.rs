@@ -6,8 +6,8 @@ use super::{StoreArgs, UsageError};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Secret;
 use crate::idp::bootstrap::DEFAULT_AUTH_FLOWS;
-use crate::store::ClientRow;
-use crate::util::{random_alnum, random_lower_alnum};
+use crate::store::{ClientId, ClientRow};
+use crate::util::random_alnum;
 
 /// `client` subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -158,7 +158,7 @@ fn create(a: CreateArgs) -> anyhow::Result<()> {
             grace_seconds: a.grace_period,
             allowed_origins: a.allowed_origins.join(" "),
             ..ClientRow::new_public(
-                random_lower_alnum(26),
+                ClientId::generate(),
                 pool.id.clone(),
                 a.name.clone(),
                 flows.into(),

@@ -8,7 +8,7 @@ use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{PgConnection, SqliteConnection};
 
-use super::{AuthFlows, CodePurpose, Scopes, UserStatus};
+use super::{AuthFlows, ClientId, CodePurpose, PoolId, Scopes, Sub, UserStatus};
 
 /// One bound argument.
 #[derive(Debug, Clone, Copy)]
@@ -75,6 +75,33 @@ impl<'a> From<&'a Scopes> for Arg<'a> {
         Arg::Text(s.as_str())
     }
 }
+
+/// An id binds as its text.
+macro_rules! id_arg {
+    ($($id:ty),*) => {
+        $(
+            impl<'a> From<&'a $id> for Arg<'a> {
+                fn from(id: &'a $id) -> Self {
+                    Arg::Text(id.as_str())
+                }
+            }
+
+            impl<'a> From<Option<&'a $id>> for Arg<'a> {
+                fn from(id: Option<&'a $id>) -> Self {
+                    Arg::OptText(id.map(|i| i.as_str()))
+                }
+            }
+
+            impl<'a> From<&'a Option<$id>> for Arg<'a> {
+                fn from(id: &'a Option<$id>) -> Self {
+                    Arg::OptText(id.as_ref().map(|i| i.as_str()))
+                }
+            }
+        )*
+    };
+}
+
+id_arg!(PoolId, Sub, ClientId);
 
 impl From<i64> for Arg<'_> {
     fn from(n: i64) -> Self {
