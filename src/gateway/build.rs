@@ -81,7 +81,7 @@ fn authorizer(
         custom_claims: a.custom_claims.clone(),
         ..Policy::default()
     };
-    let source = crate::outbound::HttpKeySource::new(http.clone(), a.discovery_url.clone());
+    let source = crate::outbound::HttpKeySource::new(http.clone(), a.discovery_url.to_string());
     let cache = Arc::new(KeyCache::new(
         Arc::new(source),
         a.jwks_refresh_interval,
@@ -97,6 +97,6 @@ fn authorizer(
     (
         Authorizer { policy, cache },
         server,
-        a.discovery_url == builtin.discovery_url,
+        a.discovery_url.as_str() == builtin.discovery_url,
     )
 }
