@@ -6,8 +6,8 @@ use std::collections::HashSet;
 use std::sync::{Arc, LazyLock};
 
 use gatehouse::store::{
-    ClientRow, CodeCheck, CodeEffect, CodePurpose, CodeRow, KeyRow, PasswordUpdate, PoolId,
-    PoolRow, PostgresStore, RefreshRow, RotateOutcome, SessionOwner, SqliteStore, Store,
+    ClientRow, CodeAttempt, CodeCheck, CodeEffect, CodePurpose, CodeRow, KeyRow, PasswordUpdate,
+    PoolId, PoolRow, PostgresStore, RefreshRow, RotateOutcome, SessionOwner, SqliteStore, Store,
     StoreError, UserRow, UserStatus,
 };
 
@@ -316,11 +316,13 @@ async fn sign_up_writes_user_and_code_together_or_neither(a: S, b: S) {
     .unwrap();
     assert_eq!(
         b.use_code(
-            &POOL,
-            "alice",
-            CodePurpose::ConfirmSignUp,
-            "c",
-            3,
+            CodeAttempt {
+                pool_id: &POOL,
+                username: "alice",
+                purpose: CodePurpose::ConfirmSignUp,
+                code_hash: "c",
+                max_attempts: 3
+            },
             CodeEffect::Confirm,
             50
         )
@@ -341,11 +343,13 @@ async fn sign_up_writes_user_and_code_together_or_neither(a: S, b: S) {
     assert!(matches!(err, Err(StoreError::Conflict)));
     assert_eq!(
         a.use_code(
-            &POOL,
-            "alice",
-            CodePurpose::ConfirmSignUp,
-            "c2",
-            3,
+            CodeAttempt {
+                pool_id: &POOL,
+                username: "alice",
+                purpose: CodePurpose::ConfirmSignUp,
+                code_hash: "c2",
+                max_attempts: 3
+            },
             CodeEffect::Confirm,
             50
         )
@@ -702,11 +706,13 @@ async fn revocation_rows_follow_the_contract(s: S, b: S) {
     s.create_user(user("alice", "sub-new")).await.unwrap();
     assert_eq!(
         s.use_code(
-            &POOL,
-            "alice",
-            CodePurpose::ForgotPassword,
-            "c",
-            3,
+            CodeAttempt {
+                pool_id: &POOL,
+                username: "alice",
+                purpose: CodePurpose::ForgotPassword,
+                code_hash: "c",
+                max_attempts: 3
+            },
             CodeEffect::Confirm,
             50
         )
@@ -776,11 +782,13 @@ async fn codes_are_single_use_expire_and_count_attempts(s: S, b: S) {
         let st = st.clone();
         async move {
             st.use_code(
-                &POOL,
-                "alice",
-                CodePurpose::ConfirmSignUp,
-                h,
-                3,
+                CodeAttempt {
+                    pool_id: &POOL,
+                    username: "alice",
+                    purpose: CodePurpose::ConfirmSignUp,
+                    code_hash: h,
+                    max_attempts: 3,
+                },
                 CodeEffect::Confirm,
                 now,
             )
@@ -811,11 +819,13 @@ async fn codes_are_single_use_expire_and_count_attempts(s: S, b: S) {
     assert_eq!(check(&b, "good", 50).await, CodeCheck::Expired);
     assert_eq!(
         s.use_code(
-            &POOL,
-            "nobody",
-            CodePurpose::ConfirmSignUp,
-            "good",
-            3,
+            CodeAttempt {
+                pool_id: &POOL,
+                username: "nobody",
+                purpose: CodePurpose::ConfirmSignUp,
+                code_hash: "good",
+                max_attempts: 3
+            },
             CodeEffect::Confirm,
             50
         )
@@ -836,11 +846,13 @@ async fn a_code_raced_by_two_instances_is_used_once(a: S, b: S) {
             let s = if i % 2 == 0 { a.clone() } else { b.clone() };
             tasks.push(tokio::spawn(async move {
                 s.use_code(
-                    &POOL,
-                    "alice",
-                    CodePurpose::ConfirmSignUp,
-                    "good",
-                    3,
+                    CodeAttempt {
+                        pool_id: &POOL,
+                        username: "alice",
+                        purpose: CodePurpose::ConfirmSignUp,
+                        code_hash: "good",
+                        max_attempts: 3,
+                    },
                     CodeEffect::Confirm,
                     50,
                 )
@@ -871,11 +883,13 @@ async fn reset_code_changes_password_and_revokes_in_one_step(a: S, b: S) {
     let effect = CodeEffect::ResetPassword(password("reset-hash"));
     assert_eq!(
         b.use_code(
-            &POOL,
-            "alice",
-            CodePurpose::ForgotPassword,
-            "rc",
-            3,
+            CodeAttempt {
+                pool_id: &POOL,
+                username: "alice",
+                purpose: CodePurpose::ForgotPassword,
+                code_hash: "rc",
+                max_attempts: 3
+            },
             effect.clone(),
             60
         )
@@ -898,11 +912,13 @@ async fn reset_code_changes_password_and_revokes_in_one_step(a: S, b: S) {
     );
     assert_eq!(
         b.use_code(
-            &POOL,
-            "alice",
-            CodePurpose::ForgotPassword,
-            "rc",
-            3,
+            CodeAttempt {
+                pool_id: &POOL,
+                username: "alice",
+                purpose: CodePurpose::ForgotPassword,
+                code_hash: "rc",
+                max_attempts: 3
+            },
             effect,
             61
         )
