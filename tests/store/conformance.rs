@@ -155,6 +155,22 @@ pub(crate) fn code(hash: &str, purpose: CodePurpose, expires_at: i64) -> CodeRow
     }
 }
 
+/// A code presented for `username` of the test pool.
+pub(crate) fn attempt<'a>(
+    username: &'a str,
+    purpose: CodePurpose,
+    code_hash: &'a str,
+    max_attempts: i64,
+) -> CodeAttempt<'a> {
+    CodeAttempt {
+        pool_id: &POOL,
+        username,
+        purpose,
+        code_hash,
+        max_attempts,
+    }
+}
+
 fn password(hash: &str) -> PasswordUpdate {
     PasswordUpdate {
         password_hash: hash.into(),
@@ -316,13 +332,7 @@ async fn sign_up_writes_user_and_code_together_or_neither(a: S, b: S) {
     .unwrap();
     assert_eq!(
         b.use_code(
-            CodeAttempt {
-                pool_id: &POOL,
-                username: "alice",
-                purpose: CodePurpose::ConfirmSignUp,
-                code_hash: "c",
-                max_attempts: 3
-            },
+            attempt("alice", CodePurpose::ConfirmSignUp, "c", 3),
             CodeEffect::Confirm,
             50
         )
@@ -343,13 +353,7 @@ async fn sign_up_writes_user_and_code_together_or_neither(a: S, b: S) {
     assert!(matches!(err, Err(StoreError::Conflict)));
     assert_eq!(
         a.use_code(
-            CodeAttempt {
-                pool_id: &POOL,
-                username: "alice",
-                purpose: CodePurpose::ConfirmSignUp,
-                code_hash: "c2",
-                max_attempts: 3
-            },
+            attempt("alice", CodePurpose::ConfirmSignUp, "c2", 3),
             CodeEffect::Confirm,
             50
         )
@@ -706,13 +710,7 @@ async fn revocation_rows_follow_the_contract(s: S, b: S) {
     s.create_user(user("alice", "sub-new")).await.unwrap();
     assert_eq!(
         s.use_code(
-            CodeAttempt {
-                pool_id: &POOL,
-                username: "alice",
-                purpose: CodePurpose::ForgotPassword,
-                code_hash: "c",
-                max_attempts: 3
-            },
+            attempt("alice", CodePurpose::ForgotPassword, "c", 3),
             CodeEffect::Confirm,
             50
         )
@@ -782,13 +780,7 @@ async fn codes_are_single_use_expire_and_count_attempts(s: S, b: S) {
         let st = st.clone();
         async move {
             st.use_code(
-                CodeAttempt {
-                    pool_id: &POOL,
-                    username: "alice",
-                    purpose: CodePurpose::ConfirmSignUp,
-                    code_hash: h,
-                    max_attempts: 3,
-                },
+                attempt("alice", CodePurpose::ConfirmSignUp, h, 3),
                 CodeEffect::Confirm,
                 now,
             )
@@ -819,13 +811,7 @@ async fn codes_are_single_use_expire_and_count_attempts(s: S, b: S) {
     assert_eq!(check(&b, "good", 50).await, CodeCheck::Expired);
     assert_eq!(
         s.use_code(
-            CodeAttempt {
-                pool_id: &POOL,
-                username: "nobody",
-                purpose: CodePurpose::ConfirmSignUp,
-                code_hash: "good",
-                max_attempts: 3
-            },
+            attempt("nobody", CodePurpose::ConfirmSignUp, "good", 3),
             CodeEffect::Confirm,
             50
         )
@@ -846,13 +832,7 @@ async fn a_code_raced_by_two_instances_is_used_once(a: S, b: S) {
             let s = if i % 2 == 0 { a.clone() } else { b.clone() };
             tasks.push(tokio::spawn(async move {
                 s.use_code(
-                    CodeAttempt {
-                        pool_id: &POOL,
-                        username: "alice",
-                        purpose: CodePurpose::ConfirmSignUp,
-                        code_hash: "good",
-                        max_attempts: 3,
-                    },
+                    attempt("alice", CodePurpose::ConfirmSignUp, "good", 3),
                     CodeEffect::Confirm,
                     50,
                 )
@@ -883,13 +863,7 @@ async fn reset_code_changes_password_and_revokes_in_one_step(a: S, b: S) {
     let effect = CodeEffect::ResetPassword(password("reset-hash"));
     assert_eq!(
         b.use_code(
-            CodeAttempt {
-                pool_id: &POOL,
-                username: "alice",
-                purpose: CodePurpose::ForgotPassword,
-                code_hash: "rc",
-                max_attempts: 3
-            },
+            attempt("alice", CodePurpose::ForgotPassword, "rc", 3),
             effect.clone(),
             60
         )
@@ -912,13 +886,7 @@ async fn reset_code_changes_password_and_revokes_in_one_step(a: S, b: S) {
     );
     assert_eq!(
         b.use_code(
-            CodeAttempt {
-                pool_id: &POOL,
-                username: "alice",
-                purpose: CodePurpose::ForgotPassword,
-                code_hash: "rc",
-                max_attempts: 3
-            },
+            attempt("alice", CodePurpose::ForgotPassword, "rc", 3),
             effect,
             61
         )

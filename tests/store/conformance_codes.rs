@@ -3,10 +3,10 @@
 //! window, wrong codes counted across re-issues, the lockout and its end, a pending address that becomes the
 //! active one only through a verification code.
 use gatehouse::store::{
-    CodeAttempt, CodeCheck, CodeEffect, CodeEvent, CodeFlows, CodeGate, CodePolicy, CodePurpose,
+    CodeCheck, CodeEffect, CodeEvent, CodeFlows, CodeGate, CodePolicy, CodePurpose,
 };
 
-use crate::store::conformance::{code, postgres_pair, sqlite_pair, with_user, POOL, S};
+use crate::store::conformance::{attempt, code, postgres_pair, sqlite_pair, with_user, POOL, S};
 
 macro_rules! both {
     ($($name:ident),* $(,)?) => {
@@ -45,66 +45,42 @@ const POLICY: CodePolicy = CodePolicy {
     lockout_secs: 50,
 };
 
+fn flows(username: &str) -> CodeFlows<'_> {
+    CodeFlows {
+        pool_id: &POOL,
+        username,
+        policy: POLICY,
+    }
+}
+
 async fn code_issuance_is_counted_per_user_within_the_window(a: S, b: S) {
     with_user(&a).await;
     for (i, st) in [&a, &b, &a].into_iter().enumerate() {
         assert_eq!(
-            st.count_code(
-                CodeFlows {
-                    pool_id: &POOL,
-                    username: "alice",
-                    policy: POLICY
-                },
-                CodeEvent::Issued,
-                10 + i as i64
-            )
-            .await
-            .unwrap(),
+            st.count_code(flows("alice"), CodeEvent::Issued, 10 + i as i64)
+                .await
+                .unwrap(),
             CodeGate::Open
         );
     }
     assert_eq!(
-        b.count_code(
-            CodeFlows {
-                pool_id: &POOL,
-                username: "alice",
-                policy: POLICY
-            },
-            CodeEvent::Issued,
-            20
-        )
-        .await
-        .unwrap(),
+        b.count_code(flows("alice"), CodeEvent::Issued, 20)
+            .await
+            .unwrap(),
         CodeGate::Limited
     );
     assert_eq!(
-        a.count_code(
-            CodeFlows {
-                pool_id: &POOL,
-                username: "bob",
-                policy: POLICY
-            },
-            CodeEvent::Issued,
-            20
-        )
-        .await
-        .unwrap(),
+        a.count_code(flows("bob"), CodeEvent::Issued, 20)
+            .await
+            .unwrap(),
         CodeGate::Open,
         "per user"
     );
     // A new window starts afresh.
     assert_eq!(
-        a.count_code(
-            CodeFlows {
-                pool_id: &POOL,
-                username: "alice",
-                policy: POLICY
-            },
-            CodeEvent::Issued,
-            111
-        )
-        .await
-        .unwrap(),
+        a.count_code(flows("alice"), CodeEvent::Issued, 111)
+            .await
+            .unwrap(),
         CodeGate::Open
     );
     assert_eq!(
@@ -119,17 +95,9 @@ async fn concurrent_issuance_is_counted_exactly(a: S, b: S) {
     for i in 0..10 {
         let st = if i % 2 == 0 { a.clone() } else { b.clone() };
         tasks.push(tokio::spawn(async move {
-            st.count_code(
-                CodeFlows {
-                    pool_id: &POOL,
-                    username: "alice",
-                    policy: POLICY,
-                },
-                CodeEvent::Issued,
-                10,
-            )
-            .await
-            .unwrap()
+            st.count_code(flows("alice"), CodeEvent::Issued, 10)
+                .await
+                .unwrap()
         }));
     }
     let mut open = 0;
@@ -146,17 +114,9 @@ async fn wrong_codes_count_across_reissues_then_lock_until_the_lockout_ends(a: S
     let fail = |st: &S, now: i64| {
         let st = st.clone();
         async move {
-            st.count_code(
-                CodeFlows {
-                    pool_id: &POOL,
-                    username: "alice",
-                    policy: POLICY,
-                },
-                CodeEvent::Failed,
-                now,
-            )
-            .await
-            .unwrap()
+            st.count_code(flows("alice"), CodeEvent::Failed, now)
+                .await
+                .unwrap()
         }
     };
     a.put_code(code("c1", CodePurpose::ForgotPassword, 1_000))
@@ -175,29 +135,15 @@ async fn wrong_codes_count_across_reissues_then_lock_until_the_lockout_ends(a: S
         CodeGate::Locked
     );
     assert_eq!(
-        a.count_code(
-            CodeFlows {
-                pool_id: &POOL,
-                username: "alice",
-                policy: POLICY
-            },
-            CodeEvent::Issued,
-            14
-        )
-        .await
-        .unwrap(),
+        a.count_code(flows("alice"), CodeEvent::Issued, 14)
+            .await
+            .unwrap(),
         CodeGate::Locked
     );
     // The user's codes are gone with the lock.
     let r = a
         .use_code(
-            CodeAttempt {
-                pool_id: &POOL,
-                username: "alice",
-                purpose: CodePurpose::ForgotPassword,
-                code_hash: "c2",
-                max_attempts: 5,
-            },
+            attempt("alice", CodePurpose::ForgotPassword, "c2", 5),
             CodeEffect::Confirm,
             20,
         )
@@ -229,13 +175,7 @@ async fn a_pending_email_becomes_active_only_through_its_code(a: S, b: S) {
         .unwrap();
     let r = b
         .use_code(
-            CodeAttempt {
-                pool_id: &POOL,
-                username: "alice",
-                purpose: CodePurpose::VerifyEmail,
-                code_hash: "bad",
-                max_attempts: 5,
-            },
+            attempt("alice", CodePurpose::VerifyEmail, "bad", 5),
             CodeEffect::VerifyEmail,
             50,
         )
@@ -248,13 +188,7 @@ async fn a_pending_email_becomes_active_only_through_its_code(a: S, b: S) {
     );
     let r = b
         .use_code(
-            CodeAttempt {
-                pool_id: &POOL,
-                username: "alice",
-                purpose: CodePurpose::VerifyEmail,
-                code_hash: "v",
-                max_attempts: 5,
-            },
+            attempt("alice", CodePurpose::VerifyEmail, "v", 5),
             CodeEffect::VerifyEmail,
             50,
         )

@@ -1,7 +1,7 @@
 //! `--database-url` as every command that takes it reads it: parsed once, right after the command line, so a
 //! scheme gatehouse does not speak is the same usage error (exit code 64, the same message, no password shown)
 //! from `up`, `doctor`, `user`, `client` and `keys`, before anything starts. Owns no production code.
-use crate::common::BIN;
+use crate::common::{BIN, LOOPBACK_LISTENERS};
 
 #[test]
 fn every_command_refuses_an_unsupported_database_url_the_same_way() {
@@ -26,6 +26,11 @@ fn every_command_refuses_an_unsupported_database_url_the_same_way() {
     for args in commands {
         let out = std::process::Command::new(BIN)
             .args(args)
+            .args(if args == ["up"] {
+                &LOOPBACK_LISTENERS[..]
+            } else {
+                &[]
+            })
             .arg("--data-dir")
             .arg(&data)
             .args(["--database-url", "mysql://root:hunter22@localhost/db"])
