@@ -51,19 +51,28 @@ impl Registration {
     /// (`exec-agent` unshares it first thing). True when bound; false: not yet, try again.
     pub fn attach(&self, pid: u32) -> std::io::Result<bool> {
         use std::os::unix::fs::MetadataExt as _;
-        if registry()
+        let registered = registry()
             .lock()
-            .map(|r| r.contains_key(&self.host))
-            .unwrap_or(false)
-        {
-            return Ok(true);
-        }
-        let file = File::open(format!("/proc/{pid}/ns/net"))?;
+            .ok()
+            .and_then(|r| r.get(&self.host).cloned());
+        let file = match registered {
+            Some(Route::Netns(_)) => return Ok(true),
+            // Reached through its dialer, but only attached once it has left gatehouse's namespaces (slirp4netns
+            // joins them by path).
+            Some(Route::Dialer(_)) => None,
+            None => Some(File::open(format!("/proc/{pid}/ns/net"))?),
+        };
         let ours = std::fs::metadata("/proc/self/ns/net")?;
-        let theirs = file.metadata()?;
+        let theirs = match &file {
+            Some(f) => f.metadata()?,
+            None => std::fs::metadata(format!("/proc/{pid}/ns/net"))?,
+        };
         if (theirs.dev(), theirs.ino()) == (ours.dev(), ours.ino()) {
             return Ok(false);
         }
+        let Some(file) = file else {
+            return Ok(true);
+        };
         if let Ok(mut r) = registry().lock() {
             r.insert(self.host.clone(), Route::Netns(Arc::new(file)));
         }

@@ -449,6 +449,7 @@ impl Supervisor {
         if p.usernet.lock().map(|n| n.is_some()).unwrap_or(false) {
             return Ok(());
         }
+        // Without root too: slirp4netns joins the user namespace that owns the session's network namespace.
         let net =
             super::usernet::UserNet::attach(&self.launcher.sandbox.slirp4netns, p.pid).await?;
         if let Ok(mut slot) = p.usernet.lock() {

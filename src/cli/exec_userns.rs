@@ -49,13 +49,9 @@ pub(super) fn outer(parent: i32) -> anyhow::Result<()> {
     crate::agent::sandbox::enter_outer()?;
     // Entering a user namespace changed the credentials, which cleared the death signal.
     check_parent(parent)?;
-    let mut stop = SigSet::empty();
-    for s in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
-        stop.add(s);
-    }
-    stop.thread_block()?;
+    stop_signals().thread_block()?;
     let exe = std::env::current_exe()?;
-    // The standard library's spawn empties the child's signal mask.
+    // Stage two inherits the mask and unblocks them again.
     let mut init = std::process::Command::new(exe)
         .args(stage_two_args())
         .stdin(Stdio::piped())
@@ -101,6 +97,15 @@ pub(super) fn outer(parent: i32) -> anyhow::Result<()> {
     std::process::exit(code)
 }
 
+/// The signals stage one blocks (they are the agent's).
+fn stop_signals() -> SigSet {
+    let mut set = SigSet::empty();
+    for s in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
+        set.add(s);
+    }
+    set
+}
+
 /// Arms the death signal and checks stage one is still there (its end of our stdin is open).
 fn check_stage_one() -> anyhow::Result<()> {
     nix::sys::prctl::set_pdeathsig(Some(Signal::SIGKILL))?;
@@ -121,6 +126,8 @@ fn check_stage_one() -> anyhow::Result<()> {
 /// Stage two (pid 1 of the session's PID namespace): sandboxes itself by `plan`, then runs `command`; returns
 /// only on failure.
 pub(super) fn init(plan: &crate::agent::sandbox::Plan, command: &[String]) -> anyhow::Result<()> {
+    // Pid 1 of its namespace ignores them without a handler anyway; the agent inherits this mask.
+    stop_signals().thread_unblock()?;
     check_stage_one()?;
     crate::agent::sandbox::enter_unprivileged(plan)?;
     check_stage_one()?;

@@ -147,13 +147,36 @@ fn check_egress(config: &Config) -> Result<(), ServerError> {
         .map(|r| r.name.as_str())
         .collect();
     let program = &config.sandbox.slirp4netns;
-    if online.is_empty() || program.is_file() {
+    if online.is_empty() {
         return Ok(());
     }
-    Err(ServerError::Usage(format!(
-        "runtime {} has egress = \"all\", which needs slirp4netns, and {} is not there: install Debian's \
-         slirp4netns package, set [sandbox] slirp4netns to where it is, or remove egress = \"all\"",
-        online.join(", "),
-        program.display()
-    )))
+    if !program.is_file() {
+        return Err(ServerError::Usage(format!(
+            "runtime {} has egress = \"all\", which needs slirp4netns, and {} is not there: install Debian's \
+             slirp4netns package, set [sandbox] slirp4netns to where it is, or remove egress = \"all\"",
+            online.join(", "),
+            program.display()
+        )));
+    }
+    if crate::agent::launch::SandboxMode::detect()
+        == crate::agent::launch::SandboxMode::UserNamespace
+    {
+        // Without root, slirp4netns opens the TUN device as gatehouse's uid.
+        if let Err(e) = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(TUN_DEVICE)
+        {
+            return Err(ServerError::Usage(format!(
+                "runtime {} has egress = \"all\", which without root needs {TUN_DEVICE} readable and writable by \
+                 gatehouse's uid for slirp4netns, and it is not ({e}): make it mode 0666 (Debian's default), run \
+                 gatehouse as root, or remove egress = \"all\"",
+                online.join(", "),
+            )));
+        }
+    }
+    Ok(())
 }
+
+/// The TUN device slirp4netns opens.
+const TUN_DEVICE: &str = "/dev/net/tun";

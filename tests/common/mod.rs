@@ -20,6 +20,7 @@ pub mod attack;
 pub mod fake_agent;
 pub mod pg;
 pub mod tcp_proxy;
+pub mod unprivileged;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_gatehouse");
 
@@ -37,7 +38,12 @@ pub const LOOPBACK_LISTENERS: [&str; 8] = [
 
 /// Runs `gatehouse up --data-dir data <loopback listeners> extra…` to its end (for configurations it must refuse).
 pub fn up_output(data: &Path, extra: &[&str]) -> std::process::Output {
-    std::process::Command::new(BIN)
+    up_output_as(data, extra, None)
+}
+
+/// [`up_output`] as `uid` (and the gid of the same number) when given.
+pub fn up_output_as(data: &Path, extra: &[&str], uid: Option<u32>) -> std::process::Output {
+    as_uid(&mut Command::new(BIN), uid)
         .args(["up", "--data-dir"])
         .arg(data)
         .args(LOOPBACK_LISTENERS)

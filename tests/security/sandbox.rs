@@ -11,50 +11,15 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use crate::common::unprivileged::{
+    alive, give_away, in_both_modes, session_pids, Mode, UNPRIVILEGED_UID,
+};
 use crate::common::{invoke, send, up_output, Gatehouse, BIN};
 
 const SESSION: &str = "x-amzn-bedrock-agentcore-runtime-session-id";
 
-/// Which sandbox the gatehouse under test has.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    /// `up` as root: a uid of `[sandbox] uid_range` per session.
-    Root,
-    /// `up` as [`UNPRIVILEGED_UID`]: user namespaces.
-    Unprivileged,
-}
-
-/// The uid (and gid) the unprivileged gatehouse runs as: no account, nothing of its own on the host.
-const UNPRIVILEGED_UID: u32 = 2_099_000_000;
-
 /// The agent's uid inside its user namespace.
 const AGENT_UID: u64 = gatehouse::agent::sandbox::AGENT_UID as u64;
-
-/// Runs `$name(Mode)` as two tests, `$name::as_root` and `$name::without_root`.
-macro_rules! in_both_modes {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test]
-            async fn as_root() {
-                super::$name(super::Mode::Root).await
-            }
-            #[tokio::test]
-            async fn without_root() {
-                super::$name(super::Mode::Unprivileged).await
-            }
-        }
-    )*};
-}
-
-/// Gives `path` (and everything beneath) to the unprivileged uid.
-fn give_away(path: &Path) {
-    std::os::unix::fs::chown(path, Some(UNPRIVILEGED_UID), Some(UNPRIVILEGED_UID)).unwrap();
-    if path.is_dir() {
-        for e in std::fs::read_dir(path).unwrap() {
-            give_away(&e.unwrap().path());
-        }
-    }
-}
 
 struct Fixture {
     gw: Gatehouse,
@@ -373,30 +338,6 @@ async fn without_the_sandbox_the_same_attacks_succeed() {
     }
 }
 
-fn alive(pid: i64) -> bool {
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), None).is_ok()
-        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .unwrap_or_default()
-            .contains(") Z ")
-}
-
-/// The host pids of a session's processes (its agent's own pid is its namespace's without root): those whose
-/// environment names the session.
-fn session_pids(session: &str) -> Vec<i64> {
-    let marker = format!("{}={session}", gatehouse::config::env::ENV_SESSION_ID);
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i64>().ok())
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/environ"))
-                .unwrap_or_default()
-                .split(|b| *b == 0)
-                .any(|kv| kv == marker.as_bytes())
-        })
-        .filter(|pid| alive(*pid))
-        .collect()
-}
-
 async fn a_stock_python_agent_works_per_session_with_its_own_uid_and_directory(mode: Mode) {
     let f = fixture(mode);
     let (s1, s2) = (new_session(), new_session());
@@ -440,8 +381,9 @@ async fn a_stock_python_agent_works_per_session_with_its_own_uid_and_directory(m
         Mode::Unprivileged => assert_eq!(meta.uid(), UNPRIVILEGED_UID),
     }
     assert!(cwd.join("notes.txt").is_file());
-    // After the idle timeout every process of the session is gone and its directory removed.
-    let deadline = Instant::now() + Duration::from_secs(20);
+    // After the idle timeout every process of the session is gone and its directory removed — sooner than the
+    // 10 s stop grace, so the agent ended on SIGTERM, not on the SIGKILL after it.
+    let deadline = Instant::now() + Duration::from_secs(9);
     while !session_pids(&s1).is_empty() || cwd.exists() {
         assert!(
             Instant::now() < deadline,
