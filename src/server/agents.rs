@@ -127,7 +127,7 @@ pub(super) async fn check_sandbox(
     supervisor.probe_sandbox().await.map_err(|why| {
         ServerError::Usage(format!(
             "runtime {} needs the agent sandbox, which this host cannot provide: {why}. Run gatehouse as root on \
-             Linux 6.2 or later with Landlock enabled, or set isolation = \"none\" on the runtime (unsafe: \
+             Linux 6.2 or later with Landlock enabled (without root: with unprivileged user namespaces), or set isolation = \"none\" on the runtime (unsafe: \
              doctor fails it)",
             sandboxed.join(", ")
         ))
@@ -162,21 +162,15 @@ fn check_egress(config: &Config) -> Result<(), ServerError> {
         == crate::agent::launch::SandboxMode::UserNamespace
     {
         // Without root, slirp4netns opens the TUN device as gatehouse's uid.
-        if let Err(e) = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(TUN_DEVICE)
-        {
+        if let Err(e) = crate::agent::usernet::tun_usable() {
             return Err(ServerError::Usage(format!(
-                "runtime {} has egress = \"all\", which without root needs {TUN_DEVICE} readable and writable by \
+                "runtime {} has egress = \"all\", which without root needs {} readable and writable by \
                  gatehouse's uid for slirp4netns, and it is not ({e}): make it mode 0666 (Debian's default), run \
                  gatehouse as root, or remove egress = \"all\"",
                 online.join(", "),
+                crate::agent::usernet::TUN_DEVICE,
             )));
         }
     }
     Ok(())
 }
-
-/// The TUN device slirp4netns opens.
-const TUN_DEVICE: &str = "/dev/net/tun";
