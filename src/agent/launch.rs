@@ -68,6 +68,14 @@ pub enum Confinement {
     UserNamespace,
 }
 
+/// An exclusive lock on a session's working directory, held by gatehouse for the session's life (without root,
+/// where the directory's owner cannot tell a live session's directory from a leftover one).
+pub fn lock_workdir(dir: &Path) -> std::io::Result<nix::fcntl::Flock<std::fs::File>> {
+    let file = std::fs::File::open(dir)?;
+    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock)
+        .map_err(|(_, e)| std::io::Error::from(e))
+}
+
 /// Everything the supervisor knows about launching session processes.
 #[derive(Debug, Clone)]
 pub struct Launcher {
@@ -139,10 +147,17 @@ impl Launcher {
         Ok(dir)
     }
 
-    /// Removes working directories of `runtimes` that a killed gatehouse left behind: those owned by a uid of
-    /// the range that no live session holds (a live session takes its uid before it makes its directory).
+    /// Removes working directories of `runtimes` that a killed gatehouse left behind: as root those owned by a
+    /// uid of the range that no live session holds (a live session takes its uid before it makes its
+    /// directory); without root those owned by gatehouse's uid that no live gatehouse holds locked
+    /// ([`lock_workdir`]).
     pub fn remove_stale_workdirs(&self, uids: &super::uids::UidPool, runtimes: &[&str]) -> usize {
         use std::os::unix::fs::MetadataExt as _;
+        let own = nix::unistd::geteuid().as_raw();
+        let stale = |path: &Path, uid: u32| match self.mode {
+            SandboxMode::SessionUid => uids.is_free(uid),
+            SandboxMode::UserNamespace => uid == own && lock_workdir(path).is_ok(),
+        };
         let mut removed = 0;
         for runtime in runtimes {
             let Ok(entries) = std::fs::read_dir(self.sandbox.workdir_root.join(runtime)) else {
@@ -153,7 +168,7 @@ impl Launcher {
                     continue;
                 };
                 if meta.is_dir()
-                    && uids.is_free(meta.uid())
+                    && stale(&e.path(), meta.uid())
                     && std::fs::remove_dir_all(e.path()).is_ok()
                 {
                     removed += 1;

@@ -323,6 +323,16 @@ impl Supervisor {
             .launcher
             .make_workdir(&spec.runtime, session_id, uid.as_ref().map(|u| u.uid))
             .map_err(|e| fail(format!("working directory: {e}")))?;
+        let workdir_lock = match confinement {
+            Confinement::UserNamespace => match super::launch::lock_workdir(&workdir) {
+                Ok(lock) => Some(lock),
+                Err(e) => {
+                    let _ = std::fs::remove_dir_all(&workdir);
+                    return Err(fail(format!("working directory lock: {e}")));
+                }
+            },
+            _ => None,
+        };
         let built = self.launcher.command(&LaunchArgs {
             runtime: &spec.runtime,
             session_id,
@@ -386,6 +396,7 @@ impl Supervisor {
             _netns: netns,
             _uid: uid,
             usernet: Mutex::new(None),
+            _workdir_lock: workdir_lock,
         };
         self.wait_until_up(spec, &p).await?;
         tracing::info!(runtime = %spec.runtime, pid, url = %p.url, "agent process started");

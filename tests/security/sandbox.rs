@@ -395,9 +395,11 @@ async fn a_stock_python_agent_works_per_session_with_its_own_uid_and_directory(m
     }
 }
 
-/// Killing gatehouse (SIGKILL, no clean-up of its own) ends every process of its sessions.
+/// Killing gatehouse (SIGKILL, no clean-up of its own) ends every process of its sessions, and its next start
+/// removes the working directories they left (no live gatehouse holds them locked).
 #[tokio::test]
-async fn no_session_process_outlives_a_killed_unprivileged_gatehouse() {
+async fn no_session_process_outlives_a_killed_unprivileged_gatehouse_and_the_next_start_sweeps_up()
+{
     let tmp = tempfile::tempdir().unwrap();
     let path = tmp.path().join("kill.toml");
     let config = format!(
@@ -415,6 +417,7 @@ async fn no_session_process_outlives_a_killed_unprivileged_gatehouse() {
     let user = gw.new_user("orphan");
     let token = gw.access_token(&user).await;
     let sessions = [new_session(), new_session()];
+    let mut dirs = Vec::new();
     for s in &sessions {
         let r = invoke(
             &url(&gw, "stock"),
@@ -424,6 +427,7 @@ async fn no_session_process_outlives_a_killed_unprivileged_gatehouse() {
         )
         .await;
         assert_eq!(r.status, 200, "{}", r.body);
+        dirs.push(PathBuf::from(r.json()["cwd"].as_str().unwrap()));
     }
     let pids: Vec<i64> = sessions.iter().flat_map(|s| session_pids(s)).collect();
     // Per session: the dialer, the namespace's init and the agent.
@@ -438,6 +442,17 @@ async fn no_session_process_outlives_a_killed_unprivileged_gatehouse() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    assert!(dirs.iter().all(|d| d.is_dir()), "nothing left to sweep");
+    // The killed run's endpoints.json would pass for the new run's.
+    std::fs::remove_file(tmp.path().join("data/endpoints.json")).unwrap();
+    let mut again = Gatehouse::start_as(
+        &tmp.path().join("data"),
+        &["--config", path.to_str().unwrap()],
+        UNPRIVILEGED_UID,
+    );
+    let left: Vec<_> = dirs.iter().filter(|d| d.exists()).collect();
+    again.stop();
+    assert!(left.is_empty(), "not swept: {left:?}");
 }
 
 #[test]
