@@ -11,7 +11,7 @@ use std::process::Stdio;
 
 use tokio::process::Command;
 
-use crate::config::{Egress, LimitsConfig, SandboxConfig};
+use crate::config::{Egress, Isolation, LimitsConfig, SandboxConfig};
 
 /// The port a sandboxed agent listens on inside its own network namespace (AgentCore's contract).
 pub const SANDBOX_PORT: u16 = 8080;
@@ -145,6 +145,51 @@ impl Launcher {
             std::os::unix::fs::chown(&dir, Some(uid), Some(uid))?;
         }
         Ok(dir)
+    }
+
+    /// What a new session process of a runtime with `isolation` runs as, and the uid it holds (root only).
+    pub fn confine(
+        &self,
+        isolation: Isolation,
+        uids: &super::uids::UidPool,
+    ) -> Result<(Confinement, Option<super::uids::UidLease>), String> {
+        match (isolation, self.mode) {
+            (Isolation::None, _) => Ok((Confinement::None, None)),
+            (Isolation::Sandbox, SandboxMode::UserNamespace) => {
+                Ok((Confinement::UserNamespace, None))
+            }
+            (Isolation::Sandbox, SandboxMode::SessionUid) => {
+                let lease = uids
+                    .acquire()
+                    .map_err(|e| format!("uid lock: {e}"))?
+                    .ok_or("every uid of [sandbox] uid_range is in use")?;
+                Ok((Confinement::Uid(lease.uid), Some(lease)))
+            }
+        }
+    }
+
+    /// A session's working directory ([`Self::make_workdir`]) and, in user namespaces, its lock.
+    pub fn session_workdir(
+        &self,
+        runtime: &str,
+        session_id: &str,
+        confinement: Confinement,
+    ) -> std::io::Result<(PathBuf, Option<nix::fcntl::Flock<std::fs::File>>)> {
+        let uid = match confinement {
+            Confinement::Uid(uid) => Some(uid),
+            _ => None,
+        };
+        let dir = self.make_workdir(runtime, session_id, uid)?;
+        if confinement != Confinement::UserNamespace {
+            return Ok((dir, None));
+        }
+        match lock_workdir(&dir) {
+            Ok(lock) => Ok((dir, Some(lock))),
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                Err(e)
+            }
+        }
     }
 
     /// Removes working directories of `runtimes` that a killed gatehouse left behind: as root those owned by a

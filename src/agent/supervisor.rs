@@ -15,11 +15,11 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-use super::launch::{Confinement, LaunchArgs, Launcher, SandboxMode, SANDBOX_PORT};
+use super::launch::{Confinement, LaunchArgs, Launcher, SANDBOX_PORT};
 use super::netns::Registration;
 use super::uids::UidPool;
 use crate::clock::Clock;
-use crate::config::{Egress, Isolation};
+use crate::config::Egress;
 use crate::outbound::HttpClient;
 
 use super::session_process::capture_stderr;
@@ -301,38 +301,18 @@ impl Supervisor {
         user: &str,
     ) -> Result<SessionProcess, SupervisorError> {
         let fail = |m: String| SupervisorError::StartFailed(m);
-        let uid = match (spec.isolation, self.launcher.mode) {
-            (Isolation::Sandbox, SandboxMode::SessionUid) => Some(
-                self.uids
-                    .acquire()
-                    .map_err(|e| fail(format!("uid lock: {e}")))?
-                    .ok_or_else(|| fail("every uid of [sandbox] uid_range is in use".into()))?,
-            ),
-            _ => None,
-        };
-        let confinement = match (spec.isolation, &uid) {
-            (Isolation::None, _) => Confinement::None,
-            (Isolation::Sandbox, Some(lease)) => Confinement::Uid(lease.uid),
-            (Isolation::Sandbox, None) => Confinement::UserNamespace,
-        };
+        let (confinement, uid) = self
+            .launcher
+            .confine(spec.isolation, &self.uids)
+            .map_err(fail)?;
         let port = match confinement {
             Confinement::None => free_port().map_err(|e| fail(format!("no free port: {e}")))?,
             _ => SANDBOX_PORT,
         };
-        let workdir = self
+        let (workdir, workdir_lock) = self
             .launcher
-            .make_workdir(&spec.runtime, session_id, uid.as_ref().map(|u| u.uid))
+            .session_workdir(&spec.runtime, session_id, confinement)
             .map_err(|e| fail(format!("working directory: {e}")))?;
-        let workdir_lock = match confinement {
-            Confinement::UserNamespace => match super::launch::lock_workdir(&workdir) {
-                Ok(lock) => Some(lock),
-                Err(e) => {
-                    let _ = std::fs::remove_dir_all(&workdir);
-                    return Err(fail(format!("working directory lock: {e}")));
-                }
-            },
-            _ => None,
-        };
         let built = self.launcher.command(&LaunchArgs {
             runtime: &spec.runtime,
             session_id,

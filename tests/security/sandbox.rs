@@ -395,6 +395,56 @@ async fn a_stock_python_agent_works_per_session_with_its_own_uid_and_directory(m
     }
 }
 
+/// A session's agent that dies (SIGKILL from outside) is a crash: the next call gets a new process, counted.
+async fn a_crashed_agent_is_replaced_by_a_new_process(mode: Mode) {
+    let f = fixture(mode);
+    let s = new_session();
+    assert_eq!(
+        call(mode, "stock", &s, json!({"prompt": "a"})).await["turn"],
+        1
+    );
+    assert_eq!(
+        call(mode, "stock", &s, json!({"prompt": "b"})).await["turn"],
+        2
+    );
+    let before = session_pids(&s);
+    let agent = before
+        .iter()
+        .copied()
+        .find(|p| {
+            std::fs::read(format!("/proc/{p}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains("stock_agent.py"))
+        })
+        .expect("the session's agent process");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(agent as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while before.iter().any(|p| alive(*p)) {
+        assert!(
+            Instant::now() < deadline,
+            "the session's processes outlived its agent"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let again = call(mode, "stock", &s, json!({"prompt": "c"})).await;
+    assert_eq!(again["turn"], 1, "{again}");
+    let metrics = crate::common::body_text(
+        send("GET", &format!("{}/metrics", f.gw.endpoints.admin), &[], "").await,
+    )
+    .await;
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("gatehouse_agent_process_crashes_total ") && !l.ends_with(" 0")),
+        "the crash was not counted"
+    );
+}
+
+in_both_modes!(a_crashed_agent_is_replaced_by_a_new_process);
+
 /// Killing gatehouse (SIGKILL, no clean-up of its own) ends every process of its sessions, and its next start
 /// removes the working directories they left (no live gatehouse holds them locked).
 #[tokio::test]
