@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use crate::common::unprivileged::{
     alive, give_away, in_both_modes, session_pids, Mode, UNPRIVILEGED_UID,
 };
-use crate::common::{invoke, send, up_output, Gatehouse, BIN};
+use crate::common::{invoke, send, up_output_as, Gatehouse, BIN};
 
 const SESSION: &str = "x-amzn-bedrock-agentcore-runtime-session-id";
 
@@ -505,8 +505,7 @@ async fn no_session_process_outlives_a_killed_unprivileged_gatehouse_and_the_nex
     assert!(left.is_empty(), "not swept: {left:?}");
 }
 
-#[test]
-fn up_refuses_a_sandboxed_runtime_it_cannot_provide() {
+async fn up_refuses_a_sandboxed_runtime_it_cannot_provide(mode: Mode) {
     let tmp = tempfile::tempdir().unwrap();
     let path = tmp.path().join("bad.toml");
     std::fs::write(
@@ -515,9 +514,17 @@ fn up_refuses_a_sandboxed_runtime_it_cannot_provide() {
          [[runtime]]\nname = \"agent\"\ncommand = [\"gatehouse\", \"agent\"]\n",
     )
     .unwrap();
-    let out = up_output(
+    let uid = match mode {
+        Mode::Root => None,
+        Mode::Unprivileged => {
+            give_away(tmp.path());
+            Some(UNPRIVILEGED_UID)
+        }
+    };
+    let out = up_output_as(
         &tmp.path().join("data"),
         &["--config", path.to_str().unwrap()],
+        uid,
     );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{err}");
@@ -526,6 +533,8 @@ fn up_refuses_a_sandboxed_runtime_it_cannot_provide() {
         "{err}"
     );
 }
+
+in_both_modes!(up_refuses_a_sandboxed_runtime_it_cannot_provide);
 
 fn environ(pid: u32) -> Vec<String> {
     std::fs::read(format!("/proc/{pid}/environ"))
