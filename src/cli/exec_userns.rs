@@ -4,11 +4,12 @@
 //! session's dialer (`agent::dialer`, over the socket pair that is its stdin) until stage two exits, and exits
 //! with its status (a signal `n` as `128 + n`). It ignores SIGTERM (blocked: the agent, in its process group,
 //! gets it directly) and ends stage two when gatehouse goes (its parent-death signal, or its socket closing).
-//! Stage two sandboxes itself (`agent::sandbox::enter_unprivileged`), starts the agent as its child and reaps
-//! every process of the namespace until the agent exits; it dies with stage one (parent-death signal, checked
-//! against its stdin, a pipe stage one holds), and its exit ends every process of the namespace. Also the two
-//! pieces `exec` shares with it (the parent check, the sandbox plan). Must never start the agent before every
-//! step of the sandbox has succeeded.
+//! Stage two sandboxes itself (`agent::sandbox::enter_unprivileged`), makes itself not dumpable (the agent, of
+//! the same host uid, could read its memory otherwise), starts the agent as its child and reaps every process
+//! of the namespace until the agent exits; it dies with stage one (parent-death signal, checked against its
+//! stdin, a pipe stage one holds), and its exit ends every process of the namespace. Also the two pieces `exec`
+//! shares with it (the parent check, the sandbox plan). Must never start the agent before every step of the
+//! sandbox has succeeded.
 use std::os::fd::AsFd as _;
 use std::os::unix::process::ExitStatusExt as _;
 use std::path::PathBuf;
@@ -130,6 +131,8 @@ pub(super) fn init(plan: &crate::agent::sandbox::Plan, command: &[String]) -> an
     stop_signals().thread_unblock()?;
     check_stage_one()?;
     crate::agent::sandbox::enter_unprivileged(plan)?;
+    // Its child, the agent, has the same host uid: without this it could read this process's memory.
+    nix::sys::prctl::set_dumpable(false)?;
     check_stage_one()?;
     let (program, args) = command
         .split_first()

@@ -229,6 +229,14 @@ async fn a_session_agent_cannot_read_gatehouses_environment(mode: Mode) {
 async fn a_session_agent_cannot_read_gatehouses_memory(mode: Mode) {
     let pid = gatehouse_pid(fixture(mode));
     refused(mode, json!({"attack": "read_mem", "pid": pid})).await;
+    if mode == Mode::Unprivileged {
+        // Nor that of its namespace's pid 1 (the sandbox's second stage, its parent, of the same host uid).
+        let detail = refused(mode, json!({"attack": "read_mem", "pid": 1})).await;
+        assert!(
+            detail.contains("No such file") || detail.contains("Permission denied"),
+            "{detail}"
+        );
+    }
 }
 
 async fn a_session_agent_cannot_reach_another_sessions_agent(mode: Mode) {
