@@ -11,7 +11,17 @@ use serde_json::Value;
 use crate::common::{shared, BIN};
 
 fn doctor(args: &[&str]) -> (i32, String) {
-    let out = Command::new(BIN)
+    doctor_as(args, None)
+}
+
+/// `doctor` run as `uid` (and the gid of the same number) when given.
+fn doctor_as(args: &[&str], uid: Option<u32>) -> (i32, String) {
+    use std::os::unix::process::CommandExt as _;
+    let mut cmd = Command::new(BIN);
+    if let Some(uid) = uid {
+        cmd.uid(uid).gid(uid);
+    }
+    let out = cmd
         .arg("doctor")
         .args(args)
         .env("RUST_LOG", "warn")
@@ -299,4 +309,63 @@ fn doctor_passes_a_public_web_listener_with_tls_and_a_redirect() {
         [("tls".to_string(), "web".to_string())]
     );
     assert!(!json.contains("PRIVATE KEY"), "{json}");
+}
+
+/// The isolation control says which sandbox sessions get: a uid per session as root, a user namespace per
+/// session without; and without root an `egress = "all"` runtime fails when the TUN device is not this uid's.
+#[test]
+fn doctor_names_the_sandbox_mode_root_or_user_namespaces() {
+    use crate::common::unprivileged::{give_away, UNPRIVILEGED_UID};
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("modes.toml");
+    std::fs::write(
+        &path,
+        "version = 1\n[[runtime]]\nname = \"agent\"\ncommand = [\"gatehouse\", \"agent\"]\n\
+         [[runtime]]\nname = \"online\"\ncommand = [\"gatehouse\", \"agent\"]\negress = \"all\"\n",
+    )
+    .unwrap();
+    give_away(tmp.path());
+    let data = tmp.path().join("data");
+    let args = [
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--config",
+        path.to_str().unwrap(),
+        "--json",
+    ];
+    let isolation = |out: &str, subject: &str| -> Value {
+        let v: Value = serde_json::from_str(out).unwrap();
+        v.as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["control"] == "isolation" && c["subject"] == subject)
+            .unwrap_or_else(|| panic!("no isolation check of {subject}: {out}"))
+            .clone()
+    };
+    let (_, out) = doctor_as(&args, None);
+    let agent = isolation(&out, "agent");
+    assert_eq!(agent["pass"], true, "{out}");
+    assert!(
+        agent["detail"]
+            .as_str()
+            .unwrap()
+            .contains("uid_range per session"),
+        "{out}"
+    );
+    let (_, out) = doctor_as(&args, Some(UNPRIVILEGED_UID));
+    let agent = isolation(&out, "agent");
+    assert_eq!(agent["pass"], true, "{out}");
+    assert!(
+        agent["detail"]
+            .as_str()
+            .unwrap()
+            .contains("a user namespace per session"),
+        "{out}"
+    );
+    let online = isolation(&out, "online");
+    let tun_ok = std::fs::metadata("/dev/net/tun")
+        .map(|m| std::os::unix::fs::MetadataExt::mode(&m) & 0o006 == 0o006)
+        .unwrap_or(false);
+    let slirp = std::path::Path::new("/usr/bin/slirp4netns").is_file();
+    assert_eq!(online["pass"], tun_ok && slirp, "{out}");
 }

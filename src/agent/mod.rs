@@ -3,6 +3,7 @@
 //! child process for `gatehouse up`. Must never outlive gatehouse: children are stopped on shutdown and the
 //! reference agent exits by itself when its parent dies.
 pub mod child;
+pub mod dialer;
 pub mod launch;
 pub mod netns;
 pub mod pool;

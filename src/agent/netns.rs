@@ -2,8 +2,10 @@
 //! sandboxed process under a host name of the reserved `.invalid` domain (`s<hex>.sandbox.invalid`), holding
 //! its namespace open (`/proc/<pid>/ns/net`, opened once at start, so a recycled pid can never redirect it);
 //! the agent pool and the WebSocket relay dial such a name by connecting from a short-lived thread that has
-//! entered the namespace, then hand the connected socket to tokio. Must never resolve a `.sandbox.invalid`
-//! name any other way, nor leave a tokio worker thread inside a session's namespace.
+//! entered the namespace, then hand the connected socket to tokio. A session in a user namespace (gatehouse
+//! without root) is registered with its dialer instead (`agent::dialer`: its first stage connects inside the
+//! namespace and passes the socket back). Must never resolve a `.sandbox.invalid` name any other way, nor leave
+//! a tokio worker thread inside a session's namespace.
 use std::collections::HashMap;
 use std::fs::File;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -15,8 +17,17 @@ use nix::sched::{setns, CloneFlags};
 /// The suffix of every sandboxed session's host name.
 pub const HOST_SUFFIX: &str = ".sandbox.invalid";
 
-fn registry() -> &'static Mutex<HashMap<String, Arc<File>>> {
-    static R: OnceLock<Mutex<HashMap<String, Arc<File>>>> = OnceLock::new();
+/// How a registered session is reached.
+#[derive(Debug, Clone)]
+enum Route {
+    /// Its network namespace, entered by a dialing thread (gatehouse as root).
+    Netns(Arc<File>),
+    /// Its dialer inside its user namespace (gatehouse without root).
+    Dialer(Arc<super::dialer::Dialer>),
+}
+
+fn registry() -> &'static Mutex<HashMap<String, Route>> {
+    static R: OnceLock<Mutex<HashMap<String, Route>>> = OnceLock::new();
     R.get_or_init(Default::default)
 }
 
@@ -40,23 +51,39 @@ impl Registration {
     /// (`exec-agent` unshares it first thing). True when bound; false: not yet, try again.
     pub fn attach(&self, pid: u32) -> std::io::Result<bool> {
         use std::os::unix::fs::MetadataExt as _;
-        if registry()
+        let registered = registry()
             .lock()
-            .map(|r| r.contains_key(&self.host))
-            .unwrap_or(false)
-        {
-            return Ok(true);
-        }
-        let file = File::open(format!("/proc/{pid}/ns/net"))?;
+            .ok()
+            .and_then(|r| r.get(&self.host).cloned());
+        let file = match registered {
+            Some(Route::Netns(_)) => return Ok(true),
+            // Reached through its dialer, but only attached once it has left gatehouse's namespaces (slirp4netns
+            // joins them by path).
+            Some(Route::Dialer(_)) => None,
+            None => Some(File::open(format!("/proc/{pid}/ns/net"))?),
+        };
         let ours = std::fs::metadata("/proc/self/ns/net")?;
-        let theirs = file.metadata()?;
+        let theirs = match &file {
+            Some(f) => f.metadata()?,
+            None => std::fs::metadata(format!("/proc/{pid}/ns/net"))?,
+        };
         if (theirs.dev(), theirs.ino()) == (ours.dev(), ours.ino()) {
             return Ok(false);
         }
+        let Some(file) = file else {
+            return Ok(true);
+        };
         if let Ok(mut r) = registry().lock() {
-            r.insert(self.host.clone(), Arc::new(file));
+            r.insert(self.host.clone(), Route::Netns(Arc::new(file)));
         }
         Ok(true)
+    }
+
+    /// Binds the name to a session's dialer (a session in a user namespace); [`Self::attach`] then finds it.
+    pub fn attach_dialer(&self, dialer: super::dialer::Dialer) {
+        if let Ok(mut r) = registry().lock() {
+            r.insert(self.host.clone(), Route::Dialer(Arc::new(dialer)));
+        }
     }
 
     /// The host name to put in the agent's URL.
@@ -84,7 +111,7 @@ pub async fn connect(
     port: u16,
     timeout: Duration,
 ) -> std::io::Result<tokio::net::TcpStream> {
-    let ns = registry()
+    let route = registry()
         .lock()
         .ok()
         .and_then(|r| r.get(host).cloned())
@@ -94,6 +121,16 @@ pub async fn connect(
                 "the session's agent has ended",
             )
         })?;
+    let ns = match route {
+        Route::Netns(ns) => ns,
+        Route::Dialer(d) => {
+            let stream = tokio::task::spawn_blocking(move || d.dial(timeout))
+                .await
+                .map_err(|_| std::io::Error::other("the dialing task ended without an answer"))??;
+            stream.set_nonblocking(true)?;
+            return tokio::net::TcpStream::from_std(stream);
+        }
+    };
     let (tx, rx) = tokio::sync::oneshot::channel();
     std::thread::Builder::new()
         .name("netns-dial".into())

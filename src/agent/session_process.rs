@@ -1,6 +1,6 @@
 //! The parts of a session process that are data: what to run for a runtime (`ProcessSpec`), one running process
-//! and its bookkeeping (`SessionProcess`: activity, stop flag, stderr tail, pid file, working directory, the uid
-//! and network namespace it holds), the `Lease` that keeps it busy, a row of `sessions list` (`SessionInfo`), and
+//! and its bookkeeping (`SessionProcess`: activity, stop flag, stderr tail, pid file, working directory and its
+//! lock, the uid and network namespace it holds), the `Lease` that keeps it busy, a row of `sessions list` (`SessionInfo`), and
 //! the reader that keeps the tail of its stderr. Starting, stopping and reaping are the supervisor's. Must never
 //! keep more than `STDERR_TAIL` bytes of a process's output, or release a uid before its process is gone.
 use std::collections::VecDeque;
@@ -65,6 +65,8 @@ pub struct SessionProcess {
     pub(super) _uid: Option<UidLease>,
     /// The user-mode network of an `egress = "all"` session, stopped with it.
     pub(super) usernet: Mutex<Option<super::usernet::UserNet>>,
+    /// The working directory's lock (sandboxed without root), so a later gatehouse knows it was live.
+    pub(super) _workdir_lock: Option<nix::fcntl::Flock<std::fs::File>>,
 }
 
 /// Keeps a session process counted as busy while a request or stream uses it.

@@ -1,7 +1,7 @@
 //! Session isolation: one agent process per session of a `command` runtime, AgentCore's microVM lifecycle with
 //! processes. Starts the process on a session's first request through `gatehouse exec-agent` (`launch`): its
-//! own uid from `[sandbox] uid_range`, its own network namespace (port 8080 on its own loopback, reached through
-//! `netns`), its own working directory outside the data directory, a minimal environment without gatehouse's
+//! own uid from `[sandbox] uid_range` (or, when gatehouse is not root, its own user namespace), its own network
+//! namespace (port 8080 on its own loopback, reached through `netns`, or through the session's `dialer`), its own working directory outside the data directory, a minimal environment without gatehouse's
 //! secrets, rlimits and a parent-death signal. Waits for `/ping`, routes every later request of the session to
 //! it, stops it after the idle timeout (deferred while `/ping` says `HealthyBusy`), at its maximum lifetime or
 //! on request, reaps crashes, and removes the working directory when the session ends. Must never let a process
@@ -15,11 +15,11 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-use super::launch::{LaunchArgs, Launcher, SANDBOX_PORT};
+use super::launch::{Confinement, LaunchArgs, Launcher, SANDBOX_PORT};
 use super::netns::Registration;
 use super::uids::UidPool;
 use crate::clock::Clock;
-use crate::config::{Egress, Isolation};
+use crate::config::Egress;
 use crate::outbound::HttpClient;
 
 use super::session_process::capture_stderr;
@@ -301,33 +301,35 @@ impl Supervisor {
         user: &str,
     ) -> Result<SessionProcess, SupervisorError> {
         let fail = |m: String| SupervisorError::StartFailed(m);
-        let uid = match spec.isolation {
-            Isolation::Sandbox => Some(
-                self.uids
-                    .acquire()
-                    .map_err(|e| fail(format!("uid lock: {e}")))?
-                    .ok_or_else(|| fail("every uid of [sandbox] uid_range is in use".into()))?,
-            ),
-            Isolation::None => None,
-        };
-        let port = match uid {
-            Some(_) => SANDBOX_PORT,
-            None => free_port().map_err(|e| fail(format!("no free port: {e}")))?,
-        };
-        let workdir = self
+        let (confinement, uid) = self
             .launcher
-            .make_workdir(&spec.runtime, session_id, uid.as_ref().map(|u| u.uid))
+            .confine(spec.isolation, &self.uids)
+            .map_err(fail)?;
+        let port = match confinement {
+            Confinement::None => free_port().map_err(|e| fail(format!("no free port: {e}")))?,
+            _ => SANDBOX_PORT,
+        };
+        let (workdir, workdir_lock) = self
+            .launcher
+            .session_workdir(&spec.runtime, session_id, confinement)
             .map_err(|e| fail(format!("working directory: {e}")))?;
-        let mut cmd = self.launcher.command(&LaunchArgs {
+        let built = self.launcher.command(&LaunchArgs {
             runtime: &spec.runtime,
             session_id,
             argv: &spec.argv,
             limits: &spec.limits,
             workdir: &workdir,
-            uid: uid.as_ref().map(|u| u.uid),
+            confinement,
             port,
             egress: spec.egress,
         });
+        let (mut cmd, dialer) = match built {
+            Ok(b) => b,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&workdir);
+                return Err(fail(format!("dialer socket: {e}")));
+            }
+        };
         let mut child = match cmd.spawn() {
             Ok(c) => c,
             Err(e) => {
@@ -336,13 +338,16 @@ impl Supervisor {
             }
         };
         let pid = child.id().ok_or_else(|| fail("no pid".into()))?;
-        let (netns, url) = match uid {
-            Some(_) => {
+        let (netns, url) = match confinement {
+            Confinement::None => (None, format!("http://127.0.0.1:{port}")),
+            _ => {
                 let reg = Registration::reserve();
+                if let Some(dialer) = dialer {
+                    reg.attach_dialer(dialer);
+                }
                 let url = format!("http://{}:{port}", reg.host());
                 (Some(reg), url)
             }
-            None => (None, format!("http://127.0.0.1:{port}")),
         };
         let tail = capture_stderr(&mut child);
         let pid_dir = Self::pid_dir(&self.data_dir);
@@ -371,6 +376,7 @@ impl Supervisor {
             _netns: netns,
             _uid: uid,
             usernet: Mutex::new(None),
+            _workdir_lock: workdir_lock,
         };
         self.wait_until_up(spec, &p).await?;
         tracing::info!(runtime = %spec.runtime, pid, url = %p.url, "agent process started");
@@ -434,6 +440,7 @@ impl Supervisor {
         if p.usernet.lock().map(|n| n.is_some()).unwrap_or(false) {
             return Ok(());
         }
+        // Without root too: slirp4netns joins the user namespace that owns the session's network namespace.
         let net =
             super::usernet::UserNet::attach(&self.launcher.sandbox.slirp4netns, p.pid).await?;
         if let Ok(mut slot) = p.usernet.lock() {

@@ -15,6 +15,18 @@ use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncRead, AsyncReadExt as _};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
+/// The TUN device slirp4netns opens (as gatehouse's uid when gatehouse is not root).
+pub const TUN_DEVICE: &str = "/dev/net/tun";
+
+/// Whether this process may open [`TUN_DEVICE`] for reading and writing (opened and closed at once).
+pub fn tun_usable() -> std::io::Result<()> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(TUN_DEVICE)
+        .map(drop)
+}
+
 /// How long slirp4netns may take to configure the namespace.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(10);
 

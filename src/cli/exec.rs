@@ -3,14 +3,16 @@
 //! kept across exec), applies the configured rlimits and — unless the runtime says `isolation = "none"` — the
 //! agent sandbox (`agent::sandbox`: namespaces, hidden paths, Landlock, the session's own uid, no capabilities,
 //! seccomp), arms the death signal again (a uid change clears it), checks gatehouse is still there, then
-//! replaces itself with the agent program. It exists so that none of this needs `unsafe` (`pre_exec`) in
-//! gatehouse itself: this process is single-threaded until the exec.
+//! replaces itself with the agent program. Without root (`--userns`) it runs in two stages (`exec_userns`):
+//! the first enters user namespaces and stays as the session's dialer, the second sandboxes itself as pid 1 of
+//! the session's PID namespace and starts the agent. It exists so that none of this needs `unsafe`
+//! (`pre_exec`) in gatehouse itself: this process is single-threaded until the exec.
 use std::ffi::CString;
 use std::path::PathBuf;
 
 use nix::sys::resource::{setrlimit, Resource};
-use nix::sys::signal::Signal;
 
+use super::exec_userns::{check_parent, plan};
 use super::UsageError;
 
 /// Arguments of `exec-agent`.
@@ -43,21 +45,36 @@ pub struct ExecArgs {
     /// With --egress-all: an IPv4 network (a.b.c.d/len) the agent must never reach (repeatable).
     #[arg(long)]
     pub egress_deny: Vec<crate::config::sandbox::Ipv4Net>,
+    /// Sandbox with user namespaces (gatehouse is not root): stage one, the session's dialer (its stdin is
+    /// gatehouse's end of the dialer's socket pair).
+    #[arg(long, conflicts_with = "sandbox_uid")]
+    pub userns: bool,
+    /// Stage two of --userns (started by stage one; its stdin is stage one's lifeline).
+    #[arg(long, hide = true, conflicts_with_all = ["sandbox_uid", "userns"])]
+    pub userns_init: bool,
     /// The agent program and its arguments.
     #[arg(trailing_var_arg = true, required = true, allow_hyphen_values = true)]
     pub command: Vec<String>,
 }
 
-fn check_parent(parent: i32) -> anyhow::Result<()> {
-    nix::sys::prctl::set_pdeathsig(Some(Signal::SIGKILL))?;
-    if nix::unistd::getppid().as_raw() != parent {
-        return Err(UsageError("the gatehouse that started this agent is gone".into()).into());
-    }
-    Ok(())
-}
-
 /// Becomes the agent program; returns only on failure.
 pub fn execute(a: ExecArgs) -> anyhow::Result<()> {
+    if a.userns_init {
+        // Stage two: stage one (its parent) set the session, the rlimits and gatehouse's death signal.
+        let workdir = a
+            .workdir
+            .ok_or_else(|| UsageError("--userns needs --workdir".into()))?;
+        let egress_deny = a.egress_all.then_some(a.egress_deny);
+        let plan = plan(
+            crate::agent::sandbox::AGENT_UID,
+            workdir,
+            a.hide_dir,
+            a.hide_file,
+            &a.command,
+            egress_deny,
+        );
+        return super::exec_userns::init(&plan, &a.command);
+    }
     let _ = nix::unistd::setsid();
     check_parent(a.parent)?;
     if let Some(m) = a.memory_bytes {
@@ -75,19 +92,21 @@ pub fn execute(a: ExecArgs) -> anyhow::Result<()> {
     let Some(program) = argv.first() else {
         return Err(UsageError("no agent command".into()).into());
     };
+    if a.userns {
+        return super::exec_userns::outer(a.parent);
+    }
     if let Some(uid) = a.sandbox_uid {
         let workdir = a
             .workdir
             .ok_or_else(|| UsageError("--sandbox-uid needs --workdir".into()))?;
-        let plan = crate::agent::sandbox::Plan {
+        let plan = plan(
             uid,
-            gid: uid,
             workdir,
-            hide_dirs: a.hide_dir,
-            hide_files: a.hide_file,
-            command_files: crate::agent::sandbox::Plan::files_of(&a.command),
-            egress_deny: a.egress_all.then_some(a.egress_deny),
-        };
+            a.hide_dir,
+            a.hide_file,
+            &a.command,
+            a.egress_all.then_some(a.egress_deny),
+        );
         crate::agent::sandbox::enter(&plan)?;
         // Changing credentials cleared the death signal: arm it again, and make sure gatehouse did not die
         // in between (the signal would then never come).

@@ -14,6 +14,7 @@ pub mod client;
 pub mod config;
 pub mod doctor;
 pub mod exec;
+mod exec_userns;
 pub mod keys;
 pub mod listen;
 pub mod sessions;

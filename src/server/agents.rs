@@ -128,7 +128,7 @@ pub(super) async fn check_sandbox(
     supervisor.probe_sandbox().await.map_err(|why| {
         ServerError::Usage(format!(
             "runtime {} needs the agent sandbox, which this host cannot provide: {why}. Run gatehouse as root on \
-             Linux 6.2 or later with Landlock enabled, or set isolation = \"none\" on the runtime (unsafe: \
+             Linux 6.2 or later with Landlock enabled (without root: with unprivileged user namespaces), or set isolation = \"none\" on the runtime (unsafe: \
              doctor fails it)",
             sandboxed.join(", ")
         ))
@@ -148,13 +148,30 @@ fn check_egress(config: &Config) -> Result<(), ServerError> {
         .map(|r| r.name.as_str())
         .collect();
     let program = &config.sandbox.slirp4netns;
-    if online.is_empty() || program.is_file() {
+    if online.is_empty() {
         return Ok(());
     }
-    Err(ServerError::Usage(format!(
-        "runtime {} has egress = \"all\", which needs slirp4netns, and {} is not there: install Debian's \
-         slirp4netns package, set [sandbox] slirp4netns to where it is, or remove egress = \"all\"",
-        online.join(", "),
-        program.display()
-    )))
+    if !program.is_file() {
+        return Err(ServerError::Usage(format!(
+            "runtime {} has egress = \"all\", which needs slirp4netns, and {} is not there: install Debian's \
+             slirp4netns package, set [sandbox] slirp4netns to where it is, or remove egress = \"all\"",
+            online.join(", "),
+            program.display()
+        )));
+    }
+    if crate::agent::launch::SandboxMode::detect()
+        == crate::agent::launch::SandboxMode::UserNamespace
+    {
+        // Without root, slirp4netns opens the TUN device as gatehouse's uid.
+        if let Err(e) = crate::agent::usernet::tun_usable() {
+            return Err(ServerError::Usage(format!(
+                "runtime {} has egress = \"all\", which without root needs {} readable and writable by \
+                 gatehouse's uid for slirp4netns, and it is not ({e}): make it mode 0666 (Debian's default), run \
+                 gatehouse as root, or remove egress = \"all\"",
+                online.join(", "),
+                crate::agent::usernet::TUN_DEVICE,
+            )));
+        }
+    }
+    Ok(())
 }

@@ -437,5 +437,6 @@ pub fn start_logged(dir: &std::path::Path, log: &std::path::Path) -> super::Gate
         _tmp: None,
         endpoints,
         database_url: None,
+        uid: None,
     }
 }

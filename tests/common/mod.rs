@@ -20,6 +20,7 @@ pub mod attack;
 pub mod fake_agent;
 pub mod pg;
 pub mod tcp_proxy;
+pub mod unprivileged;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_gatehouse");
 
@@ -37,7 +38,12 @@ pub const LOOPBACK_LISTENERS: [&str; 8] = [
 
 /// Runs `gatehouse up --data-dir data <loopback listeners> extra…` to its end (for configurations it must refuse).
 pub fn up_output(data: &Path, extra: &[&str]) -> std::process::Output {
-    std::process::Command::new(BIN)
+    up_output_as(data, extra, None)
+}
+
+/// [`up_output`] as `uid` (and the gid of the same number) when given.
+pub fn up_output_as(data: &Path, extra: &[&str], uid: Option<u32>) -> std::process::Output {
+    as_uid(&mut Command::new(BIN), uid)
         .args(["up", "--data-dir"])
         .arg(data)
         .args(LOOPBACK_LISTENERS)
@@ -60,6 +66,17 @@ pub struct Gatehouse {
     pub endpoints: Endpoints,
     /// `--database-url` when `up` was started with one (the CLI helpers then pass it too).
     pub database_url: Option<String>,
+    /// The uid `up` (and the CLI helpers) run as when not the test's own (root): see [`Gatehouse::start_as`].
+    pub uid: Option<u32>,
+}
+
+/// Runs `cmd` as `uid` (and the gid of the same number) when given.
+fn as_uid(cmd: &mut Command, uid: Option<u32>) -> &mut Command {
+    use std::os::unix::process::CommandExt as _;
+    if let Some(uid) = uid {
+        cmd.uid(uid).gid(uid);
+    }
+    cmd
 }
 
 /// Polls `f` every 20 ms until it returns `Some`, or panics after `timeout`.
@@ -94,6 +111,19 @@ impl Gatehouse {
         Self::start_in_with(dir, idp_listen, extra, "warn", Stdio::inherit())
     }
 
+    /// Starts `up` on `dir` as the unprivileged `uid` (gid the same number): `dir`'s parent and every path the
+    /// configuration names must be usable by it.
+    pub fn start_as(dir: &Path, extra: &[&str], uid: u32) -> Self {
+        Self::spawn_up(
+            dir,
+            "127.0.0.1:0",
+            extra,
+            "warn",
+            Stdio::inherit(),
+            Some(uid),
+        )
+    }
+
     /// Starts `up` with a log filter and where its log (stderr) goes.
     pub fn start_in_with(
         dir: &Path,
@@ -102,7 +132,18 @@ impl Gatehouse {
         rust_log: &str,
         stderr: Stdio,
     ) -> Self {
-        let mut child = Command::new(BIN)
+        Self::spawn_up(dir, idp_listen, extra, rust_log, stderr, None)
+    }
+
+    fn spawn_up(
+        dir: &Path,
+        idp_listen: &str,
+        extra: &[&str],
+        rust_log: &str,
+        stderr: Stdio,
+        uid: Option<u32>,
+    ) -> Self {
+        let mut child = as_uid(&mut Command::new(BIN), uid)
             .args(["up", "--data-dir"])
             .arg(dir)
             .args([
@@ -143,6 +184,7 @@ impl Gatehouse {
             _tmp: None,
             endpoints,
             database_url,
+            uid,
         }
     }
 
@@ -164,6 +206,7 @@ impl Gatehouse {
     ) -> (bool, String) {
         use std::io::Write as _;
         let mut cmd = Command::new(BIN);
+        as_uid(&mut cmd, self.uid);
         cmd.args([
             "user",
             "create",
@@ -410,7 +453,7 @@ impl Gatehouse {
     /// Runs `gatehouse <args> --data-dir <dir>` with `stdin`; returns (success, stdout+stderr).
     pub fn cli(&self, args: &[&str], stdin: &str) -> (bool, String) {
         use std::io::Write as _;
-        let mut child = Command::new(BIN)
+        let mut child = as_uid(&mut Command::new(BIN), self.uid)
             .args(args)
             .arg("--data-dir")
             .arg(&self.dir)

@@ -3,7 +3,8 @@
 //! but never the host's loopback — gatehouse, PostgreSQL, Redis — whether asked for as 127.0.0.1 or through
 //! slirp4netns's host address, and never a network of `[sandbox] egress_deny`; its resolver is slirp4netns's (read-only); its
 //! user-mode network ends with the session; a default (`egress = "none"`) session reaches none of it; and `up`
-//! refuses an `egress = "all"` runtime without slirp4netns.
+//! refuses an `egress = "all"` runtime without slirp4netns. Each case runs against a gatehouse run as root and
+//! one run as an unprivileged uid (slirp4netns then joins the session's user namespace).
 use std::io::{Read as _, Write as _};
 use std::net::{IpAddr, Ipv4Addr, TcpListener};
 use std::sync::OnceLock;
@@ -11,7 +12,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::common::{invoke, poll_async, send, up_output, Gatehouse};
+use crate::common::unprivileged::{give_away, in_both_modes, session_pids, Mode, UNPRIVILEGED_UID};
+use crate::common::{invoke, poll_async, send, up_output, up_output_as, Gatehouse};
 
 const SESSION: &str = "x-amzn-bedrock-agentcore-runtime-session-id";
 
@@ -20,16 +22,24 @@ struct Fixture {
     _tmp: tempfile::TempDir,
 }
 
-fn fixture() -> &'static Fixture {
-    static F: OnceLock<Fixture> = OnceLock::new();
-    F.get_or_init(|| {
-        let tmp = tempfile::tempdir().unwrap();
-        let hostile = format!(
-            "{}/tests/agents/hostile_agent.py",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        let config = format!(
-            r#"
+/// Whether [`UNPRIVILEGED_UID`] may open the TUN device, which slirp4netns opens as gatehouse's uid without root.
+fn tun_usable_without_root() -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    let Ok(m) = std::fs::metadata("/dev/net/tun") else {
+        return false;
+    };
+    let rw = |shift: u32| (m.mode() >> shift) & 0o6 == 0o6;
+    rw(0) || (m.uid() == UNPRIVILEGED_UID && rw(6)) || (m.gid() == UNPRIVILEGED_UID && rw(3))
+}
+
+/// The configuration of the fixture, written in `dir`.
+fn write_config(dir: &std::path::Path) -> std::path::PathBuf {
+    let hostile = format!(
+        "{}/tests/agents/hostile_agent.py",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let config = format!(
+        r#"
 version = 1
 [sandbox]
 workdir_root = "{root}"
@@ -44,30 +54,82 @@ egress = "all"
 name = "offline"
 command = ["python3", "{hostile}"]
 "#,
-            root = tmp.path().join("sessions").display(),
-        );
-        let path = tmp.path().join("egress.toml");
-        std::fs::write(&path, config).unwrap();
-        let gw = Gatehouse::start_in(
+        root = dir.join("sessions").display(),
+    );
+    let path = dir.join("egress.toml");
+    std::fs::write(&path, config).unwrap();
+    path
+}
+
+/// Whether `mode` can have `egress = "all"` here. Without root and without a TUN device gatehouse's uid may
+/// open, it cannot, and `up` must refuse the runtime naming the device (checked here, once) instead of starting
+/// it without a network.
+fn egress_here(mode: Mode) -> bool {
+    if mode == Mode::Root || tun_usable_without_root() {
+        return true;
+    }
+    static REFUSED: OnceLock<()> = OnceLock::new();
+    REFUSED.get_or_init(|| {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = write_config(tmp.path());
+        give_away(tmp.path());
+        let out = up_output_as(
             &tmp.path().join("data"),
             &["--config", path.to_str().unwrap()],
+            Some(UNPRIVILEGED_UID),
         );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{err}");
+        assert!(
+            err.contains(
+                "runtime online has egress = \"all\", which without root needs /dev/net/tun"
+            ),
+            "{err}"
+        );
+    });
+    false
+}
+
+fn fixture(mode: Mode) -> &'static Fixture {
+    static ROOT: OnceLock<Fixture> = OnceLock::new();
+    static UNPRIVILEGED: OnceLock<Fixture> = OnceLock::new();
+    let cell = match mode {
+        Mode::Root => &ROOT,
+        Mode::Unprivileged => &UNPRIVILEGED,
+    };
+    cell.get_or_init(|| {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = write_config(tmp.path());
+        let data = tmp.path().join("data");
+        let args = ["--config", path.to_str().unwrap()];
+        let gw = match mode {
+            Mode::Root => Gatehouse::start_in(&data, &args),
+            Mode::Unprivileged => {
+                give_away(tmp.path());
+                Gatehouse::start_as(&data, &args, UNPRIVILEGED_UID)
+            }
+        };
         Fixture { gw, _tmp: tmp }
     })
 }
 
-async fn token() -> &'static str {
-    static T: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
-    T.get_or_init(|| async {
-        let f = fixture();
+async fn token(mode: Mode) -> &'static str {
+    static ROOT: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    static UNPRIVILEGED: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    let cell = match mode {
+        Mode::Root => &ROOT,
+        Mode::Unprivileged => &UNPRIVILEGED,
+    };
+    cell.get_or_init(|| async {
+        let f = fixture(mode);
         let user = f.gw.new_user("egress");
         f.gw.access_token(&user).await
     })
     .await
 }
 
-fn url(runtime: &str) -> String {
-    fixture().gw.runtime_url(runtime)
+fn url(mode: Mode, runtime: &str) -> String {
+    fixture(mode).gw.runtime_url(runtime)
 }
 
 fn new_session() -> String {
@@ -75,10 +137,10 @@ fn new_session() -> String {
 }
 
 /// (reached, detail) of one request of the hostile agent in `session`.
-async fn call_in(runtime: &str, session: &str, body: Value) -> (bool, String) {
+async fn call_in(mode: Mode, runtime: &str, session: &str, body: Value) -> (bool, String) {
     let r = invoke(
-        &url(runtime),
-        Some(token().await),
+        &url(mode, runtime),
+        Some(token(mode).await),
         &[(SESSION, session)],
         &body,
     )
@@ -93,8 +155,9 @@ async fn call_in(runtime: &str, session: &str, body: Value) -> (bool, String) {
     (v["escaped"].as_bool().unwrap(), detail)
 }
 
-async fn connect(runtime: &str, targets: Value) -> (bool, String) {
+async fn connect(mode: Mode, runtime: &str, targets: Value) -> (bool, String) {
     call_in(
+        mode,
         runtime,
         &new_session(),
         json!({"attack": "connect", "targets": targets}),
@@ -127,8 +190,8 @@ fn listener_on(ip: Ipv4Addr) -> u16 {
     port
 }
 
-fn gateway_port() -> u16 {
-    fixture()
+fn gateway_port(mode: Mode) -> u16 {
+    fixture(mode)
         .gw
         .endpoints
         .gateway
@@ -140,20 +203,24 @@ fn gateway_port() -> u16 {
         .unwrap()
 }
 
-#[tokio::test]
-async fn an_egress_all_agent_reaches_the_network_the_host_reaches() {
+async fn an_egress_all_agent_reaches_the_network_the_host_reaches(mode: Mode) {
+    if !egress_here(mode) {
+        return;
+    }
     let ip = host_address();
     let port = listener_on(ip);
-    let (reached, detail) = connect("online", json!([[ip.to_string(), port]])).await;
+    let (reached, detail) = connect(mode, "online", json!([[ip.to_string(), port]])).await;
     assert!(reached, "{detail}");
     assert!(detail.contains("reached the network"), "{detail}");
 }
 
-#[tokio::test]
-async fn a_default_agent_reaches_no_network() {
+async fn a_default_agent_reaches_no_network(mode: Mode) {
+    if !egress_here(mode) {
+        return;
+    }
     let ip = host_address();
     let port = listener_on(ip);
-    let (reached, detail) = connect("offline", json!([[ip.to_string(), port]])).await;
+    let (reached, detail) = connect(mode, "offline", json!([[ip.to_string(), port]])).await;
     assert!(
         !reached,
         "a session without egress reached the network: {detail}"
@@ -161,9 +228,11 @@ async fn a_default_agent_reaches_no_network() {
     assert!(!detail.contains("answered"), "{detail}");
 }
 
-#[tokio::test]
-async fn an_egress_all_agent_still_cannot_reach_the_host_loopback() {
-    let gw = gateway_port();
+async fn an_egress_all_agent_still_cannot_reach_the_host_loopback(mode: Mode) {
+    if !egress_here(mode) {
+        return;
+    }
+    let gw = gateway_port(mode);
     let loopback = listener_on(Ipv4Addr::LOCALHOST);
     let mut targets = Vec::new();
     // 127.0.0.1 is the session's own loopback; 10.0.2.2 is where slirp4netns would forward to the host's.
@@ -172,7 +241,7 @@ async fn an_egress_all_agent_still_cannot_reach_the_host_loopback() {
             targets.push(json!([host, port]));
         }
     }
-    let (reached, detail) = connect("online", Value::Array(targets)).await;
+    let (reached, detail) = connect(mode, "online", Value::Array(targets)).await;
     assert!(!reached, "the agent reached the host's loopback: {detail}");
     assert!(!detail.contains("answered"), "{detail}");
     assert!(
@@ -181,11 +250,14 @@ async fn an_egress_all_agent_still_cannot_reach_the_host_loopback() {
     );
 }
 
-#[tokio::test]
-async fn an_egress_all_agent_cannot_reach_a_denied_network() {
+async fn an_egress_all_agent_cannot_reach_a_denied_network(mode: Mode) {
+    if !egress_here(mode) {
+        return;
+    }
     // The cloud metadata address (link-local) and a network the configuration denies: refused at once by a
     // route the agent cannot remove, not left to time out.
     let (reached, detail) = connect(
+        mode,
         "online",
         json!([["169.254.169.254", 80], ["198.51.100.7", 443]]),
     )
@@ -198,9 +270,12 @@ async fn an_egress_all_agent_cannot_reach_a_denied_network() {
     );
 }
 
-#[tokio::test]
-async fn an_egress_all_agent_resolves_names_through_slirp4netns() {
+async fn an_egress_all_agent_resolves_names_through_slirp4netns(mode: Mode) {
+    if !egress_here(mode) {
+        return;
+    }
     let (_, detail) = call_in(
+        mode,
         "online",
         &new_session(),
         json!({"attack": "cat", "path": "/etc/resolv.conf"}),
@@ -209,6 +284,7 @@ async fn an_egress_all_agent_resolves_names_through_slirp4netns() {
     assert_eq!(detail.trim(), "nameserver 10.0.2.3");
     // A default session keeps the host's file (it has no network to ask anyway).
     let (_, detail) = call_in(
+        mode,
         "offline",
         &new_session(),
         json!({"attack": "cat", "path": "/etc/resolv.conf"}),
@@ -218,7 +294,7 @@ async fn an_egress_all_agent_resolves_names_through_slirp4netns() {
 }
 
 /// Pids of the slirp4netns processes attached to process `pid`.
-fn slirp_for(pid: u64) -> Vec<u32> {
+fn slirp_for(pid: i64) -> Vec<u32> {
     let mut out = Vec::new();
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
         let Ok(p) = e.file_name().to_string_lossy().parse::<u32>() else {
@@ -242,16 +318,22 @@ fn slirp_for(pid: u64) -> Vec<u32> {
     out
 }
 
-#[tokio::test]
-async fn the_user_mode_network_ends_with_its_session() {
+async fn the_user_mode_network_ends_with_its_session(mode: Mode) {
+    if !egress_here(mode) {
+        return;
+    }
     let session = new_session();
-    let (_, who) = call_in("online", &session, json!({"attack": "whoami"})).await;
-    let pid = serde_json::from_str::<Value>(&who).unwrap()["pid"]
-        .as_u64()
-        .unwrap();
-    assert_eq!(slirp_for(pid).len(), 1, "one slirp4netns for the session");
-    let stop = url("online").replace("/invocations", "/stopruntimesession");
-    let auth = format!("Bearer {}", token().await);
+    call_in(mode, "online", &session, json!({"attack": "whoami"})).await;
+    let attached = || -> Vec<u32> {
+        session_pids(&session)
+            .into_iter()
+            .flat_map(slirp_for)
+            .collect()
+    };
+    assert_eq!(attached().len(), 1, "one slirp4netns for the session");
+    let slirp = attached()[0];
+    let stop = url(mode, "online").replace("/invocations", "/stopruntimesession");
+    let auth = format!("Bearer {}", token(mode).await);
     let r = send(
         "POST",
         &stop,
@@ -261,10 +343,19 @@ async fn the_user_mode_network_ends_with_its_session() {
     .await;
     assert_eq!(r.status(), 200);
     poll_async(Duration::from_secs(15), "slirp4netns to end", || async {
-        slirp_for(pid).is_empty().then_some(())
+        (!crate::common::unprivileged::alive(i64::from(slirp))).then_some(())
     })
     .await;
 }
+
+in_both_modes!(
+    an_egress_all_agent_reaches_the_network_the_host_reaches,
+    a_default_agent_reaches_no_network,
+    an_egress_all_agent_still_cannot_reach_the_host_loopback,
+    an_egress_all_agent_cannot_reach_a_denied_network,
+    an_egress_all_agent_resolves_names_through_slirp4netns,
+    the_user_mode_network_ends_with_its_session,
+);
 
 #[test]
 fn up_refuses_egress_all_without_slirp4netns() {

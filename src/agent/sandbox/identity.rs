@@ -66,6 +66,46 @@ pub(super) fn become_session_user(plan: &Plan) -> Result<(), SandboxError> {
         nix::unistd::Pid::from_raw(-1),
         nix::sys::signal::Signal::SIGKILL,
     );
+    no_capabilities_left()?;
+    if nix::unistd::getuid().is_root() || nix::unistd::geteuid().is_root() {
+        return Err(SandboxError {
+            step: "switch to the session uid",
+            reason: "still root".into(),
+        });
+    }
+    Ok(())
+}
+
+fn caps_error(e: caps::errors::CapsError) -> SandboxError {
+    SandboxError {
+        step: "drop capabilities",
+        reason: e.to_string(),
+    }
+}
+
+/// In the agent's own user namespace (not root there): every capability set emptied, the bounding set first.
+pub(super) fn drop_capabilities() -> Result<(), SandboxError> {
+    for set in [
+        caps::CapSet::Bounding,
+        caps::CapSet::Inheritable,
+        caps::CapSet::Ambient,
+        caps::CapSet::Effective,
+        caps::CapSet::Permitted,
+    ] {
+        caps::clear(None, set).map_err(caps_error)?;
+    }
+    no_capabilities_left()?;
+    if nix::unistd::getuid().is_root() || nix::unistd::geteuid().is_root() {
+        return Err(SandboxError {
+            step: "leave uid 0 of the user namespace",
+            reason: "still root".into(),
+        });
+    }
+    Ok(())
+}
+
+fn no_capabilities_left() -> Result<(), SandboxError> {
+    let caps = caps_error;
     for set in [
         caps::CapSet::Effective,
         caps::CapSet::Permitted,
@@ -79,12 +119,6 @@ pub(super) fn become_session_user(plan: &Plan) -> Result<(), SandboxError> {
                 reason: format!("{set:?} set not empty after the uid switch"),
             });
         }
-    }
-    if nix::unistd::getuid().is_root() || nix::unistd::geteuid().is_root() {
-        return Err(SandboxError {
-            step: "switch to the session uid",
-            reason: "still root".into(),
-        });
     }
     Ok(())
 }

@@ -6,8 +6,11 @@
 //! adds once the agent runs, with `prohibit` routes for the host's side of it and `[sandbox] egress_deny`, and a
 //! resolv.conf naming that stack's DNS forwarder); Landlock (read and execute everywhere, write only in the working
 //! directory and private /tmp); then the session's own uid/gid with no groups and no capabilities (bounding set
-//! included), no_new_privs and a seccomp deny-list. Must never start the agent with any step skipped: each
-//! failure is an error naming the step, and the agent does not run.
+//! included), no_new_privs and a seccomp deny-list. Without root (`userns`) the same steps run in user
+//! namespaces instead: the first stage enters them ([`enter_outer`]), the second — pid 1 of the session's own
+//! PID namespace — applies the rest to itself ([`enter_unprivileged`]), the uid switch replaced by an inner user
+//! namespace where the agent is [`AGENT_UID`]. Must never start the agent with any step skipped: each failure is
+//! an error naming the step, and the agent does not run.
 use std::path::PathBuf;
 
 use crate::config::sandbox::Ipv4Net;
@@ -16,6 +19,9 @@ mod identity;
 mod mounts;
 mod netlink;
 mod seccomp;
+mod userns;
+
+pub use userns::{enter_outer, AGENT_UID};
 
 /// Everything `exec-agent` needs to sandbox one session process.
 #[derive(Debug, Clone)]
@@ -83,6 +89,27 @@ pub fn enter(plan: &Plan) -> Result<(), SandboxError> {
     .map_err(fail(
         "unshare mount, network, IPC and UTS namespaces (needs root)",
     ))?;
+    network_and_files(plan)?;
+    identity::landlock(plan)?;
+    identity::become_session_user(plan)?;
+    seccomp::apply()?;
+    Ok(())
+}
+
+/// The second stage without root, in the namespaces [`enter_outer`] made (as their uid 0): the same network and
+/// files, then the inner user namespace, Landlock, no capabilities and seccomp.
+pub fn enter_unprivileged(plan: &Plan) -> Result<(), SandboxError> {
+    network_and_files(plan)?;
+    // Before Landlock, which would refuse the writes to /proc/self/uid_map.
+    userns::enter_inner()?;
+    identity::landlock(plan)?;
+    identity::drop_capabilities()?;
+    seccomp::apply()?;
+    Ok(())
+}
+
+/// Loopback (and an `egress = "all"` session's prohibit routes), the mounts, the working directory.
+fn network_and_files(plan: &Plan) -> Result<(), SandboxError> {
     netlink::loopback_up()?;
     if let Some(deny) = &plan.egress_deny {
         let mut nets = vec![SLIRP_HOST];
@@ -93,9 +120,5 @@ pub fn enter(plan: &Plan) -> Result<(), SandboxError> {
     std::env::set_current_dir(&plan.workdir).map_err(|e| SandboxError {
         step: "enter the working directory",
         reason: e.to_string(),
-    })?;
-    identity::landlock(plan)?;
-    identity::become_session_user(plan)?;
-    seccomp::apply()?;
-    Ok(())
+    })
 }

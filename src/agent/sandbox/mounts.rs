@@ -78,9 +78,10 @@ pub(super) fn apply(plan: &Plan) -> Result<(), SandboxError> {
         };
         tmpfs(dir, &options)?;
     }
-    if covered.iter().any(|d| plan.workdir.starts_with(d)) {
+    if let Some(cover) = covered.iter().find(|d| plan.workdir.starts_with(d)) {
         std::fs::create_dir_all(&plan.workdir)
             .map_err(io("recreate the working directory path"))?;
+        seal_recreated_path(cover, &plan.workdir)?;
         mount(
             Some(source.as_str()),
             &plan.workdir,
@@ -118,6 +119,45 @@ pub(super) fn apply(plan: &Plan) -> Result<(), SandboxError> {
         Some("hidepid=invisible"),
     )
     .map_err(fail("mount a private /proc with hidepid=invisible"))
+}
+
+/// Makes the directories recreated in `cover` down to `workdir` read-only (a read-only bind of the first one
+/// onto itself): inside a private, writable tmpfs such as /tmp they would otherwise be the agent's to write in
+/// — without root it owns them — and look like the sessions root.
+fn seal_recreated_path(cover: &Path, workdir: &Path) -> Result<(), SandboxError> {
+    let Some(first) = workdir
+        .strip_prefix(cover)
+        .ok()
+        .and_then(|rest| rest.components().next())
+    else {
+        return Ok(());
+    };
+    let top = cover.join(first);
+    if top == workdir {
+        return Ok(());
+    }
+    mount(
+        Some(&top),
+        &top,
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .map_err(fail("bind the working directory's recreated path"))?;
+    mount(
+        None::<&str>,
+        &top,
+        None::<&str>,
+        MsFlags::MS_BIND
+            | MsFlags::MS_REMOUNT
+            | MsFlags::MS_RDONLY
+            | MsFlags::MS_NOSUID
+            | MsFlags::MS_NODEV,
+        None::<&str>,
+    )
+    .map_err(fail(
+        "make the working directory's recreated path read-only",
+    ))
 }
 
 /// The command's files that lie in a covered host shared place (never in a hidden directory, never a hidden
