@@ -27,6 +27,7 @@ pub mod field_caps;
 pub mod keys;
 pub mod mail;
 pub mod mint;
+pub mod oauth;
 pub mod password;
 pub mod pending;
 pub mod refresh;
