@@ -65,21 +65,8 @@ pub struct CreateArgs {
     /// A browser origin allowed to call the IdP (repeatable), e.g. https://app.example.com.
     #[arg(long = "allowed-origin")]
     pub allowed_origins: Vec<String>,
-    /// OAuth: a redirect URI /oauth2/authorize accepts (repeatable); https, or http on a loopback host (any
-    /// port then matches), or an app's own scheme (com.example.app://cb).
-    #[arg(long = "callback-url")]
-    pub callback_urls: Vec<String>,
-    /// OAuth: a logout_uri /logout may redirect to (repeatable); the same rules as --callback-url.
-    #[arg(long = "logout-url")]
-    pub logout_urls: Vec<String>,
-    /// OAuth flows, comma- or space-separated: code (authorization code + PKCE; needs --callback-url),
-    /// client_credentials (machine to machine; needs --secret and a resource-server scope).
-    #[arg(long, default_value = "")]
-    pub oauth_flows: String,
-    /// OAuth scopes the client may be granted, space- or comma-separated: openid email phone profile
-    /// aws.cognito.signin.user.admin and resource-server scopes (IDENTIFIER/NAME, see `resource-server create`).
-    #[arg(long, default_value = "")]
-    pub oauth_scopes: String,
+    #[command(flatten)]
+    pub oauth: super::client_oauth::OAuthArgs,
     /// Print {"client_id": …, "client_secret": …} as JSON instead of lines.
     #[arg(long)]
     pub json: bool,
@@ -188,7 +175,7 @@ fn check(a: &CreateArgs) -> Result<(), UsageError> {
     {
         errors.push("--auth-flows takes ALLOW_USER_SRP_AUTH, ALLOW_USER_PASSWORD_AUTH, ALLOW_REFRESH_TOKEN_AUTH".into());
     }
-    errors.extend(super::client_oauth::check(a));
+    errors.extend(a.oauth.check(a.secret));
     if errors.is_empty() {
         Ok(())
     } else {
@@ -213,7 +200,7 @@ fn create(a: CreateArgs) -> anyhow::Result<()> {
     let store_args = a.store.clone();
     with_pool(&store_args, |store, pool| async move {
         let servers = store.resource_servers(&pool.id).await?;
-        let oauth = super::client_oauth::settings(&a, &servers)?;
+        let oauth = a.oauth.settings(&servers)?;
         let secret = a.secret.then(|| Secret::new(random_alnum(52)));
         let row = ClientRow {
             secret: secret.as_ref().map(|s| s.expose().to_string()),
