@@ -166,3 +166,40 @@ pub async fn tokens_for(
     result.refresh_token = Some(refresh);
     Ok(result)
 }
+
+/// Mints a client-credentials access token, as Cognito does: the client is the subject, `scope` the granted
+/// resource-server scopes, no ID or refresh token; with an RFC 8707 `resource`, `aud` is that resource.
+pub async fn client_credentials_access(
+    state: &IdpState,
+    client: &ClientRow,
+    scope: &str,
+    resource: Option<&str>,
+) -> Result<(String, i64), CognitoError> {
+    let now = state.clock.now_unix();
+    let mut access = json!({
+        "sub": client.id,
+        "iss": state.issuer,
+        "client_id": client.id,
+        "token_use": "access",
+        "scope": scope,
+        "auth_time": now,
+        "exp": now + client.access_validity,
+        "iat": now,
+        "jti": uuid_v4(),
+        "version": 2,
+    });
+    if let (Some(r), Some(obj)) = (resource, access.as_object_mut()) {
+        obj.insert("aud".into(), json!(r));
+    }
+    let keys = state.keys.current(now).await?;
+    let token = keys
+        .signer
+        .sign(&access)
+        .map_err(|e| CognitoError::Internal(format!("signing failed: {e}")))?;
+    tracing::info!(
+        client_id = %client.id,
+        access = %crate::util::log_id(&token),
+        "issued client-credentials token"
+    );
+    Ok((token, client.access_validity))
+}

@@ -165,6 +165,15 @@ impl IdpState {
 pub fn router(state: Arc<IdpState>) -> Router {
     Router::new()
         .route("/", post(api::dispatch))
+        .route("/oauth2/token", post(oauth::token::token))
+        .route(
+            "/.well-known/oauth-authorization-server/{pool_id}",
+            get(discovery::authorization_server),
+        )
+        .route(
+            "/{pool_id}/.well-known/oauth-authorization-server",
+            get(discovery::authorization_server),
+        )
         .route("/{pool_id}/.well-known/jwks.json", get(discovery::jwks))
         .route(
             "/{pool_id}/.well-known/openid-configuration",

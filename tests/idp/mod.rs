@@ -5,6 +5,7 @@ pub mod admin;
 pub mod basics;
 pub mod client_lib;
 pub mod oauth_cli;
+pub mod oauth_token;
 pub mod refresh;
 pub mod schema;
 pub mod srp;

@@ -9,7 +9,7 @@ use gatehouse::store::{OAuthFlow, SqliteStore, Store};
 use crate::common::BIN;
 
 /// Runs `gatehouse <args> --data-dir DIR`; (exit code, stdout, stderr).
-fn run(dir: &Path, args: &[&str]) -> (i32, String, String) {
+pub(crate) fn run(dir: &Path, args: &[&str]) -> (i32, String, String) {
     let out = Command::new(BIN)
         .args(args)
         .arg("--data-dir")

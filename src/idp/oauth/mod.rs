@@ -2,5 +2,8 @@
 //! (`redirect`), scopes (`scopes`), the token endpoint (`token`) and the authorization-server metadata
 //! (`metadata`). Reuses the IdP's client checks (`client_auth`), minting (`mint`) and throttling. Must never log
 //! a code, token or secret, nor redirect to a URL the client did not register.
+pub mod error;
+pub mod metadata;
 pub mod redirect;
 pub mod scopes;
+pub mod token;

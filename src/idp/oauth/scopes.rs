@@ -33,20 +33,21 @@ pub fn is_resource_scope(scope: &str, servers: &[ResourceServerRow]) -> bool {
 /// The scopes of a request, checked against what the client may be granted: `Err(scope)` names the first one
 /// it may not have (scope escalation is refused, never narrowed silently). An absent request means all of the
 /// client's scopes that `default_filter` keeps.
-pub fn granted<'a>(
-    requested: Option<&'a str>,
-    allowed: impl Iterator<Item = &'a str> + Clone,
+pub fn granted(
+    requested: Option<&str>,
+    allowed: &[&str],
     default_filter: impl Fn(&str) -> bool,
 ) -> Result<Vec<String>, String> {
     let Some(requested) = requested.filter(|r| !r.trim().is_empty()) else {
         return Ok(allowed
+            .iter()
             .filter(|s| default_filter(s))
-            .map(String::from)
+            .map(|s| s.to_string())
             .collect());
     };
     let mut out: Vec<String> = Vec::new();
     for s in requested.split(' ').filter(|s| !s.is_empty()) {
-        if !allowed.clone().any(|a| a == s) {
+        if !allowed.contains(&s) {
             return Err(s.to_string());
         }
         if !out.iter().any(|o| o == s) {
@@ -92,19 +93,15 @@ mod tests {
     fn a_request_gets_at_most_the_clients_scopes() {
         let allowed = ["openid", "email", "https://api.example.com/read"];
         assert_eq!(
-            granted(
-                Some("openid  email openid"),
-                allowed.iter().copied(),
-                |_| true
-            ),
+            granted(Some("openid  email openid"), &allowed, |_| true),
             Ok(vec!["openid".to_string(), "email".to_string()])
         );
         assert_eq!(
-            granted(Some("openid profile"), allowed.iter().copied(), |_| true),
+            granted(Some("openid profile"), &allowed, |_| true),
             Err("profile".to_string())
         );
         assert_eq!(
-            granted(None, allowed.iter().copied(), |s| s.contains('/')),
+            granted(None, &allowed, |s| s.contains('/')),
             Ok(vec!["https://api.example.com/read".to_string()])
         );
     }
