@@ -7,8 +7,8 @@ use super::{StoreArgs, UsageError};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Secret;
 use crate::idp::bootstrap::DEFAULT_AUTH_FLOWS;
-use crate::store::ClientRow;
-use crate::util::{random_alnum, random_lower_alnum};
+use crate::store::{ClientId, ClientRow};
+use crate::util::random_alnum;
 
 /// `client` subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -120,7 +120,11 @@ pub fn execute(cmd: ClientCommand) -> anyhow::Result<()> {
                 .into());
             }
             match store
-                .delete_client(&pool.id, &a.client_id, SystemClock.now_unix())
+                .delete_client(
+                    &pool.id,
+                    &ClientId::from(a.client_id.as_str()),
+                    SystemClock.now_unix(),
+                )
                 .await
             {
                 Ok(()) => {
@@ -216,7 +220,7 @@ fn create(a: CreateArgs) -> anyhow::Result<()> {
             oauth_flows: oauth.oauth_flows,
             oauth_scopes: oauth.oauth_scopes,
             ..ClientRow::new_public(
-                random_lower_alnum(26),
+                ClientId::generate(),
                 pool.id.clone(),
                 a.name.clone(),
                 flows.into(),

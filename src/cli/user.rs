@@ -10,7 +10,9 @@ use super::{StoreArgs, UsageError};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Secret;
 use crate::idp::{bootstrap, password, srp};
-use crate::store::{DatabaseUrl, PasswordUpdate, PoolRow, Store, StoreError, UserRow, UserStatus};
+use crate::store::{
+    DatabaseUrl, PasswordUpdate, PoolRow, Store, StoreError, Sub, UserRow, UserStatus,
+};
 
 /// `user` subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -194,7 +196,8 @@ async fn update_for(
     pw: Secret,
     status: UserStatus,
 ) -> anyhow::Result<PasswordUpdate> {
-    let (salt, verifier) = srp::make_verifier(srp::pool_name(&pool.id), username, pw.expose());
+    let (salt, verifier) =
+        srp::make_verifier(srp::pool_name(pool.id.as_str()), username, pw.expose());
     Ok(PasswordUpdate {
         password_hash: password::hash(pw.expose().to_string()).await?,
         srp_salt: salt,
@@ -252,7 +255,7 @@ fn create(a: CreateArgs) -> anyhow::Result<()> {
     };
     with_pool(&a.store, |store, pool| async move {
         let update = update_for(&pool, &a.username, pw, status).await?;
-        let sub = crate::util::uuid_v4();
+        let sub = Sub::generate();
         let row = UserRow {
             pool_id: pool.id.clone(),
             sub: sub.clone(),

@@ -5,6 +5,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::common::{check_url, duration_or, err};
+use super::url::HttpUrl;
 use super::ConfigError;
 
 /// `[[runtime.authorizer.custom_claims]]`: AgentCore's `customClaims`.
@@ -39,7 +40,8 @@ pub struct RawAuthorizer {
 /// A checked `[runtime.authorizer]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthorizerConfig {
-    pub discovery_url: String,
+    /// The provider's discovery document (`…/.well-known/openid-configuration`), checked when read.
+    pub discovery_url: HttpUrl,
     pub allowed_clients: Vec<String>,
     pub allowed_audience: Vec<String>,
     pub allowed_scopes: Vec<String>,
@@ -117,23 +119,25 @@ fn check_claim_rule(
     Some(ClaimRule { claim, op })
 }
 
-/// Checks `[runtime.authorizer]`; `k` turns a key below `runtime[i]` into its full name.
+/// Checks `[runtime.authorizer]`; `k` turns a key below `runtime[i]` into its full name. `None` if its
+/// `discovery_url` is missing or not a URL (the error is in `errors`).
 pub(super) fn check_authorizer(
     errors: &mut Vec<ConfigError>,
     k: &dyn Fn(&str) -> String,
     a: RawAuthorizer,
-) -> AuthorizerConfig {
-    let discovery_url = a.discovery_url.unwrap_or_default();
-    if discovery_url.is_empty() {
+) -> Option<AuthorizerConfig> {
+    let raw_url = a.discovery_url.unwrap_or_default();
+    let mut discovery_url = None;
+    if raw_url.is_empty() {
         err(
             errors,
             k("authorizer.discovery_url"),
             "missing; give the IdP's .well-known/openid-configuration URL",
         );
     } else {
-        check_url(errors, &k("authorizer.discovery_url"), &discovery_url);
-        if !discovery_url.contains("/.well-known/openid-configuration")
-            && !discovery_url.contains("/.well-known/oauth-authorization-server")
+        discovery_url = check_url(errors, &k("authorizer.discovery_url"), &raw_url);
+        if !raw_url.contains("/.well-known/openid-configuration")
+            && !raw_url.contains("/.well-known/oauth-authorization-server")
         {
             err(
                 errors,
@@ -153,17 +157,18 @@ pub(super) fn check_authorizer(
             check_claim_rule(errors, &k(&format!("authorizer.custom_claims[{j}]")), c)
         })
         .collect();
-    AuthorizerConfig {
-        discovery_url,
+    let jwks_refresh_interval = duration_or(
+        errors,
+        k("authorizer.jwks_refresh_interval"),
+        a.jwks_refresh_interval,
+        Duration::from_secs(30),
+    );
+    Some(AuthorizerConfig {
+        discovery_url: discovery_url?,
         allowed_clients: a.allowed_clients,
         allowed_audience: a.allowed_audience,
         allowed_scopes: a.allowed_scopes,
         custom_claims,
-        jwks_refresh_interval: duration_or(
-            errors,
-            k("authorizer.jwks_refresh_interval"),
-            a.jwks_refresh_interval,
-            Duration::from_secs(30),
-        ),
-    }
+        jwks_refresh_interval,
+    })
 }

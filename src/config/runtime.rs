@@ -9,6 +9,7 @@ use super::authorizer::{check_authorizer, AuthorizerConfig, RawAuthorizer};
 use super::common::{check_origin, check_url, duration_or, err};
 use super::runtime_limits::{check_limits, LimitsConfig, RawLimits};
 use super::sandbox::{self, Egress, Isolation};
+use super::url::HttpUrl;
 use super::ConfigError;
 
 /// `[[runtime]]`.
@@ -62,7 +63,7 @@ pub struct RawEndpoint {
 pub struct RuntimeConfig {
     pub name: String,
     /// Version number → upstream base URL; empty only for a `command` runtime. `DEFAULT` routes to the highest.
-    pub versions: BTreeMap<u32, String>,
+    pub versions: BTreeMap<u32, HttpUrl>,
     /// One process per session: the argv to start (`"gatehouse"` as argv[0] means this executable).
     pub command: Option<Vec<String>>,
     /// Named endpoints other than `DEFAULT`, each pinned to a version.
@@ -88,10 +89,10 @@ pub struct RuntimeConfig {
 
 impl RuntimeConfig {
     /// A runtime with one version served by `upstream` and every other setting at its default.
-    pub fn simple(name: &str, upstream: &str) -> Self {
+    pub fn simple(name: &str, upstream: HttpUrl) -> Self {
         Self {
             name: name.to_string(),
-            versions: BTreeMap::from([(1, upstream.to_string())]),
+            versions: BTreeMap::from([(1, upstream)]),
             command: None,
             endpoints: BTreeMap::new(),
             authorizer: None,
@@ -180,6 +181,11 @@ pub(super) fn check_runtime(
     let command = check_command(errors, &k, r.command, has_upstream);
     let versions = check_versions(errors, &k, r.upstream, r.version, command.is_some());
     let endpoints = check_endpoints(errors, &k, r.endpoint, &versions);
+    // A version whose URL is bad is already an error; it still names a version for the endpoints' check.
+    let versions = versions
+        .into_iter()
+        .filter_map(|(n, u)| Some((n, u?)))
+        .collect();
     for (j, o) in r.allowed_origins.iter().enumerate() {
         check_origin(errors, &k(&format!("allowed_origins[{j}]")), o);
     }
@@ -204,7 +210,7 @@ pub(super) fn check_runtime(
         );
     }
     let limits = check_limits(errors, &k, r.limits);
-    let authorizer = r.authorizer.map(|a| check_authorizer(errors, &k, a));
+    let authorizer = r.authorizer.and_then(|a| check_authorizer(errors, &k, a));
     Some(RuntimeConfig {
         name,
         versions,
@@ -246,20 +252,20 @@ fn check_command(
     }
 }
 
-/// `upstream` or `[[runtime.version]]` (neither only for a `command` runtime): version number → upstream.
+/// `upstream` or `[[runtime.version]]` (neither only for a `command` runtime): version number → upstream
+/// (`None`: not a URL, an error already).
 fn check_versions(
     errors: &mut Vec<ConfigError>,
     k: &dyn Fn(&str) -> String,
     upstream: Option<String>,
     version: Vec<RawVersion>,
     has_command: bool,
-) -> BTreeMap<u32, String> {
+) -> BTreeMap<u32, Option<HttpUrl>> {
     let mut versions = BTreeMap::new();
     match (upstream, version.is_empty()) {
         (None, true) if has_command => {}
         (Some(u), true) => {
-            check_url(errors, &k("upstream"), &u);
-            versions.insert(1, u);
+            versions.insert(1, check_url(errors, &k("upstream"), &u));
         }
         (None, true) => err(errors, k("upstream"), "missing; give the agent's base URL, e.g. \"http://127.0.0.1:8080\" (or [[runtime.version]] entries)"),
         (Some(_), false) => err(errors, k("upstream"), "give either `upstream` or [[runtime.version]] entries, not both"),
@@ -274,7 +280,7 @@ fn check_versions(
                     }
                 };
                 let upstream = v.upstream.unwrap_or_default();
-                check_url(errors, &vk("upstream"), &upstream);
+                let upstream = check_url(errors, &vk("upstream"), &upstream);
                 if versions.insert(number, upstream).is_some() {
                     err(errors, vk("number"), format!("version {number} is defined twice"));
                 }
@@ -289,7 +295,7 @@ fn check_endpoints(
     errors: &mut Vec<ConfigError>,
     k: &dyn Fn(&str) -> String,
     endpoint: Vec<RawEndpoint>,
-    versions: &BTreeMap<u32, String>,
+    versions: &BTreeMap<u32, Option<HttpUrl>>,
 ) -> BTreeMap<String, u32> {
     let mut endpoints = BTreeMap::new();
     for (j, e) in endpoint.into_iter().enumerate() {
@@ -368,4 +374,73 @@ pub fn valid_runtime_name(name: &str) -> bool {
         && b.len() <= 48
         && b[0].is_ascii_alphabetic()
         && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    #[test]
+    fn upstreams_and_discovery_urls_are_checked_urls_named_by_key() {
+        let c = Config::from_toml(
+            r#"
+            version = 1
+            [[runtime]]
+            name = "a"
+            [[runtime.version]]
+            number = 1
+            upstream = "http://127.0.0.1:9001"
+            [[runtime.version]]
+            number = 2
+            upstream = "https://agent.internal/v2/"
+            [runtime.authorizer]
+            discovery_url = "https://idp.example.com/.well-known/openid-configuration"
+            allowed_clients = ["abc"]
+            "#,
+        )
+        .unwrap();
+        let r = &c.runtimes[0];
+        assert_eq!(r.versions[&1].as_str(), "http://127.0.0.1:9001");
+        assert_eq!(r.versions[&2].as_str(), "https://agent.internal/v2/");
+        assert_eq!(
+            r.authorizer.as_ref().unwrap().discovery_url.as_str(),
+            "https://idp.example.com/.well-known/openid-configuration"
+        );
+
+        let e = Config::from_toml(
+            r#"
+            version = 1
+            [[runtime]]
+            name = "a"
+            [[runtime.version]]
+            number = 1
+            upstream = "http://exa mple.com"
+            [[runtime.endpoint]]
+            name = "stable"
+            version = 1
+            [runtime.authorizer]
+            discovery_url = "idp.example.com/.well-known/openid-configuration"
+            allowed_clients = ["abc"]
+            "#,
+        )
+        .unwrap_err();
+        let got: Vec<(&str, &str)> =
+            e.0.iter()
+                .map(|e| (e.key.as_str(), e.reason.as_str()))
+                .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "runtime[0].version[0].upstream",
+                    "'http://exa mple.com' is not an http:// or https:// URL"
+                ),
+                (
+                    "runtime[0].authorizer.discovery_url",
+                    "'idp.example.com/.well-known/openid-configuration' is not an http:// or https:// URL"
+                ),
+            ],
+            "a bad URL is one error, naming its key; the endpoint pinned to its version is not a second one"
+        );
+    }
 }

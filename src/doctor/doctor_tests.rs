@@ -2,7 +2,11 @@
 use std::net::{IpAddr, SocketAddr};
 
 use super::*;
-use crate::config::RuntimeConfig;
+use crate::config::{HttpUrl, RuntimeConfig};
+
+fn url(text: &str) -> HttpUrl {
+    HttpUrl::parse(text).unwrap()
+}
 
 fn good() -> Facts {
     Facts {
@@ -66,7 +70,7 @@ fn the_defaults_pass_every_control() {
 }
 
 fn bad_runtime() -> RuntimeConfig {
-    let mut r = RuntimeConfig::simple("bad", "http://8.8.8.8:8080");
+    let mut r = RuntimeConfig::simple("bad", url("http://8.8.8.8:8080"));
     r.allowed_origins = vec!["http://app.example.com".into()];
     r.request_header_allowlist = vec!["x-user-id".into()];
     r.limits.requests_per_minute = 1_000_000;
@@ -80,20 +84,20 @@ fn every_control_trips_on_a_bad_deployment() {
         web_public_url: Some(crate::config::HttpUrl::parse("http://app.example.com").unwrap()),
         ..Config::default()
     };
-    let mut open = RuntimeConfig::simple("open", "http://user:secret@10.0.0.5:8080");
+    let mut open = RuntimeConfig::simple("open", url("http://user:secret@10.0.0.5:8080"));
     open.authorizer = Some(crate::config::AuthorizerConfig {
-        discovery_url: "http://idp.example.com/.well-known/openid-configuration".into(),
+        discovery_url: url("http://idp.example.com/.well-known/openid-configuration"),
         allowed_clients: Vec::new(),
         allowed_audience: Vec::new(),
         allowed_scopes: Vec::new(),
         custom_claims: Vec::new(),
         jwks_refresh_interval: std::time::Duration::from_secs(30),
     });
-    let mut unsandboxed = RuntimeConfig::simple("bare", "http://127.0.0.1:1");
+    let mut unsandboxed = RuntimeConfig::simple("bare", url("http://127.0.0.1:1"));
     unsandboxed.versions.clear();
     unsandboxed.command = Some(vec!["gatehouse".into(), "agent".into()]);
     unsandboxed.isolation = crate::config::Isolation::None;
-    let mut online = RuntimeConfig::simple("online", "http://127.0.0.1:1");
+    let mut online = RuntimeConfig::simple("online", url("http://127.0.0.1:1"));
     online.versions.clear();
     online.command = Some(vec!["gatehouse".into(), "agent".into()]);
     online.egress = crate::config::Egress::All;
@@ -327,7 +331,7 @@ fn shared_rate_limits_that_fail_open_fail_the_audit() {
 fn an_egress_all_runtime_passes_with_slirp4netns_and_names_what_it_cannot_reach() {
     let mut f = good();
     let mut config = Config::default();
-    let mut online = RuntimeConfig::simple("online", "http://127.0.0.1:1");
+    let mut online = RuntimeConfig::simple("online", url("http://127.0.0.1:1"));
     online.command = Some(vec!["gatehouse".into(), "agent".into()]);
     online.egress = crate::config::Egress::All;
     config.runtimes = vec![online];

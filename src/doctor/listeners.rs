@@ -182,7 +182,7 @@ pub(super) fn upstreams(f: &Facts, c: &Config, out: &mut Vec<Check>) {
             let addrs = f
                 .upstream_addrs
                 .iter()
-                .find(|(u, _)| u == url)
+                .find(|(u, _)| *u == **url)
                 .map(|(_, a)| a.as_slice())
                 .unwrap_or(&[]);
             if addrs.is_empty() {

@@ -72,7 +72,7 @@ pub async fn gather(opts: &ProbeOptions) -> Result<Facts, ProbeError> {
             let mut v = Vec::new();
             for r in &c.runtimes {
                 for url in r.versions.values() {
-                    v.push((url.clone(), resolve(url).await));
+                    v.push((url.to_string(), resolve(url).await));
                 }
             }
             v
@@ -152,10 +152,11 @@ async fn live_facts(
     }
     if let Ok(c) = &config {
         for a in c.runtimes.iter().filter_map(|r| r.authorizer.as_ref()) {
-            if facts.jwks.iter().all(|(u, _)| u != &a.discovery_url) {
-                facts
-                    .jwks
-                    .push((a.discovery_url.clone(), jwks(&http, &a.discovery_url).await));
+            if facts.jwks.iter().all(|(u, _)| *u != *a.discovery_url) {
+                facts.jwks.push((
+                    a.discovery_url.to_string(),
+                    jwks(&http, &a.discovery_url).await,
+                ));
             }
         }
     }

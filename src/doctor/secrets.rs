@@ -135,13 +135,13 @@ pub(super) fn credentials(f: &Facts, c: &Config, out: &mut Vec<Check>) {
         for (n, u) in &r.versions {
             urls.push((
                 format!("runtime {} version {n} upstream", r.name),
-                u.clone(),
+                u.to_string(),
             ));
         }
         if let Some(a) = &r.authorizer {
             urls.push((
                 format!("runtime {} discovery_url", r.name),
-                a.discovery_url.clone(),
+                a.discovery_url.to_string(),
             ));
         }
     }

@@ -7,20 +7,20 @@ use std::time::Duration;
 use super::Runtime;
 use crate::clock::Clock;
 use crate::config::RuntimeConfig;
-use crate::store::{Store, StoreError};
+use crate::store::{ClientId, PoolId, Store, StoreError};
 use crate::token::{Authorizer, KeyCache, Policy};
 
 /// The built-in user pool as the gateway sees it.
 pub struct BuiltinIssuer {
     /// The pool's region and id (for new ARNs).
     pub region: String,
-    pub pool_id: String,
+    pub pool_id: PoolId,
     /// `{idp}/{pool}`: the `iss` of its tokens.
     pub issuer: String,
     /// Its public discovery URL: a runtime whose authorizer names it is the built-in pool too.
     pub discovery_url: String,
     /// The app clients whose tokens runtimes without an authorizer accept.
-    pub clients: Vec<String>,
+    pub clients: Vec<ClientId>,
     /// Its keys (from the in-process key ring or over HTTP), shared by every runtime that trusts it.
     pub keys: Arc<KeyCache>,
 }
@@ -62,7 +62,7 @@ fn authorizer(
 ) -> (Authorizer, String, bool) {
     let Some(a) = &rc.authorizer else {
         let policy = Policy {
-            allowed_clients: builtin.clients.clone(),
+            allowed_clients: builtin.clients.iter().map(ToString::to_string).collect(),
             ..Policy::default()
         };
         return (
@@ -81,7 +81,7 @@ fn authorizer(
         custom_claims: a.custom_claims.clone(),
         ..Policy::default()
     };
-    let source = crate::outbound::HttpKeySource::new(http.clone(), a.discovery_url.clone());
+    let source = crate::outbound::HttpKeySource::new(http.clone(), a.discovery_url.to_string());
     let cache = Arc::new(KeyCache::new(
         Arc::new(source),
         a.jwks_refresh_interval,
@@ -97,6 +97,6 @@ fn authorizer(
     (
         Authorizer { policy, cache },
         server,
-        a.discovery_url == builtin.discovery_url,
+        a.discovery_url.as_str() == builtin.discovery_url,
     )
 }

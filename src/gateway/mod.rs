@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::clock::Clock;
-use crate::config::{LimitsConfig, RuntimeConfig};
+use crate::config::{HttpUrl, LimitsConfig, RuntimeConfig};
 use crate::store::Store;
 use crate::token::Authorizer;
 
@@ -38,7 +38,7 @@ pub struct Runtime {
     /// `arn:aws:bedrock-agentcore:{region}:{account}:runtime/{name}-{10 alnum}`.
     pub arn: String,
     /// Version → base URL of the agent (`http://127.0.0.1:8080`); `/invocations` is appended.
-    pub versions: BTreeMap<u32, String>,
+    pub versions: BTreeMap<u32, HttpUrl>,
     /// Named endpoints other than `DEFAULT`, each pinned to a version.
     pub endpoints: BTreeMap<String, u32>,
     /// Who may call it.
@@ -79,7 +79,7 @@ impl Runtime {
         };
         version
             .and_then(|v| self.versions.get(&v))
-            .map(String::as_str)
+            .map(HttpUrl::as_str)
             .ok_or_else(|| {
                 GatewayError::EndpointNotFound(
                     qualifier.unwrap_or_default().chars().take(64).collect(),
@@ -263,6 +263,10 @@ mod tests {
     use super::*;
     use crate::token::{FetchError, Fetched, KeyCache, KeySource, Policy};
 
+    fn url(text: &str) -> HttpUrl {
+        HttpUrl::parse(text).unwrap()
+    }
+
     struct NoKeys;
     #[async_trait::async_trait]
     impl KeySource for NoKeys {
@@ -272,8 +276,8 @@ mod tests {
     }
 
     fn runtime() -> Runtime {
-        let mut rc = RuntimeConfig::simple("demo", "http://v1");
-        rc.versions.insert(2, "http://v2".into());
+        let mut rc = RuntimeConfig::simple("demo", url("http://v1"));
+        rc.versions.insert(2, url("http://v2"));
         rc.endpoints.insert("stable".into(), 1);
         let cache = Arc::new(KeyCache::new(
             Arc::new(NoKeys),

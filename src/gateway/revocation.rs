@@ -4,6 +4,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::RwLock;
 
+use crate::store::Sub;
 use crate::token::VerifiedClaims;
 
 /// One revocation, as the store records it (ids strictly increase).
@@ -11,7 +12,7 @@ use crate::token::VerifiedClaims;
 pub struct Revocation {
     pub id: i64,
     pub origin_jti: Option<String>,
-    pub sub: Option<String>,
+    pub sub: Option<Sub>,
     /// Tokens of `sub` issued at or before this second are void (`i64::MAX`: all of them).
     pub not_before: i64,
 }
@@ -19,7 +20,7 @@ pub struct Revocation {
 #[derive(Debug, Default)]
 struct Inner {
     origin_jtis: HashSet<String>,
-    subs: HashMap<String, i64>,
+    subs: HashMap<Sub, i64>,
     last_id: i64,
 }
 
@@ -64,7 +65,7 @@ impl RevocationSet {
                 return true;
             }
         }
-        match inner.subs.get(&claims.sub) {
+        match inner.subs.get(claims.sub.as_str()) {
             Some(not_before) => claims.iat.unwrap_or(i64::MIN) <= *not_before,
             None => false,
         }

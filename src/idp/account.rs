@@ -12,7 +12,7 @@ use super::client_auth::{check_secret_hash, required_client};
 use super::codes::{self, CONFIRM, RESET};
 use super::wire::null_member;
 use super::{password, CognitoError, IdpState};
-use crate::store::{CodeEffect, CodePurpose, StoreError, UserRow, UserStatus};
+use crate::store::{CodeEffect, CodePurpose, StoreError, Sub, UserRow, UserStatus};
 
 /// The body of the account operations (each uses some of the members).
 #[derive(Debug, Deserialize)]
@@ -94,7 +94,7 @@ pub async fn sign_up(
     let update = password_update(state, &username, &pw, UserStatus::Unconfirmed).await?;
     let user = UserRow {
         pool_id: state.pool.id.clone(),
-        sub: crate::util::uuid_v4(),
+        sub: Sub::generate(),
         username: username.clone(),
         email: Some(email.clone()),
         password_hash: update.password_hash,

@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use super::CognitoError;
 use crate::config::idp_policy::STANDARD_ATTRIBUTES as STANDARD;
 use crate::config::idp_policy::{AttributeKind, IdpPolicy};
+use crate::store::ClientId;
 
 /// Most bytes of one user's attributes (their JSON object), beyond the e-mail address.
 pub const MAX_ATTRIBUTES_BYTES: usize = 16 * 1024;
@@ -22,7 +23,7 @@ fn schema_error(name: &str, why: &str) -> CognitoError {
 /// be set only then).
 pub fn check_write(
     policy: &IdpPolicy,
-    client_id: &str,
+    client_id: &ClientId,
     name: &str,
     value: &str,
     creating: bool,
@@ -67,7 +68,10 @@ pub fn check_write(
     } else if !STANDARD.contains(&name) {
         return Err(schema_error(name, "The attribute cannot be set"));
     }
-    let client = policy.app_clients.iter().find(|c| c.client_id == client_id);
+    let client = policy
+        .app_clients
+        .iter()
+        .find(|c| c.client_id == *client_id);
     if let Some(write) = client.and_then(|c| c.write.as_ref()) {
         if !write.iter().any(|w| w == name) {
             return Err(CognitoError::NotAuthorized(
@@ -79,14 +83,14 @@ pub fn check_write(
 }
 
 /// Whether `client_id` may read `name` (standard attributes, declared custom ones, within the client's list).
-pub fn readable(policy: &IdpPolicy, client_id: &str, name: &str) -> bool {
+pub fn readable(policy: &IdpPolicy, client_id: &ClientId, name: &str) -> bool {
     if name.starts_with("custom:") && !policy.custom_attributes.iter().any(|c| c.name == name) {
         return false;
     }
     match policy
         .app_clients
         .iter()
-        .find(|c| c.client_id == client_id)
+        .find(|c| c.client_id == *client_id)
         .and_then(|c| c.read.as_ref())
     {
         Some(read) => read.iter().any(|r| r == name),
@@ -95,7 +99,7 @@ pub fn readable(policy: &IdpPolicy, client_id: &str, name: &str) -> bool {
 }
 
 /// The user's stored attributes that `client_id` may read.
-pub fn readable_map(policy: &IdpPolicy, client_id: &str, stored: &str) -> Map<String, Value> {
+pub fn readable_map(policy: &IdpPolicy, client_id: &ClientId, stored: &str) -> Map<String, Value> {
     match serde_json::from_str::<Value>(stored) {
         Ok(Value::Object(m)) => m
             .into_iter()
@@ -165,39 +169,43 @@ mod tests {
     #[test]
     fn only_declared_custom_attributes_within_their_bounds() {
         let p = policy();
-        assert!(check_write(&p, "c", "custom:tenant", "t1", true).is_ok());
+        assert!(check_write(&p, &"c".into(), "custom:tenant", "t1", true).is_ok());
         assert!(
-            check_write(&p, "c", "custom:tenant", "t1", false).is_err(),
+            check_write(&p, &"c".into(), "custom:tenant", "t1", false).is_err(),
             "immutable"
         );
-        assert!(check_write(&p, "c", "custom:tenant", "much-too-long", true).is_err());
-        assert!(check_write(&p, "c", "custom:seats", "5", false).is_ok());
-        assert!(check_write(&p, "c", "custom:seats", "500", false).is_err());
-        assert!(check_write(&p, "c", "custom:seats", "five", false).is_err());
+        assert!(check_write(&p, &"c".into(), "custom:tenant", "much-too-long", true).is_err());
+        assert!(check_write(&p, &"c".into(), "custom:seats", "5", false).is_ok());
+        assert!(check_write(&p, &"c".into(), "custom:seats", "500", false).is_err());
+        assert!(check_write(&p, &"c".into(), "custom:seats", "five", false).is_err());
         assert!(
-            check_write(&p, "c", "custom:role", "admin", true).is_err(),
+            check_write(&p, &"c".into(), "custom:role", "admin", true).is_err(),
             "undeclared"
         );
-        assert!(check_write(&p, "c", "cognito:groups", "admin", true).is_err());
-        assert!(check_write(&p, "c", "name", "Alice", false).is_ok());
+        assert!(check_write(&p, &"c".into(), "cognito:groups", "admin", true).is_err());
+        assert!(check_write(&p, &"c".into(), "name", "Alice", false).is_ok());
     }
 
     #[test]
     fn per_client_lists_apply_to_reads_and_writes() {
         let p = policy();
-        assert!(check_write(&p, "narrow", "name", "A", false).is_ok());
+        assert!(check_write(&p, &"narrow".into(), "name", "A", false).is_ok());
         assert!(matches!(
-            check_write(&p, "narrow", "custom:seats", "5", false),
+            check_write(&p, &"narrow".into(), "custom:seats", "5", false),
             Err(CognitoError::NotAuthorized(_))
         ));
-        assert!(readable(&p, "narrow", "email"));
-        assert!(!readable(&p, "narrow", "custom:tenant"));
-        assert!(readable(&p, "wide", "custom:tenant"));
+        assert!(readable(&p, &"narrow".into(), "email"));
+        assert!(!readable(&p, &"narrow".into(), "custom:tenant"));
+        assert!(readable(&p, &"wide".into(), "custom:tenant"));
         assert!(
-            !readable(&p, "wide", "custom:role"),
+            !readable(&p, &"wide".into(), "custom:role"),
             "undeclared never read"
         );
-        let m = readable_map(&p, "wide", r#"{"custom:role":"admin","custom:tenant":"t"}"#);
+        let m = readable_map(
+            &p,
+            &"wide".into(),
+            r#"{"custom:role":"admin","custom:tenant":"t"}"#,
+        );
         assert_eq!(m.len(), 1);
     }
 }

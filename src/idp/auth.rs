@@ -204,7 +204,8 @@ async fn backfill_verifier(state: &IdpState, mut user: UserRow, pw: &str) -> Use
     if user.srp_verifier.is_some() {
         return user;
     }
-    let (salt, verifier) = srp::make_verifier(srp::pool_name(&state.pool.id), &user.username, pw);
+    let (salt, verifier) =
+        srp::make_verifier(srp::pool_name(state.pool.id.as_str()), &user.username, pw);
     let update = PasswordUpdate {
         password_hash: user.password_hash.clone(),
         srp_salt: salt.clone(),
@@ -413,7 +414,7 @@ async fn password_verifier(
     let sig_ok = srp::server_key(&a, &eph, &used).is_ok_and(|k| {
         srp::signature_matches(
             &k,
-            srp::pool_name(&state.pool.id),
+            srp::pool_name(state.pool.id.as_str()),
             &user_id,
             &block_bytes,
             ts,
@@ -496,8 +497,11 @@ pub async fn password_update(
     status: UserStatus,
 ) -> Result<PasswordUpdate, CognitoError> {
     let hash = password::hash(new_password.to_string()).await?;
-    let (salt, verifier) =
-        srp::make_verifier(srp::pool_name(&state.pool.id), username, new_password);
+    let (salt, verifier) = srp::make_verifier(
+        srp::pool_name(state.pool.id.as_str()),
+        username,
+        new_password,
+    );
     Ok(PasswordUpdate {
         password_hash: hash,
         srp_salt: salt,

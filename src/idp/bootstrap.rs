@@ -2,9 +2,8 @@
 //! client (26 lower-case alphanumerics, no secret) and its RSA-2048 signing key. Idempotent: a second start, or
 //! `gatehouse user create` racing `up`, finds and reuses what is there. Never creates a user.
 use crate::clock::Clock;
-use crate::store::{ClientRow, KeyRow, PoolRow, Store, StoreError};
+use crate::store::{ClientId, ClientRow, KeyRow, PoolId, PoolRow, Store, StoreError};
 use crate::token::{JwkSet, RsaSigner, TokenError};
-use crate::util::{random_alnum, random_lower_alnum};
 
 /// The region of the embedded default pool.
 pub const DEFAULT_REGION: &str = "us-east-1";
@@ -28,12 +27,12 @@ pub async fn default_pool(
 ) -> Result<(PoolRow, ClientRow), BootstrapError> {
     let now = clock.now_unix();
     let pool = PoolRow {
-        id: format!("{DEFAULT_REGION}_{}", random_alnum(9)),
+        id: PoolId::generate(DEFAULT_REGION),
         region: DEFAULT_REGION.into(),
         created_at: now,
     };
     let client = ClientRow::new_public(
-        random_lower_alnum(26),
+        ClientId::generate(),
         pool.id.clone(),
         "gatehouse-web".into(),
         DEFAULT_AUTH_FLOWS.into(),

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use serde_json::{json, Value};
 
 use super::{CognitoError, IdpState};
-use crate::store::{CodeCheck, CodeEffect, CodeGate, CodePurpose, CodeRow};
+use crate::store::{CodeCheck, CodeEffect, CodeGate, CodePurpose, CodeRow, PoolId};
 use crate::util::{random_bytes, sha256_hex};
 
 /// Purpose of a sign-up confirmation code.
@@ -30,7 +30,7 @@ fn six_digits() -> String {
 }
 
 /// The stored hash of a code.
-pub fn code_hash(pool_id: &str, username: &str, purpose: CodePurpose, code: &str) -> String {
+pub fn code_hash(pool_id: &PoolId, username: &str, purpose: CodePurpose, code: &str) -> String {
     sha256_hex(format!("{pool_id}\n{username}\n{purpose}\n{code}").as_bytes())
 }
 

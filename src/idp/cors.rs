@@ -14,7 +14,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::IdpState;
-use crate::store::Store;
+use crate::store::{PoolId, Store};
 
 /// Request headers a preflight may ask for.
 pub const ALLOW_HEADERS: &str = "content-type, x-amz-target, x-amz-user-agent, cache-control, \
@@ -26,13 +26,13 @@ const RELOAD: Duration = Duration::from_secs(2);
 /// The allowed origins of the pool.
 pub struct Origins {
     store: Arc<dyn Store>,
-    pool_id: String,
+    pool_id: PoolId,
     web_origin: String,
     cached: tokio::sync::Mutex<Option<(Instant, Arc<HashSet<String>>)>>,
 }
 
 impl Origins {
-    pub fn new(store: Arc<dyn Store>, pool_id: String, web_origin: String) -> Self {
+    pub fn new(store: Arc<dyn Store>, pool_id: PoolId, web_origin: String) -> Self {
         Self {
             store,
             pool_id,

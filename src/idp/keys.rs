@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::store::{KeyRow, Store};
+use crate::store::{KeyRow, PoolId, Store};
 use crate::token::{JwkSet, KeySnapshot, RsaSigner, VerifyingKeys};
 
 use super::CognitoError;
@@ -37,7 +37,7 @@ struct Loaded {
 /// keep signing and verifying (the store being away must not take sign-in-free requests down with it).
 pub struct KeyRing {
     store: Arc<dyn Store>,
-    pool_id: String,
+    pool_id: PoolId,
     issuer: String,
     loaded: std::sync::RwLock<Option<Loaded>>,
     /// Single-flight for store reads.
@@ -67,7 +67,7 @@ pub fn published(rows: &[KeyRow], now: i64) -> Vec<bool> {
 
 impl KeyRing {
     /// A key ring that loads lazily.
-    pub fn new(store: Arc<dyn Store>, pool_id: String, issuer: String) -> Self {
+    pub fn new(store: Arc<dyn Store>, pool_id: PoolId, issuer: String) -> Self {
         Self {
             store,
             pool_id,

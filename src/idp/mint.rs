@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::{CognitoError, IdpState};
-use crate::store::{ClientRow, RefreshRow, UserRow};
+use crate::store::{ClientRow, RefreshRow, Sub, UserRow};
 use crate::util::{opaque_token, sha256_hex, uuid_v4};
 
 /// The scope every token from Cognito's API sign-in carries, and that the user API requires.
@@ -58,7 +58,7 @@ pub fn refresh_row(
 
 /// Waits until a token minted now would not be covered by the user's latest revocation (`iat <= not_before`),
 /// for at most two seconds, and returns the time to use as `iat`.
-async fn after_revocation(state: &IdpState, sub: &str) -> Result<i64, CognitoError> {
+async fn after_revocation(state: &IdpState, sub: &Sub) -> Result<i64, CognitoError> {
     let mut now = state.clock.now_unix();
     if let Some(nb) = state
         .store

@@ -10,7 +10,7 @@ use num_bigint::BigUint;
 use serde::{Deserialize, Serialize};
 
 use super::srp::ServerEphemeral;
-use crate::store::{Store, StoreError};
+use crate::store::{ClientId, Store, StoreError};
 
 /// Most bytes of pending sign-ins held in memory at once; beyond it the oldest go first.
 pub const MAX_PENDING_BYTES: usize = 12 * 1024 * 1024;
@@ -22,7 +22,7 @@ pub const MAX_QUEUED: usize = 64 * 1024;
 pub enum Pending {
     /// `USER_SRP_AUTH` answered with `PASSWORD_VERIFIER`.
     Srp {
-        client_id: String,
+        client_id: ClientId,
         username: String,
         /// `None`: the user does not exist or has no verifier (the challenge was faked).
         verifier: Option<String>,
@@ -31,7 +31,10 @@ pub enum Pending {
         eph: ServerEphemeral,
     },
     /// `NEW_PASSWORD_REQUIRED` after a correct temporary password.
-    NewPassword { client_id: String, username: String },
+    NewPassword {
+        client_id: ClientId,
+        username: String,
+    },
 }
 
 /// `Pending` as the store keeps it.
@@ -39,7 +42,7 @@ pub enum Pending {
 #[serde(tag = "kind")]
 enum Wire {
     Srp {
-        client_id: String,
+        client_id: ClientId,
         username: String,
         verifier: Option<String>,
         fake_verifier: String,
@@ -48,7 +51,7 @@ enum Wire {
         big_b: String,
     },
     NewPassword {
-        client_id: String,
+        client_id: ClientId,
         username: String,
     },
 }
@@ -124,7 +127,7 @@ impl Pending {
                     a,
                     eph,
                 } => {
-                    client_id.len()
+                    client_id.as_str().len()
                         + username.len()
                         + verifier.as_ref().map_or(0, String::len)
                         + fake_verifier.len()
@@ -134,7 +137,7 @@ impl Pending {
                 Pending::NewPassword {
                     client_id,
                     username,
-                } => client_id.len() + username.len(),
+                } => client_id.as_str().len() + username.len(),
             }
     }
 }

@@ -11,7 +11,7 @@ use super::auth::password_update;
 use super::mint::SIGNIN_SCOPE;
 use super::wire::null_member;
 use super::{password, CognitoError, IdpState};
-use crate::store::{StoreError, UserRow, UserStatus};
+use crate::store::{ClientId, StoreError, Sub, UserRow, UserStatus};
 use crate::token::{verify_with, Policy, TokenError};
 
 /// The body of every access-token operation.
@@ -50,7 +50,7 @@ pub async fn authenticate(state: &IdpState, token: Option<&str>) -> Result<UserR
 pub async fn authenticate_client(
     state: &IdpState,
     token: Option<&str>,
-) -> Result<(UserRow, String), CognitoError> {
+) -> Result<(UserRow, ClientId), CognitoError> {
     let token = token
         .filter(|t| !t.is_empty())
         .ok_or_else(|| null_member("accessToken"))?;
@@ -71,21 +71,18 @@ pub async fn authenticate_client(
             return Err(revoked());
         }
     }
+    let sub = Sub::from(claims.sub.clone());
     if let Some(nb) = state
         .store
-        .latest_sub_revocation(&state.pool.id, &claims.sub)
+        .latest_sub_revocation(&state.pool.id, &sub)
         .await?
     {
         if claims.iat.unwrap_or(0) <= nb {
             return Err(revoked());
         }
     }
-    let client_id = claims.client_id.clone().unwrap_or_default();
-    match state
-        .store
-        .find_user_by_sub(&state.pool.id, &claims.sub)
-        .await
-    {
+    let client_id = ClientId::from(claims.client_id.clone().unwrap_or_default());
+    match state.store.find_user_by_sub(&state.pool.id, &sub).await {
         Ok(u) if u.enabled => Ok((u, client_id)),
         Ok(_) => Err(CognitoError::NotAuthorized("User is disabled.".into())),
         Err(StoreError::NotFound) => Err(CognitoError::UserNotFound),
@@ -94,7 +91,7 @@ pub async fn authenticate_client(
 }
 
 /// The user's attributes as Cognito lists them, as far as `client_id` may read them.
-pub fn attributes_of(state: &IdpState, client_id: &str, user: &UserRow) -> Vec<Value> {
+pub fn attributes_of(state: &IdpState, client_id: &ClientId, user: &UserRow) -> Vec<Value> {
     let mut out = vec![json!({"Name": "sub", "Value": user.sub})];
     if let Some(e) = &user.email {
         if super::attributes::readable(&state.policy, client_id, "email") {

@@ -8,7 +8,7 @@ use super::{ServerError, UpOptions};
 use crate::agent::child::ChildAgent;
 use crate::agent::supervisor::Supervisor;
 use crate::clock::Clock;
-use crate::config::{Config, RuntimeConfig};
+use crate::config::{Config, HttpUrl, RuntimeConfig};
 
 /// The supervisor, the reference agent (only without configured runtimes) and the runtimes to serve.
 pub(super) struct Agents {
@@ -52,7 +52,8 @@ pub(super) async fn start(
     }
     let child = ChildAgent::start(opts.exe.clone(), http).await?;
     tracing::info!(url = %child.url, pid = ?child.pid(), "reference agent started");
-    let mut demo = RuntimeConfig::simple("demo", &child.url);
+    let url = HttpUrl::parse(&child.url).map_err(ServerError::Internal)?;
+    let mut demo = RuntimeConfig::simple("demo", url);
     // The demo runtime is meant for the web app that gatehouse itself serves.
     demo.allowed_origins = vec![web_url.to_string()];
     Ok(Agents {

@@ -12,7 +12,7 @@ use crate::agent::supervisor::{ProcessSpec, Supervisor};
 use crate::clock::Clock;
 use crate::gateway::revocation::RevocationSet;
 use crate::idp::IdpState;
-use crate::store::Store;
+use crate::store::{PoolId, Store};
 
 /// How often the gateway reads new revocations from the store.
 pub const REVOCATION_POLL: Duration = Duration::from_millis(250);
@@ -21,7 +21,7 @@ pub const REVOCATION_POLL: Duration = Duration::from_millis(250);
 pub(super) async fn poll_revocations(
     store: &dyn Store,
     set: &crate::gateway::revocation::RevocationSet,
-    pool_id: &str,
+    pool_id: &PoolId,
 ) {
     loop {
         match store.revocations_after(set.last_id(), 1000).await {
@@ -32,7 +32,7 @@ pub(super) async fn poll_revocations(
                     .map(|r| crate::gateway::revocation::Revocation {
                         id: r.id,
                         origin_jti: r.origin_jti,
-                        sub: if r.pool_id == pool_id { r.sub } else { None },
+                        sub: if r.pool_id == *pool_id { r.sub } else { None },
                         not_before: r.not_before,
                     })
                     .collect();
@@ -69,7 +69,7 @@ impl Background {
         &mut self,
         store: Arc<dyn Store>,
         set: Arc<RevocationSet>,
-        pool_id: String,
+        pool_id: PoolId,
     ) {
         let mut stop = self.stop.clone();
         let mut changes = store.changes();

@@ -18,7 +18,7 @@ use crate::config::Config;
 use crate::gateway::build::BuiltinIssuer;
 use crate::gateway::GatewayState;
 use crate::idp::{bootstrap, IdpState};
-use crate::store::Store;
+use crate::store::{ClientId, PoolId, Store};
 use crate::token::KeyCache;
 
 mod admin;
@@ -180,8 +180,8 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<
         internal: served.internal_url.clone(),
         web_redirect: served.web_redirect.clone(),
         region: pool.region.clone(),
-        user_pool_id: pool.id.clone(),
-        client_id: client.id.clone(),
+        user_pool_id: pool.id.to_string(),
+        client_id: client.id.to_string(),
         issuer: issuer.clone(),
         discovery_url,
         jwks_uri: format!("{issuer}/.well-known/jwks.json"),
@@ -205,13 +205,13 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<
 fn app_config(
     pool: &crate::store::PoolRow,
     bound: &bind::Bound,
-    client_id: &str,
+    client_id: &ClientId,
     runtimes: &[Arc<crate::gateway::Runtime>],
 ) -> crate::edge::AppConfig {
     crate::edge::AppConfig {
         region: pool.region.clone(),
         idp_url: bound.idp_url.clone(),
-        user_pool_id: pool.id.clone(),
+        user_pool_id: pool.id.to_string(),
         client_id: client_id.to_string(),
         gateway_url: bound.gw_url.clone(),
         runtimes: runtimes
@@ -263,11 +263,11 @@ async fn gateway_state(
 async fn web_client_id(
     opts: &UpOptions,
     store: &dyn Store,
-    pool_id: &str,
-    default: &str,
-) -> Result<String, ServerError> {
+    pool_id: &PoolId,
+    default: &ClientId,
+) -> Result<ClientId, ServerError> {
     let Some(id) = &opts.config.web.client_id else {
-        return Ok(default.to_string());
+        return Ok(default.clone());
     };
     if !store.clients(pool_id).await?.iter().any(|c| &c.id == id) {
         return Err(ServerError::Usage(format!(
@@ -275,7 +275,7 @@ async fn web_client_id(
              or take an id from `gatehouse client list`"
         )));
     }
-    Ok(id.clone())
+    Ok(ClientId::from(id.as_str()))
 }
 
 /// The IdP's state, with the dummy hash that makes unknown users cost what known ones do.
@@ -316,7 +316,7 @@ fn builtin_keys(
     idp: &Arc<IdpState>,
     clock: &Arc<dyn Clock>,
     http: &crate::outbound::HttpClient,
-    pool_id: &str,
+    pool_id: &PoolId,
 ) -> Arc<KeyCache> {
     let source: Arc<dyn crate::token::KeySource> = if bound.idp_certs.is_some() {
         Arc::new(builtin_keys::RingKeySource {
@@ -344,7 +344,7 @@ async fn start_background(
     store: &Arc<dyn Store>,
     idp: &Arc<IdpState>,
     clock: &Arc<dyn Clock>,
-    pool_id: &str,
+    pool_id: &PoolId,
     stop: &watch::Receiver<bool>,
 ) -> Result<background::Background, ServerError> {
     background::poll_revocations(store.as_ref(), &gw.revocations, pool_id).await;
@@ -358,7 +358,7 @@ async fn start_background(
         .filter_map(|r| r.process.clone().map(|p| (r.arn.clone(), p)))
         .collect();
     let mut b = background::Background::new(stop.clone());
-    b.poll_revocations(store.clone(), gw.revocations.clone(), pool_id.to_string());
+    b.poll_revocations(store.clone(), gw.revocations.clone(), pool_id.clone());
     b.reload_keys(idp.clone(), clock.clone());
     b.sweep(gw.supervisor.clone(), specs);
     Ok(b)

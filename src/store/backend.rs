@@ -5,9 +5,10 @@ use async_trait::async_trait;
 
 use super::sql::Conn;
 use super::StoreError;
+use crate::store::ids::{PoolId, Sub};
 
 /// A revocation row to write: `(origin_jti, sub, not_before)`.
-pub type NewRevocation<'a> = (Option<&'a str>, Option<&'a str>, i64);
+pub type NewRevocation<'a> = (Option<&'a str>, Option<&'a Sub>, i64);
 
 /// A database backend. Its `Store` implementation is the blanket one in `store::shared_store`.
 #[async_trait]
@@ -35,12 +36,12 @@ pub trait Backend: Send + Sync + 'static {
     /// such user.
     async fn lock_username(
         c: &mut Self::Conn,
-        pool_id: &str,
+        pool_id: &PoolId,
         username: &str,
-    ) -> Result<String, StoreError>;
+    ) -> Result<Sub, StoreError>;
 
     /// The same for a user known by `sub` (it may no longer exist).
-    async fn lock_sub(c: &mut Self::Conn, sub: &str) -> Result<(), sqlx::Error>;
+    async fn lock_sub(c: &mut Self::Conn, sub: &Sub) -> Result<(), sqlx::Error>;
 
     /// The same for the user of a refresh token; `false` if there is no such token.
     async fn lock_token(c: &mut Self::Conn, token_hash: &str) -> Result<bool, sqlx::Error>;
@@ -48,7 +49,7 @@ pub trait Backend: Send + Sync + 'static {
     /// Inserts revocation rows, as the transaction's last statements.
     async fn add_revocations(
         c: &mut Self::Conn,
-        pool_id: &str,
+        pool_id: &PoolId,
         rows: &[NewRevocation<'_>],
         now: i64,
     ) -> Result<(), sqlx::Error>;

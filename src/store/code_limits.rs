@@ -3,6 +3,7 @@
 //! event, so concurrent requests count exactly. Must never store a code.
 use super::sql::{args, Conn};
 use super::{CodeGate, CodePolicy, StoreError};
+use crate::store::ids::PoolId;
 
 /// `$1` pool, `$2` username, `$3` now, `$4` window, `$5` max issued. Returns `issued, locked_until`.
 const ISSUE: &str = "INSERT INTO code_limits (pool_id, username, window_start, issued, failures, locked_until) \
@@ -43,7 +44,7 @@ fn verdict(issued: i64, locked_until: i64, policy: CodePolicy, now: i64) -> Code
 
 pub(crate) async fn issue<C: Conn>(
     c: &mut C,
-    (pool_id, username): (&str, &str),
+    (pool_id, username): (&PoolId, &str),
     policy: CodePolicy,
     now: i64,
 ) -> Result<CodeGate, StoreError> {
@@ -64,7 +65,7 @@ pub(crate) async fn issue<C: Conn>(
 
 pub(crate) async fn failure<C: Conn>(
     c: &mut C,
-    (pool_id, username): (&str, &str),
+    (pool_id, username): (&PoolId, &str),
     policy: CodePolicy,
     now: i64,
 ) -> Result<CodeGate, StoreError> {
@@ -90,7 +91,7 @@ pub(crate) async fn failure<C: Conn>(
 
 pub(crate) async fn gate<C: Conn>(
     c: &mut C,
-    (pool_id, username): (&str, &str),
+    (pool_id, username): (&PoolId, &str),
     now: i64,
 ) -> Result<CodeGate, StoreError> {
     let locked: Option<(i64,)> = c.opt(LOCKED_UNTIL, args![pool_id, username]).await?;

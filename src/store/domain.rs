@@ -1,6 +1,7 @@
 //! The store's domain: the rows callers read and write (pools, clients, keys, users, codes, refresh tokens,
 //! revocations, session owners) and the outcomes of its atomic operations. Plain data with redacting `Debug`
 //! where a row holds a secret; must never know SQL or a backend.
+use super::ids::{ClientId, PoolId, Sub};
 pub use super::values::{
     AuthFlow, AuthFlows, CodePurpose, OAuthFlow, OAuthFlows, Scopes, UrlList, UserStatus,
 };
@@ -8,7 +9,7 @@ pub use super::values::{
 /// A user pool.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct PoolRow {
-    pub id: String,
+    pub id: PoolId,
     pub region: String,
     pub created_at: i64,
 }
@@ -16,8 +17,8 @@ pub struct PoolRow {
 /// An app client of a pool. Public clients have no secret; `Debug` redacts the secret.
 #[derive(Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct ClientRow {
-    pub id: String,
-    pub pool_id: String,
+    pub id: ClientId,
+    pub pool_id: PoolId,
     pub name: String,
     /// Cognito's `ExplicitAuthFlows`.
     #[sqlx(try_from = "String")]
@@ -57,8 +58,8 @@ pub struct ClientRow {
 impl ClientRow {
     /// A public client with Cognito's default lifetimes and no rotation.
     pub fn new_public(
-        id: String,
-        pool_id: String,
+        id: ClientId,
+        pool_id: PoolId,
         name: String,
         auth_flows: AuthFlows,
         now: i64,
@@ -103,7 +104,7 @@ impl std::fmt::Debug for ClientRow {
 #[derive(Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct KeyRow {
     pub kid: String,
-    pub pool_id: String,
+    pub pool_id: PoolId,
     pub pkcs8: Vec<u8>,
     pub created_at: i64,
 }
@@ -122,8 +123,8 @@ impl std::fmt::Debug for KeyRow {
 /// A user of a pool. `password_hash` is an argon2id PHC string.
 #[derive(Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct UserRow {
-    pub pool_id: String,
-    pub sub: String,
+    pub pool_id: PoolId,
+    pub sub: Sub,
     pub username: String,
     pub email: Option<String>,
     pub password_hash: String,
@@ -158,9 +159,9 @@ impl std::fmt::Debug for UserRow {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefreshRow {
     pub token_hash: String,
-    pub pool_id: String,
-    pub client_id: String,
-    pub sub: String,
+    pub pool_id: PoolId,
+    pub client_id: ClientId,
+    pub sub: Sub,
     pub origin_jti: String,
     pub auth_time: i64,
     pub created_at: i64,
@@ -193,7 +194,7 @@ impl std::fmt::Debug for PasswordUpdate {
 /// A one-time code (sign-up confirmation, password reset), stored by hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CodeRow {
-    pub pool_id: String,
+    pub pool_id: PoolId,
     pub username: String,
     pub purpose: CodePurpose,
     pub code_hash: String,
@@ -265,9 +266,9 @@ pub enum RotateOutcome {
 pub struct RevocationRow {
     /// Strictly increasing.
     pub id: i64,
-    pub pool_id: String,
+    pub pool_id: PoolId,
     pub origin_jti: Option<String>,
-    pub sub: Option<String>,
+    pub sub: Option<Sub>,
     pub not_before: i64,
     pub created_at: i64,
 }

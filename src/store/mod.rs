@@ -10,6 +10,7 @@ mod code_limits;
 mod database_url;
 mod domain;
 pub mod files;
+mod ids;
 mod oauth;
 mod open;
 pub mod postgres;
@@ -25,6 +26,7 @@ pub use domain::{
     CodeRow, KeyRow, OAuthFlow, OAuthFlows, PasswordUpdate, PoolRow, RefreshRow, RevocationRow,
     RotateOutcome, Scopes, SessionOwner, UrlList, UserRow, UserStatus,
 };
+pub use ids::{BadId, ClientId, PoolId, Sub};
 pub use oauth::{
     AuthCodeRow, GrantRow, RedeemOutcome, ResourceScope, ResourceScopes, ResourceServerRow,
 };
@@ -133,13 +135,13 @@ pub trait Store: Send + Sync + 'static {
         client: ClientRow,
     ) -> Result<(PoolRow, ClientRow), StoreError>;
     /// Every app client of a pool.
-    async fn clients(&self, pool_id: &str) -> Result<Vec<ClientRow>, StoreError>;
+    async fn clients(&self, pool_id: &PoolId) -> Result<Vec<ClientRow>, StoreError>;
     /// Adds an app client.
     async fn create_client(&self, client: ClientRow) -> Result<(), StoreError>;
 
     // === signing keys ===
     /// The pool's keys that are not retired, oldest first.
-    async fn signing_keys(&self, pool_id: &str) -> Result<Vec<KeyRow>, StoreError>;
+    async fn signing_keys(&self, pool_id: &PoolId) -> Result<Vec<KeyRow>, StoreError>;
     /// Adds a key.
     async fn insert_signing_key(&self, key: KeyRow) -> Result<(), StoreError>;
 
@@ -150,16 +152,16 @@ pub trait Store: Send + Sync + 'static {
     /// `Conflict` if the username is taken.
     async fn create_user_with_code(&self, user: UserRow, code: CodeRow) -> Result<(), StoreError>;
     /// Looks a user up by username.
-    async fn find_user(&self, pool_id: &str, username: &str) -> Result<UserRow, StoreError>;
+    async fn find_user(&self, pool_id: &PoolId, username: &str) -> Result<UserRow, StoreError>;
     /// Looks a user up by `sub`.
-    async fn find_user_by_sub(&self, pool_id: &str, sub: &str) -> Result<UserRow, StoreError>;
+    async fn find_user_by_sub(&self, pool_id: &PoolId, sub: &Sub) -> Result<UserRow, StoreError>;
     /// Every user of a pool, by username.
-    async fn list_users(&self, pool_id: &str) -> Result<Vec<UserRow>, StoreError>;
+    async fn list_users(&self, pool_id: &PoolId) -> Result<Vec<UserRow>, StoreError>;
     /// Sets a user's password (hash, SRP salt and verifier, status). With `revoke`, in the same transaction:
     /// every refresh token of the user is revoked and a revocation row `sub, not_before = now` is written.
     async fn set_password(
         &self,
-        pool_id: &str,
+        pool_id: &PoolId,
         username: &str,
         update: PasswordUpdate,
         revoke: bool,
@@ -169,24 +171,34 @@ pub trait Store: Send + Sync + 'static {
     /// enabling writes `not_before = now`. One transaction.
     async fn set_user_enabled(
         &self,
-        pool_id: &str,
+        pool_id: &PoolId,
         username: &str,
         enabled: bool,
         now: i64,
     ) -> Result<(), StoreError>;
     /// Deletes a user, its codes and refresh tokens, and writes `not_before = i64::MAX`. One transaction.
-    async fn delete_user(&self, pool_id: &str, username: &str, now: i64) -> Result<(), StoreError>;
+    async fn delete_user(
+        &self,
+        pool_id: &PoolId,
+        username: &str,
+        now: i64,
+    ) -> Result<(), StoreError>;
     /// Replaces a user's e-mail, its verified flag and the other attributes (a JSON object).
     async fn update_user_profile(
         &self,
-        pool_id: &str,
+        pool_id: &PoolId,
         username: &str,
         email: Option<String>,
         email_verified: bool,
         attributes: String,
     ) -> Result<(), StoreError>;
     /// `GlobalSignOut`: revokes every refresh token of `sub` and writes `not_before = now`. One transaction.
-    async fn global_sign_out(&self, pool_id: &str, sub: &str, now: i64) -> Result<(), StoreError>;
+    async fn global_sign_out(
+        &self,
+        pool_id: &PoolId,
+        sub: &Sub,
+        now: i64,
+    ) -> Result<(), StoreError>;
 
     // === one-time codes ===
     /// Stores a code, replacing any earlier code of the same purpose for that user.
@@ -196,7 +208,7 @@ pub trait Store: Send + Sync + 'static {
     #[allow(clippy::too_many_arguments)]
     async fn use_code(
         &self,
-        pool_id: &str,
+        pool_id: &PoolId,
         username: &str,
         purpose: CodePurpose,
         code_hash: &str,
@@ -209,7 +221,7 @@ pub trait Store: Send + Sync + 'static {
     /// beyond `max_issued`, `Locked` during a lockout.
     async fn count_code_issue(
         &self,
-        pool_id: &str,
+        pool_id: &PoolId,
         username: &str,
         policy: CodePolicy,
         now: i64,
@@ -218,7 +230,7 @@ pub trait Store: Send + Sync + 'static {
     /// lock for `lockout_secs` and the user's codes are deleted. Returns `Locked` if they are now locked.
     async fn count_code_failure(
         &self,
-        pool_id: &str,
+        pool_id: &PoolId,
         username: &str,
         policy: CodePolicy,
         now: i64,
@@ -226,14 +238,14 @@ pub trait Store: Send + Sync + 'static {
     /// `Locked` while the user's code flows are locked, else `Open`. Counts nothing.
     async fn code_gate(
         &self,
-        pool_id: &str,
+        pool_id: &PoolId,
         username: &str,
         now: i64,
     ) -> Result<CodeGate, StoreError>;
     /// Sets (or clears) the user's pending e-mail address.
     async fn set_pending_email(
         &self,
-        pool_id: &str,
+        pool_id: &PoolId,
         username: &str,
         pending_email: Option<String>,
     ) -> Result<(), StoreError>;
@@ -259,7 +271,7 @@ pub trait Store: Send + Sync + 'static {
     async fn revoke_refresh_family(
         &self,
         token_hash: &str,
-        client_id: &str,
+        client_id: &ClientId,
         now: i64,
     ) -> Result<(), StoreError>;
 
@@ -273,11 +285,11 @@ pub trait Store: Send + Sync + 'static {
     /// `not_before` of the latest revocation row for `sub`, if any.
     async fn latest_sub_revocation(
         &self,
-        pool_id: &str,
-        sub: &str,
+        pool_id: &PoolId,
+        sub: &Sub,
     ) -> Result<Option<i64>, StoreError>;
     /// Whether a revocation row names `origin_jti`.
-    async fn origin_revoked(&self, pool_id: &str, origin_jti: &str) -> Result<bool, StoreError>;
+    async fn origin_revoked(&self, pool_id: &PoolId, origin_jti: &str) -> Result<bool, StoreError>;
 
     // === runtimes and sessions ===
     /// The ARN of runtime `name`, recording `candidate_arn` first if the runtime has none yet.
@@ -331,18 +343,21 @@ pub trait Store: Send + Sync + 'static {
     /// `origin_jti`s) and its authorization codes deleted, in one transaction. `NotFound` if there is none.
     async fn delete_client(
         &self,
-        pool_id: &str,
-        client_id: &str,
+        pool_id: &PoolId,
+        client_id: &ClientId,
         now: i64,
     ) -> Result<(), StoreError>;
     /// Adds a resource server; `Conflict` if its identifier is taken in that pool.
     async fn create_resource_server(&self, row: ResourceServerRow) -> Result<(), StoreError>;
     /// Every resource server of a pool, by identifier.
-    async fn resource_servers(&self, pool_id: &str) -> Result<Vec<ResourceServerRow>, StoreError>;
+    async fn resource_servers(
+        &self,
+        pool_id: &PoolId,
+    ) -> Result<Vec<ResourceServerRow>, StoreError>;
     /// Deletes a resource server; `NotFound` if there is none.
     async fn delete_resource_server(
         &self,
-        pool_id: &str,
+        pool_id: &PoolId,
         identifier: &str,
     ) -> Result<(), StoreError>;
     /// Stores a new authorization code (and drops codes a day past their expiry).

@@ -3,6 +3,8 @@
 //! family, and the outcome of redeeming a code. Plain data; must never know SQL or a backend.
 use serde::{Deserialize, Serialize};
 
+use super::ids::{ClientId, PoolId, Sub};
+
 /// One scope a resource server defines (Cognito's `ResourceServerScopeType`); granted as `identifier/name`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResourceScope {
@@ -32,7 +34,7 @@ impl ResourceScopes {
 /// A resource server of a pool (Cognito's `ResourceServerType`).
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct ResourceServerRow {
-    pub pool_id: String,
+    pub pool_id: PoolId,
     /// Its identifier: the prefix of its scopes and, as an RFC 8707 `resource`, the access token's `aud`.
     pub identifier: String,
     pub name: String,
@@ -55,9 +57,9 @@ impl ResourceServerRow {
 #[derive(Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct AuthCodeRow {
     pub code_hash: String,
-    pub pool_id: String,
-    pub client_id: String,
-    pub sub: String,
+    pub pool_id: PoolId,
+    pub client_id: ClientId,
+    pub sub: Sub,
     /// The `redirect_uri` of the authorization request; the token request must repeat it exactly.
     pub redirect_uri: String,
     /// The PKCE S256 challenge (`None`: the request had none, which only a confidential client may do).
@@ -95,8 +97,8 @@ impl std::fmt::Debug for AuthCodeRow {
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct GrantRow {
     pub family_id: String,
-    pub pool_id: String,
-    pub client_id: String,
+    pub pool_id: PoolId,
+    pub client_id: ClientId,
     pub scope: String,
     pub resource: Option<String>,
     pub created_at: i64,

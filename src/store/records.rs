@@ -4,6 +4,7 @@
 use sqlx::FromRow;
 
 use super::domain::RefreshRow;
+use super::ids::{ClientId, PoolId, Sub};
 
 pub(crate) const POOL_COLS: &str = "id, region, created_at";
 pub(crate) const CLIENT_COLS: &str =
@@ -22,9 +23,9 @@ pub(crate) const REVOCATION_COLS: &str = "id, pool_id, origin_jti, sub, not_befo
 #[derive(FromRow)]
 pub(crate) struct RefreshRecord {
     token_hash: String,
-    pool_id: String,
-    client_id: String,
-    sub: String,
+    pool_id: PoolId,
+    client_id: ClientId,
+    sub: Sub,
     origin_jti: String,
     auth_time: i64,
     created_at: i64,

@@ -11,6 +11,7 @@ use super::{
     GrantRow, KeyRow, PasswordUpdate, PoolRow, RedeemOutcome, RefreshRow, ResourceServerRow,
     RevocationRow, RotateOutcome, SessionOwner, Store, StoreError, UserRow,
 };
+use crate::store::ids::{ClientId, PoolId, Sub};
 
 #[async_trait]
 impl<B: Backend> Store for B {
@@ -56,7 +57,7 @@ impl<B: Backend> Store for B {
         Ok(rows)
     }
 
-    async fn clients(&self, pool_id: &str) -> Result<Vec<ClientRow>, StoreError> {
+    async fn clients(&self, pool_id: &PoolId) -> Result<Vec<ClientRow>, StoreError> {
         let mut c = self.pool().acquire().await?;
         pools::clients(&mut *c, pool_id).await
     }
@@ -67,7 +68,7 @@ impl<B: Backend> Store for B {
         pools::create_client(&mut *c, &client).await
     }
 
-    async fn signing_keys(&self, pool_id: &str) -> Result<Vec<KeyRow>, StoreError> {
+    async fn signing_keys(&self, pool_id: &PoolId) -> Result<Vec<KeyRow>, StoreError> {
         let mut c = self.pool().acquire().await?;
         keys::live(&mut *c, pool_id).await
     }
@@ -96,17 +97,17 @@ impl<B: Backend> Store for B {
         Ok(())
     }
 
-    async fn find_user(&self, pool_id: &str, username: &str) -> Result<UserRow, StoreError> {
+    async fn find_user(&self, pool_id: &PoolId, username: &str) -> Result<UserRow, StoreError> {
         let mut c = self.pool().acquire().await?;
         users::find_by(&mut *c, users::ByColumn::Username, pool_id, username).await
     }
 
-    async fn find_user_by_sub(&self, pool_id: &str, sub: &str) -> Result<UserRow, StoreError> {
+    async fn find_user_by_sub(&self, pool_id: &PoolId, sub: &Sub) -> Result<UserRow, StoreError> {
         let mut c = self.pool().acquire().await?;
-        users::find_by(&mut *c, users::ByColumn::Sub, pool_id, sub).await
+        users::find_by(&mut *c, users::ByColumn::Sub, pool_id, sub.as_str()).await
     }
 
-    async fn list_users(&self, pool_id: &str) -> Result<Vec<UserRow>, StoreError> {
+    async fn list_users(&self, pool_id: &PoolId) -> Result<Vec<UserRow>, StoreError> {
         let mut c = self.pool().acquire().await?;
         users::list(&mut *c, pool_id).await
     }
@@ -114,7 +115,7 @@ impl<B: Backend> Store for B {
     #[tracing::instrument(skip_all, fields(%username))]
     async fn set_password(
         &self,
-        pool_id: &str,
+        pool_id: &PoolId,
         username: &str,
         update: PasswordUpdate,
         revoke: bool,
@@ -126,7 +127,7 @@ impl<B: Backend> Store for B {
     #[tracing::instrument(skip_all, fields(%username, enabled))]
     async fn set_user_enabled(
         &self,
-        pool_id: &str,
+        pool_id: &PoolId,
         username: &str,
         enabled: bool,
         now: i64,
@@ -135,13 +136,18 @@ impl<B: Backend> Store for B {
     }
 
     #[tracing::instrument(skip_all, fields(%username))]
-    async fn delete_user(&self, pool_id: &str, username: &str, now: i64) -> Result<(), StoreError> {
+    async fn delete_user(
+        &self,
+        pool_id: &PoolId,
+        username: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
         users::delete_user(self, (pool_id, username), now).await
     }
 
     async fn update_user_profile(
         &self,
-        pool_id: &str,
+        pool_id: &PoolId,
         username: &str,
         email: Option<String>,
         email_verified: bool,
@@ -153,7 +159,12 @@ impl<B: Backend> Store for B {
     }
 
     #[tracing::instrument(skip_all)]
-    async fn global_sign_out(&self, pool_id: &str, sub: &str, now: i64) -> Result<(), StoreError> {
+    async fn global_sign_out(
+        &self,
+        pool_id: &PoolId,
+        sub: &Sub,
+        now: i64,
+    ) -> Result<(), StoreError> {
         let mut tx = self.pool().begin().await?;
         B::lock_sub(&mut tx, sub).await?;
         revocations::revoke_user::<B>(&mut tx, pool_id, sub, now, now).await?;
@@ -169,7 +180,7 @@ impl<B: Backend> Store for B {
     #[tracing::instrument(skip_all, fields(%username, %purpose))]
     async fn use_code(
         &self,
-        pool_id: &str,
+        pool_id: &PoolId,
         username: &str,
         purpose: CodePurpose,
         code_hash: &str,
@@ -183,7 +194,7 @@ impl<B: Backend> Store for B {
 
     async fn count_code_issue(
         &self,
-        pool_id: &str,
+        pool_id: &PoolId,
         username: &str,
         policy: CodePolicy,
         now: i64,
@@ -194,7 +205,7 @@ impl<B: Backend> Store for B {
 
     async fn count_code_failure(
         &self,
-        pool_id: &str,
+        pool_id: &PoolId,
         username: &str,
         policy: CodePolicy,
         now: i64,
@@ -205,7 +216,7 @@ impl<B: Backend> Store for B {
 
     async fn code_gate(
         &self,
-        pool_id: &str,
+        pool_id: &PoolId,
         username: &str,
         now: i64,
     ) -> Result<CodeGate, StoreError> {
@@ -215,7 +226,7 @@ impl<B: Backend> Store for B {
 
     async fn set_pending_email(
         &self,
-        pool_id: &str,
+        pool_id: &PoolId,
         username: &str,
         pending_email: Option<String>,
     ) -> Result<(), StoreError> {
@@ -252,7 +263,7 @@ impl<B: Backend> Store for B {
     async fn revoke_refresh_family(
         &self,
         token_hash: &str,
-        client_id: &str,
+        client_id: &ClientId,
         now: i64,
     ) -> Result<(), StoreError> {
         tokens::revoke_family_of(self, token_hash, client_id, now).await
@@ -269,14 +280,14 @@ impl<B: Backend> Store for B {
 
     async fn latest_sub_revocation(
         &self,
-        pool_id: &str,
-        sub: &str,
+        pool_id: &PoolId,
+        sub: &Sub,
     ) -> Result<Option<i64>, StoreError> {
         let mut c = self.pool().acquire().await?;
         revocations::latest_for_sub(&mut *c, pool_id, sub).await
     }
 
-    async fn origin_revoked(&self, pool_id: &str, origin_jti: &str) -> Result<bool, StoreError> {
+    async fn origin_revoked(&self, pool_id: &PoolId, origin_jti: &str) -> Result<bool, StoreError> {
         let mut c = self.pool().acquire().await?;
         revocations::origin_revoked(&mut *c, pool_id, origin_jti).await
     }
@@ -350,8 +361,8 @@ impl<B: Backend> Store for B {
     #[tracing::instrument(skip_all, fields(%client_id))]
     async fn delete_client(
         &self,
-        pool_id: &str,
-        client_id: &str,
+        pool_id: &PoolId,
+        client_id: &ClientId,
         now: i64,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool().begin().await?;
@@ -365,14 +376,17 @@ impl<B: Backend> Store for B {
         oauth::insert_server(&mut *c, &row).await
     }
 
-    async fn resource_servers(&self, pool_id: &str) -> Result<Vec<ResourceServerRow>, StoreError> {
+    async fn resource_servers(
+        &self,
+        pool_id: &PoolId,
+    ) -> Result<Vec<ResourceServerRow>, StoreError> {
         let mut c = self.pool().acquire().await?;
         oauth::servers(&mut *c, pool_id).await
     }
 
     async fn delete_resource_server(
         &self,
-        pool_id: &str,
+        pool_id: &PoolId,
         identifier: &str,
     ) -> Result<(), StoreError> {
         let mut c = self.pool().acquire().await?;

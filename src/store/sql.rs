@@ -8,7 +8,9 @@ use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{PgConnection, SqliteConnection};
 
-use super::{AuthFlows, CodePurpose, OAuthFlows, Scopes, UrlList, UserStatus};
+use super::{
+    AuthFlows, ClientId, CodePurpose, OAuthFlows, PoolId, Scopes, Sub, UrlList, UserStatus,
+};
 
 /// One bound argument.
 #[derive(Debug, Clone, Copy)]
@@ -87,6 +89,33 @@ impl<'a> From<&'a UrlList> for Arg<'a> {
         Arg::Text(u.as_str())
     }
 }
+
+/// An id binds as its text.
+macro_rules! id_arg {
+    ($($id:ty),*) => {
+        $(
+            impl<'a> From<&'a $id> for Arg<'a> {
+                fn from(id: &'a $id) -> Self {
+                    Arg::Text(id.as_str())
+                }
+            }
+
+            impl<'a> From<Option<&'a $id>> for Arg<'a> {
+                fn from(id: Option<&'a $id>) -> Self {
+                    Arg::OptText(id.map(|i| i.as_str()))
+                }
+            }
+
+            impl<'a> From<&'a Option<$id>> for Arg<'a> {
+                fn from(id: &'a Option<$id>) -> Self {
+                    Arg::OptText(id.as_ref().map(|i| i.as_str()))
+                }
+            }
+        )*
+    };
+}
+
+id_arg!(PoolId, Sub, ClientId);
 
 impl From<i64> for Arg<'_> {
     fn from(n: i64) -> Self {

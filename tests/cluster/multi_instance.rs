@@ -553,7 +553,7 @@ async fn a_database_restart_mid_load_loses_nothing_and_service_resumes_unaided()
         .await
         .unwrap();
     use gatehouse::store::Store as _;
-    let pool = &g.endpoints.user_pool_id;
+    let pool = &g.endpoints.user_pool_id.as_str().into();
     for u in &a.users {
         store
             .find_user(pool, u)

@@ -244,7 +244,7 @@ impl Gatehouse {
             .await
             .unwrap();
         let mut keys = store
-            .signing_keys(&self.endpoints.user_pool_id)
+            .signing_keys(&self.endpoints.user_pool_id.as_str().into())
             .await
             .unwrap();
         let k = keys.pop().unwrap();
@@ -257,7 +257,7 @@ impl Gatehouse {
             .await
             .unwrap();
         store
-            .signing_keys(&self.endpoints.user_pool_id)
+            .signing_keys(&self.endpoints.user_pool_id.as_str().into())
             .await
             .unwrap()
             .pop()

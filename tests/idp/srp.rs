@@ -369,8 +369,8 @@ async fn a_user_without_a_verifier_gets_one_at_the_first_password_sign_in() {
         .unwrap();
     store
         .create_user(gatehouse::store::UserRow {
-            pool_id: g.endpoints.user_pool_id.clone(),
-            sub: gatehouse::util::uuid_v4(),
+            pool_id: g.endpoints.user_pool_id.clone().into(),
+            sub: gatehouse::util::uuid_v4().into(),
             username: user.clone(),
             email: None,
             password_hash: gatehouse::idp::password::hash_blocking(password()).unwrap(),

@@ -3,12 +3,12 @@
 //! gets two handles on the same database — two "instances" — and the races use both: concurrent refresh-token
 //! rotation, session binding, code use, default-pool creation and revocation polling.
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use gatehouse::store::{
-    ClientRow, CodeCheck, CodeEffect, CodePurpose, CodeRow, KeyRow, PasswordUpdate, PoolRow,
-    PostgresStore, RefreshRow, RotateOutcome, SessionOwner, SqliteStore, Store, StoreError,
-    UserRow, UserStatus,
+    ClientRow, CodeCheck, CodeEffect, CodePurpose, CodeRow, KeyRow, PasswordUpdate, PoolId,
+    PoolRow, PostgresStore, RefreshRow, RotateOutcome, SessionOwner, SqliteStore, Store,
+    StoreError, UserRow, UserStatus,
 };
 
 use crate::common::pg::TestDb;
@@ -81,7 +81,7 @@ conformance!(
     a_pending_sign_in_is_taken_once_by_any_instance,
 );
 
-pub(crate) const POOL: &str = "us-east-1_AAAAAAAAA";
+pub(crate) static POOL: LazyLock<PoolId> = LazyLock::new(|| PoolId::from("us-east-1_AAAAAAAAA"));
 
 fn pool(id: &str) -> PoolRow {
     PoolRow {
@@ -94,7 +94,7 @@ fn pool(id: &str) -> PoolRow {
 fn client(id: &str) -> ClientRow {
     ClientRow::new_public(
         id.into(),
-        String::new(),
+        String::new().into(),
         "web".into(),
         "ALLOW_USER_PASSWORD_AUTH".into(),
         1,
@@ -103,7 +103,7 @@ fn client(id: &str) -> ClientRow {
 
 pub(crate) fn user(username: &str, sub: &str) -> UserRow {
     UserRow {
-        pool_id: POOL.into(),
+        pool_id: POOL.clone(),
         sub: sub.into(),
         username: username.into(),
         email: Some(format!("{username}@example.com")),
@@ -120,7 +120,7 @@ pub(crate) fn user(username: &str, sub: &str) -> UserRow {
 }
 
 pub(crate) async fn with_user(s: &S) -> UserRow {
-    s.ensure_default_pool(pool(POOL), client("c1"))
+    s.ensure_default_pool(pool(POOL.as_str()), client("c1"))
         .await
         .unwrap();
     let u = user("alice", "sub-1");
@@ -131,7 +131,7 @@ pub(crate) async fn with_user(s: &S) -> UserRow {
 fn refresh(hash: &str, family: &str, origin: &str) -> RefreshRow {
     RefreshRow {
         token_hash: hash.into(),
-        pool_id: POOL.into(),
+        pool_id: POOL.clone(),
         client_id: "c1".into(),
         sub: "sub-1".into(),
         origin_jti: origin.into(),
@@ -146,7 +146,7 @@ fn refresh(hash: &str, family: &str, origin: &str) -> RefreshRow {
 
 pub(crate) fn code(hash: &str, purpose: CodePurpose, expires_at: i64) -> CodeRow {
     CodeRow {
-        pool_id: POOL.into(),
+        pool_id: POOL.clone(),
         username: "alice".into(),
         purpose,
         code_hash: hash.into(),
@@ -198,7 +198,7 @@ async fn default_pool_is_created_once_by_concurrent_instances(a: S, b: S) {
 async fn clients_keys_and_users_round_trip(a: S, b: S) {
     let u = with_user(&a).await;
     let mut c = client("confidential");
-    c.pool_id = POOL.into();
+    c.pool_id = POOL.clone();
     c.secret = Some("s3cret".into());
     c.scopes = "openid email".into();
     c.access_validity = 600;
@@ -209,7 +209,7 @@ async fn clients_keys_and_users_round_trip(a: S, b: S) {
     c.allowed_origins = "https://app.example.com".into();
     c.created_at = 5;
     a.create_client(c.clone()).await.unwrap();
-    let clients = b.clients(POOL).await.unwrap();
+    let clients = b.clients(&POOL).await.unwrap();
     assert_eq!(clients.len(), 2);
     assert_eq!(clients[1], c, "every field survives the round trip");
     assert!(matches!(
@@ -220,23 +220,23 @@ async fn clients_keys_and_users_round_trip(a: S, b: S) {
     for (kid, at) in [("k2", 20), ("k1", 10)] {
         a.insert_signing_key(KeyRow {
             kid: kid.into(),
-            pool_id: POOL.into(),
+            pool_id: POOL.clone(),
             pkcs8: vec![0, 1, 2, 255],
             created_at: at,
         })
         .await
         .unwrap();
     }
-    let keys = b.signing_keys(POOL).await.unwrap();
+    let keys = b.signing_keys(&POOL).await.unwrap();
     let kids: Vec<_> = keys.iter().map(|k| k.kid.as_str()).collect();
     assert_eq!(kids, ["k1", "k2"], "oldest first");
     assert_eq!(keys[0].pkcs8, vec![0, 1, 2, 255]);
 
-    assert_eq!(b.find_user(POOL, "alice").await.unwrap(), u);
-    assert_eq!(b.find_user_by_sub(POOL, "sub-1").await.unwrap(), u);
+    assert_eq!(b.find_user(&POOL, "alice").await.unwrap(), u);
+    assert_eq!(b.find_user_by_sub(&POOL, &"sub-1".into()).await.unwrap(), u);
     a.create_user(user("bob", "sub-2")).await.unwrap();
     let names: Vec<_> = b
-        .list_users(POOL)
+        .list_users(&POOL)
         .await
         .unwrap()
         .into_iter()
@@ -244,7 +244,7 @@ async fn clients_keys_and_users_round_trip(a: S, b: S) {
         .collect();
     assert_eq!(names, ["alice", "bob"]);
     a.update_user_profile(
-        POOL,
+        &POOL,
         "alice",
         Some("new@example.com".into()),
         true,
@@ -252,28 +252,34 @@ async fn clients_keys_and_users_round_trip(a: S, b: S) {
     )
     .await
     .unwrap();
-    a.set_password(POOL, "alice", password("h2"), false, 50)
+    a.set_password(&POOL, "alice", password("h2"), false, 50)
         .await
         .unwrap();
-    let got = b.find_user(POOL, "alice").await.unwrap();
+    let got = b.find_user(&POOL, "alice").await.unwrap();
     assert_eq!(got.email.as_deref(), Some("new@example.com"));
     assert!(got.email_verified);
     assert_eq!(got.attributes, r#"{"name":"Alice"}"#);
     assert_eq!(got.password_hash, "h2");
     assert_eq!(got.srp_verifier.as_deref(), Some("02"));
     assert_eq!(got.status, UserStatus::Confirmed);
-    assert_eq!(b.latest_sub_revocation(POOL, "sub-1").await.unwrap(), None);
+    assert_eq!(
+        b.latest_sub_revocation(&POOL, &"sub-1".into())
+            .await
+            .unwrap(),
+        None
+    );
     assert!(matches!(
-        a.update_user_profile(POOL, "nobody", None, false, "{}".into())
+        a.update_user_profile(&POOL, "nobody", None, false, "{}".into())
             .await,
         Err(StoreError::NotFound)
     ));
     assert!(matches!(
-        a.set_password(POOL, "nobody", password("x"), true, 1).await,
+        a.set_password(&POOL, "nobody", password("x"), true, 1)
+            .await,
         Err(StoreError::NotFound)
     ));
     assert!(matches!(
-        a.delete_user(POOL, "nobody", 1).await,
+        a.delete_user(&POOL, "nobody", 1).await,
         Err(StoreError::NotFound)
     ));
     assert!(matches!(
@@ -293,13 +299,13 @@ async fn duplicate_username_is_a_conflict(a: S, b: S) {
         .await;
     assert!(matches!(again, Err(StoreError::Conflict)));
     assert!(matches!(
-        a.find_user(POOL, "bob").await,
+        a.find_user(&POOL, "bob").await,
         Err(StoreError::NotFound)
     ));
 }
 
 async fn sign_up_writes_user_and_code_together_or_neither(a: S, b: S) {
-    a.ensure_default_pool(pool(POOL), client("c1"))
+    a.ensure_default_pool(pool(POOL.as_str()), client("c1"))
         .await
         .unwrap();
     a.create_user_with_code(
@@ -310,7 +316,7 @@ async fn sign_up_writes_user_and_code_together_or_neither(a: S, b: S) {
     .unwrap();
     assert_eq!(
         b.use_code(
-            POOL,
+            &POOL,
             "alice",
             CodePurpose::ConfirmSignUp,
             "c",
@@ -335,7 +341,7 @@ async fn sign_up_writes_user_and_code_together_or_neither(a: S, b: S) {
     assert!(matches!(err, Err(StoreError::Conflict)));
     assert_eq!(
         a.use_code(
-            POOL,
+            &POOL,
             "alice",
             CodePurpose::ConfirmSignUp,
             "c2",
@@ -366,7 +372,7 @@ async fn sign_up_writes_user_and_code_together_or_neither(a: S, b: S) {
         .await;
     assert!(matches!(err, Err(StoreError::Conflict)));
     assert!(
-        matches!(b.find_user(POOL, "carol").await, Err(StoreError::NotFound)),
+        matches!(b.find_user(&POOL, "carol").await, Err(StoreError::NotFound)),
         "the user row was rolled back with the failed code insert"
     );
 }
@@ -475,7 +481,7 @@ async fn rotation_grace_and_reuse(s: S, b: S) {
     let rows = b.revocations_after(0, 100).await.unwrap();
     let jtis: Vec<_> = rows.iter().filter_map(|r| r.origin_jti.clone()).collect();
     assert_eq!(jtis, vec!["o0", "o1", "o2"]);
-    assert!(b.origin_revoked(POOL, "o1").await.unwrap());
+    assert!(b.origin_revoked(&POOL, "o1").await.unwrap());
     assert_eq!(
         s.rotate_refresh_token("t1", refresh("t4", "x", "o4"), 5, 107)
             .await
@@ -592,7 +598,7 @@ async fn concurrent_rotations_without_grace_one_wins_the_rest_is_reuse(a: S, b: 
             .unwrap()
             .revoked_at
             .is_some());
-        assert!(b.origin_revoked(POOL, &format!("o{round}")).await.unwrap());
+        assert!(b.origin_revoked(&POOL, &format!("o{round}")).await.unwrap());
     }
 }
 
@@ -631,13 +637,16 @@ async fn revocation_rows_follow_the_contract(s: S, b: S) {
         .await
         .unwrap();
     assert!(matches!(
-        s.revoke_refresh_family("t0", "other-client", 200).await,
+        s.revoke_refresh_family("t0", &"other-client".into(), 200)
+            .await,
         Err(StoreError::NotFound)
     ));
-    b.revoke_refresh_family("t0", "c1", 200).await.unwrap();
-    assert!(s.origin_revoked(POOL, "o0").await.unwrap());
-    assert!(!s.origin_revoked(POOL, "o9").await.unwrap());
-    s.global_sign_out(POOL, &u.sub, 300).await.unwrap();
+    b.revoke_refresh_family("t0", &"c1".into(), 200)
+        .await
+        .unwrap();
+    assert!(s.origin_revoked(&POOL, "o0").await.unwrap());
+    assert!(!s.origin_revoked(&POOL, "o9").await.unwrap());
+    s.global_sign_out(&POOL, &u.sub, 300).await.unwrap();
     assert!(
         b.find_refresh_token("t9")
             .await
@@ -647,29 +656,31 @@ async fn revocation_rows_follow_the_contract(s: S, b: S) {
         "sign-out revokes every refresh token"
     );
     assert_eq!(
-        b.latest_sub_revocation(POOL, &u.sub).await.unwrap(),
+        b.latest_sub_revocation(&POOL, &u.sub).await.unwrap(),
         Some(300)
     );
-    s.set_user_enabled(POOL, "alice", false, 400).await.unwrap();
-    assert!(!b.find_user(POOL, "alice").await.unwrap().enabled);
+    s.set_user_enabled(&POOL, "alice", false, 400)
+        .await
+        .unwrap();
+    assert!(!b.find_user(&POOL, "alice").await.unwrap().enabled);
     assert_eq!(
-        b.latest_sub_revocation(POOL, &u.sub).await.unwrap(),
+        b.latest_sub_revocation(&POOL, &u.sub).await.unwrap(),
         Some(i64::MAX)
     );
-    b.set_user_enabled(POOL, "alice", true, 500).await.unwrap();
+    b.set_user_enabled(&POOL, "alice", true, 500).await.unwrap();
     assert_eq!(
-        s.latest_sub_revocation(POOL, &u.sub).await.unwrap(),
+        s.latest_sub_revocation(&POOL, &u.sub).await.unwrap(),
         Some(500)
     );
-    s.set_password(POOL, "alice", password("h2"), true, 600)
+    s.set_password(&POOL, "alice", password("h2"), true, 600)
         .await
         .unwrap();
     s.put_code(code("c", CodePurpose::ForgotPassword, 10_000))
         .await
         .unwrap();
-    b.delete_user(POOL, "alice", 700).await.unwrap();
+    b.delete_user(&POOL, "alice", 700).await.unwrap();
     assert!(matches!(
-        s.find_user(POOL, "alice").await,
+        s.find_user(&POOL, "alice").await,
         Err(StoreError::NotFound)
     ));
     let rows = b.revocations_after(0, 100).await.unwrap();
@@ -684,14 +695,14 @@ async fn revocation_rows_follow_the_contract(s: S, b: S) {
     assert_eq!(after.len(), 2);
     assert_eq!(after[0].id, rows[3].id);
     assert!(matches!(
-        s.set_user_enabled(POOL, "alice", true, 800).await,
+        s.set_user_enabled(&POOL, "alice", true, 800).await,
         Err(StoreError::NotFound)
     ));
     // The deleted user's code went with it: a new alice starts clean.
     s.create_user(user("alice", "sub-new")).await.unwrap();
     assert_eq!(
         s.use_code(
-            POOL,
+            &POOL,
             "alice",
             CodePurpose::ForgotPassword,
             "c",
@@ -706,7 +717,7 @@ async fn revocation_rows_follow_the_contract(s: S, b: S) {
 }
 
 async fn concurrent_revocations_are_seen_by_a_poller_without_gaps(a: S, b: S) {
-    a.ensure_default_pool(pool(POOL), client("c1"))
+    a.ensure_default_pool(pool(POOL.as_str()), client("c1"))
         .await
         .unwrap();
     let writers: Vec<_> = (0..8)
@@ -714,7 +725,7 @@ async fn concurrent_revocations_are_seen_by_a_poller_without_gaps(a: S, b: S) {
             let s = if w % 2 == 0 { a.clone() } else { b.clone() };
             tokio::spawn(async move {
                 for i in 0..25 {
-                    s.global_sign_out(POOL, &format!("w{w}-u{i}"), 1000 + i)
+                    s.global_sign_out(&POOL, &format!("w{w}-u{i}").into(), 1000 + i)
                         .await
                         .unwrap();
                 }
@@ -765,7 +776,7 @@ async fn codes_are_single_use_expire_and_count_attempts(s: S, b: S) {
         let st = st.clone();
         async move {
             st.use_code(
-                POOL,
+                &POOL,
                 "alice",
                 CodePurpose::ConfirmSignUp,
                 h,
@@ -783,7 +794,7 @@ async fn codes_are_single_use_expire_and_count_attempts(s: S, b: S) {
     assert_eq!(check(&s, "bad", 50).await, CodeCheck::Mismatch);
     assert_eq!(check(&b, "good", 100).await, CodeCheck::Expired);
     assert_eq!(check(&b, "good", 50).await, CodeCheck::Ok);
-    let u = s.find_user(POOL, "alice").await.unwrap();
+    let u = s.find_user(&POOL, "alice").await.unwrap();
     assert_eq!(u.status, UserStatus::Confirmed);
     assert!(u.email_verified);
     assert_eq!(
@@ -800,7 +811,7 @@ async fn codes_are_single_use_expire_and_count_attempts(s: S, b: S) {
     assert_eq!(check(&b, "good", 50).await, CodeCheck::Expired);
     assert_eq!(
         s.use_code(
-            POOL,
+            &POOL,
             "nobody",
             CodePurpose::ConfirmSignUp,
             "good",
@@ -825,7 +836,7 @@ async fn a_code_raced_by_two_instances_is_used_once(a: S, b: S) {
             let s = if i % 2 == 0 { a.clone() } else { b.clone() };
             tasks.push(tokio::spawn(async move {
                 s.use_code(
-                    POOL,
+                    &POOL,
                     "alice",
                     CodePurpose::ConfirmSignUp,
                     "good",
@@ -860,7 +871,7 @@ async fn reset_code_changes_password_and_revokes_in_one_step(a: S, b: S) {
     let effect = CodeEffect::ResetPassword(password("reset-hash"));
     assert_eq!(
         b.use_code(
-            POOL,
+            &POOL,
             "alice",
             CodePurpose::ForgotPassword,
             "rc",
@@ -872,7 +883,7 @@ async fn reset_code_changes_password_and_revokes_in_one_step(a: S, b: S) {
         .unwrap(),
         CodeCheck::Ok
     );
-    let got = a.find_user(POOL, "alice").await.unwrap();
+    let got = a.find_user(&POOL, "alice").await.unwrap();
     assert_eq!(got.password_hash, "reset-hash");
     assert!(got.email_verified);
     assert!(a
@@ -882,12 +893,12 @@ async fn reset_code_changes_password_and_revokes_in_one_step(a: S, b: S) {
         .revoked_at
         .is_some());
     assert_eq!(
-        a.latest_sub_revocation(POOL, &u.sub).await.unwrap(),
+        a.latest_sub_revocation(&POOL, &u.sub).await.unwrap(),
         Some(60)
     );
     assert_eq!(
         b.use_code(
-            POOL,
+            &POOL,
             "alice",
             CodePurpose::ForgotPassword,
             "rc",
@@ -977,7 +988,9 @@ async fn revocations_and_keys_are_pushed_to_other_instances(a: S, b: S) {
         .unwrap();
     changes.borrow_and_update();
     let t = std::time::Instant::now();
-    a.global_sign_out(POOL, "sub-1", 100).await.unwrap();
+    a.global_sign_out(&POOL, &"sub-1".into(), 100)
+        .await
+        .unwrap();
     tokio::time::timeout(std::time::Duration::from_secs(5), changes.changed())
         .await
         .expect("a revocation committed on A is announced to B")
@@ -985,7 +998,7 @@ async fn revocations_and_keys_are_pushed_to_other_instances(a: S, b: S) {
     changes.borrow_and_update();
     a.insert_signing_key(KeyRow {
         kid: "pushed".into(),
-        pool_id: POOL.into(),
+        pool_id: POOL.clone(),
         pkcs8: vec![1],
         created_at: 1,
     })
@@ -999,7 +1012,7 @@ async fn revocations_and_keys_are_pushed_to_other_instances(a: S, b: S) {
     // A rolled-back revocation announces nothing.
     changes.borrow_and_update();
     assert!(matches!(
-        a.set_user_enabled(POOL, "nobody", false, 1).await,
+        a.set_user_enabled(&POOL, "nobody", false, 1).await,
         Err(StoreError::NotFound)
     ));
     assert!(

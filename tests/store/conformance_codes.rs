@@ -47,30 +47,32 @@ async fn code_issuance_is_counted_per_user_within_the_window(a: S, b: S) {
     with_user(&a).await;
     for (i, st) in [&a, &b, &a].into_iter().enumerate() {
         assert_eq!(
-            st.count_code_issue(POOL, "alice", POLICY, 10 + i as i64)
+            st.count_code_issue(&POOL, "alice", POLICY, 10 + i as i64)
                 .await
                 .unwrap(),
             CodeGate::Open
         );
     }
     assert_eq!(
-        b.count_code_issue(POOL, "alice", POLICY, 20).await.unwrap(),
+        b.count_code_issue(&POOL, "alice", POLICY, 20)
+            .await
+            .unwrap(),
         CodeGate::Limited
     );
     assert_eq!(
-        a.count_code_issue(POOL, "bob", POLICY, 20).await.unwrap(),
+        a.count_code_issue(&POOL, "bob", POLICY, 20).await.unwrap(),
         CodeGate::Open,
         "per user"
     );
     // A new window starts afresh.
     assert_eq!(
-        a.count_code_issue(POOL, "alice", POLICY, 111)
+        a.count_code_issue(&POOL, "alice", POLICY, 111)
             .await
             .unwrap(),
         CodeGate::Open
     );
     assert_eq!(
-        a.code_gate(POOL, "alice", 111).await.unwrap(),
+        a.code_gate(&POOL, "alice", 111).await.unwrap(),
         CodeGate::Open
     );
 }
@@ -81,7 +83,7 @@ async fn concurrent_issuance_is_counted_exactly(a: S, b: S) {
     for i in 0..10 {
         let st = if i % 2 == 0 { a.clone() } else { b.clone() };
         tasks.push(tokio::spawn(async move {
-            st.count_code_issue(POOL, "alice", POLICY, 10)
+            st.count_code_issue(&POOL, "alice", POLICY, 10)
                 .await
                 .unwrap()
         }));
@@ -100,7 +102,7 @@ async fn wrong_codes_count_across_reissues_then_lock_until_the_lockout_ends(a: S
     let fail = |st: &S, now: i64| {
         let st = st.clone();
         async move {
-            st.count_code_failure(POOL, "alice", POLICY, now)
+            st.count_code_failure(&POOL, "alice", POLICY, now)
                 .await
                 .unwrap()
         }
@@ -117,17 +119,19 @@ async fn wrong_codes_count_across_reissues_then_lock_until_the_lockout_ends(a: S
     assert_eq!(fail(&a, 12).await, CodeGate::Open);
     assert_eq!(fail(&b, 13).await, CodeGate::Locked, "4th failure locks");
     assert_eq!(
-        a.code_gate(POOL, "alice", 14).await.unwrap(),
+        a.code_gate(&POOL, "alice", 14).await.unwrap(),
         CodeGate::Locked
     );
     assert_eq!(
-        a.count_code_issue(POOL, "alice", POLICY, 14).await.unwrap(),
+        a.count_code_issue(&POOL, "alice", POLICY, 14)
+            .await
+            .unwrap(),
         CodeGate::Locked
     );
     // The user's codes are gone with the lock.
     let r = a
         .use_code(
-            POOL,
+            &POOL,
             "alice",
             CodePurpose::ForgotPassword,
             "c2",
@@ -140,22 +144,22 @@ async fn wrong_codes_count_across_reissues_then_lock_until_the_lockout_ends(a: S
     assert_eq!(r, CodeCheck::Expired);
     // The lockout ends; the count starts again.
     assert_eq!(
-        b.code_gate(POOL, "alice", 63).await.unwrap(),
+        b.code_gate(&POOL, "alice", 63).await.unwrap(),
         CodeGate::Open
     );
     assert_eq!(fail(&a, 64).await, CodeGate::Open);
     assert_eq!(
-        a.code_gate(POOL, "other", 64).await.unwrap(),
+        a.code_gate(&POOL, "other", 64).await.unwrap(),
         CodeGate::Open
     );
 }
 
 async fn a_pending_email_becomes_active_only_through_its_code(a: S, b: S) {
     with_user(&a).await;
-    a.set_pending_email(POOL, "alice", Some("new@example.com".into()))
+    a.set_pending_email(&POOL, "alice", Some("new@example.com".into()))
         .await
         .unwrap();
-    let u = b.find_user(POOL, "alice").await.unwrap();
+    let u = b.find_user(&POOL, "alice").await.unwrap();
     assert_eq!(u.email.as_deref(), Some("alice@example.com"));
     assert_eq!(u.pending_email.as_deref(), Some("new@example.com"));
     a.put_code(code("v", CodePurpose::VerifyEmail, 100))
@@ -163,7 +167,7 @@ async fn a_pending_email_becomes_active_only_through_its_code(a: S, b: S) {
         .unwrap();
     let r = b
         .use_code(
-            POOL,
+            &POOL,
             "alice",
             CodePurpose::VerifyEmail,
             "bad",
@@ -175,12 +179,12 @@ async fn a_pending_email_becomes_active_only_through_its_code(a: S, b: S) {
         .unwrap();
     assert_eq!(r, CodeCheck::Mismatch);
     assert_eq!(
-        a.find_user(POOL, "alice").await.unwrap().email.as_deref(),
+        a.find_user(&POOL, "alice").await.unwrap().email.as_deref(),
         Some("alice@example.com")
     );
     let r = b
         .use_code(
-            POOL,
+            &POOL,
             "alice",
             CodePurpose::VerifyEmail,
             "v",
@@ -191,12 +195,12 @@ async fn a_pending_email_becomes_active_only_through_its_code(a: S, b: S) {
         .await
         .unwrap();
     assert_eq!(r, CodeCheck::Ok);
-    let u = a.find_user(POOL, "alice").await.unwrap();
+    let u = a.find_user(&POOL, "alice").await.unwrap();
     assert_eq!(u.email.as_deref(), Some("new@example.com"));
     assert!(u.email_verified);
     assert!(u.pending_email.is_none());
     assert!(matches!(
-        a.set_pending_email(POOL, "nobody", None).await,
+        a.set_pending_email(&POOL, "nobody", None).await,
         Err(gatehouse::store::StoreError::NotFound)
     ));
 }

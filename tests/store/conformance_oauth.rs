@@ -49,7 +49,7 @@ fn oauth_client(id: &str) -> ClientRow {
         oauth_scopes: "openid email https://api.example.com/read".into(),
         ..ClientRow::new_public(
             id.into(),
-            POOL.into(),
+            POOL.clone(),
             "oauth".into(),
             "ALLOW_REFRESH_TOKEN_AUTH".into(),
             5,
@@ -60,7 +60,7 @@ fn oauth_client(id: &str) -> ClientRow {
 fn refresh(hash: &str, client: &str, origin: &str) -> RefreshRow {
     RefreshRow {
         token_hash: hash.into(),
-        pool_id: POOL.into(),
+        pool_id: POOL.clone(),
         client_id: client.into(),
         sub: "sub-1".into(),
         origin_jti: origin.into(),
@@ -76,7 +76,7 @@ fn refresh(hash: &str, client: &str, origin: &str) -> RefreshRow {
 fn auth_code(hash: &str, expires_at: i64) -> AuthCodeRow {
     AuthCodeRow {
         code_hash: hash.into(),
-        pool_id: POOL.into(),
+        pool_id: POOL.clone(),
         client_id: "oc".into(),
         sub: "sub-1".into(),
         redirect_uri: "https://app.example.com/cb".into(),
@@ -96,7 +96,7 @@ async fn oauth_settings_round_trip_and_a_deleted_client_loses_its_tokens(a: S, b
     with_user(&a).await;
     let c = oauth_client("oc");
     a.create_client(c.clone()).await.unwrap();
-    let read = b.clients(POOL).await.unwrap();
+    let read = b.clients(&POOL).await.unwrap();
     let read = read.iter().find(|r| r.id == "oc").unwrap();
     assert_eq!(*read, c, "every OAuth field survives the round trip");
     assert!(read.oauth_flows.allows(OAuthFlow::Code));
@@ -110,8 +110,8 @@ async fn oauth_settings_round_trip_and_a_deleted_client_loses_its_tokens(a: S, b
         .await
         .unwrap();
     let before = a.revocations_after(0, 100).await.unwrap().len();
-    b.delete_client(POOL, "oc", 200).await.unwrap();
-    assert!(a.clients(POOL).await.unwrap().iter().all(|r| r.id != "oc"));
+    b.delete_client(&POOL, &"oc".into(), 200).await.unwrap();
+    assert!(a.clients(&POOL).await.unwrap().iter().all(|r| r.id != "oc"));
     assert_eq!(
         a.find_refresh_token("h1").await.unwrap().revoked_at,
         Some(200)
@@ -121,11 +121,11 @@ async fn oauth_settings_round_trip_and_a_deleted_client_loses_its_tokens(a: S, b
         None,
         "another client's tokens stay live"
     );
-    assert!(a.origin_revoked(POOL, "o1").await.unwrap());
-    assert!(!a.origin_revoked(POOL, "o2").await.unwrap());
+    assert!(a.origin_revoked(&POOL, "o1").await.unwrap());
+    assert!(!a.origin_revoked(&POOL, "o2").await.unwrap());
     assert_eq!(a.revocations_after(0, 100).await.unwrap().len(), before + 1);
     assert!(matches!(
-        a.delete_client(POOL, "oc", 201).await,
+        a.delete_client(&POOL, &"oc".into(), 201).await,
         Err(StoreError::NotFound)
     ));
 }
@@ -133,7 +133,7 @@ async fn oauth_settings_round_trip_and_a_deleted_client_loses_its_tokens(a: S, b
 async fn resource_servers_round_trip_and_identifiers_are_unique(a: S, b: S) {
     with_user(&a).await;
     let rs = ResourceServerRow {
-        pool_id: POOL.into(),
+        pool_id: POOL.clone(),
         identifier: "https://api.example.com".into(),
         name: "api".into(),
         scopes: ResourceScopes(vec![
@@ -153,7 +153,7 @@ async fn resource_servers_round_trip_and_identifiers_are_unique(a: S, b: S) {
         b.create_resource_server(rs.clone()).await,
         Err(StoreError::Conflict)
     ));
-    let read = b.resource_servers(POOL).await.unwrap();
+    let read = b.resource_servers(&POOL).await.unwrap();
     assert_eq!(read, vec![rs.clone()]);
     assert_eq!(
         read[0].full_scopes().collect::<Vec<_>>(),
@@ -162,13 +162,17 @@ async fn resource_servers_round_trip_and_identifiers_are_unique(a: S, b: S) {
             "https://api.example.com/write"
         ]
     );
-    assert!(b.resource_servers("other").await.unwrap().is_empty());
-    b.delete_resource_server(POOL, &rs.identifier)
+    assert!(b
+        .resource_servers(&"other".into())
+        .await
+        .unwrap()
+        .is_empty());
+    b.delete_resource_server(&POOL, &rs.identifier)
         .await
         .unwrap();
-    assert!(a.resource_servers(POOL).await.unwrap().is_empty());
+    assert!(a.resource_servers(&POOL).await.unwrap().is_empty());
     assert!(matches!(
-        a.delete_resource_server(POOL, &rs.identifier).await,
+        a.delete_resource_server(&POOL, &rs.identifier).await,
         Err(StoreError::NotFound)
     ));
 }
@@ -209,7 +213,7 @@ async fn a_code_is_redeemed_once_and_a_replay_revokes_what_it_issued(a: S, b: S)
         Some(160),
         "the replay revoked the refresh token the first redemption issued"
     );
-    assert!(a.origin_revoked(POOL, "origin-1").await.unwrap());
+    assert!(a.origin_revoked(&POOL, "origin-1").await.unwrap());
     assert!(
         matches!(
             a.find_refresh_token("rt-2").await,

@@ -19,6 +19,7 @@ use super::backend::{Backend, NewRevocation};
 use super::shared::{revocations, users};
 use super::sql::{args, Conn};
 use super::StoreError;
+use crate::store::ids::{PoolId, Sub};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -135,9 +136,9 @@ impl Backend for PostgresStore {
 
     async fn lock_username(
         c: &mut PgConnection,
-        pool_id: &str,
+        pool_id: &PoolId,
         username: &str,
-    ) -> Result<String, StoreError> {
+    ) -> Result<Sub, StoreError> {
         let sub = users::sub_of(c, pool_id, username)
             .await?
             .ok_or(StoreError::NotFound)?;
@@ -145,7 +146,7 @@ impl Backend for PostgresStore {
         Ok(sub)
     }
 
-    async fn lock_sub(c: &mut PgConnection, sub: &str) -> Result<(), sqlx::Error> {
+    async fn lock_sub(c: &mut PgConnection, sub: &Sub) -> Result<(), sqlx::Error> {
         let key = format!("gatehouse-user:{sub}");
         c.exec(
             "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
@@ -156,7 +157,7 @@ impl Backend for PostgresStore {
     }
 
     async fn lock_token(c: &mut PgConnection, token_hash: &str) -> Result<bool, sqlx::Error> {
-        let sub: Option<(String,)> = c
+        let sub: Option<(Sub,)> = c
             .opt(
                 "SELECT sub FROM refresh_tokens WHERE token_hash = $1",
                 args![token_hash],
@@ -173,7 +174,7 @@ impl Backend for PostgresStore {
     /// N can never later see a smaller id appear).
     async fn add_revocations(
         c: &mut PgConnection,
-        pool_id: &str,
+        pool_id: &PoolId,
         rows: &[NewRevocation<'_>],
         now: i64,
     ) -> Result<(), sqlx::Error> {

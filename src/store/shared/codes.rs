@@ -3,11 +3,12 @@
 //! hash.
 use super::revocations;
 use crate::store::backend::Backend;
+use crate::store::ids::PoolId;
 use crate::store::sql::{args, Conn};
 use crate::store::{CodeCheck, CodeEffect, CodePurpose, CodeRow, StoreError, UserStatus};
 
 /// The user a code belongs to and its purpose: `(pool_id, username, purpose)`.
-pub(crate) type CodeKey<'a> = (&'a str, &'a str, CodePurpose);
+pub(crate) type CodeKey<'a> = (&'a PoolId, &'a str, CodePurpose);
 
 /// Adds a code; a `Conflict` if the user already has one of that purpose.
 pub(crate) async fn insert<C: Conn>(c: &mut C, code: &CodeRow) -> Result<(), sqlx::Error> {
@@ -65,7 +66,7 @@ pub(crate) async fn consume<C: Conn>(
 /// (a password reset), which the caller does in the same transaction.
 pub(crate) async fn apply<C: Conn>(
     c: &mut C,
-    (pool_id, username): (&str, &str),
+    (pool_id, username): (&PoolId, &str),
     effect: &CodeEffect,
 ) -> Result<bool, sqlx::Error> {
     let who = args![pool_id, username];

@@ -1,9 +1,10 @@
 //! Signing keys: the pool's live keys, oldest first, and adding one. Must never return a retired key.
+use crate::store::ids::PoolId;
 use crate::store::records::KEY_COLS;
 use crate::store::sql::{args, Conn};
 use crate::store::{KeyRow, StoreError};
 
-pub(crate) async fn live<C: Conn>(c: &mut C, pool_id: &str) -> Result<Vec<KeyRow>, StoreError> {
+pub(crate) async fn live<C: Conn>(c: &mut C, pool_id: &PoolId) -> Result<Vec<KeyRow>, StoreError> {
     Ok(c.all(
         &format!(
             "SELECT {KEY_COLS} FROM signing_keys \

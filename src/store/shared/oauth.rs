@@ -4,6 +4,7 @@
 //! hash.
 use super::{revocations, tokens};
 use crate::store::backend::{Backend, NewRevocation};
+use crate::store::ids::{ClientId, PoolId};
 use crate::store::sql::{args, Conn};
 use crate::store::{
     AuthCodeRow, GrantRow, RedeemOutcome, RefreshRow, ResourceServerRow, StoreError,
@@ -22,8 +23,8 @@ const KEEP_AFTER_EXPIRY: i64 = 24 * 3600;
 /// `origin_jti`s) and its codes deleted, in the caller's transaction. `NotFound` if there is no such client.
 pub(crate) async fn delete_client<B: Backend>(
     c: &mut B::Conn,
-    pool_id: &str,
-    client_id: &str,
+    pool_id: &PoolId,
+    client_id: &ClientId,
     now: i64,
 ) -> Result<(), StoreError> {
     let n = c
@@ -84,7 +85,7 @@ pub(crate) async fn insert_server<C: Conn>(
 
 pub(crate) async fn servers<C: Conn>(
     c: &mut C,
-    pool_id: &str,
+    pool_id: &PoolId,
 ) -> Result<Vec<ResourceServerRow>, StoreError> {
     Ok(c.all(
         &format!(
@@ -97,7 +98,7 @@ pub(crate) async fn servers<C: Conn>(
 
 pub(crate) async fn delete_server<C: Conn>(
     c: &mut C,
-    pool_id: &str,
+    pool_id: &PoolId,
     identifier: &str,
 ) -> Result<(), StoreError> {
     let n = c

@@ -1,5 +1,6 @@
 //! Pools and app clients: the default pool and client, created once however many instances race, and the
 //! clients of a pool. Must never delete a pool (a client's deletion is in `oauth`).
+use crate::store::ids::PoolId;
 use crate::store::records::{CLIENT_COLS, POOL_COLS};
 use crate::store::sql::{args, Conn};
 use crate::store::{ClientRow, PoolRow, StoreError};
@@ -47,7 +48,7 @@ pub(crate) async fn ensure_default<C: Conn>(
 
 pub(crate) async fn clients<C: Conn>(
     c: &mut C,
-    pool_id: &str,
+    pool_id: &PoolId,
 ) -> Result<Vec<ClientRow>, StoreError> {
     Ok(c.all(
         &format!(

@@ -2,6 +2,7 @@
 //! rows the gateway polls written in one transaction), and reading the rows back. Must never delete a row:
 //! pollers rely on ids only ever being added, in order.
 use crate::store::backend::{Backend, NewRevocation};
+use crate::store::ids::{PoolId, Sub};
 use crate::store::records::REVOCATION_COLS;
 use crate::store::sql::{args, Conn};
 use crate::store::{RevocationRow, StoreError};
@@ -9,7 +10,7 @@ use crate::store::{RevocationRow, StoreError};
 /// Inserts one revocation row (the backend decides under which lock).
 pub(crate) async fn insert_row<C: Conn>(
     c: &mut C,
-    pool_id: &str,
+    pool_id: &PoolId,
     (origin_jti, sub, not_before): NewRevocation<'_>,
     now: i64,
 ) -> Result<(), sqlx::Error> {
@@ -26,8 +27,8 @@ pub(crate) async fn insert_row<C: Conn>(
 /// lock.
 pub(crate) async fn revoke_user<B: Backend>(
     c: &mut B::Conn,
-    pool_id: &str,
-    sub: &str,
+    pool_id: &PoolId,
+    sub: &Sub,
     not_before: i64,
     now: i64,
 ) -> Result<(), sqlx::Error> {
@@ -43,7 +44,7 @@ pub(crate) async fn revoke_user<B: Backend>(
 /// of the family's user.
 pub(crate) async fn revoke_family<B: Backend>(
     c: &mut B::Conn,
-    pool_id: &str,
+    pool_id: &PoolId,
     family_id: &str,
     now: i64,
 ) -> Result<(), sqlx::Error> {
@@ -81,8 +82,8 @@ pub(crate) async fn after<C: Conn>(
 /// `not_before` of the latest row for `sub`.
 pub(crate) async fn latest_for_sub<C: Conn>(
     c: &mut C,
-    pool_id: &str,
-    sub: &str,
+    pool_id: &PoolId,
+    sub: &Sub,
 ) -> Result<Option<i64>, StoreError> {
     let row: Option<(i64,)> = c
         .opt(
@@ -95,7 +96,7 @@ pub(crate) async fn latest_for_sub<C: Conn>(
 
 pub(crate) async fn origin_revoked<C: Conn>(
     c: &mut C,
-    pool_id: &str,
+    pool_id: &PoolId,
     origin_jti: &str,
 ) -> Result<bool, StoreError> {
     let (n,): (i64,) = c

@@ -2,6 +2,7 @@
 //! `RevokeToken`'s revocation of a family. Must never store a token, only its hash.
 use super::revocations;
 use crate::store::backend::Backend;
+use crate::store::ids::ClientId;
 use crate::store::records::{RefreshRecord, REFRESH_COLS};
 use crate::store::sql::{args, Conn};
 use crate::store::{RefreshRow, RotateOutcome, StoreError};
@@ -33,7 +34,7 @@ pub(crate) async fn insert<C: Conn>(c: &mut C, row: &RefreshRow) -> Result<(), s
 pub(crate) async fn find<C: Conn>(
     c: &mut C,
     token_hash: &str,
-    client_id: Option<&str>,
+    client_id: Option<&ClientId>,
 ) -> Result<Option<RefreshRow>, sqlx::Error> {
     let row: Option<RefreshRecord> = match client_id {
         None => {
@@ -106,7 +107,7 @@ pub(crate) async fn rotate<B: Backend>(
 pub(crate) async fn revoke_family_of<B: Backend>(
     b: &B,
     token_hash: &str,
-    client_id: &str,
+    client_id: &ClientId,
     now: i64,
 ) -> Result<(), StoreError> {
     let mut tx = b.pool().begin().await?;

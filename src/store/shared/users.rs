@@ -3,6 +3,7 @@
 //! lock with its revocations. Must never write a revocation row except through `revocations`.
 use super::revocations;
 use crate::store::backend::Backend;
+use crate::store::ids::{PoolId, Sub};
 use crate::store::records::USER_COLS;
 use crate::store::sql::{args, Conn};
 use crate::store::{PasswordUpdate, StoreError, UserRow};
@@ -36,7 +37,7 @@ pub(crate) async fn insert<C: Conn>(c: &mut C, user: &UserRow) -> Result<(), sql
 pub(crate) async fn find_by<C: Conn>(
     c: &mut C,
     column: ByColumn,
-    pool_id: &str,
+    pool_id: &PoolId,
     value: &str,
 ) -> Result<UserRow, StoreError> {
     let column = match column {
@@ -57,7 +58,7 @@ pub(crate) enum ByColumn {
     Sub,
 }
 
-pub(crate) async fn list<C: Conn>(c: &mut C, pool_id: &str) -> Result<Vec<UserRow>, StoreError> {
+pub(crate) async fn list<C: Conn>(c: &mut C, pool_id: &PoolId) -> Result<Vec<UserRow>, StoreError> {
     Ok(c.all(
         &format!("SELECT {USER_COLS} FROM users WHERE pool_id = $1 ORDER BY username"),
         args![pool_id],
@@ -68,10 +69,10 @@ pub(crate) async fn list<C: Conn>(c: &mut C, pool_id: &str) -> Result<Vec<UserRo
 /// The user's `sub`, `None` if there is no such user.
 pub(crate) async fn sub_of<C: Conn>(
     c: &mut C,
-    pool_id: &str,
+    pool_id: &PoolId,
     username: &str,
-) -> Result<Option<String>, sqlx::Error> {
-    let sub: Option<(String,)> = c
+) -> Result<Option<Sub>, sqlx::Error> {
+    let sub: Option<(Sub,)> = c
         .opt(
             "SELECT sub FROM users WHERE pool_id = $1 AND username = $2",
             args![pool_id, username],
@@ -90,7 +91,7 @@ pub(crate) fn found(rows: u64) -> Result<(), StoreError> {
 
 pub(crate) async fn update_profile<C: Conn>(
     c: &mut C,
-    (pool_id, username): (&str, &str),
+    (pool_id, username): (&PoolId, &str),
     email: Option<&str>,
     email_verified: bool,
     attributes: &str,
@@ -107,7 +108,7 @@ pub(crate) async fn update_profile<C: Conn>(
 
 pub(crate) async fn set_pending_email<C: Conn>(
     c: &mut C,
-    (pool_id, username): (&str, &str),
+    (pool_id, username): (&PoolId, &str),
     email: Option<&str>,
 ) -> Result<(), StoreError> {
     let n = c
@@ -122,7 +123,7 @@ pub(crate) async fn set_pending_email<C: Conn>(
 /// Writes a new password; the number of users changed (0 or 1).
 pub(crate) async fn write_password<C: Conn>(
     c: &mut C,
-    (pool_id, username): (&str, &str),
+    (pool_id, username): (&PoolId, &str),
     u: &PasswordUpdate,
 ) -> Result<u64, sqlx::Error> {
     c.exec(
@@ -143,7 +144,7 @@ pub(crate) async fn write_password<C: Conn>(
 /// Sets the enabled flag; the number of users changed (0 or 1).
 pub(crate) async fn write_enabled<C: Conn>(
     c: &mut C,
-    (pool_id, username): (&str, &str),
+    (pool_id, username): (&PoolId, &str),
     enabled: bool,
 ) -> Result<u64, sqlx::Error> {
     c.exec(
@@ -156,7 +157,7 @@ pub(crate) async fn write_enabled<C: Conn>(
 /// Deletes the user's codes, then the user; the number of users deleted (0 or 1).
 pub(crate) async fn delete<C: Conn>(
     c: &mut C,
-    (pool_id, username): (&str, &str),
+    (pool_id, username): (&PoolId, &str),
 ) -> Result<u64, sqlx::Error> {
     c.exec(
         "DELETE FROM codes WHERE pool_id = $1 AND username = $2",
@@ -174,7 +175,7 @@ pub(crate) async fn delete<C: Conn>(
 /// transaction under the user's lock.
 pub(crate) async fn set_password<B: Backend>(
     b: &B,
-    who: (&str, &str),
+    who: (&PoolId, &str),
     update: &PasswordUpdate,
     revoke: bool,
     now: i64,
@@ -192,7 +193,7 @@ pub(crate) async fn set_password<B: Backend>(
 /// `Store::set_user_enabled`: disabling revokes every session for good, enabling lets new ones start now.
 pub(crate) async fn set_enabled<B: Backend>(
     b: &B,
-    who: (&str, &str),
+    who: (&PoolId, &str),
     enabled: bool,
     now: i64,
 ) -> Result<(), StoreError> {
@@ -211,7 +212,7 @@ pub(crate) async fn set_enabled<B: Backend>(
 /// `Store::delete_user`: the user, its codes and its sessions, for good.
 pub(crate) async fn delete_user<B: Backend>(
     b: &B,
-    who: (&str, &str),
+    who: (&PoolId, &str),
     now: i64,
 ) -> Result<(), StoreError> {
     let mut tx = b.pool().begin().await?;

@@ -13,6 +13,7 @@ use super::backend::{Backend, NewRevocation};
 use super::shared::{revocations, users};
 use super::sql::{args, Conn};
 use super::StoreError;
+use crate::store::ids::{PoolId, Sub};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -100,9 +101,9 @@ impl Backend for SqliteStore {
 
     async fn lock_username(
         c: &mut SqliteConnection,
-        pool_id: &str,
+        pool_id: &PoolId,
         username: &str,
-    ) -> Result<String, StoreError> {
+    ) -> Result<Sub, StoreError> {
         let n = c
             .exec(
                 "UPDATE users SET enabled = enabled WHERE pool_id = $1 AND username = $2",
@@ -115,7 +116,7 @@ impl Backend for SqliteStore {
             .ok_or(StoreError::NotFound)
     }
 
-    async fn lock_sub(_c: &mut SqliteConnection, _sub: &str) -> Result<(), sqlx::Error> {
+    async fn lock_sub(_c: &mut SqliteConnection, _sub: &Sub) -> Result<(), sqlx::Error> {
         // The first statement after this one is a write.
         Ok(())
     }
@@ -132,7 +133,7 @@ impl Backend for SqliteStore {
 
     async fn add_revocations(
         c: &mut SqliteConnection,
-        pool_id: &str,
+        pool_id: &PoolId,
         rows: &[NewRevocation<'_>],
         now: i64,
     ) -> Result<(), sqlx::Error> {

@@ -12,7 +12,7 @@ fn pool(id: &str) -> PoolRow {
 fn client(id: &str) -> ClientRow {
     ClientRow::new_public(
         id.into(),
-        String::new(),
+        String::new().into(),
         "web".into(),
         "ALLOW_USER_PASSWORD_AUTH".into(),
         1,
