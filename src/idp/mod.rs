@@ -166,6 +166,7 @@ pub fn router(state: Arc<IdpState>) -> Router {
     Router::new()
         .route("/", post(api::dispatch))
         .route("/oauth2/token", post(oauth::token::token))
+        .route("/oauth2/revoke", post(oauth::revoke::revoke))
         .route(
             "/.well-known/oauth-authorization-server/{pool_id}",
             get(discovery::authorization_server),

@@ -265,6 +265,10 @@ async fn authorization_server_metadata_lists_what_is_served() {
             format!("{}/oauth2/token", g.endpoints.idp).as_str()
         );
         assert_eq!(
+            doc["revocation_endpoint"],
+            format!("{}/oauth2/revoke", g.endpoints.idp).as_str()
+        );
+        assert_eq!(
             doc["grant_types_supported"],
             serde_json::json!(["client_credentials"])
         );

@@ -32,6 +32,9 @@ pub enum OAuthError {
     /// RFC 8707: a resource gatehouse does not know.
     #[error("{0}")]
     InvalidTarget(String),
+    /// RFC 7009: a token of a type that cannot be revoked.
+    #[error("{0}")]
+    UnsupportedTokenType(String),
     /// Too many failures from this address.
     #[error("Too many requests, please try again later.")]
     TooManyRequests,
@@ -54,6 +57,7 @@ impl OAuthError {
             OAuthError::UnsupportedGrantType(_) => "unsupported_grant_type",
             OAuthError::InvalidScope(_) => "invalid_scope",
             OAuthError::InvalidTarget(_) => "invalid_target",
+            OAuthError::UnsupportedTokenType(_) => "unsupported_token_type",
             OAuthError::TooManyRequests => "slow_down",
             OAuthError::Unavailable(_) => "temporarily_unavailable",
             OAuthError::Internal(_) => "server_error",

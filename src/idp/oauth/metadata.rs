@@ -21,6 +21,8 @@ pub fn oauth_members(state: &IdpState) -> Map<String, Value> {
     let doc = json!({
         "issuer": state.issuer,
         "token_endpoint": format!("{base}/oauth2/token"),
+        "revocation_endpoint": format!("{base}/oauth2/revoke"),
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "jwks_uri": format!("{}/.well-known/jwks.json", state.issuer),
         "grant_types_supported": ["client_credentials"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],

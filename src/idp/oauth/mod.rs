@@ -5,5 +5,6 @@
 pub mod error;
 pub mod metadata;
 pub mod redirect;
+pub mod revoke;
 pub mod scopes;
 pub mod token;
