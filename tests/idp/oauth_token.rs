@@ -270,7 +270,7 @@ async fn authorization_server_metadata_lists_what_is_served() {
         );
         assert_eq!(
             doc["grant_types_supported"],
-            serde_json::json!(["client_credentials"])
+            serde_json::json!(["client_credentials", "refresh_token"])
         );
         assert_eq!(
             doc["token_endpoint_auth_methods_supported"],

@@ -24,7 +24,7 @@ pub fn oauth_members(state: &IdpState) -> Map<String, Value> {
         "revocation_endpoint": format!("{base}/oauth2/revoke"),
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "jwks_uri": format!("{}/.well-known/jwks.json", state.issuer),
-        "grant_types_supported": ["client_credentials"],
+        "grant_types_supported": ["client_credentials", "refresh_token"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "scopes_supported": STANDARD_SCOPES,
     });

@@ -1,7 +1,8 @@
 //! `POST /oauth2/token`: the form body (each parameter at most once, bounded), client authentication —
 //! `client_secret_basic` or `client_secret_post`, never both, compared by `client_auth`, failures throttled per
 //! client and address like sign-ins — and the grants. Implemented: `client_credentials` (confidential clients
-//! with that flow; resource-server scopes only, never more than the client's; RFC 8707 `resource` → `aud`).
+//! with that flow; resource-server scopes only, never more than the client's; RFC 8707 `resource` → `aud`) and
+//! `refresh_token` (Cognito's `GetTokensFromRefreshToken` itself, so the client's rotation rules hold).
 //! Must never log a secret or a token (log `util::log_id`), nor answer a failed client authentication with
 //! anything but 401.
 use std::net::IpAddr;
@@ -166,8 +167,9 @@ pub async fn token(
         let client = authenticate(&state, &headers, &p, ip).await?;
         match grant.as_str() {
             "client_credentials" => client_credentials(&state, &client, &p).await,
+            "refresh_token" => refresh(&state, &client, &p).await,
             other => Err(OAuthError::UnsupportedGrantType(format!(
-                "grant_type {other} is not supported; use client_credentials"
+                "grant_type {other} is not supported; use client_credentials or refresh_token"
             ))),
         }
     }
@@ -240,4 +242,45 @@ async fn client_credentials(
         "expires_in": expires_in,
         "token_type": "Bearer",
     }))
+}
+
+/// The `refresh_token` grant: `refresh::get_tokens` (rotation, grace period, reuse detection) for the
+/// authenticated client. A `scope` may only repeat scopes the client holds; the tokens keep the original grant.
+async fn refresh(
+    state: &IdpState,
+    client: &ClientRow,
+    p: &Params,
+) -> Result<serde_json::Value, OAuthError> {
+    let token = p.required("refresh_token")?.to_string();
+    if let Some(s) = p.get("scope").and_then(|r| {
+        r.split(' ')
+            .find(|s| !s.is_empty() && !client.scopes.iter().any(|c| c == *s))
+    }) {
+        return Err(OAuthError::InvalidScope(format!(
+            "scope {s} was not granted to this refresh token"
+        )));
+    }
+    let req = crate::idp::refresh::GetTokensRequest {
+        refresh_token: Some(token),
+        client_id: Some(client.id.to_string()),
+        // Authenticated above; the shared check then compares the secret with itself.
+        client_secret: client.secret.clone(),
+    };
+    let result = crate::idp::refresh::get_tokens(state, req)
+        .await
+        .map_err(|e| match e {
+            crate::idp::CognitoError::RefreshTokenReuse => OAuthError::InvalidGrant(e.to_string()),
+            other => other.into(),
+        })?
+        .authentication_result;
+    let mut body = serde_json::json!({
+        "access_token": result.access_token,
+        "id_token": result.id_token,
+        "expires_in": result.expires_in,
+        "token_type": result.token_type,
+    });
+    if let (Some(r), Some(obj)) = (result.refresh_token, body.as_object_mut()) {
+        obj.insert("refresh_token".into(), serde_json::json!(r));
+    }
+    Ok(body)
 }
