@@ -67,6 +67,7 @@ pub async fn openid_configuration(
     let mut doc = super::oauth::metadata::oauth_members(&state);
     let oidc = json!({
         "authorization_endpoint": state.issuer,
+        "userinfo_endpoint": format!("{}/oauth2/userInfo", super::oauth::metadata::base_url(&state)),
         "id_token_signing_alg_values_supported": ["RS256"],
         "response_types_supported": ["code", "id_token", "token id_token", "none"],
         "subject_types_supported": ["public"],

@@ -168,6 +168,10 @@ pub fn router(state: Arc<IdpState>) -> Router {
         .route("/oauth2/token", post(oauth::token::token))
         .route("/oauth2/revoke", post(oauth::revoke::revoke))
         .route(
+            "/oauth2/userInfo",
+            get(oauth::userinfo::userinfo).post(oauth::userinfo::userinfo),
+        )
+        .route(
             "/.well-known/oauth-authorization-server/{pool_id}",
             get(discovery::authorization_server),
         )

@@ -9,6 +9,7 @@ pub mod oauth_cli;
 pub mod oauth_refresh;
 pub mod oauth_revoke;
 pub mod oauth_token;
+pub mod oauth_userinfo;
 pub mod refresh;
 pub mod schema;
 pub mod srp;

@@ -1,10 +1,12 @@
 //! The OAuth 2.1 / OpenID Connect authorization server at Cognito's managed-login paths: redirect-URI rules
-//! (`redirect`), scopes (`scopes`), the token endpoint (`token`) and the authorization-server metadata
-//! (`metadata`). Reuses the IdP's client checks (`client_auth`), minting (`mint`) and throttling. Must never log
-//! a code, token or secret, nor redirect to a URL the client did not register.
+//! (`redirect`), scopes (`scopes`), the token endpoint (`token`), revocation (`revoke`), userinfo
+//! (`userinfo`), the OAuth error body (`error`) and the authorization-server metadata (`metadata`). Reuses the
+//! IdP's client checks (`client_auth`), minting (`mint`), refresh (`refresh`), token verification (`user_api`)
+//! and throttling. Must never log a code, token or secret, nor redirect to a URL the client did not register.
 pub mod error;
 pub mod metadata;
 pub mod redirect;
 pub mod revoke;
 pub mod scopes;
 pub mod token;
+pub mod userinfo;
