@@ -9,7 +9,8 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 
 use super::error::{no_store, OAuthError};
-use super::token::{authenticate, Params};
+use super::params::Params;
+use super::token::authenticate;
 use crate::idp::refresh::{revoke_token, RevokeRequest};
 use crate::idp::{CognitoError, IdpState};
 

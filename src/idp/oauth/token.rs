@@ -2,7 +2,8 @@
 //! `client_secret_basic` or `client_secret_post`, never both, compared by `client_auth`, failures throttled per
 //! client and address like sign-ins — and the grants. Implemented: `client_credentials` (confidential clients
 //! with that flow; resource-server scopes only, never more than the client's; RFC 8707 `resource` → `aud`) and
-//! `refresh_token` (Cognito's `GetTokensFromRefreshToken` itself, so the client's rotation rules hold).
+//! `refresh_token` (Cognito's `GetTokensFromRefreshToken` itself, so the client's rotation rules hold);
+//! `authorization_code` is `code_grant`'s.
 //! Must never log a secret or a token (log `util::log_id`), nor answer a failed client authentication with
 //! anything but 401.
 use std::net::IpAddr;
@@ -14,50 +15,11 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 
 use super::error::{no_store, OAuthError};
+use super::params::Params;
 use super::scopes;
 use crate::idp::client_auth::{check_client_secret, find_client};
 use crate::idp::{mint, IdpState};
 use crate::store::{ClientRow, OAuthFlow};
-
-/// The most parameters one token request may carry.
-const MAX_PARAMS: usize = 20;
-
-/// A token request's parameters, each present at most once (RFC 6749 §3.2).
-pub struct Params(Vec<(String, String)>);
-
-impl Params {
-    /// Checks the pairs of a form body.
-    pub fn new(pairs: Vec<(String, String)>) -> Result<Self, OAuthError> {
-        if pairs.len() > MAX_PARAMS {
-            return Err(OAuthError::InvalidRequest(format!(
-                "at most {MAX_PARAMS} parameters"
-            )));
-        }
-        for (i, (k, _)) in pairs.iter().enumerate() {
-            if pairs[..i].iter().any(|(p, _)| p == k) {
-                return Err(OAuthError::InvalidRequest(format!(
-                    "parameter {k} is given more than once"
-                )));
-            }
-        }
-        Ok(Self(pairs))
-    }
-
-    /// A parameter; an empty value counts as absent.
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-            .filter(|v| !v.is_empty())
-    }
-
-    /// A required parameter.
-    pub fn required(&self, key: &str) -> Result<&str, OAuthError> {
-        self.get(key)
-            .ok_or_else(|| OAuthError::InvalidRequest(format!("{key} is required")))
-    }
-}
 
 /// The client's credentials as sent: `(client_id, secret)`.
 fn credentials(headers: &HeaderMap, p: &Params) -> Result<(String, Option<String>), OAuthError> {
@@ -168,8 +130,10 @@ pub async fn token(
         match grant.as_str() {
             "client_credentials" => client_credentials(&state, &client, &p).await,
             "refresh_token" => refresh(&state, &client, &p).await,
+            "authorization_code" => super::code_grant::exchange(&state, &client, &p).await,
             other => Err(OAuthError::UnsupportedGrantType(format!(
-                "grant_type {other} is not supported; use client_credentials or refresh_token"
+                "grant_type {other} is not supported; use authorization_code, refresh_token or \
+                 client_credentials"
             ))),
         }
     }
