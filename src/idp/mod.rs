@@ -167,6 +167,7 @@ pub fn router(state: Arc<IdpState>) -> Router {
         .route("/", post(api::dispatch))
         .route("/oauth2/token", post(oauth::token::token))
         .route("/oauth2/revoke", post(oauth::revoke::revoke))
+        .route("/logout", get(oauth::logout::logout))
         .route(
             "/oauth2/userInfo",
             get(oauth::userinfo::userinfo).post(oauth::userinfo::userinfo),
