@@ -37,11 +37,12 @@ pub fn execute(args: DoctorArgs) -> anyhow::Result<bool> {
     // The same configuration `up` would run with: the file with the same flags over it.
     let config =
         config::resolve(args.config.as_deref(), &args.web.overrides()).map_err(|e| e.to_string());
+    let database_url = args.store.parsed_database_url()?;
     let opts = probe::ProbeOptions {
         config,
         listeners: args.listen.listeners(),
         data_dir: args.store.data_dir,
-        database_url: args.store.database_url,
+        database_url,
         endpoints: args.endpoints,
         live: args.live,
     };

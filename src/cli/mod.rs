@@ -6,6 +6,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::store::{DatabaseUrl, OpenError};
+
 pub mod agent;
 pub mod bench_upstream;
 pub mod client;
@@ -74,6 +76,35 @@ pub struct StoreArgs {
     /// A database URL instead of the data directory's SQLite file (sqlite:PATH).
     #[arg(long, env = crate::config::env::ENV_DATABASE_URL)]
     pub database_url: Option<String>,
+}
+
+impl StoreArgs {
+    /// `--database-url` parsed and checked, the one place the CLI does it (each command calls this before
+    /// anything else): `None` without one (or a blank one). A scheme gatehouse does not speak is a usage error
+    /// (exit code 64); an unparsable PostgreSQL URL fails as it would on connecting (exit code 1).
+    pub fn parsed_database_url(&self) -> anyhow::Result<Option<DatabaseUrl>> {
+        let Some(url) = self
+            .database_url
+            .as_deref()
+            .filter(|u| !u.trim().is_empty())
+        else {
+            return Ok(None);
+        };
+        url.parse().map(Some).map_err(|e: OpenError| {
+            if e.is_usage() {
+                anyhow::Error::new(UsageError(e.to_string()))
+            } else {
+                anyhow::Error::new(e)
+            }
+        })
+    }
+
+    /// The database these flags name: `--database-url`, or else the data directory's SQLite file.
+    pub fn database(&self) -> anyhow::Result<DatabaseUrl> {
+        Ok(self
+            .parsed_database_url()?
+            .unwrap_or_else(|| DatabaseUrl::in_data_dir(&self.data_dir)))
+    }
 }
 
 /// A usage or configuration problem: exit code 64.

@@ -56,10 +56,11 @@ pub fn execute(args: UpArgs) -> anyhow::Result<()> {
         internal_url: args.internal_url,
         ..args.web.overrides()
     };
+    let database = args.store.database()?;
     let config = config::resolve(args.config.as_deref(), &overrides)?;
     let opts = UpOptions {
         data_dir: args.store.data_dir,
-        database_url: args.store.database_url,
+        database,
         web_listen: args.listen.web_listen,
         idp_listen: args.listen.idp_listen,
         gateway_listen: args.listen.gateway_listen,

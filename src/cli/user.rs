@@ -10,9 +10,7 @@ use super::{StoreArgs, UsageError};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Secret;
 use crate::idp::{bootstrap, password, srp};
-use crate::store::{
-    DatabaseUrl, PasswordUpdate, PoolRow, Store, StoreError, Sub, UserRow, UserStatus,
-};
+use crate::store::{PasswordUpdate, PoolRow, Store, StoreError, Sub, UserRow, UserStatus};
 
 /// `user` subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -151,19 +149,10 @@ where
     F: FnOnce(Arc<dyn Store>, PoolRow) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<()>>,
 {
+    let url = s.database()?;
     let rt = super::runtime()?;
     rt.block_on(async move {
-        let opened = match DatabaseUrl::resolve(&s.data_dir, s.database_url.as_deref()) {
-            Ok(url) => crate::store::open(&url).await,
-            Err(e) => Err(e),
-        };
-        let store = opened.map_err(|e| {
-            if e.is_usage() {
-                anyhow::Error::new(UsageError(e.to_string()))
-            } else {
-                anyhow::Error::new(e)
-            }
-        })?;
+        let store = crate::store::open(&url).await?;
         let (pool, _client) = bootstrap::default_pool(store.as_ref(), &SystemClock).await?;
         f(store, pool).await
     })

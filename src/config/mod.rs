@@ -247,9 +247,10 @@ mod tests {
     use std::path::PathBuf;
     use std::time::Duration;
 
-    /// The keys of the errors, in order.
-    fn keys(e: &ConfigErrors) -> Vec<&str> {
-        e.0.iter().map(|e| e.key.as_str()).collect()
+    /// The keys `text` is refused for, in order, and the errors.
+    fn refused_keys(text: &str) -> (Vec<String>, ConfigErrors) {
+        let e = Config::from_toml(text).unwrap_err();
+        (e.0.iter().map(|e| e.key.clone()).collect(), e)
     }
 
     #[test]
@@ -301,7 +302,7 @@ mod tests {
             !Config::default().rate_limits.fail_open,
             "fail closed by default"
         );
-        let e = Config::from_toml(
+        let (keys, e) = refused_keys(
             r#"
             version = 1
             [gateway]
@@ -310,9 +311,7 @@ mod tests {
             redis_timeout = "0ms"
             redis_key_prefix = "has space"
             "#,
-        )
-        .unwrap_err();
-        let keys = keys(&e);
+        );
         assert_eq!(
             keys,
             vec![
@@ -350,11 +349,9 @@ mod tests {
             Some("10.0.0.11:4010".parse().unwrap())
         );
         assert!(Config::default().cluster.is_none());
-        let e = Config::from_toml(
+        let (keys, _) = refused_keys(
             "version = 1\n[cluster]\ninternal_listen = \"nowhere\"\ninternal_url = \"ftp://x\"\n",
-        )
-        .unwrap_err();
-        let keys = keys(&e);
+        );
         assert_eq!(
             keys,
             vec![
@@ -372,7 +369,7 @@ mod tests {
 
     #[test]
     fn every_error_is_reported_with_its_key() {
-        let e = Config::from_toml(
+        let (keys, _) = refused_keys(
             r#"
             [[runtime]]
             name = "bad-name"
@@ -382,9 +379,7 @@ mod tests {
             [runtime.authorizer]
             discovery_url = "http://idp/.well-known/openid-configuration"
             "#,
-        )
-        .unwrap_err();
-        let keys = keys(&e);
+        );
         assert_eq!(
             keys,
             vec![
@@ -424,11 +419,7 @@ mod tests {
         assert_eq!(d.idp.code_lifetime, Some(Duration::from_secs(7200)));
         assert_eq!(d.idp.failed_signin_window, Duration::from_secs(1800));
         assert_eq!(d.idp.policy.code_lockout, Duration::from_secs(3600));
-        let e = Config::from_toml(
-            "version = 1\n[idp]\ncode_lifetime_secs = 0\nmax_failed_signins_per_ip = 0\n[idp.smtp]\nport = 2525\n",
-        )
-        .unwrap_err();
-        let keys = keys(&e);
+        let (keys, _) = refused_keys("version = 1\n[idp]\ncode_lifetime_secs = 0\nmax_failed_signins_per_ip = 0\n[idp.smtp]\nport = 2525\n");
         assert_eq!(
             keys,
             vec![
@@ -469,12 +460,10 @@ mod tests {
         let loopback: SocketAddr = "127.0.0.1:4000".parse().unwrap();
         assert!(c.web.check_for(public, c.web_public_url.as_deref()).is_ok());
 
-        let e = Config::from_toml(
+        let (keys, _) = refused_keys(
             "version = 1\n[web]\nroot = \"\"\ntls_key = \"k.pem\"\nredirect_listen = \"nowhere\"\n\
              allow_plaintext_public = true\n",
-        )
-        .unwrap_err();
-        let keys = keys(&e);
+        );
         assert_eq!(keys, ["web.root", "web.tls_cert", "web.redirect_listen"]);
         let e = Config::from_toml("version = 1\n[web]\nredirect_listen = \"0.0.0.0:80\"\n")
             .unwrap_err();

@@ -387,15 +387,11 @@ mod tests {
             version = 1
             [[runtime]]
             name = "a"
-            [[runtime.version]]
-            number = 1
-            upstream = "http://127.0.0.1:9001"
-            [[runtime.version]]
-            number = 2
-            upstream = "https://agent.internal/v2/"
-            [runtime.authorizer]
-            discovery_url = "https://idp.example.com/.well-known/openid-configuration"
-            allowed_clients = ["abc"]
+            version = [
+                { number = 1, upstream = "http://127.0.0.1:9001" },
+                { number = 2, upstream = "https://agent.internal/v2/" },
+            ]
+            authorizer = { discovery_url = "https://idp.example.com/.well-known/openid-configuration", allowed_clients = ["abc"] }
             "#,
         )
         .unwrap();
@@ -408,20 +404,10 @@ mod tests {
         );
 
         let e = Config::from_toml(
-            r#"
-            version = 1
-            [[runtime]]
-            name = "a"
-            [[runtime.version]]
-            number = 1
-            upstream = "http://exa mple.com"
-            [[runtime.endpoint]]
-            name = "stable"
-            version = 1
-            [runtime.authorizer]
-            discovery_url = "idp.example.com/.well-known/openid-configuration"
-            allowed_clients = ["abc"]
-            "#,
+            "version = 1\n[[runtime]]\nname = \"a\"\nversion = [{ number = 1, upstream = \"http://exa mple.com\" }]\n\
+             endpoint = [{ name = \"stable\", version = 1 }]\n\
+             authorizer = { discovery_url = \"idp.example.com/.well-known/openid-configuration\", \
+             allowed_clients = [\"abc\"] }\n",
         )
         .unwrap_err();
         let got: Vec<(&str, &str)> =

@@ -8,6 +8,14 @@ fn url(text: &str) -> HttpUrl {
     HttpUrl::parse(text).unwrap()
 }
 
+/// A `command` runtime (one reference agent per session) and no upstream.
+fn command_runtime(name: &str) -> RuntimeConfig {
+    let mut r = RuntimeConfig::simple(name, url("http://127.0.0.1:1"));
+    r.versions.clear();
+    r.command = Some(vec!["gatehouse".into(), "agent".into()]);
+    r
+}
+
 fn good() -> Facts {
     Facts {
         config: Ok(Config::default()),
@@ -93,13 +101,9 @@ fn every_control_trips_on_a_bad_deployment() {
         custom_claims: Vec::new(),
         jwks_refresh_interval: std::time::Duration::from_secs(30),
     });
-    let mut unsandboxed = RuntimeConfig::simple("bare", url("http://127.0.0.1:1"));
-    unsandboxed.versions.clear();
-    unsandboxed.command = Some(vec!["gatehouse".into(), "agent".into()]);
+    let mut unsandboxed = command_runtime("bare");
     unsandboxed.isolation = crate::config::Isolation::None;
-    let mut online = RuntimeConfig::simple("online", url("http://127.0.0.1:1"));
-    online.versions.clear();
-    online.command = Some(vec!["gatehouse".into(), "agent".into()]);
+    let mut online = command_runtime("online");
     online.egress = crate::config::Egress::All;
     config.sandbox.slirp4netns = "/nonexistent/slirp4netns".into();
     config.runtimes = vec![bad_runtime(), open, unsandboxed, online];

@@ -21,13 +21,12 @@ pub(super) fn tls(f: &Facts, c: &Config, out: &mut Vec<Check>) {
 }
 
 pub(super) fn cors(c: &Config, out: &mut Vec<Check>) {
-    if c.runtimes.is_empty() {
-        out.push(Check::pass(
-            "cors",
-            "demo",
-            "the embedded runtime allows exactly the web listener's own origin",
-        ));
-    }
+    embedded_demo(
+        c,
+        "cors",
+        "the embedded runtime allows exactly the web listener's own origin",
+        out,
+    );
     for r in &c.runtimes {
         let bad: Vec<&String> = r
             .allowed_origins
@@ -113,13 +112,12 @@ pub(super) fn rate_limits(c: &Config, out: &mut Vec<Check>) {
             ));
         }
     }
-    if c.runtimes.is_empty() {
-        out.push(Check::pass(
-            "rate-limits",
-            "demo",
-            "default limits: 600 requests/min, burst 60, 100 sessions and 20 WebSockets per user",
-        ));
-    }
+    embedded_demo(
+        c,
+        "rate-limits",
+        "default limits: 600 requests/min, burst 60, 100 sessions and 20 WebSockets per user",
+        out,
+    );
     for r in &c.runtimes {
         let l = &r.limits;
         let mut problems = Vec::new();
@@ -168,13 +166,12 @@ pub(super) fn rate_limits(c: &Config, out: &mut Vec<Check>) {
 }
 
 pub(super) fn upstreams(f: &Facts, c: &Config, out: &mut Vec<Check>) {
-    if c.runtimes.is_empty() {
-        out.push(Check::pass(
-            "upstream",
-            "demo",
-            "the reference agent listens on 127.0.0.1 (reachable only through gatehouse)",
-        ));
-    }
+    embedded_demo(
+        c,
+        "upstream",
+        "the reference agent listens on 127.0.0.1 (reachable only through gatehouse)",
+        out,
+    );
     for r in &c.runtimes {
         for (n, url) in &r.versions {
             let subject = format!("{} v{n}", r.name);
@@ -211,68 +208,76 @@ pub(super) fn upstreams(f: &Facts, c: &Config, out: &mut Vec<Check>) {
 }
 
 pub(super) fn live_checks(live: &LiveFacts, out: &mut Vec<Check>) {
-    for (url, r) in &live.jwks {
-        match r {
-            Ok(n) if *n > 0 => out.push(Check::pass(
+    let jwks_fix =
+        "make the discovery URL and its jwks_uri reachable from gatehouse (tokens fail closed until then)";
+    per_url(out, "jwks", &live.jwks, jwks_fix, |url, n| {
+        if *n > 0 {
+            Check::pass(
                 "jwks",
-                short(url),
+                url,
                 format!("discovery and JWKS reachable, {n} key(s)"),
-            )),
-            Ok(_) => out.push(Check::fail(
+            )
+        } else {
+            Check::fail(
                 "jwks",
-                short(url),
+                url,
                 "the JWKS has no usable RS256 key",
                 "publish the signing key in the IdP's JWKS",
-            )),
-            Err(e) => out.push(Check::fail(
-                "jwks",
-                short(url),
-                format!("unreachable: {e}"),
-                "make the discovery URL and its jwks_uri reachable from gatehouse (tokens fail closed until then)",
-            )),
+            )
         }
-    }
-    for (url, r) in &live.anonymous {
-        match r {
-            Ok(401) => out.push(Check::pass(
+    });
+    let running = "check the URL and that gatehouse is running";
+    per_url(out, "live-auth", &live.anonymous, running, |url, s| {
+        if *s == 401 {
+            Check::pass(
                 "live-auth",
-                short(url),
+                url,
                 "an invocation without a token is refused with 401",
-            )),
-            Ok(s) => out.push(Check::fail(
+            )
+        } else {
+            Check::fail(
                 "live-auth",
-                short(url),
+                url,
                 format!("an invocation without a token answered {s}"),
                 "put gatehouse in front of the runtime and check its authorizer",
-            )),
-            Err(e) => out.push(Check::fail(
-                "live-auth",
-                short(url),
-                format!("unreachable: {e}"),
-                "check the URL and that gatehouse is running",
-            )),
+            )
         }
-    }
-    for (url, r) in &live.foreign_preflight {
-        match r {
-            Ok(None) => out.push(Check::pass(
+    });
+    per_url(
+        out,
+        "live-cors",
+        &live.foreign_preflight,
+        running,
+        |url, v| match v {
+            None => Check::pass(
                 "live-cors",
-                short(url),
+                url,
                 "a preflight from a foreign origin gets no Access-Control-Allow-Origin",
-            )),
-            Ok(Some(v)) => out.push(Check::fail(
+            ),
+            Some(v) => Check::fail(
                 "live-cors",
-                short(url),
+                url,
                 format!("a preflight from a foreign origin got Access-Control-Allow-Origin: {v}"),
                 "allow only your web app's exact origin",
-            )),
-            Err(e) => out.push(Check::fail(
-                "live-cors",
-                short(url),
-                format!("unreachable: {e}"),
-                "check the URL and that gatehouse is running",
-            )),
-        }
+            ),
+        },
+    );
+}
+
+/// One check of `control` per URL the live probe tried: `judge` reads an answer (given the URL as shown); a URL
+/// that could not be reached fails with `fix`.
+fn per_url<T>(
+    out: &mut Vec<Check>,
+    control: &'static str,
+    answers: &[(String, Result<T, String>)],
+    fix: &str,
+    judge: impl Fn(String, &T) -> Check,
+) {
+    for (url, r) in answers {
+        out.push(match r {
+            Ok(answer) => judge(short(url), answer),
+            Err(e) => Check::fail(control, short(url), format!("unreachable: {e}"), fix),
+        });
     }
 }
 

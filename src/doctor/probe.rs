@@ -27,7 +27,7 @@ pub struct ProbeOptions {
     pub listeners: Listeners,
     pub data_dir: PathBuf,
     /// `--database-url`: the store to read keys and clients from instead of the data directory's SQLite file.
-    pub database_url: Option<String>,
+    pub database_url: Option<crate::store::DatabaseUrl>,
     /// A running deployment's `endpoints.json`: enables the live checks.
     pub endpoints: Option<PathBuf>,
     /// Also fetch the JWKS of every authorizer in the configuration.
@@ -52,11 +52,7 @@ pub async fn gather(opts: &ProbeOptions) -> Result<Facts, ProbeError> {
     .flatten()
     .and_then(|phc| Argon2Params::from_phc(&phc));
     let db = opts.data_dir.join(crate::store::sqlite::DB_FILE);
-    let url = opts
-        .database_url
-        .as_deref()
-        .filter(|u| !u.trim().is_empty());
-    let store = existing_store(opts, url, &db).await;
+    let store = existing_store(opts, opts.database_url.as_ref(), &db).await;
     let (keys, clients) = if let Some(store) = &store {
         let (k, c) = signing_keys(store.as_ref()).await;
         (Some(k), c)
@@ -99,7 +95,7 @@ pub async fn gather(opts: &ProbeOptions) -> Result<Facts, ProbeError> {
         live,
         web_tls: None,
         listener_tls: Vec::new(),
-        db_outside: db_outside(&opts.data_dir, url),
+        db_outside: db_outside(&opts.data_dir, opts.database_url.as_ref()),
     };
     web_tls(&mut facts);
     Ok(facts)
@@ -108,14 +104,11 @@ pub async fn gather(opts: &ProbeOptions) -> Result<Facts, ProbeError> {
 /// The store, opened only if it exists (doctor must not create or tighten the data directory it checks).
 async fn existing_store(
     opts: &ProbeOptions,
-    url: Option<&str>,
+    url: Option<&crate::store::DatabaseUrl>,
     db: &std::path::Path,
 ) -> Option<std::sync::Arc<dyn Store>> {
     match url {
-        Some(u) => match u.parse::<crate::store::DatabaseUrl>() {
-            Ok(url) => crate::store::open(&url).await.ok(),
-            Err(_) => None,
-        },
+        Some(url) => crate::store::open(url).await.ok(),
         None if db.exists() => SqliteStore::open_in(&opts.data_dir)
             .await
             .ok()
@@ -167,13 +160,9 @@ async fn live_facts(
 /// directory's mode.
 fn db_outside(
     data_dir: &Path,
-    url: Option<&str>,
+    url: Option<&crate::store::DatabaseUrl>,
 ) -> Option<(std::path::PathBuf, Option<u32>, Option<u32>)> {
-    let path = match url? {
-        u if u.starts_with("postgres://") || u.starts_with("postgresql://") => return None,
-        u if u.starts_with("sqlite:") => crate::store::files::sqlite_url_path(u)?,
-        p => std::path::PathBuf::from(p),
-    };
+    let path = url?.named_sqlite_file()?;
     let abs = |p: &Path| {
         std::fs::canonicalize(p).unwrap_or_else(|_| {
             std::env::current_dir()

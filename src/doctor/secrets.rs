@@ -4,14 +4,13 @@
 use super::*;
 
 pub(super) fn identity(c: &Config, out: &mut Vec<Check>) {
-    if c.runtimes.is_empty() {
-        out.push(Check::pass(
-            "identity",
-            "demo",
-            "user id taken from the verified token's sub; the built-in pool and client; no client identity \
-             header forwarded",
-        ));
-    }
+    embedded_demo(
+        c,
+        "identity",
+        "user id taken from the verified token's sub; the built-in pool and client; no client identity \
+         header forwarded",
+        out,
+    );
     for r in &c.runtimes {
         let forwarded: Vec<&String> = r
             .request_header_allowlist

@@ -162,18 +162,15 @@ pub async fn resend_confirmation_code(
     req: AccountRequest,
     ip: Option<IpAddr>,
 ) -> Result<Value, CognitoError> {
-    let username = checked_username(state, &req).await?;
-    codes::admit_address(state, ip)?;
-    let Some(user) = lookup(state, &username).await? else {
-        return delivery(state, &username, None, CONFIRM).await;
-    };
-    if user.status != UserStatus::Unconfirmed {
-        return Err(CognitoError::InvalidParameter(
-            "User is already confirmed.".into(),
-        ));
-    }
-    let to = user.email.as_deref().map(|e| (user.username.as_str(), e));
-    delivery(state, &username, to, CONFIRM).await
+    send_code(state, &req, ip, CONFIRM, |user| {
+        if user.status != UserStatus::Unconfirmed {
+            return Err(CognitoError::InvalidParameter(
+                "User is already confirmed.".into(),
+            ));
+        }
+        Ok(user.email.clone())
+    })
+    .await
 }
 
 /// `ForgotPassword`. The answer is the same for an unknown user, a disabled one and one without a verified
@@ -184,15 +181,32 @@ pub async fn forgot_password(
     req: AccountRequest,
     ip: Option<IpAddr>,
 ) -> Result<Value, CognitoError> {
-    let username = checked_username(state, &req).await?;
+    let verified = |u: &UserRow| Ok(u.email.clone().filter(|_| u.enabled && u.email_verified));
+    send_code(state, &req, ip, RESET, verified).await
+}
+
+/// A code flow that sends a code to an existing account: the request's client and `SecretHash` checked, the
+/// client address admitted, then the code for `purpose` sent to the address `to` picks from the user — or, with
+/// no such user or no address picked, a delivery shaped like a real one and nothing sent.
+async fn send_code(
+    state: &IdpState,
+    req: &AccountRequest,
+    ip: Option<IpAddr>,
+    purpose: CodePurpose,
+    to: impl FnOnce(&UserRow) -> Result<Option<String>, CognitoError>,
+) -> Result<Value, CognitoError> {
+    let username = checked_username(state, req).await?;
     codes::admit_address(state, ip)?;
     let user = lookup(state, &username).await?;
-    let verified = user
+    let email = match &user {
+        Some(u) => to(u)?,
+        None => None,
+    };
+    let to = user
         .as_ref()
-        .filter(|u| u.enabled && u.email_verified)
-        .and_then(|u| Some((u.username.clone(), u.email.clone()?)));
-    let to = verified.as_ref().map(|(n, e)| (n.as_str(), e.as_str()));
-    delivery(state, &username, to, RESET).await
+        .zip(email.as_deref())
+        .map(|(u, e)| (u.username.as_str(), e));
+    delivery(state, &username, to, purpose).await
 }
 
 /// `CodeDeliveryDetails` of a code for `purpose` sent to `to` (the user's name and address), or, when there is no

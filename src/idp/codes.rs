@@ -8,7 +8,10 @@ use std::net::IpAddr;
 use serde_json::{json, Value};
 
 use super::{CognitoError, IdpState};
-use crate::store::{CodeCheck, CodeEffect, CodeGate, CodePurpose, CodeRow, PoolId};
+use crate::store::{
+    CodeAttempt, CodeCheck, CodeEffect, CodeEvent, CodeFlows, CodeGate, CodePurpose, CodeRow,
+    PoolId,
+};
 use crate::util::{random_bytes, sha256_hex};
 
 /// Purpose of a sign-up confirmation code.
@@ -81,7 +84,15 @@ pub async fn issue(
     let policy = state.settings.code_policy;
     match state
         .store
-        .count_code_issue(&state.pool.id, username, policy, now)
+        .count_code(
+            CodeFlows {
+                pool_id: &state.pool.id,
+                username,
+                policy,
+            },
+            CodeEvent::Issued,
+            now,
+        )
         .await?
     {
         CodeGate::Open => {}
@@ -159,11 +170,13 @@ pub async fn check(
     let r = state
         .store
         .use_code(
-            pool,
-            username,
-            purpose,
-            &hash,
-            state.settings.max_code_attempts,
+            CodeAttempt {
+                pool_id: pool,
+                username,
+                purpose,
+                code_hash: &hash,
+                max_attempts: state.settings.max_code_attempts,
+            },
             effect,
             now,
         )
@@ -178,7 +191,15 @@ pub async fn check(
     if r != CodeCheck::Expired
         && state
             .store
-            .count_code_failure(pool, username, policy, now)
+            .count_code(
+                CodeFlows {
+                    pool_id: pool,
+                    username,
+                    policy,
+                },
+                CodeEvent::Failed,
+                now,
+            )
             .await?
             == CodeGate::Locked
     {

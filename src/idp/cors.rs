@@ -94,21 +94,12 @@ pub async fn layer(State(state): State<Arc<IdpState>>, req: Request, next: Next)
             .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
     let mut resp = if preflight {
         if allowed {
-            let mut r = StatusCode::NO_CONTENT.into_response();
-            let h = r.headers_mut();
-            h.insert(
-                header::ACCESS_CONTROL_ALLOW_METHODS,
-                HeaderValue::from_static("POST, GET, OPTIONS"),
-            );
-            h.insert(
-                header::ACCESS_CONTROL_ALLOW_HEADERS,
-                HeaderValue::from_static(ALLOW_HEADERS),
-            );
-            h.insert(
-                header::ACCESS_CONTROL_MAX_AGE,
-                HeaderValue::from_static("600"),
-            );
-            r
+            let headers = [
+                (header::ACCESS_CONTROL_ALLOW_METHODS, "POST, GET, OPTIONS"),
+                (header::ACCESS_CONTROL_ALLOW_HEADERS, ALLOW_HEADERS),
+                (header::ACCESS_CONTROL_MAX_AGE, "600"),
+            ];
+            (StatusCode::NO_CONTENT, headers).into_response()
         } else {
             (StatusCode::FORBIDDEN, Body::empty()).into_response()
         }

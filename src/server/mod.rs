@@ -41,7 +41,8 @@ pub const DRAIN_GRACE: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone)]
 pub struct UpOptions {
     pub data_dir: PathBuf,
-    pub database_url: Option<String>,
+    /// The store: `--database-url`, parsed by the CLI, or the data directory's SQLite file.
+    pub database: crate::store::DatabaseUrl,
     pub web_listen: SocketAddr,
     pub idp_listen: SocketAddr,
     pub gateway_listen: SocketAddr,
@@ -107,9 +108,7 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<
     crate::store::create_data_dir(&opts.data_dir)?;
     let _ = std::fs::remove_file(&endpoints_path);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let database_url =
-        crate::store::DatabaseUrl::resolve(&opts.data_dir, opts.database_url.as_deref())?;
-    let store = crate::store::open(&database_url).await?;
+    let store = crate::store::open(&opts.database).await?;
     let (pool, client) = bootstrap::default_pool(store.as_ref(), clock.as_ref()).await?;
     // Generates the first key if there is none; the IdP re-reads its keys from the store itself.
     bootstrap::signing_keys(store.as_ref(), clock.as_ref(), &pool).await?;

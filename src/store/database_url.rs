@@ -48,6 +48,16 @@ impl DatabaseUrl {
         matches!(self.0, Location::Postgres { .. })
     }
 
+    /// The SQLite file this names by a path or a `sqlite:` URL; `None` for PostgreSQL, an in-memory database
+    /// and the data directory's file.
+    pub fn named_sqlite_file(&self) -> Option<PathBuf> {
+        match &self.0 {
+            Location::SqliteFile(path) => Some(path.clone()),
+            Location::SqliteUrl(url) => super::files::sqlite_url_path(url),
+            Location::DataDir(_) | Location::Postgres { .. } => None,
+        }
+    }
+
     pub(super) fn location(&self) -> &Location {
         &self.0
     }
@@ -132,9 +142,20 @@ mod tests {
         assert_eq!(url.to_string(), "/srv/gh/gatehouse.db");
         let url: DatabaseUrl = "sqlite::memory:".parse().unwrap();
         assert!(matches!(url.location(), Location::SqliteUrl(_)));
+        assert_eq!(url.named_sqlite_file(), None);
         let url: DatabaseUrl = "/var/lib/gh.db".parse().unwrap();
         assert!(matches!(url.location(), Location::SqliteFile(_)));
         assert!(!url.is_postgres());
+        assert_eq!(
+            url.named_sqlite_file(),
+            Some(PathBuf::from("/var/lib/gh.db"))
+        );
+        let url: DatabaseUrl = "sqlite:///var/lib/gh.db?mode=rwc".parse().unwrap();
+        assert_eq!(
+            url.named_sqlite_file(),
+            Some(PathBuf::from("/var/lib/gh.db"))
+        );
+        assert_eq!(DatabaseUrl::in_data_dir(dir).named_sqlite_file(), None);
     }
 
     #[test]

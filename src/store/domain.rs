@@ -226,6 +226,33 @@ pub struct CodePolicy {
     pub lockout_secs: i64,
 }
 
+/// A code presented for a user (`use_code`): whose, for what, its hash, and how many wrong tries end it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CodeAttempt<'a> {
+    pub pool_id: &'a PoolId,
+    pub username: &'a str,
+    pub purpose: CodePurpose,
+    pub code_hash: &'a str,
+    pub max_attempts: i64,
+}
+
+/// A user's code flows and the limits they are counted against (`count_code`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CodeFlows<'a> {
+    pub pool_id: &'a PoolId,
+    pub username: &'a str,
+    pub policy: CodePolicy,
+}
+
+/// What `count_code` counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeEvent {
+    /// A code was sent to the user.
+    Issued,
+    /// A wrong code was tried (across re-issues).
+    Failed,
+}
+
 /// Whether a user's code flows may proceed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CodeGate {

@@ -5,7 +5,6 @@
 //! (a row, a value gatehouse minted, a token it verified); `parse` checks text from outside where the format is
 //! known. Must never change a spelling or add a check to reading a row: databases written before must still open.
 use std::borrow::Borrow;
-use std::fmt;
 
 /// Text that is not a well-formed id of its kind.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -16,9 +15,9 @@ pub struct BadId {
     value: String,
 }
 
-/// Defines an id newtype over its text: the serde and sqlx transparency, `as_str` (and `Deref` to it),
-/// `AsRef<str>`, `Borrow<str>`,
-/// `Display`, comparisons with text, and the trusted conversions from text.
+/// Defines an id newtype over its text: the serde and sqlx transparency, what `values::text_newtype` gives
+/// (`as_str`, `Display`, the trusted conversions from text), `Deref` to `str`, `AsRef<str>`, `Borrow<str>` and
+/// comparisons with text.
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
@@ -29,12 +28,9 @@ macro_rules! id_type {
         #[sqlx(transparent)]
         pub struct $name(String);
 
-        impl $name {
-            /// The id's text.
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
+        super::values::text_newtype!($name);
 
+        impl $name {
             /// The id's text, owned.
             pub fn into_string(self) -> String {
                 self.0
@@ -58,24 +54,6 @@ macro_rules! id_type {
         impl Borrow<str> for $name {
             fn borrow(&self) -> &str {
                 &self.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.pad(&self.0)
-            }
-        }
-
-        impl From<String> for $name {
-            fn from(text: String) -> Self {
-                Self(text)
-            }
-        }
-
-        impl From<&str> for $name {
-            fn from(text: &str) -> Self {
-                Self(text.to_string())
             }
         }
 

@@ -22,9 +22,10 @@ pub mod sqlite;
 mod values;
 
 pub use domain::{
-    AuthFlow, AuthFlows, ClientRow, CodeCheck, CodeEffect, CodeGate, CodePolicy, CodePurpose,
-    CodeRow, KeyRow, OAuthFlow, OAuthFlows, PasswordUpdate, PoolRow, RefreshRow, RevocationRow,
-    RotateOutcome, Scopes, SessionOwner, UrlList, UserRow, UserStatus,
+    AuthFlow, AuthFlows, ClientRow, CodeAttempt, CodeCheck, CodeEffect, CodeEvent, CodeFlows,
+    CodeGate, CodePolicy, CodePurpose, CodeRow, KeyRow, OAuthFlow, OAuthFlows, PasswordUpdate,
+    PoolRow, RefreshRow, RevocationRow, RotateOutcome, Scopes, SessionOwner, UrlList, UserRow,
+    UserStatus,
 };
 pub use ids::{BadId, ClientId, PoolId, Sub};
 pub use oauth::{
@@ -205,34 +206,21 @@ pub trait Store: Send + Sync + 'static {
     async fn put_code(&self, row: CodeRow) -> Result<(), StoreError>;
     /// Checks a code atomically: a match is consumed and `effect` applied in the same transaction; a mismatch
     /// counts an attempt, and after `max_attempts` the code is deleted.
-    #[allow(clippy::too_many_arguments)]
     async fn use_code(
         &self,
-        pool_id: &PoolId,
-        username: &str,
-        purpose: CodePurpose,
-        code_hash: &str,
-        max_attempts: i64,
+        attempt: CodeAttempt<'_>,
         effect: CodeEffect,
         now: i64,
     ) -> Result<CodeCheck, StoreError>;
 
-    /// Counts one code sent to the user (in the policy's window) and says whether it may be sent: `Limited`
-    /// beyond `max_issued`, `Locked` during a lockout.
-    async fn count_code_issue(
+    /// Counts one event of the user's code flows in the policy's window and says whether they may go on.
+    /// `Issued` (a code sent): `Limited` beyond `max_issued`, `Locked` during a lockout. `Failed` (a wrong code,
+    /// across re-issues): at `max_failures` the flows lock for `lockout_secs` and the user's codes are deleted;
+    /// `Locked` if they are now locked.
+    async fn count_code(
         &self,
-        pool_id: &PoolId,
-        username: &str,
-        policy: CodePolicy,
-        now: i64,
-    ) -> Result<CodeGate, StoreError>;
-    /// Counts one wrong code (across re-issues, in the policy's window); at `max_failures` the user's code flows
-    /// lock for `lockout_secs` and the user's codes are deleted. Returns `Locked` if they are now locked.
-    async fn count_code_failure(
-        &self,
-        pool_id: &PoolId,
-        username: &str,
-        policy: CodePolicy,
+        flows: CodeFlows<'_>,
+        event: CodeEvent,
         now: i64,
     ) -> Result<CodeGate, StoreError>;
     /// `Locked` while the user's code flows are locked, else `Open`. Counts nothing.

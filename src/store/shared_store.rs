@@ -4,12 +4,13 @@
 use async_trait::async_trait;
 
 use super::backend::Backend;
+use super::code_limits;
 use super::shared::{codes, keys, oauth, pools, revocations, sessions, tokens, users};
 use super::sql::Conn;
 use super::{
-    AuthCodeRow, ClientRow, CodeCheck, CodeEffect, CodeGate, CodePolicy, CodePurpose, CodeRow,
-    GrantRow, KeyRow, PasswordUpdate, PoolRow, RedeemOutcome, RefreshRow, ResourceServerRow,
-    RevocationRow, RotateOutcome, SessionOwner, Store, StoreError, UserRow,
+    AuthCodeRow, ClientRow, CodeAttempt, CodeCheck, CodeEffect, CodeEvent, CodeFlows, CodeGate,
+    CodeRow, GrantRow, KeyRow, PasswordUpdate, PoolRow, RedeemOutcome, RefreshRow,
+    ResourceServerRow, RevocationRow, RotateOutcome, SessionOwner, Store, StoreError, UserRow,
 };
 use crate::store::ids::{ClientId, PoolId, Sub};
 
@@ -177,41 +178,29 @@ impl<B: Backend> Store for B {
         Ok(codes::put(&mut *c, &row).await?)
     }
 
-    #[tracing::instrument(skip_all, fields(%username, %purpose))]
+    #[tracing::instrument(skip_all, fields(username = %a.username, purpose = %a.purpose))]
     async fn use_code(
         &self,
-        pool_id: &PoolId,
-        username: &str,
-        purpose: CodePurpose,
-        code_hash: &str,
-        max_attempts: i64,
+        a: CodeAttempt<'_>,
         effect: CodeEffect,
         now: i64,
     ) -> Result<CodeCheck, StoreError> {
-        let key = (pool_id, username, purpose);
-        codes::use_code(self, key, code_hash, max_attempts, &effect, now).await
+        let key = (a.pool_id, a.username, a.purpose);
+        codes::use_code(self, key, a.code_hash, a.max_attempts, &effect, now).await
     }
 
-    async fn count_code_issue(
+    async fn count_code(
         &self,
-        pool_id: &PoolId,
-        username: &str,
-        policy: CodePolicy,
+        flows: CodeFlows<'_>,
+        event: CodeEvent,
         now: i64,
     ) -> Result<CodeGate, StoreError> {
         let mut c = self.pool().acquire().await?;
-        super::code_limits::issue(&mut *c, (pool_id, username), policy, now).await
-    }
-
-    async fn count_code_failure(
-        &self,
-        pool_id: &PoolId,
-        username: &str,
-        policy: CodePolicy,
-        now: i64,
-    ) -> Result<CodeGate, StoreError> {
-        let mut c = self.pool().acquire().await?;
-        super::code_limits::failure(&mut *c, (pool_id, username), policy, now).await
+        let user = (flows.pool_id, flows.username);
+        match event {
+            CodeEvent::Issued => code_limits::issue(&mut *c, user, flows.policy, now).await,
+            CodeEvent::Failed => code_limits::failure(&mut *c, user, flows.policy, now).await,
+        }
     }
 
     async fn code_gate(

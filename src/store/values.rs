@@ -97,24 +97,14 @@ stored_text!(
     }
 );
 
-/// Defines a space-separated list kept as the text it is stored as: the newtype, `as_str`, `iter`, `Display` and
-/// the conversions from text.
-macro_rules! stored_list {
-    ($(#[$doc:meta])* $name:ident) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
-        #[serde(transparent)]
-        pub struct $name(String);
-
+/// What every newtype over its stored text (`struct $name(String)`) has: `as_str`, `Display` (the text) and the
+/// conversions from text. Also used by `ids`.
+macro_rules! text_newtype {
+    ($name:ident) => {
         impl $name {
             /// The stored text.
             pub fn as_str(&self) -> &str {
                 &self.0
-            }
-
-            /// Each item.
-            pub fn iter(&self) -> impl Iterator<Item = &str> {
-                self.0.split_whitespace()
             }
         }
 
@@ -130,9 +120,30 @@ macro_rules! stored_list {
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.pad(&self.0)
+            }
+        }
+    };
+}
+pub(super) use text_newtype;
+
+/// Defines a space-separated list kept as the text it is stored as: the newtype, `iter` and what `text_newtype`
+/// gives.
+macro_rules! stored_list {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        text_newtype!($name);
+
+        impl $name {
+            /// Each item.
+            pub fn iter(&self) -> impl Iterator<Item = &str> {
+                self.0.split_whitespace()
             }
         }
     };

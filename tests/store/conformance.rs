@@ -6,8 +6,8 @@ use std::collections::HashSet;
 use std::sync::{Arc, LazyLock};
 
 use gatehouse::store::{
-    ClientRow, CodeCheck, CodeEffect, CodePurpose, CodeRow, KeyRow, PasswordUpdate, PoolId,
-    PoolRow, PostgresStore, RefreshRow, RotateOutcome, SessionOwner, SqliteStore, Store,
+    ClientRow, CodeAttempt, CodeCheck, CodeEffect, CodePurpose, CodeRow, KeyRow, PasswordUpdate,
+    PoolId, PoolRow, PostgresStore, RefreshRow, RotateOutcome, SessionOwner, SqliteStore, Store,
     StoreError, UserRow, UserStatus,
 };
 
@@ -152,6 +152,22 @@ pub(crate) fn code(hash: &str, purpose: CodePurpose, expires_at: i64) -> CodeRow
         code_hash: hash.into(),
         expires_at,
         created_at: 1,
+    }
+}
+
+/// A code presented for `username` of the test pool.
+pub(crate) fn attempt<'a>(
+    username: &'a str,
+    purpose: CodePurpose,
+    code_hash: &'a str,
+    max_attempts: i64,
+) -> CodeAttempt<'a> {
+    CodeAttempt {
+        pool_id: &POOL,
+        username,
+        purpose,
+        code_hash,
+        max_attempts,
     }
 }
 
@@ -316,11 +332,7 @@ async fn sign_up_writes_user_and_code_together_or_neither(a: S, b: S) {
     .unwrap();
     assert_eq!(
         b.use_code(
-            &POOL,
-            "alice",
-            CodePurpose::ConfirmSignUp,
-            "c",
-            3,
+            attempt("alice", CodePurpose::ConfirmSignUp, "c", 3),
             CodeEffect::Confirm,
             50
         )
@@ -341,11 +353,7 @@ async fn sign_up_writes_user_and_code_together_or_neither(a: S, b: S) {
     assert!(matches!(err, Err(StoreError::Conflict)));
     assert_eq!(
         a.use_code(
-            &POOL,
-            "alice",
-            CodePurpose::ConfirmSignUp,
-            "c2",
-            3,
+            attempt("alice", CodePurpose::ConfirmSignUp, "c2", 3),
             CodeEffect::Confirm,
             50
         )
@@ -702,11 +710,7 @@ async fn revocation_rows_follow_the_contract(s: S, b: S) {
     s.create_user(user("alice", "sub-new")).await.unwrap();
     assert_eq!(
         s.use_code(
-            &POOL,
-            "alice",
-            CodePurpose::ForgotPassword,
-            "c",
-            3,
+            attempt("alice", CodePurpose::ForgotPassword, "c", 3),
             CodeEffect::Confirm,
             50
         )
@@ -776,11 +780,7 @@ async fn codes_are_single_use_expire_and_count_attempts(s: S, b: S) {
         let st = st.clone();
         async move {
             st.use_code(
-                &POOL,
-                "alice",
-                CodePurpose::ConfirmSignUp,
-                h,
-                3,
+                attempt("alice", CodePurpose::ConfirmSignUp, h, 3),
                 CodeEffect::Confirm,
                 now,
             )
@@ -811,11 +811,7 @@ async fn codes_are_single_use_expire_and_count_attempts(s: S, b: S) {
     assert_eq!(check(&b, "good", 50).await, CodeCheck::Expired);
     assert_eq!(
         s.use_code(
-            &POOL,
-            "nobody",
-            CodePurpose::ConfirmSignUp,
-            "good",
-            3,
+            attempt("nobody", CodePurpose::ConfirmSignUp, "good", 3),
             CodeEffect::Confirm,
             50
         )
@@ -836,11 +832,7 @@ async fn a_code_raced_by_two_instances_is_used_once(a: S, b: S) {
             let s = if i % 2 == 0 { a.clone() } else { b.clone() };
             tasks.push(tokio::spawn(async move {
                 s.use_code(
-                    &POOL,
-                    "alice",
-                    CodePurpose::ConfirmSignUp,
-                    "good",
-                    3,
+                    attempt("alice", CodePurpose::ConfirmSignUp, "good", 3),
                     CodeEffect::Confirm,
                     50,
                 )
@@ -871,11 +863,7 @@ async fn reset_code_changes_password_and_revokes_in_one_step(a: S, b: S) {
     let effect = CodeEffect::ResetPassword(password("reset-hash"));
     assert_eq!(
         b.use_code(
-            &POOL,
-            "alice",
-            CodePurpose::ForgotPassword,
-            "rc",
-            3,
+            attempt("alice", CodePurpose::ForgotPassword, "rc", 3),
             effect.clone(),
             60
         )
@@ -898,11 +886,7 @@ async fn reset_code_changes_password_and_revokes_in_one_step(a: S, b: S) {
     );
     assert_eq!(
         b.use_code(
-            &POOL,
-            "alice",
-            CodePurpose::ForgotPassword,
-            "rc",
-            3,
+            attempt("alice", CodePurpose::ForgotPassword, "rc", 3),
             effect,
             61
         )

@@ -2,9 +2,11 @@
 //! PostgreSQL, two handles on one database each, as in `store::conformance`): issuance counted per user within a
 //! window, wrong codes counted across re-issues, the lockout and its end, a pending address that becomes the
 //! active one only through a verification code.
-use gatehouse::store::{CodeCheck, CodeEffect, CodeGate, CodePolicy, CodePurpose};
+use gatehouse::store::{
+    CodeCheck, CodeEffect, CodeEvent, CodeFlows, CodeGate, CodePolicy, CodePurpose,
+};
 
-use crate::store::conformance::{code, postgres_pair, sqlite_pair, with_user, POOL, S};
+use crate::store::conformance::{attempt, code, postgres_pair, sqlite_pair, with_user, POOL, S};
 
 macro_rules! both {
     ($($name:ident),* $(,)?) => {
@@ -43,30 +45,40 @@ const POLICY: CodePolicy = CodePolicy {
     lockout_secs: 50,
 };
 
+fn flows(username: &str) -> CodeFlows<'_> {
+    CodeFlows {
+        pool_id: &POOL,
+        username,
+        policy: POLICY,
+    }
+}
+
 async fn code_issuance_is_counted_per_user_within_the_window(a: S, b: S) {
     with_user(&a).await;
     for (i, st) in [&a, &b, &a].into_iter().enumerate() {
         assert_eq!(
-            st.count_code_issue(&POOL, "alice", POLICY, 10 + i as i64)
+            st.count_code(flows("alice"), CodeEvent::Issued, 10 + i as i64)
                 .await
                 .unwrap(),
             CodeGate::Open
         );
     }
     assert_eq!(
-        b.count_code_issue(&POOL, "alice", POLICY, 20)
+        b.count_code(flows("alice"), CodeEvent::Issued, 20)
             .await
             .unwrap(),
         CodeGate::Limited
     );
     assert_eq!(
-        a.count_code_issue(&POOL, "bob", POLICY, 20).await.unwrap(),
+        a.count_code(flows("bob"), CodeEvent::Issued, 20)
+            .await
+            .unwrap(),
         CodeGate::Open,
         "per user"
     );
     // A new window starts afresh.
     assert_eq!(
-        a.count_code_issue(&POOL, "alice", POLICY, 111)
+        a.count_code(flows("alice"), CodeEvent::Issued, 111)
             .await
             .unwrap(),
         CodeGate::Open
@@ -83,7 +95,7 @@ async fn concurrent_issuance_is_counted_exactly(a: S, b: S) {
     for i in 0..10 {
         let st = if i % 2 == 0 { a.clone() } else { b.clone() };
         tasks.push(tokio::spawn(async move {
-            st.count_code_issue(&POOL, "alice", POLICY, 10)
+            st.count_code(flows("alice"), CodeEvent::Issued, 10)
                 .await
                 .unwrap()
         }));
@@ -102,7 +114,7 @@ async fn wrong_codes_count_across_reissues_then_lock_until_the_lockout_ends(a: S
     let fail = |st: &S, now: i64| {
         let st = st.clone();
         async move {
-            st.count_code_failure(&POOL, "alice", POLICY, now)
+            st.count_code(flows("alice"), CodeEvent::Failed, now)
                 .await
                 .unwrap()
         }
@@ -123,7 +135,7 @@ async fn wrong_codes_count_across_reissues_then_lock_until_the_lockout_ends(a: S
         CodeGate::Locked
     );
     assert_eq!(
-        a.count_code_issue(&POOL, "alice", POLICY, 14)
+        a.count_code(flows("alice"), CodeEvent::Issued, 14)
             .await
             .unwrap(),
         CodeGate::Locked
@@ -131,11 +143,7 @@ async fn wrong_codes_count_across_reissues_then_lock_until_the_lockout_ends(a: S
     // The user's codes are gone with the lock.
     let r = a
         .use_code(
-            &POOL,
-            "alice",
-            CodePurpose::ForgotPassword,
-            "c2",
-            5,
+            attempt("alice", CodePurpose::ForgotPassword, "c2", 5),
             CodeEffect::Confirm,
             20,
         )
@@ -167,11 +175,7 @@ async fn a_pending_email_becomes_active_only_through_its_code(a: S, b: S) {
         .unwrap();
     let r = b
         .use_code(
-            &POOL,
-            "alice",
-            CodePurpose::VerifyEmail,
-            "bad",
-            5,
+            attempt("alice", CodePurpose::VerifyEmail, "bad", 5),
             CodeEffect::VerifyEmail,
             50,
         )
@@ -184,11 +188,7 @@ async fn a_pending_email_becomes_active_only_through_its_code(a: S, b: S) {
     );
     let r = b
         .use_code(
-            &POOL,
-            "alice",
-            CodePurpose::VerifyEmail,
-            "v",
-            5,
+            attempt("alice", CodePurpose::VerifyEmail, "v", 5),
             CodeEffect::VerifyEmail,
             50,
         )

@@ -1,4 +1,6 @@
-//! The store contract, run against both SQLite and PostgreSQL. Test modules only; owns no production code.
+//! The store contract, run against both SQLite and PostgreSQL, and how the CLI reads `--database-url`. Test
+//! modules only; owns no production code.
 pub mod conformance;
 pub mod conformance_codes;
 pub mod conformance_oauth;
+pub mod database_url_flag;
