@@ -294,3 +294,28 @@ async fn authorization_server_metadata_lists_what_is_served() {
     .await;
     assert_eq!(resp.status().as_u16(), 400);
 }
+
+#[tokio::test]
+async fn repeated_failed_client_authentication_is_throttled_per_client() {
+    // Its own instance: the failures count against the address too, which the shared instance's other tests use.
+    let own = Gatehouse::start();
+    let g = &own;
+    let (_, id, secret) = m2m(g);
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        let (status, _, _) = token(g, Some((&id, "wrong")), "grant_type=client_credentials").await;
+        statuses.push(status);
+    }
+    assert_eq!(statuses[..5], [401; 5], "{statuses:?}");
+    assert_eq!(
+        statuses[5], 429,
+        "the sixth failure within the window is throttled: {statuses:?}"
+    );
+    // Throttled even with the right secret: guessing cannot go on.
+    let (status, _, body) = token(g, Some((&id, &secret)), "grant_type=client_credentials").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (429, Some("slow_down")),
+        "{body}"
+    );
+}

@@ -84,7 +84,11 @@ pub async fn authenticate(
     }
     let key = format!("client:{client_id}");
     let now = state.clock.now_unix();
-    state.throttle.check(&key, ip, now)?;
+    // Over the per-client or per-address limit: refused before the secret is even compared.
+    state
+        .throttle
+        .check(&key, ip, now)
+        .map_err(|_| OAuthError::TooManyRequests)?;
     let client = match find_client(state, &client_id).await {
         Ok(c) => c,
         Err(crate::idp::CognitoError::ResourceNotFound(_)) => {
