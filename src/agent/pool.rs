@@ -182,6 +182,17 @@ impl Pool {
         None
     }
 
+    /// Polls the idle connections to `authority` once, leaving them in the pool; true while one is still open.
+    #[cfg(test)]
+    fn has_open_idle(&self, authority: &str) -> bool {
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let Ok(mut idle) = self.idle.lock() else {
+            return false;
+        };
+        idle.get_mut(authority)
+            .is_some_and(|list| list.iter_mut().any(|c| c.poll_io(&mut cx)))
+    }
+
     fn put(&self, mut conn: Box<Conn>) {
         if !conn.alive || conn.sender.is_closed() {
             return;
@@ -425,17 +436,25 @@ mod tests {
     #[tokio::test]
     async fn an_idle_connection_the_agent_closed_is_replaced_transparently() {
         let (base, mut closed) = agent_reporting_closes(1).await;
+        let authority = base.trim_start_matches("http://");
         let pool = Arc::new(Pool::default());
         let mut seen = std::collections::HashSet::new();
         for _ in 0..4 {
             seen.insert(get(&pool, &base).await);
             // The agent has closed the connection before the next request checks it out: the pool must notice
-            // and dial anew. (A close racing a request already written is a failure no client may retry.)
+            // and dial anew. (A close racing a request already written is a failure no client may retry.) The
+            // end of the stream reaches this socket when the kernel delivers it, which under load may be after
+            // the agent's task has finished: wait until no idle connection looks open (usually the pool saw the
+            // close while reading the answer and never kept the connection).
             closed.recv().await.unwrap();
-            // And the end of the stream has reached tokio's reactor: on this current-thread runtime the agent's
-            // task woke this one directly, with no turn of the I/O driver in between, so the connection could
-            // still look open. A yield lets the driver poll once.
-            tokio::task::yield_now().await;
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while pool.has_open_idle(authority) {
+                assert!(
+                    Instant::now() < deadline,
+                    "the agent's close never reached the pool"
+                );
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
         }
         assert_eq!(seen.len(), 4, "every request needed its own connection");
     }
