@@ -11,12 +11,14 @@ use crate::store::{DatabaseUrl, OpenError};
 pub mod agent;
 pub mod bench_upstream;
 pub mod client;
+pub mod client_oauth;
 pub mod config;
 pub mod doctor;
 pub mod exec;
 mod exec_userns;
 pub mod keys;
 pub mod listen;
+pub mod resource_server;
 pub mod sessions;
 pub mod up;
 pub mod user;
@@ -53,6 +55,9 @@ pub enum Command {
     /// Manage app clients of the built-in user pool.
     #[command(subcommand)]
     Client(client::ClientCommand),
+    /// Manage the pool's OAuth resource servers and their scopes.
+    #[command(subcommand, name = "resource-server")]
+    ResourceServer(resource_server::ResourceServerCommand),
     /// Rotate and list the user pool's signing keys.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
@@ -123,6 +128,7 @@ pub fn main() -> ExitCode {
         Command::Up(a) => up::execute(a),
         Command::User(c) => user::execute(c),
         Command::Client(c) => client::execute(c),
+        Command::ResourceServer(c) => resource_server::execute(c),
         Command::Keys(c) => keys::execute(c),
         Command::Agent(a) => agent::execute(a),
         Command::Config(c) => config::execute(c),

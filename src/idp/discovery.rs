@@ -1,6 +1,7 @@
 //! The pool's public documents: `/{poolId}/.well-known/jwks.json` (every active public key) and
-//! `/{poolId}/.well-known/openid-configuration` (whose `issuer` equals the tokens' `iss`). Read-only; never
-//! publishes private key material.
+//! `/{poolId}/.well-known/openid-configuration` (whose `issuer` equals the tokens' `iss`; its OAuth members are
+//! `oauth::metadata`'s), and the RFC 8414 authorization-server metadata. Read-only; never publishes private key
+//! material.
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
@@ -52,19 +53,36 @@ pub async fn openid_configuration(
     if let Err(e) = check_pool(&state, &pool_id) {
         return e.into_response();
     }
-    // Only what gatehouse serves: there is no OAuth2 token, userinfo or revocation endpoint (the Cognito JSON
-    // API at `POST /` does those jobs), so none is advertised.
-    json_response(json!({
-        "issuer": state.issuer,
+    // Only what gatehouse serves: the Cognito JSON API at `POST /` does the sign-in, the OAuth members are the
+    // authorization server's (`oauth::metadata`).
+    let mut doc = super::oauth::metadata::oauth_members(&state);
+    let oidc = json!({
         "authorization_endpoint": state.issuer,
-        "jwks_uri": format!("{}/.well-known/jwks.json", state.issuer),
+        "userinfo_endpoint": format!("{}/oauth2/userInfo", super::oauth::metadata::base_url(&state)),
         "id_token_signing_alg_values_supported": ["RS256"],
         "response_types_supported": ["code", "id_token", "token id_token", "none"],
         "subject_types_supported": ["public"],
-        "scopes_supported": ["aws.cognito.signin.user.admin"],
         "claims_supported": [
             "sub", "iss", "aud", "exp", "iat", "auth_time", "jti", "origin_jti", "event_id", "token_use",
             "client_id", "scope", "username", "cognito:username", "email", "email_verified"
         ],
-    }))
+    });
+    if let serde_json::Value::Object(m) = oidc {
+        doc.extend(m);
+    }
+    json_response(serde_json::Value::Object(doc))
+}
+
+/// `GET /.well-known/oauth-authorization-server/{poolId}` and `GET /{poolId}/.well-known/oauth-authorization-server`
+/// (RFC 8414).
+pub async fn authorization_server(
+    State(state): State<Arc<IdpState>>,
+    Path(pool_id): Path<String>,
+) -> Response {
+    if let Err(e) = check_pool(&state, &pool_id) {
+        return e.into_response();
+    }
+    json_response(serde_json::Value::Object(
+        super::oauth::metadata::oauth_members(&state),
+    ))
 }

@@ -79,6 +79,15 @@ async fn after_revocation(state: &IdpState, sub: &Sub) -> Result<i64, CognitoErr
     Ok(now)
 }
 
+/// What an OAuth grant changes in the tokens: the granted scopes instead of the client's, the ID token's
+/// `nonce`, and the access token's `aud` (an RFC 8707 resource).
+#[derive(Debug, Clone, Copy)]
+pub struct Grant<'a> {
+    pub scope: &'a str,
+    pub nonce: Option<&'a str>,
+    pub aud: Option<&'a str>,
+}
+
 /// Mints an access and an ID token for `user` via `client`, tied to `origin_jti`.
 pub async fn access_and_id(
     state: &IdpState,
@@ -87,16 +96,29 @@ pub async fn access_and_id(
     auth_time: i64,
     origin_jti: &str,
 ) -> Result<AuthenticationResult, CognitoError> {
+    access_and_id_granted(state, user, client, auth_time, origin_jti, None).await
+}
+
+/// `access_and_id`, shaped by an OAuth grant when there is one.
+pub async fn access_and_id_granted(
+    state: &IdpState,
+    user: &UserRow,
+    client: &ClientRow,
+    auth_time: i64,
+    origin_jti: &str,
+    grant: Option<Grant<'_>>,
+) -> Result<AuthenticationResult, CognitoError> {
     let now = after_revocation(state, &user.sub).await?;
     let event_id = uuid_v4();
-    let access = json!({
+    let scope = grant.map_or(client.scopes.as_str(), |g| g.scope);
+    let mut access = json!({
         "sub": user.sub,
         "iss": state.issuer,
         "client_id": client.id,
         "origin_jti": origin_jti,
         "event_id": event_id,
         "token_use": "access",
-        "scope": client.scopes,
+        "scope": scope,
         "auth_time": auth_time,
         "exp": now + client.access_validity,
         "iat": now,
@@ -116,6 +138,12 @@ pub async fn access_and_id(
         "iat": now,
         "jti": uuid_v4(),
     });
+    if let (Some(aud), Some(obj)) = (grant.and_then(|g| g.aud), access.as_object_mut()) {
+        obj.insert("aud".into(), json!(aud));
+    }
+    if let (Some(nonce), Some(obj)) = (grant.and_then(|g| g.nonce), id.as_object_mut()) {
+        obj.insert("nonce".into(), json!(nonce));
+    }
     if let Some(obj) = id.as_object_mut() {
         let policy = &state.policy;
         if let Some(email) = &user.email {
@@ -165,4 +193,41 @@ pub async fn tokens_for(
     state.store.insert_refresh_token(row).await?;
     result.refresh_token = Some(refresh);
     Ok(result)
+}
+
+/// Mints a client-credentials access token, as Cognito does: the client is the subject, `scope` the granted
+/// resource-server scopes, no ID or refresh token; with an RFC 8707 `resource`, `aud` is that resource.
+pub async fn client_credentials_access(
+    state: &IdpState,
+    client: &ClientRow,
+    scope: &str,
+    resource: Option<&str>,
+) -> Result<(String, i64), CognitoError> {
+    let now = state.clock.now_unix();
+    let mut access = json!({
+        "sub": client.id,
+        "iss": state.issuer,
+        "client_id": client.id,
+        "token_use": "access",
+        "scope": scope,
+        "auth_time": now,
+        "exp": now + client.access_validity,
+        "iat": now,
+        "jti": uuid_v4(),
+        "version": 2,
+    });
+    if let (Some(r), Some(obj)) = (resource, access.as_object_mut()) {
+        obj.insert("aud".into(), json!(r));
+    }
+    let keys = state.keys.current(now).await?;
+    let token = keys
+        .signer
+        .sign(&access)
+        .map_err(|e| CognitoError::Internal(format!("signing failed: {e}")))?;
+    tracing::info!(
+        client_id = %client.id,
+        access = %crate::util::log_id(&token),
+        "issued client-credentials token"
+    );
+    Ok((token, client.access_validity))
 }

@@ -27,6 +27,7 @@ pub mod field_caps;
 pub mod keys;
 pub mod mail;
 pub mod mint;
+pub mod oauth;
 pub mod password;
 pub mod pending;
 pub mod refresh;
@@ -164,6 +165,21 @@ impl IdpState {
 pub fn router(state: Arc<IdpState>) -> Router {
     Router::new()
         .route("/", post(api::dispatch))
+        .route("/oauth2/token", post(oauth::token::token))
+        .route("/oauth2/revoke", post(oauth::revoke::revoke))
+        .route("/logout", get(oauth::logout::logout))
+        .route(
+            "/oauth2/userInfo",
+            get(oauth::userinfo::userinfo).post(oauth::userinfo::userinfo),
+        )
+        .route(
+            "/.well-known/oauth-authorization-server/{pool_id}",
+            get(discovery::authorization_server),
+        )
+        .route(
+            "/{pool_id}/.well-known/oauth-authorization-server",
+            get(discovery::authorization_server),
+        )
         .route("/{pool_id}/.well-known/jwks.json", get(discovery::jwks))
         .route(
             "/{pool_id}/.well-known/openid-configuration",

@@ -5,10 +5,12 @@
 use serde::Deserialize;
 
 use super::client_auth::{check_client_secret, check_secret_hash, required_client};
-use super::mint::{access_and_id, new_refresh_token, refresh_row, AuthenticationResult};
+use super::mint::{
+    access_and_id_granted, new_refresh_token, refresh_row, AuthenticationResult, Grant,
+};
 use super::wire::null_member;
 use super::{CognitoError, IdpState};
-use crate::store::{ClientRow, RefreshRow, RotateOutcome, StoreError, UserRow};
+use crate::store::{ClientRow, GrantRow, RefreshRow, RotateOutcome, StoreError, UserRow};
 use crate::util::sha256_hex;
 
 /// The shortest effective grace period, seconds (see `get_tokens`).
@@ -63,6 +65,19 @@ async fn usable(
     Ok((row, user))
 }
 
+/// The OAuth grant behind a refresh family (scope and resource of an authorization-code sign-in), if any.
+async fn grant_of(state: &IdpState, row: &RefreshRow) -> Result<Option<GrantRow>, CognitoError> {
+    Ok(state.store.oauth_grant(&row.family_id).await?)
+}
+
+fn as_grant(g: &GrantRow) -> Grant<'_> {
+    Grant {
+        scope: &g.scope,
+        nonce: None,
+        aud: g.resource.as_deref(),
+    }
+}
+
 /// Re-reads the row after minting: a revocation that committed meanwhile wins, and the minted tokens are dropped.
 async fn still_live(state: &IdpState, token_hash: &str) -> Result<(), CognitoError> {
     match state.store.find_refresh_token(token_hash).await {
@@ -81,7 +96,16 @@ async fn without_rotation(
     if row.rotated_at.is_some() {
         return Err(invalid());
     }
-    let result = access_and_id(state, user, client, row.auth_time, &row.origin_jti).await?;
+    let grant = grant_of(state, row).await?;
+    let result = access_and_id_granted(
+        state,
+        user,
+        client,
+        row.auth_time,
+        &row.origin_jti,
+        grant.as_ref().map(as_grant),
+    )
+    .await?;
     still_live(state, &row.token_hash).await?;
     Ok(result)
 }
@@ -167,7 +191,16 @@ pub async fn get_tokens(
             return Err(CognitoError::RefreshTokenReuse);
         }
     }
-    let mut result = access_and_id(state, &user, &client, row.auth_time, &origin).await?;
+    let grant = grant_of(state, &row).await?;
+    let mut result = access_and_id_granted(
+        state,
+        &user,
+        &client,
+        row.auth_time,
+        &origin,
+        grant.as_ref().map(as_grant),
+    )
+    .await?;
     still_live(state, &new_hash).await?;
     result.refresh_token = Some(new_token);
     Ok(GetTokensResponse {

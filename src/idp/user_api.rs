@@ -51,6 +51,21 @@ pub async fn authenticate_client(
     state: &IdpState,
     token: Option<&str>,
 ) -> Result<(UserRow, ClientId), CognitoError> {
+    let (user, client_id, scopes) = verify_access(state, token).await?;
+    if !scopes.iter().any(|s| s == SIGNIN_SCOPE) {
+        return Err(CognitoError::NotAuthorized(
+            "Access Token does not have required scopes".into(),
+        ));
+    }
+    Ok((user, client_id))
+}
+
+/// Verifies an access token of the pool (keys, issuer, `token_use`, expiry, revocations) whatever its scopes;
+/// returns its user, its client and its scopes.
+pub async fn verify_access(
+    state: &IdpState,
+    token: Option<&str>,
+) -> Result<(UserRow, ClientId, Vec<String>), CognitoError> {
     let token = token
         .filter(|t| !t.is_empty())
         .ok_or_else(|| null_member("accessToken"))?;
@@ -61,11 +76,6 @@ pub async fn authenticate_client(
             TokenError::Expired => CognitoError::NotAuthorized("Access Token has expired".into()),
             _ => CognitoError::NotAuthorized("Invalid Access Token".into()),
         })?;
-    if !claims.scopes.iter().any(|s| s == SIGNIN_SCOPE) {
-        return Err(CognitoError::NotAuthorized(
-            "Access Token does not have required scopes".into(),
-        ));
-    }
     if let Some(Value::String(origin)) = claims.extra.get("origin_jti") {
         if state.store.origin_revoked(&state.pool.id, origin).await? {
             return Err(revoked());
@@ -82,8 +92,9 @@ pub async fn authenticate_client(
         }
     }
     let client_id = ClientId::from(claims.client_id.clone().unwrap_or_default());
+    let scopes = claims.scopes.clone();
     match state.store.find_user_by_sub(&state.pool.id, &sub).await {
-        Ok(u) if u.enabled => Ok((u, client_id)),
+        Ok(u) if u.enabled => Ok((u, client_id, scopes)),
         Ok(_) => Err(CognitoError::NotAuthorized("User is disabled.".into())),
         Err(StoreError::NotFound) => Err(CognitoError::UserNotFound),
         Err(e) => Err(e.into()),

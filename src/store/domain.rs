@@ -2,7 +2,9 @@
 //! revocations, session owners) and the outcomes of its atomic operations. Plain data with redacting `Debug`
 //! where a row holds a secret; must never know SQL or a backend.
 use super::ids::{ClientId, PoolId, Sub};
-pub use super::values::{AuthFlow, AuthFlows, CodePurpose, Scopes, UserStatus};
+pub use super::values::{
+    AuthFlow, AuthFlows, CodePurpose, OAuthFlow, OAuthFlows, Scopes, UrlList, UserStatus,
+};
 
 /// A user pool.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -39,6 +41,18 @@ pub struct ClientRow {
     pub grace_seconds: i64,
     /// Space-separated browser origins allowed to call the IdP for this client (CORS).
     pub allowed_origins: String,
+    /// OAuth: the redirect URIs `/oauth2/authorize` accepts (exact match; a loopback one with any port).
+    #[sqlx(try_from = "String")]
+    pub callback_urls: UrlList,
+    /// OAuth: the `logout_uri`s `/logout` redirects to.
+    #[sqlx(try_from = "String")]
+    pub logout_urls: UrlList,
+    /// OAuth: the flows the client may use (`code`, `client_credentials`); empty: none.
+    #[sqlx(try_from = "String")]
+    pub oauth_flows: OAuthFlows,
+    /// OAuth: the scopes the client may be granted (OpenID scopes and resource-server scopes).
+    #[sqlx(try_from = "String")]
+    pub oauth_scopes: Scopes,
 }
 
 impl ClientRow {
@@ -64,6 +78,10 @@ impl ClientRow {
             rotation: false,
             grace_seconds: 0,
             allowed_origins: String::new(),
+            callback_urls: UrlList::default(),
+            logout_urls: UrlList::default(),
+            oauth_flows: OAuthFlows::default(),
+            oauth_scopes: Scopes::default(),
         }
     }
 }
@@ -77,6 +95,7 @@ impl std::fmt::Debug for ClientRow {
             .field("auth_flows", &self.auth_flows)
             .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
             .field("rotation", &self.rotation)
+            .field("oauth_flows", &self.oauth_flows)
             .finish_non_exhaustive()
     }
 }

@@ -11,6 +11,7 @@ mod database_url;
 mod domain;
 pub mod files;
 mod ids;
+mod oauth;
 mod open;
 pub mod postgres;
 mod records;
@@ -22,10 +23,14 @@ mod values;
 
 pub use domain::{
     AuthFlow, AuthFlows, ClientRow, CodeAttempt, CodeCheck, CodeEffect, CodeEvent, CodeFlows,
-    CodeGate, CodePolicy, CodePurpose, CodeRow, KeyRow, PasswordUpdate, PoolRow, RefreshRow,
-    RevocationRow, RotateOutcome, Scopes, SessionOwner, UserRow, UserStatus,
+    CodeGate, CodePolicy, CodePurpose, CodeRow, KeyRow, OAuthFlow, OAuthFlows, PasswordUpdate,
+    PoolRow, RefreshRow, RevocationRow, RotateOutcome, Scopes, SessionOwner, UrlList, UserRow,
+    UserStatus,
 };
 pub use ids::{BadId, ClientId, PoolId, Sub};
+pub use oauth::{
+    AuthCodeRow, GrantRow, RedeemOutcome, ResourceScope, ResourceScopes, ResourceServerRow,
+};
 pub use values::UnknownValue;
 
 pub use database_url::DatabaseUrl;
@@ -320,4 +325,42 @@ pub trait Store: Send + Sync + 'static {
         runtime_arn: &str,
         session_id: &str,
     ) -> Result<Option<String>, StoreError>;
+
+    // === OAuth: clients, resource servers, authorization codes ===
+    /// Deletes an app client; every live refresh token it issued is revoked (revocation rows for their
+    /// `origin_jti`s) and its authorization codes deleted, in one transaction. `NotFound` if there is none.
+    async fn delete_client(
+        &self,
+        pool_id: &PoolId,
+        client_id: &ClientId,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// Adds a resource server; `Conflict` if its identifier is taken in that pool.
+    async fn create_resource_server(&self, row: ResourceServerRow) -> Result<(), StoreError>;
+    /// Every resource server of a pool, by identifier.
+    async fn resource_servers(
+        &self,
+        pool_id: &PoolId,
+    ) -> Result<Vec<ResourceServerRow>, StoreError>;
+    /// Deletes a resource server; `NotFound` if there is none.
+    async fn delete_resource_server(
+        &self,
+        pool_id: &PoolId,
+        identifier: &str,
+    ) -> Result<(), StoreError>;
+    /// Stores a new authorization code (and drops codes a day past their expiry).
+    async fn put_auth_code(&self, row: AuthCodeRow, now: i64) -> Result<(), StoreError>;
+    /// An authorization code by the SHA-256 of its value, used or not, expired or not.
+    async fn find_auth_code(&self, code_hash: &str) -> Result<Option<AuthCodeRow>, StoreError>;
+    /// Redeems a code, atomically: the first redemption of an unexpired code marks it used and stores
+    /// `refresh` (if any) with the code's grant (scope, resource) for its family; a later one revokes the
+    /// family the first issued and returns `Replayed`; an unknown or expired code is `Invalid`.
+    async fn redeem_auth_code(
+        &self,
+        code_hash: &str,
+        refresh: Option<RefreshRow>,
+        now: i64,
+    ) -> Result<RedeemOutcome, StoreError>;
+    /// The grant of a refresh-token family issued by an authorization code, if it was.
+    async fn oauth_grant(&self, family_id: &str) -> Result<Option<GrantRow>, StoreError>;
 }

@@ -5,12 +5,12 @@ use async_trait::async_trait;
 
 use super::backend::Backend;
 use super::code_limits;
-use super::shared::{codes, keys, pools, revocations, sessions, tokens, users};
+use super::shared::{codes, keys, oauth, pools, revocations, sessions, tokens, users};
 use super::sql::Conn;
 use super::{
-    ClientRow, CodeAttempt, CodeCheck, CodeEffect, CodeEvent, CodeFlows, CodeGate, CodeRow, KeyRow,
-    PasswordUpdate, PoolRow, RefreshRow, RevocationRow, RotateOutcome, SessionOwner, Store,
-    StoreError, UserRow,
+    AuthCodeRow, ClientRow, CodeAttempt, CodeCheck, CodeEffect, CodeEvent, CodeFlows, CodeGate,
+    CodeRow, GrantRow, KeyRow, PasswordUpdate, PoolRow, RedeemOutcome, RefreshRow,
+    ResourceServerRow, RevocationRow, RotateOutcome, SessionOwner, Store, StoreError, UserRow,
 };
 use crate::store::ids::{ClientId, PoolId, Sub};
 
@@ -345,5 +345,67 @@ impl<B: Backend> Store for B {
     ) -> Result<Option<String>, StoreError> {
         let mut c = self.pool().acquire().await?;
         sessions::instance(&mut *c, (runtime_arn, session_id)).await
+    }
+
+    #[tracing::instrument(skip_all, fields(%client_id))]
+    async fn delete_client(
+        &self,
+        pool_id: &PoolId,
+        client_id: &ClientId,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
+        oauth::delete_client::<B>(&mut tx, pool_id, client_id, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn create_resource_server(&self, row: ResourceServerRow) -> Result<(), StoreError> {
+        let mut c = self.pool().acquire().await?;
+        oauth::insert_server(&mut *c, &row).await
+    }
+
+    async fn resource_servers(
+        &self,
+        pool_id: &PoolId,
+    ) -> Result<Vec<ResourceServerRow>, StoreError> {
+        let mut c = self.pool().acquire().await?;
+        oauth::servers(&mut *c, pool_id).await
+    }
+
+    async fn delete_resource_server(
+        &self,
+        pool_id: &PoolId,
+        identifier: &str,
+    ) -> Result<(), StoreError> {
+        let mut c = self.pool().acquire().await?;
+        oauth::delete_server(&mut *c, pool_id, identifier).await
+    }
+
+    async fn put_auth_code(&self, row: AuthCodeRow, now: i64) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
+        oauth::put_code(&mut *tx, &row, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn find_auth_code(&self, code_hash: &str) -> Result<Option<AuthCodeRow>, StoreError> {
+        let mut c = self.pool().acquire().await?;
+        Ok(oauth::find_code(&mut *c, code_hash).await?)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn redeem_auth_code(
+        &self,
+        code_hash: &str,
+        refresh: Option<RefreshRow>,
+        now: i64,
+    ) -> Result<RedeemOutcome, StoreError> {
+        oauth::redeem(self, code_hash, refresh, now).await
+    }
+
+    async fn oauth_grant(&self, family_id: &str) -> Result<Option<GrantRow>, StoreError> {
+        let mut c = self.pool().acquire().await?;
+        oauth::grant(&mut *c, family_id).await
     }
 }

@@ -8,7 +8,9 @@ use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{PgConnection, SqliteConnection};
 
-use super::{AuthFlows, ClientId, CodePurpose, PoolId, Scopes, Sub, UserStatus};
+use super::{
+    AuthFlows, ClientId, CodePurpose, OAuthFlows, PoolId, Scopes, Sub, UrlList, UserStatus,
+};
 
 /// One bound argument.
 #[derive(Debug, Clone, Copy)]
@@ -73,6 +75,18 @@ impl<'a> From<&'a AuthFlows> for Arg<'a> {
 impl<'a> From<&'a Scopes> for Arg<'a> {
     fn from(s: &'a Scopes) -> Self {
         Arg::Text(s.as_str())
+    }
+}
+
+impl<'a> From<&'a OAuthFlows> for Arg<'a> {
+    fn from(f: &'a OAuthFlows) -> Self {
+        Arg::Text(f.as_str())
+    }
+}
+
+impl<'a> From<&'a UrlList> for Arg<'a> {
+    fn from(u: &'a UrlList) -> Self {
+        Arg::Text(u.as_str())
     }
 }
 

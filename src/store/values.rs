@@ -1,5 +1,5 @@
 //! The sets of values the store keeps as text: a user's status, a one-time code's purpose, a client's auth
-//! flows and scopes. Each has
+//! flows and scopes, its OAuth flows and URLs. Each has
 //! exactly one stored spelling (`as_str`, also its `Display`), the one existing databases hold; reading any other
 //! text is an error, never a guess. Must never change a spelling: databases written before would stop opening.
 use std::fmt;
@@ -87,6 +87,16 @@ stored_text!(
     }
 );
 
+stored_text!(
+    /// One of a client's OAuth flows (Cognito's `AllowedOAuthFlows`, spelled as the `grant_type` it enables).
+    OAuthFlow, "OAuth flow" {
+        /// `/oauth2/authorize` with `response_type=code`, then the `authorization_code` grant.
+        Code = "code",
+        /// The `client_credentials` grant (confidential clients).
+        ClientCredentials = "client_credentials",
+    }
+);
+
 /// What every newtype over its stored text (`struct $name(String)`) has: `as_str`, `Display` (the text) and the
 /// conversions from text. Also used by `ids`.
 macro_rules! text_newtype {
@@ -156,6 +166,23 @@ stored_list!(
     /// The scopes a client's access tokens carry (their `scope` claim), kept as the space-separated text they
     /// are stored as; serialised as that text.
     Scopes
+);
+
+stored_list!(
+    /// A client's OAuth flows (`code`, `client_credentials`), as stored.
+    OAuthFlows
+);
+
+impl OAuthFlows {
+    /// Whether `flow` is among them.
+    pub fn allows(&self, flow: OAuthFlow) -> bool {
+        self.iter().any(|f| f == flow.as_str())
+    }
+}
+
+stored_list!(
+    /// URLs (a client's callback or logout URLs), space-separated as stored; a URL never holds a space.
+    UrlList
 );
 
 #[cfg(test)]

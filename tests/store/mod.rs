@@ -2,4 +2,5 @@
 //! modules only; owns no production code.
 pub mod conformance;
 pub mod conformance_codes;
+pub mod conformance_oauth;
 pub mod database_url_flag;

@@ -1,5 +1,5 @@
 //! Pools and app clients: the default pool and client, created once however many instances race, and the
-//! clients of a pool. Must never delete a pool or client.
+//! clients of a pool. Must never delete a pool (a client's deletion is in `oauth`).
 use crate::store::ids::PoolId;
 use crate::store::records::{CLIENT_COLS, POOL_COLS};
 use crate::store::sql::{args, Conn};
@@ -62,8 +62,9 @@ pub(crate) async fn clients<C: Conn>(
 pub(crate) async fn create_client<C: Conn>(c: &mut C, cl: &ClientRow) -> Result<(), StoreError> {
     c.exec(
         "INSERT INTO app_clients (id, pool_id, name, auth_flows, created_at, secret, scopes, \
-         access_validity, id_validity, refresh_validity, rotation, grace_seconds, allowed_origins) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+         access_validity, id_validity, refresh_validity, rotation, grace_seconds, allowed_origins, \
+         callback_urls, logout_urls, oauth_flows, oauth_scopes) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
         args![
             &cl.id,
             &cl.pool_id,
@@ -77,7 +78,11 @@ pub(crate) async fn create_client<C: Conn>(c: &mut C, cl: &ClientRow) -> Result<
             cl.refresh_validity,
             cl.rotation,
             cl.grace_seconds,
-            &cl.allowed_origins
+            &cl.allowed_origins,
+            &cl.callback_urls,
+            &cl.logout_urls,
+            &cl.oauth_flows,
+            &cl.oauth_scopes
         ],
     )
     .await?;

@@ -1,0 +1,118 @@
+//! A real, widely used OAuth 2 / OpenID Connect client library against gatehouse: openid-client (installed by
+//! scripts/test into tests/oauth-js/) discovers the issuer, runs the client-credentials grant with a resource
+//! indicator, refreshes a sign-in's refresh token and reads userinfo. Owns no production code.
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use serde_json::{json, Value};
+
+use crate::common::{cognito, password, shared};
+
+fn driver_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/oauth-js")
+}
+
+#[tokio::test]
+async fn openid_client_runs_client_credentials_refresh_and_userinfo() {
+    let dir = driver_dir();
+    assert!(
+        dir.join("node_modules/openid-client").is_dir(),
+        "openid-client is not installed: scripts/test installs it (npm ci --prefix tests/oauth-js)"
+    );
+    let g = shared();
+    let api = format!(
+        "https://lib-{}.example.com",
+        gatehouse::util::random_lower_alnum(6)
+    );
+    let (ok, out) = g.cli(
+        &[
+            "resource-server",
+            "create",
+            "--identifier",
+            &api,
+            "--scope",
+            "read:Read",
+        ],
+        "",
+    );
+    assert!(ok, "{out}");
+    let scope = format!("{api}/read");
+    let (m2m, secret) = g.create_client(&[
+        "--secret",
+        "--oauth-flows",
+        "client_credentials",
+        "--oauth-scopes",
+        &scope,
+    ]);
+    let (app, _) = g.create_client(&["--scopes", "openid email aws.cognito.signin.user.admin"]);
+    let user = g.new_user("oidclib");
+    let (status, body) = cognito(
+        &g.endpoints.idp,
+        "InitiateAuth",
+        &json!({"AuthFlow": "USER_PASSWORD_AUTH", "ClientId": app,
+                "AuthParameters": {"USERNAME": user, "PASSWORD": password()}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let refresh = body["AuthenticationResult"]["RefreshToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let mut child = Command::new("node")
+        .arg(dir.join("drive.mjs"))
+        .current_dir(&dir)
+        .env("ISSUER", &g.endpoints.issuer)
+        .env("M2M_ID", &m2m)
+        .env("M2M_SECRET", secret.unwrap())
+        .env("SCOPE", &scope)
+        .env("RESOURCE", &api)
+        .env("APP_ID", &app)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("node is needed for this test");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(refresh.as_bytes())
+        .unwrap();
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let report: Value = serde_json::from_str(text.trim()).unwrap_or_else(|e| {
+        panic!(
+            "driver output is not JSON ({e}): {text}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    assert!(report.get("error").is_none(), "{report}");
+    assert_eq!(report["discovered_issuer"], g.endpoints.issuer.as_str());
+    let cc = &report["client_credentials"];
+    assert_eq!(
+        cc["token_type"]
+            .as_str()
+            .map(str::to_ascii_lowercase)
+            .as_deref(),
+        Some("bearer"),
+        "{report}"
+    );
+    assert_eq!(cc["sub"], m2m.as_str());
+    assert_eq!(cc["scope"], scope.as_str());
+    assert_eq!(cc["aud"], api.as_str());
+    assert_eq!(cc["id_token"], false);
+    assert_eq!(report["refresh"]["access_token"], true, "{report}");
+    assert_eq!(report["refresh"]["username"], user.as_str(), "{report}");
+    let sub = report["refresh"]["id_sub"].clone();
+    assert_eq!(report["userinfo"]["sub"], sub, "{report}");
+    assert_eq!(report["userinfo"]["username"], user.as_str());
+    assert_eq!(
+        report["userinfo"]["email"],
+        format!("{user}@example.com").as_str()
+    );
+}
