@@ -1,25 +1,13 @@
 //! A real, widely used OAuth 2 / OpenID Connect client library against gatehouse: openid-client (installed by
 //! scripts/test into tests/oauth-js/) discovers the issuer, runs the client-credentials grant with a resource
 //! indicator, refreshes a sign-in's refresh token and reads userinfo. Owns no production code.
-use std::io::Write as _;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use serde_json::json;
 
-use serde_json::{json, Value};
-
-use crate::common::{cognito, password, shared};
-
-fn driver_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/oauth-js")
-}
+use crate::common::{cognito, node_driver, password, shared};
 
 #[tokio::test]
 async fn openid_client_runs_client_credentials_refresh_and_userinfo() {
-    let dir = driver_dir();
-    assert!(
-        dir.join("node_modules/openid-client").is_dir(),
-        "openid-client is not installed: scripts/test installs it (npm ci --prefix tests/oauth-js)"
-    );
+    let dir = node_driver::driver_dir("oauth-js", "openid-client");
     let g = shared();
     let api = format!(
         "https://lib-{}.example.com",
@@ -60,38 +48,16 @@ async fn openid_client_runs_client_credentials_refresh_and_userinfo() {
         .unwrap()
         .to_string();
 
-    let mut child = Command::new("node")
-        .arg(dir.join("drive.mjs"))
-        .current_dir(&dir)
-        .env("ISSUER", &g.endpoints.issuer)
-        .env("M2M_ID", &m2m)
-        .env("M2M_SECRET", secret.unwrap())
-        .env("SCOPE", &scope)
-        .env("RESOURCE", &api)
-        .env("APP_ID", &app)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("node is needed for this test");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(refresh.as_bytes())
-        .unwrap();
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    let report: Value = serde_json::from_str(text.trim()).unwrap_or_else(|e| {
-        panic!(
-            "driver output is not JSON ({e}): {text}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    assert!(report.get("error").is_none(), "{report}");
+    let secret = secret.unwrap();
+    let env = [
+        ("ISSUER", g.endpoints.issuer.as_str()),
+        ("M2M_ID", m2m.as_str()),
+        ("M2M_SECRET", secret.as_str()),
+        ("SCOPE", scope.as_str()),
+        ("RESOURCE", api.as_str()),
+        ("APP_ID", app.as_str()),
+    ];
+    let report = node_driver::run(&dir, "drive.mjs", &env, &refresh).await;
     assert_eq!(report["discovered_issuer"], g.endpoints.issuer.as_str());
     let cc = &report["client_credentials"];
     assert_eq!(

@@ -9,8 +9,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 
 use super::error::{no_store, OAuthError};
-use super::params::Params;
-use super::token::authenticate;
+use super::token::{authenticate, form_params, FormBody};
 use crate::idp::refresh::{revoke_token, RevokeRequest};
 use crate::idp::{CognitoError, IdpState};
 
@@ -19,16 +18,11 @@ pub async fn revoke(
     State(state): State<Arc<IdpState>>,
     headers: HeaderMap,
     extensions: axum::http::Extensions,
-    form: Result<axum::Form<Vec<(String, String)>>, axum::extract::rejection::FormRejection>,
+    form: FormBody,
 ) -> Response {
     let ip = extensions.get::<crate::net::ClientAddr>().map(|c| c.0);
     let result = async {
-        let axum::Form(pairs) = form.map_err(|_| {
-            OAuthError::InvalidRequest(
-                "the body must be application/x-www-form-urlencoded parameters".into(),
-            )
-        })?;
-        let p = Params::new(pairs)?;
+        let p = form_params(form)?;
         let token = p.required("token")?.to_string();
         let client = authenticate(&state, &headers, &p, ip).await?;
         let req = RevokeRequest {

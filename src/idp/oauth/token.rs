@@ -114,21 +114,30 @@ pub async fn authenticate(
     Ok(client)
 }
 
+/// A form-encoded OAuth request body, as axum extracts it.
+pub type FormBody =
+    Result<axum::Form<Vec<(String, String)>>, axum::extract::rejection::FormRejection>;
+
+/// The checked parameters of a form-encoded OAuth request (token, revocation).
+pub fn form_params(form: FormBody) -> Result<Params, OAuthError> {
+    let axum::Form(pairs) = form.map_err(|_| {
+        OAuthError::InvalidRequest(
+            "the body must be application/x-www-form-urlencoded parameters".into(),
+        )
+    })?;
+    Params::new(pairs)
+}
+
 /// `POST /oauth2/token`.
 pub async fn token(
     State(state): State<Arc<IdpState>>,
     headers: HeaderMap,
     extensions: axum::http::Extensions,
-    form: Result<axum::Form<Vec<(String, String)>>, axum::extract::rejection::FormRejection>,
+    form: FormBody,
 ) -> Response {
     let ip = extensions.get::<crate::net::ClientAddr>().map(|c| c.0);
     let result = async {
-        let axum::Form(pairs) = form.map_err(|_| {
-            OAuthError::InvalidRequest(
-                "the body must be application/x-www-form-urlencoded parameters".into(),
-            )
-        })?;
-        let p = Params::new(pairs)?;
+        let p = form_params(form)?;
         let grant = p.required("grant_type")?.to_string();
         let client = authenticate(&state, &headers, &p, ip).await?;
         match grant.as_str() {
