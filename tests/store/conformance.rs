@@ -36,7 +36,9 @@ pub(crate) async fn postgres_pair() -> Option<(Guard, S, S)> {
     Some((Guard::_Db(db), Arc::new(a), Arc::new(b)))
 }
 
-macro_rules! conformance {
+/// Each named test, run on SQLite and on PostgreSQL (skipped when it is not reachable), against two instances of
+/// one store. Used by every conformance file.
+macro_rules! both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
             $(
@@ -58,8 +60,9 @@ macro_rules! conformance {
         }
     };
 }
+pub(crate) use both_backends;
 
-conformance!(
+both_backends!(
     default_pool_is_created_once_by_concurrent_instances,
     clients_keys_and_users_round_trip,
     duplicate_username_is_a_conflict,

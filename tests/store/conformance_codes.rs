@@ -6,32 +6,11 @@ use gatehouse::store::{
     CodeCheck, CodeEffect, CodeEvent, CodeFlows, CodeGate, CodePolicy, CodePurpose,
 };
 
-use crate::store::conformance::{attempt, code, postgres_pair, sqlite_pair, with_user, POOL, S};
+use crate::store::conformance::{
+    attempt, both_backends, code, postgres_pair, sqlite_pair, with_user, POOL, S,
+};
 
-macro_rules! both {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let (_guard, a, b) = super::sqlite_pair().await;
-                    super::$name(a, b).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let Some((_guard, a, b)) = super::postgres_pair().await else { return };
-                    super::$name(a, b).await;
-                }
-            )*
-        }
-    };
-}
-
-both!(
+both_backends!(
     code_issuance_is_counted_per_user_within_the_window,
     concurrent_issuance_is_counted_exactly,
     wrong_codes_count_across_reissues_then_lock_until_the_lockout_ends,

@@ -7,32 +7,9 @@ use gatehouse::store::{
     ResourceServerRow, StoreError,
 };
 
-use crate::store::conformance::{postgres_pair, sqlite_pair, with_user, POOL, S};
+use crate::store::conformance::{both_backends, postgres_pair, sqlite_pair, with_user, POOL, S};
 
-macro_rules! both {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let (_guard, a, b) = super::sqlite_pair().await;
-                    super::$name(a, b).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let Some((_guard, a, b)) = super::postgres_pair().await else { return };
-                    super::$name(a, b).await;
-                }
-            )*
-        }
-    };
-}
-
-both!(
+both_backends!(
     oauth_settings_round_trip_and_a_deleted_client_loses_its_tokens,
     resource_servers_round_trip_and_identifiers_are_unique,
     a_code_is_redeemed_once_and_a_replay_revokes_what_it_issued,
