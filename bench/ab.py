@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Interleaved A/B of two gatehouse binaries on the gateway's hot path: see bench/ab.sh. For each binary: one
-`gatehouse bench-upstream`, one `up` with the verified-token cache (one reused token) and one without it (distinct
-tokens, each fully verified); the contenders run in turn, A then B, for several rounds, with wrk on 127.0.0.1, and
+"""Interleaved A/B of two gatehouse binaries on the gateway's hot path and on the IdP's REFRESH_TOKEN_AUTH: see
+bench/ab.sh. For each binary: one `gatehouse bench-upstream`, one `up` with the verified-token cache (one reused
+token) and one without it (distinct tokens, each fully verified; its IdP also answers the refresh contender, which
+InitiateAuths with one refresh token over 8 connections); the contenders run in turn, A then B, for several rounds, with wrk on 127.0.0.1, and
 the medians and B/A ratios are printed (throughput, and gatehouse's CPU per request, which noise moves less).
 Usage: bench/ab.py A_BINARY B_BINARY [--rounds N] [--duration S] [--tokens N]"""
 import argparse, json, os, signal, statistics, subprocess, sys, tempfile
@@ -42,7 +43,8 @@ def cognito(ep, op, body):
 
 
 def tokens(binary, ep, data, n):
-    """One user of that instance's own pool; n access tokens by REFRESH_TOKEN_AUTH (its issuer is its own URL)."""
+    """One user of that instance's own pool: n access tokens by REFRESH_TOKEN_AUTH (its issuer is its own URL) and
+    the refresh token."""
     password = "Aa1!" + os.urandom(12).hex()
     subprocess.run([binary, "user", "create", "--username", "ab", "--password-stdin", "--data-dir", data],
                    input=password, text=True, check=True, capture_output=True)
@@ -54,7 +56,7 @@ def tokens(binary, ep, data, n):
         r = cognito(ep, "InitiateAuth", {"AuthFlow": "REFRESH_TOKEN_AUTH", "ClientId": ep["client_id"],
                                          "AuthParameters": {"REFRESH_TOKEN": refresh}})
         out.append(r["AuthenticationResult"]["AccessToken"])
-    return out
+    return out, refresh
 
 
 def side(label, binary, tmp, n_tokens):
@@ -65,13 +67,14 @@ def side(label, binary, tmp, n_tokens):
     open(cfg, "w").write(CFG.format(upstream=url))
     cached, ep = up(binary, cfg, os.path.join(tmp, f"{label}-cached"))
     uncached, ep2 = up(binary, cfg, os.path.join(tmp, f"{label}-uncached"), ["--token-cache-entries", "0"])
-    one = tokens(binary, ep, os.path.join(tmp, f"{label}-cached"), 1)[0]
-    many = tokens(binary, ep2, os.path.join(tmp, f"{label}-uncached"), n_tokens)
+    one = tokens(binary, ep, os.path.join(tmp, f"{label}-cached"), 1)[0][0]
+    many, refresh = tokens(binary, ep2, os.path.join(tmp, f"{label}-uncached"), n_tokens)
     hdr = {"Content-Type": "application/json", "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id": SESSION}
     return {
         "reused_token": (ep["runtimes"][0]["invocations_url"],
                          run.lua_post({**hdr, "Authorization": f"Bearer {one}"}), [cached.pid]),
         "distinct_tokens": (ep2["runtimes"][0]["invocations_url"], run.lua_post(hdr, many), [uncached.pid]),
+        "refresh": (ep2["idp"] + "/", run.lua_refresh(ep2["client_id"], refresh), [uncached.pid]),
     }
 
 
@@ -92,7 +95,7 @@ def main():
             # Alternate which binary goes first, so drift within a round hits both alike.
             for s in (("A", "B") if r % 2 == 0 else ("B", "A")):
                 url, lua, pids = sides[s][c]
-                m = run.wrk(url, lua, pids)
+                m = run.wrk(url, lua, pids, conns=8 if c == "refresh" else None)
                 if m["non2xx"]:
                     sys.exit(f"{s} {c}: {m['non2xx']} non-2xx answers")
                 samples[(s, c)].append(m)

@@ -93,6 +93,16 @@ end
 '''
 
 
+def lua_refresh(client_id, refresh):
+    """A wrk script that POSTs one REFRESH_TOKEN_AUTH InitiateAuth (the same refresh token every time)."""
+    body = json.dumps({"AuthFlow": "REFRESH_TOKEN_AUTH", "ClientId": client_id,
+                       "AuthParameters": {"REFRESH_TOKEN": refresh}}).replace('"', '\\"')
+    return ('wrk.method = "POST"\n'
+            f'wrk.body = "{body}"\n'
+            'wrk.headers["Content-Type"] = "application/x-amz-json-1.1"\n'
+            'wrk.headers["X-Amz-Target"] = "AWSCognitoIdentityProviderService.InitiateAuth"\n')
+
+
 def jwk_to_pem(jwk):
     def b64u(s):
         return int.from_bytes(base64.urlsafe_b64decode(s + "=" * (-len(s) % 4)), "big")
@@ -370,12 +380,7 @@ http {{
     results["jwks_fetches"] = int(fetches.group(1)) if fetches else None
 
     # IdP REFRESH_TOKEN_AUTH under concurrent load, the uncached instance pinned to one core (wrk on the other).
-    refresh_body = json.dumps({"AuthFlow": "REFRESH_TOKEN_AUTH", "ClientId": ep["client_id"],
-                               "AuthParameters": {"REFRESH_TOKEN": refresh}}).replace('"', '\\"')
-    refresh_lua = ('wrk.method = "POST"\n'
-                   f'wrk.body = "{refresh_body}"\n'
-                   'wrk.headers["Content-Type"] = "application/x-amz-json-1.1"\n'
-                   'wrk.headers["X-Amz-Target"] = "AWSCognitoIdentityProviderService.InitiateAuth"\n')
+    refresh_lua = lua_refresh(ep["client_id"], refresh)
     pinned = shutil.which("taskset") is not None
     if pinned:
         subprocess.run(["taskset", "-a", "-pc", "0", str(gh2.pid)], capture_output=True)
@@ -572,7 +577,15 @@ def write_docs(results, med):
               "signing, ~25 % kernel scheduling (every SQLite query hops to sqlx's connection thread and back: the "
               "refresh-token row, the user, the revocation check and the re-read that makes a refresh racing a "
               "revocation fail). 2,000/s on one core would need one signature per answer or a cheaper algorithm, "
-              "which Cognito compatibility rules out.", ""]
+              "which Cognito compatibility rules out.", "",
+              "## Comparing revisions", "",
+              "Comparing two revisions: `bench/ab.sh BASE [NEW]` runs both release binaries interleaved (reused "
+              "token, distinct tokens, REFRESH_TOKEN_AUTH over 8 connections) and prints the medians and B/A ratios"
+              " of throughput and CPU per request. On a busy machine those move by 10–20 % from round to round; "
+              "`bench/instructions.sh BASE [NEW]` counts instead the user-space instructions per request under "
+              "callgrind (the same three kinds, sequential requests), which other load does not move: two runs of "
+              "one binary agree to about 0.1 %. It misses the kernel's share and cache effects, so it tells whether"
+              " a change adds work, not how fast a request is.", ""]
     open(os.path.join(ROOT, "docs", "performance.md"), "w").write("\n".join(lines))
 
 
