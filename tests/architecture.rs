@@ -554,3 +554,91 @@ fn the_cycle_check_catches_submodules_that_import_each_other() {
         "{bad:?}"
     );
 }
+
+/// The longest a file under `src/` and a function in it may be, in lines.
+const MAX_FILE_LINES: usize = 600;
+const MAX_FN_LINES: usize = 100;
+
+/// Files over `MAX_FILE_LINES` and functions over `MAX_FN_LINES` in `text` (rustfmt's layout: a body ends at the
+/// first line that is the `fn` line's indentation followed by `}`).
+fn size_violations(name: &str, text: &str) -> Vec<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = Vec::new();
+    if lines.len() > MAX_FILE_LINES {
+        out.push(format!(
+            "{name}: {} lines (at most {MAX_FILE_LINES})",
+            lines.len()
+        ));
+    }
+    for (i, line) in lines.iter().enumerate() {
+        let body = line.trim_start();
+        let indent = &line[..line.len() - body.len()];
+        let words: Vec<&str> = body.split_whitespace().take(5).collect();
+        let Some(at) = words.iter().position(|w| *w == "fn") else {
+            continue;
+        };
+        let qualifiers = [
+            "pub",
+            "pub(crate)",
+            "pub(super)",
+            "async",
+            "const",
+            "unsafe",
+        ];
+        if !words[..at].iter().all(|w| qualifiers.contains(w)) || line.trim_end().ends_with(';') {
+            continue;
+        }
+        let close = format!("{indent}}}");
+        if let Some(end) = lines[i + 1..].iter().position(|l| *l == close) {
+            if end + 2 > MAX_FN_LINES {
+                out.push(format!(
+                    "{name}:{}: {} lines (at most {MAX_FN_LINES}): {body}",
+                    i + 1,
+                    end + 2
+                ));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn no_file_in_src_is_over_600_lines_nor_any_function_over_100() {
+    let mut files = Vec::new();
+    rust_files(Path::new("src"), &mut files);
+    let mut bad = Vec::new();
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap();
+        bad.extend(size_violations(&f.display().to_string(), &text));
+    }
+    assert!(bad.is_empty(), "split these:\n{}", bad.join("\n"));
+}
+
+#[test]
+fn the_size_check_catches_a_long_file_and_a_long_function() {
+    let long_fn = format!(
+        "    pub async fn f() {{\n{}    }}\n",
+        "        x();\n".repeat(99)
+    );
+    assert_eq!(
+        size_violations("a.rs", &long_fn).len(),
+        1,
+        "a 101-line function"
+    );
+    let short_fn = format!("fn f() {{\n{}}}\n", "    x();\n".repeat(98));
+    assert!(
+        size_violations("a.rs", &short_fn).is_empty(),
+        "a 100-line function is fine"
+    );
+    let decl = "    fn f(&self) -> u8;\n".repeat(10);
+    assert!(
+        size_violations("a.rs", &decl).is_empty(),
+        "trait declarations have no body"
+    );
+    let long_file = "// x\n".repeat(601);
+    assert_eq!(
+        size_violations("a.rs", &long_file).len(),
+        1,
+        "a 601-line file"
+    );
+}
