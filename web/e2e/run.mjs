@@ -442,18 +442,19 @@ async function hostedSteps(ep, web, clientId, context, consoleErrors, idpBodies)
       await page.getByTestId("transport-sse").check();
       await page.getByTestId("prompt").fill("signed in on the hosted page");
       await page.getByTestId("send").click();
-      const msg = agentMessages().last();
-      await poll("the reply", 10_000, async () => (await msg.getAttribute("data-streaming")) === "false");
-      assert((await msg.textContent()) === "You said: signed in on the hosted page", `reply: ${await msg.textContent()}`);
+      // The last agent message is the new one only once it is there: wait for its text, then for its end.
+      const reply = async (text) => {
+        await poll(`the reply "${text}"`, 10_000, async () => (await agentMessages().last().textContent()) === text);
+        await poll("the end of the stream", 10_000, async () => (await agentMessages().last().getAttribute("data-streaming")) === "false");
+      };
+      await reply("You said: signed in on the hosted page");
       const before = await stored(clientId);
       await poll("a refresh", (TOKEN_SECS + 10) * 1000, async () => (await stored(clientId))?.accessToken !== before.accessToken);
       const after = await stored(clientId);
       assert(after.refreshToken !== before.refreshToken, "refresh token not rotated");
       await page.getByTestId("prompt").fill("after the refresh");
       await page.getByTestId("send").click();
-      const msg2 = agentMessages().last();
-      await poll("the reply after the refresh", 10_000, async () => (await msg2.getAttribute("data-streaming")) === "false");
-      assert((await msg2.textContent()) === "You said: after the refresh", "reply after the refresh");
+      await reply("You said: after the refresh");
     }],
     ["single sign-on: another client's authorization request comes back with a code, without the form", async () => {
       const out = cli(["client", "create", "--name", "e2e-sso", "--callback-url", `${web}/sso-callback`, "--oauth-flows", "code", "--oauth-scopes", "openid"]);
