@@ -29,6 +29,23 @@ pub struct AppConfig {
     pub client_id: String,
     pub gateway_url: String,
     pub runtimes: Vec<AppRuntime>,
+    /// The hosted sign-in (authorization code + PKCE), when the web app's client is registered for it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oauth: Option<AppOAuth>,
+}
+
+/// What the web app registered for the hosted sign-in; all of it public. The endpoints are Cognito's fixed
+/// paths under `idp_url` (`/oauth2/authorize`, `/oauth2/token`, `/logout`).
+#[derive(Debug, Clone, Serialize)]
+pub struct AppOAuth {
+    /// The issuer the authorization response's `iss` must name (RFC 9207).
+    pub issuer: String,
+    /// Where the hosted page sends the browser back (a path of this app).
+    pub redirect_uri: String,
+    /// Where `/logout` sends the browser back, when the client registered it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub logout_uri: Option<String>,
+    pub scopes: Vec<String>,
 }
 
 /// One runtime as the app sees it.
@@ -326,6 +343,7 @@ mod tests {
                 name: "demo".into(),
                 arn: "arn:aws:bedrock-agentcore:us-east-1:000000000000:runtime/demo-x".into(),
             }],
+            oauth: None,
         }
     }
 

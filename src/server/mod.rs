@@ -3,7 +3,7 @@
 //! on shutdown stops the background tasks, drains the listeners and stops every child process. Each job has its
 //! file: `bind` (listeners and certificates), `listen` (serving), `admin` (the admin listener), `endpoints`
 //! (`endpoints.json` and the banner), `background` (owned background tasks), `cluster` (what instances share),
-//! `agents` (supervisor and reference agent). Holds no business logic.
+//! `agents` (supervisor and reference agent), `app_config` (`/config.json`). Holds no business logic.
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -23,6 +23,7 @@ use crate::token::KeyCache;
 
 mod admin;
 mod agents;
+mod app_config;
 mod background;
 mod bind;
 mod builtin_keys;
@@ -114,6 +115,8 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<
     bootstrap::signing_keys(store.as_ref(), clock.as_ref(), &pool).await?;
     let web_client_id = web_client_id(&opts, store.as_ref(), &pool.id, &client.id).await?;
     let bound = bind::Bound::all(&opts).await?;
+    let client = bootstrap::register_web_app(store.as_ref(), client, &bound.web_url).await?;
+    let web_client = web_client(store.as_ref(), &pool.id, &client, &web_client_id).await?;
     let issuer = format!("{}/{}", bound.idp_url, pool.id);
     let discovery_url = format!("{issuer}/.well-known/openid-configuration");
     let idp_state = idp_state(
@@ -151,7 +154,13 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<
     )
     .await?;
     let endpoint_runtimes = endpoints::runtimes(&runtimes, &bound.gw_url);
-    let app_config = app_config(&pool, &bound, &web_client_id, &runtimes);
+    let urls = app_config::Urls {
+        web: &bound.web_url,
+        idp: &bound.idp_url,
+        gateway: &bound.gw_url,
+        issuer: &issuer,
+    };
+    let app_config = app_config::app_config(&pool, &urls, &web_client, &runtimes);
     let (stop_tx, stop_rx) = watch::channel(false);
     let (gw_state, internal_l) = gateway_state(
         &opts,
@@ -198,29 +207,6 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<
     let _ = std::fs::remove_file(&endpoints_path);
     let _ = std::fs::remove_file(opts.data_dir.join(ADMIN_TOKEN_FILE));
     Ok(())
-}
-
-/// What the web app reads from `/config.json`.
-fn app_config(
-    pool: &crate::store::PoolRow,
-    bound: &bind::Bound,
-    client_id: &ClientId,
-    runtimes: &[Arc<crate::gateway::Runtime>],
-) -> crate::edge::AppConfig {
-    crate::edge::AppConfig {
-        region: pool.region.clone(),
-        idp_url: bound.idp_url.clone(),
-        user_pool_id: pool.id.to_string(),
-        client_id: client_id.to_string(),
-        gateway_url: bound.gw_url.clone(),
-        runtimes: runtimes
-            .iter()
-            .map(|r| crate::edge::AppRuntime {
-                name: r.name.clone(),
-                arn: r.arn.clone(),
-            })
-            .collect(),
-    }
 }
 
 /// The gateway's state: its runtimes, caches, shared limits and, with `[cluster]`, the internal listener.
@@ -275,6 +261,28 @@ async fn web_client_id(
         )));
     }
     Ok(ClientId::from(id.as_str()))
+}
+
+/// The web app's client as stored: the default one (just registered for the hosted sign-in) or `[web] client_id`.
+async fn web_client(
+    store: &dyn Store,
+    pool_id: &PoolId,
+    default: &crate::store::ClientRow,
+    id: &ClientId,
+) -> Result<crate::store::ClientRow, ServerError> {
+    if id == &default.id {
+        return Ok(default.clone());
+    }
+    store
+        .clients(pool_id)
+        .await?
+        .into_iter()
+        .find(|c| &c.id == id)
+        .ok_or_else(|| {
+            ServerError::Usage(format!(
+                "[web] client_id: no app client '{id}' in the user pool"
+            ))
+        })
 }
 
 /// The IdP's state, with the dummy hash that makes unknown users cost what known ones do.

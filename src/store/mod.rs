@@ -29,7 +29,8 @@ pub use domain::{
 };
 pub use ids::{BadId, ClientId, PoolId, Sub};
 pub use oauth::{
-    AuthCodeRow, GrantRow, RedeemOutcome, ResourceScope, ResourceScopes, ResourceServerRow,
+    AuthCodeRow, ClientOAuth, GrantRow, RedeemOutcome, ResourceScope, ResourceScopes,
+    ResourceServerRow,
 };
 pub use values::UnknownValue;
 
@@ -139,6 +140,14 @@ pub trait Store: Send + Sync + 'static {
     async fn clients(&self, pool_id: &PoolId) -> Result<Vec<ClientRow>, StoreError>;
     /// Adds an app client.
     async fn create_client(&self, client: ClientRow) -> Result<(), StoreError>;
+    /// Replaces an app client's OAuth settings (callback and logout URLs, flows, scopes); `NotFound` if there
+    /// is none.
+    async fn set_client_oauth(
+        &self,
+        pool_id: &PoolId,
+        client_id: &ClientId,
+        settings: &ClientOAuth,
+    ) -> Result<(), StoreError>;
 
     // === signing keys ===
     /// The pool's keys that are not retired, oldest first.

@@ -1,9 +1,19 @@
-//! The store's OAuth rows: resource servers and their scopes, authorization codes (stored by hash, single use,
+//! The store's OAuth rows: a client's OAuth settings, resource servers and their scopes, authorization codes (stored by hash, single use,
 //! bound to client, redirect URI, PKCE challenge, nonce, scope and resource), the grant behind a refresh-token
 //! family, and the outcome of redeeming a code. Plain data; must never know SQL or a backend.
 use serde::{Deserialize, Serialize};
 
 use super::ids::{ClientId, PoolId, Sub};
+use super::values::{OAuthFlows, Scopes, UrlList};
+
+/// A client's OAuth settings, replaced together (`Store::set_client_oauth`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ClientOAuth {
+    pub callback_urls: UrlList,
+    pub logout_urls: UrlList,
+    pub oauth_flows: OAuthFlows,
+    pub oauth_scopes: Scopes,
+}
 
 /// One scope a resource server defines (Cognito's `ResourceServerScopeType`); granted as `identifier/name`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -8,8 +8,8 @@ use super::code_limits;
 use super::shared::{codes, keys, oauth, pools, revocations, sessions, tokens, users};
 use super::sql::Conn;
 use super::{
-    AuthCodeRow, ClientRow, CodeAttempt, CodeCheck, CodeEffect, CodeEvent, CodeFlows, CodeGate,
-    CodeRow, GrantRow, KeyRow, PasswordUpdate, PoolRow, RedeemOutcome, RefreshRow,
+    AuthCodeRow, ClientOAuth, ClientRow, CodeAttempt, CodeCheck, CodeEffect, CodeEvent, CodeFlows,
+    CodeGate, CodeRow, GrantRow, KeyRow, PasswordUpdate, PoolRow, RedeemOutcome, RefreshRow,
     ResourceServerRow, RevocationRow, RotateOutcome, SessionOwner, Store, StoreError, UserRow,
 };
 use crate::store::ids::{ClientId, PoolId, Sub};
@@ -67,6 +67,17 @@ impl<B: Backend> Store for B {
     async fn create_client(&self, client: ClientRow) -> Result<(), StoreError> {
         let mut c = self.pool().acquire().await?;
         pools::create_client(&mut *c, &client).await
+    }
+
+    #[tracing::instrument(skip_all, fields(%client_id))]
+    async fn set_client_oauth(
+        &self,
+        pool_id: &PoolId,
+        client_id: &ClientId,
+        settings: &ClientOAuth,
+    ) -> Result<(), StoreError> {
+        let mut c = self.pool().acquire().await?;
+        pools::set_client_oauth(&mut *c, pool_id, client_id, settings).await
     }
 
     async fn signing_keys(&self, pool_id: &PoolId) -> Result<Vec<KeyRow>, StoreError> {

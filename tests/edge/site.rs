@@ -547,6 +547,7 @@ async fn config_json_holds_no_secret_even_when_the_default_client_has_one() {
             "client_id",
             "gateway_url",
             "idp_url",
+            "oauth",
             "region",
             "runtimes",
             "user_pool_id"

@@ -4,6 +4,7 @@ pub mod account;
 pub mod admin;
 pub mod basics;
 pub mod client_lib;
+pub mod hosted_signin_client;
 pub mod oauth_audience;
 pub mod oauth_cli;
 pub mod oauth_client_lib;

@@ -1,16 +1,17 @@
 //! The store contract of the OAuth server, for every backend (SQLite and PostgreSQL, two handles on one database
-//! each, as in `store::conformance`): a client's OAuth settings round trip, a deleted client's refresh tokens are
+//! each, as in `store::conformance`): a client's OAuth settings round trip and are replaced together, a deleted client's refresh tokens are
 //! revoked, resource servers, and authorization codes — redeemed once (also when two instances race), expiring,
 //! a replay revoking the family the first redemption issued, the grant kept for the family.
 use gatehouse::store::{
-    AuthCodeRow, ClientRow, OAuthFlow, RedeemOutcome, RefreshRow, ResourceScope, ResourceScopes,
-    ResourceServerRow, StoreError,
+    AuthCodeRow, ClientOAuth, ClientRow, OAuthFlow, RedeemOutcome, RefreshRow, ResourceScope,
+    ResourceScopes, ResourceServerRow, StoreError,
 };
 
 use crate::store::conformance::{both_backends, postgres_pair, sqlite_pair, with_user, POOL, S};
 
 both_backends!(
     oauth_settings_round_trip_and_a_deleted_client_loses_its_tokens,
+    a_clients_oauth_settings_are_replaced_together_and_nothing_else,
     resource_servers_round_trip_and_identifiers_are_unique,
     a_code_is_redeemed_once_and_a_replay_revokes_what_it_issued,
     a_code_raced_by_two_instances_is_redeemed_once,
@@ -103,6 +104,43 @@ async fn oauth_settings_round_trip_and_a_deleted_client_loses_its_tokens(a: S, b
     assert_eq!(a.revocations_after(0, 100).await.unwrap().len(), before + 1);
     assert!(matches!(
         a.delete_client(&POOL, &"oc".into(), 201).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn a_clients_oauth_settings_are_replaced_together_and_nothing_else(a: S, b: S) {
+    with_user(&a).await;
+    let c = oauth_client("oc");
+    a.create_client(c.clone()).await.unwrap();
+    let other = oauth_client("od");
+    a.create_client(other.clone()).await.unwrap();
+    let s = ClientOAuth {
+        callback_urls: "https://new.example.com/callback".into(),
+        logout_urls: "https://new.example.com/".into(),
+        oauth_flows: "code".into(),
+        oauth_scopes: "openid email profile".into(),
+    };
+    a.set_client_oauth(&POOL, &"oc".into(), &s).await.unwrap();
+    let read = b.clients(&POOL).await.unwrap();
+    let got = read.iter().find(|r| r.id == "oc").unwrap();
+    let want = ClientRow {
+        callback_urls: s.callback_urls.clone(),
+        logout_urls: s.logout_urls.clone(),
+        oauth_flows: s.oauth_flows.clone(),
+        oauth_scopes: s.oauth_scopes.clone(),
+        ..c
+    };
+    assert_eq!(
+        *got, want,
+        "the four settings change, the rest (secret included) does not"
+    );
+    assert_eq!(
+        read.iter().find(|r| r.id == "od").unwrap(),
+        &other,
+        "another client is untouched"
+    );
+    assert!(matches!(
+        b.set_client_oauth(&POOL, &"nope".into(), &s).await,
         Err(StoreError::NotFound)
     ));
 }

@@ -1,9 +1,9 @@
 //! Pools and app clients: the default pool and client, created once however many instances race, and the
-//! clients of a pool. Must never delete a pool (a client's deletion is in `oauth`).
-use crate::store::ids::PoolId;
+//! clients of a pool, a client's OAuth settings replaced. Must never delete a pool (a client's deletion is in `oauth`).
+use crate::store::ids::{ClientId, PoolId};
 use crate::store::records::{CLIENT_COLS, POOL_COLS};
 use crate::store::sql::{args, Conn};
-use crate::store::{ClientRow, PoolRow, StoreError};
+use crate::store::{ClientOAuth, ClientRow, PoolRow, StoreError};
 
 /// Inserts the default pool and client unless there are some, then reads whichever won. The caller runs it in
 /// one transaction (an insert that loses waits for the winner and then does nothing).
@@ -86,5 +86,32 @@ pub(crate) async fn create_client<C: Conn>(c: &mut C, cl: &ClientRow) -> Result<
         ],
     )
     .await?;
+    Ok(())
+}
+
+/// Replaces a client's OAuth settings (callback and logout URLs, flows, scopes); `NotFound` if there is none.
+pub(crate) async fn set_client_oauth<C: Conn>(
+    c: &mut C,
+    pool_id: &PoolId,
+    client_id: &ClientId,
+    s: &ClientOAuth,
+) -> Result<(), StoreError> {
+    let n = c
+        .exec(
+            "UPDATE app_clients SET callback_urls = $3, logout_urls = $4, oauth_flows = $5, \
+             oauth_scopes = $6 WHERE pool_id = $1 AND id = $2",
+            args![
+                pool_id,
+                client_id,
+                &s.callback_urls,
+                &s.logout_urls,
+                &s.oauth_flows,
+                &s.oauth_scopes
+            ],
+        )
+        .await?;
+    if n == 0 {
+        return Err(StoreError::NotFound);
+    }
     Ok(())
 }

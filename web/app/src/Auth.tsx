@@ -1,13 +1,17 @@
-// Sign in (SRP by default, or USER_PASSWORD_AUTH), sign up, confirm the code, reset a forgotten password, and set
-// a new password when the account has a temporary one. Holds the screens' shared state and turns every refusal
-// into the error line; the screens themselves are in auth/screens.tsx.
+// Sign in (SRP by default, or USER_PASSWORD_AUTH, or on the IdP's hosted page when config.json offers it), sign up,
+// confirm the code, reset a forgotten password, and set a new password when the account has a temporary one. Holds
+// the screens' shared state and turns every refusal (a hosted sign-in's too) into the error line; the screens
+// themselves are in auth/screens.tsx.
 import { useState, type ReactNode } from "react";
-import { ChallengeRequired, CognitoError, describeError, type UserPool, type TokenStore } from "@gatehouse/client";
+import { ChallengeRequired, CognitoError, beginHostedSignIn, describeError, type AppConfig, type UserPool, type TokenStore } from "@gatehouse/client";
 import { Confirm, Forgot, NewPassword, Reset, SignIn, SignUp, type Fields, type Mode, type ScreenProps } from "./auth/screens.tsx";
 
 interface Props {
+  config: AppConfig;
   pool: UserPool;
   tokens: TokenStore;
+  /** Why the hosted sign-in that brought the browser back did not complete. */
+  initialError?: string;
 }
 
 const SCREENS: Record<Mode, (p: ScreenProps) => ReactNode> = {
@@ -19,10 +23,10 @@ const SCREENS: Record<Mode, (p: ScreenProps) => ReactNode> = {
   newpassword: NewPassword,
 };
 
-export function Auth({ pool, tokens }: Props) {
+export function Auth({ config, pool, tokens, initialError = "" }: Props) {
   const [mode, setMode] = useState<Mode>("signin");
   const [fields, setFields] = useState<Fields>({ username: "", email: "", password: "", code: "", flow: "USER_SRP_AUTH" });
-  const [error, setError] = useState("");
+  const [error, setError] = useState(initialError);
   const [notice, setNotice] = useState("");
   const [busy, setBusy] = useState(false);
   const [challenge, setChallenge] = useState<ChallengeRequired | null>(null);
@@ -60,6 +64,13 @@ export function Auth({ pool, tokens }: Props) {
     }
   };
   const submit = (fn: () => Promise<void>) => () => void run(fn);
+  // Leaves for the IdP's page (which comes back to the callback App.tsx completes).
+  const hostedSignIn = config.oauth
+    ? () =>
+        void run(async () => {
+          await beginHostedSignIn(config);
+        })
+    : undefined;
 
   const Screen = SCREENS[mode];
   return (
@@ -75,7 +86,7 @@ export function Auth({ pool, tokens }: Props) {
           {error}
         </p>
       )}
-      <Screen {...{ pool, tokens, fields, set, busy, submit, go, setNotice, setError, challenge }} />
+      <Screen {...{ pool, tokens, fields, set, busy, submit, go, setNotice, setError, challenge, hostedSignIn }} />
     </main>
   );
 }

@@ -3,7 +3,7 @@
 // A new conversation is a new session id. The header shows who is signed in, when the access token expires and how
 // often it was refreshed (chat/TokenIndicator.tsx).
 import { useEffect, useState, type FormEvent } from "react";
-import { InvokeError, SignedOut, decodeClaims, newSessionId, type AppConfig, type TokenStore, type UserPool } from "@gatehouse/client";
+import { InvokeError, SignedOut, decodeClaims, hostedSignOutUrl, newSessionId, type AppConfig, type TokenStore, type UserPool } from "@gatehouse/client";
 import { TokenIndicator } from "./chat/TokenIndicator.tsx";
 import { streamReply } from "./chat/streamReply.ts";
 import { useAgentSocket } from "./chat/useAgentSocket.ts";
@@ -81,6 +81,9 @@ export function Chat({ config, pool, tokens }: { config: AppConfig; pool: UserPo
       // Signed out locally all the same; the token expires on its own.
     }
     tokens.clear();
+    // After a hosted sign-in the IdP's own session ends too (its /logout sends the browser back here).
+    const logout = hostedSignOutUrl(config);
+    if (logout) window.location.assign(logout);
   };
 
   const newConversation = () => {

@@ -6,5 +6,6 @@ export { invoke, invocationsUrl, InvokeError, SESSION_HEADER, type Invocation, t
 export { connect, AgentSocket, wsUrl, subprotocols, SUBPROTOCOL, REAUTH, REAUTH_OK, REAUTH_ERROR, CLOSE_UNAUTHORIZED, type ConnectOptions, type WebSocketLike, type WebSocketCtor } from "./ws.ts";
 export { SseParser, readSse, type SseEvent } from "./sse.ts";
 export { newSessionId, isValidSessionId, base64Url } from "./session.ts";
-export { loadConfig, parseConfig, type AppConfig, type RuntimeInfo } from "./config.ts";
+export { loadConfig, parseConfig, type AppConfig, type OAuthConfig, type RuntimeInfo } from "./config.ts";
+export { beginHostedSignIn, completeHostedSignIn, isHostedCallback, hostedSignOutUrl, authorizeUrl, pkceChallenge, newVerifier, HostedSignInError, type HostedDeps } from "./oauth.ts";
 export { cognitoTimestamp } from "./srp.ts";

@@ -1,6 +1,6 @@
-// One small component per sign-in screen: sign in, sign up, confirm, forgot password, reset, new password. Each
-// renders its fields and says what its submit does through `submit`; the state and the error handling live in
-// Auth.tsx. Never holds a password longer than the form does.
+// One small component per sign-in screen: sign in (with the hosted page's button when config.json offers it), sign
+// up, confirm, forgot password, reset, new password. Each renders its fields and says what its submit does through
+// `submit`; the state and the error handling live in Auth.tsx. Never holds a password longer than the form does.
 import { describeError, type ChallengeRequired, type SignInFlow, type TokenStore, type UserPool } from "@gatehouse/client";
 import { AuthForm, Field, LinkButton } from "./parts.tsx";
 
@@ -28,48 +28,65 @@ export interface ScreenProps {
   setNotice: (s: string) => void;
   setError: (s: string) => void;
   challenge: ChallengeRequired | null;
+  /** Starts the sign-in on the IdP's hosted page; absent when config.json does not offer it. */
+  hostedSignIn?: (() => void) | undefined;
 }
 
 const BackToSignIn = ({ go }: Pick<ScreenProps, "go">) => <LinkButton onClick={() => go("signin")}>Back to sign in</LinkButton>;
 
-export function SignIn({ pool, tokens, fields, set, busy, submit, go }: ScreenProps) {
+export function SignIn({ pool, tokens, fields, set, busy, submit, go, hostedSignIn }: ScreenProps) {
   return (
-    <AuthForm
-      testId="signin-form"
-      title="Sign in"
-      busy={busy}
-      submitLabel="Sign in"
-      busyLabel="Signing in…"
-      submitTestId="signin"
-      onSubmit={submit(async () => {
-        const r = await pool.signIn(fields.username, fields.password, fields.flow);
-        set("password")("");
-        tokens.set(r, fields.username);
-      })}
-      links={
-        <>
-          <LinkButton testId="to-signup" onClick={() => go("signup")}>
-            Create an account
-          </LinkButton>
-          <LinkButton testId="to-forgot" onClick={() => go("forgot")}>
-            Forgot your password?
-          </LinkButton>
-          <LinkButton testId="to-confirm" onClick={() => go("confirm")}>
-            Have a confirmation code?
-          </LinkButton>
-        </>
-      }
-    >
-      <Field label="Username" name="username" value={fields.username} onChange={set("username")} autoComplete="username" />
-      <Field label="Password" name="password" type="password" value={fields.password} onChange={set("password")} autoComplete="current-password" />
-      <label>
-        Method
-        <select data-testid="flow" value={fields.flow} onChange={(e) => set("flow")(e.target.value as SignInFlow)}>
-          <option value="USER_SRP_AUTH">SRP (the password never leaves this page)</option>
-          <option value="USER_PASSWORD_AUTH">Password (USER_PASSWORD_AUTH)</option>
-        </select>
-      </label>
-    </AuthForm>
+    <>
+      <AuthForm
+        testId="signin-form"
+        title="Sign in"
+        busy={busy}
+        submitLabel="Sign in"
+        busyLabel="Signing in…"
+        submitTestId="signin"
+        onSubmit={submit(async () => {
+          const r = await pool.signIn(fields.username, fields.password, fields.flow);
+          set("password")("");
+          tokens.set(r, fields.username);
+        })}
+        links={
+          <>
+            <LinkButton testId="to-signup" onClick={() => go("signup")}>
+              Create an account
+            </LinkButton>
+            <LinkButton testId="to-forgot" onClick={() => go("forgot")}>
+              Forgot your password?
+            </LinkButton>
+            <LinkButton testId="to-confirm" onClick={() => go("confirm")}>
+              Have a confirmation code?
+            </LinkButton>
+          </>
+        }
+      >
+        <Field label="Username" name="username" value={fields.username} onChange={set("username")} autoComplete="username" />
+        <Field label="Password" name="password" type="password" value={fields.password} onChange={set("password")} autoComplete="current-password" />
+        <label>
+          Method
+          <select data-testid="flow" value={fields.flow} onChange={(e) => set("flow")(e.target.value as SignInFlow)}>
+            <option value="USER_SRP_AUTH">SRP (the password never leaves this page)</option>
+            <option value="USER_PASSWORD_AUTH">Password (USER_PASSWORD_AUTH)</option>
+          </select>
+        </label>
+      </AuthForm>
+      {hostedSignIn && (
+        <section className="hosted" aria-label="Other ways to sign in">
+          <p className="divider" aria-hidden="true">
+            or
+          </p>
+          <button type="button" className="secondary" data-testid="hosted-signin" disabled={busy} aria-describedby="hosted-hint" onClick={hostedSignIn}>
+            Sign in with the hosted page
+          </button>
+          <p className="hint" id="hosted-hint">
+            Signs in on the identity provider's own page, then brings you back here.
+          </p>
+        </section>
+      )}
+    </>
   );
 }
 
