@@ -206,8 +206,10 @@ fn create(a: CreateArgs) -> anyhow::Result<()> {
         let servers = store.resource_servers(&pool.id).await?;
         let oauth = a.oauth.settings(&servers)?;
         let secret = a.secret.then(|| Secret::new(random_alnum(52)));
+        let now = SystemClock.now_unix();
         let row = ClientRow {
             secret: secret.as_ref().map(|s| s.expose().to_string()),
+            secret_created_at: secret.as_ref().map(|_| now),
             scopes: scopes.into(),
             access_validity: a.access_token_validity,
             id_validity: a.id_token_validity,
@@ -224,7 +226,7 @@ fn create(a: CreateArgs) -> anyhow::Result<()> {
                 pool.id.clone(),
                 a.name.clone(),
                 flows.into(),
-                SystemClock.now_unix(),
+                now,
             )
         };
         let id = row.id.clone();
