@@ -1,6 +1,6 @@
-//! `gatehouse client create|list|delete`: app clients of the built-in pool — name, secret or not, scopes, token
+//! `gatehouse client create|list|delete|registration-token`: app clients of the built-in pool — name, secret or not, scopes, token
 //! lifetimes, refresh-token rotation and its grace period, allowed browser origins, and the OAuth settings
-//! (callback and logout URLs, OAuth flows and scopes). A new client is usable at once by a running `up`. Prints
+//! (callback and logout URLs, OAuth flows and scopes); `list` marks dynamically registered clients. A new client is usable at once by a running `up`. Prints
 //! a generated secret once, on creation; `list` never shows it.
 use super::user::with_pool;
 use super::{StoreArgs, UsageError};
@@ -19,6 +19,9 @@ pub enum ClientCommand {
     List(StoreArgs),
     /// Delete an app client: its refresh tokens are revoked, its tokens refused by the gateway.
     Delete(DeleteArgs),
+    /// Initial access tokens for `[idp.oauth] dynamic_client_registration = "token"`.
+    #[command(subcommand)]
+    RegistrationToken(super::client_registration::RegistrationTokenCommand),
 }
 
 /// Arguments of `client delete`.
@@ -78,6 +81,7 @@ pub struct CreateArgs {
 pub fn execute(cmd: ClientCommand) -> anyhow::Result<()> {
     match cmd {
         ClientCommand::Create(a) => create(*a),
+        ClientCommand::RegistrationToken(c) => super::client_registration::execute(c),
         ClientCommand::List(s) => with_pool(&s, |store, pool| async move {
             println!(
                 "{:<28} {:<20} {:<7} {:<9} {:<6} {:<6} {:<9} scopes / origins",
@@ -100,6 +104,13 @@ pub fn execute(cmd: ClientCommand) -> anyhow::Result<()> {
                     c.scopes,
                     c.allowed_origins
                 );
+                if c.dynamic {
+                    println!(
+                        "  dynamically registered (third party) · last token: {}",
+                        c.last_used_at
+                            .map_or_else(|| "never".to_string(), |t| t.to_string())
+                    );
+                }
                 if !c.oauth_flows.as_str().is_empty() {
                     println!(
                         "  oauth flows: {} · scopes: {} · callback: {} · logout: {}",

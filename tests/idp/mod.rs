@@ -10,6 +10,7 @@ pub mod oauth_client_lib;
 pub mod oauth_code_grant;
 pub mod oauth_logout;
 pub mod oauth_refresh;
+pub mod oauth_register;
 pub mod oauth_revoke;
 pub mod oauth_token;
 pub mod oauth_userinfo;
