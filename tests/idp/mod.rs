@@ -9,6 +9,7 @@ pub mod oauth_cli;
 pub mod oauth_client_lib;
 pub mod oauth_code_grant;
 pub mod oauth_logout;
+pub mod oauth_metadata_doc;
 pub mod oauth_refresh;
 pub mod oauth_register;
 pub mod oauth_revoke;
