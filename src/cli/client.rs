@@ -1,7 +1,8 @@
-//! `gatehouse client create|list|delete|registration-token`: app clients of the built-in pool — name, secret or not, scopes, token
-//! lifetimes, refresh-token rotation and its grace period, allowed browser origins, and the OAuth settings
-//! (callback and logout URLs, OAuth flows and scopes); `list` marks dynamically registered clients. A new client is usable at once by a running `up`. Prints
-//! a generated secret once, on creation; `list` never shows it.
+//! `gatehouse client create|list|delete|registration-token`: app clients of the built-in pool — name, secret or
+//! not, scopes, token lifetimes, refresh-token rotation and its grace period, allowed browser origins, and the
+//! OAuth settings (callback and logout URLs, OAuth flows and scopes); `list` marks dynamically registered
+//! clients. A new client is usable at once by a running `up`. Prints a generated secret once, on creation;
+//! `list` never shows it.
 use super::user::with_pool;
 use super::{StoreArgs, UsageError};
 use crate::clock::{Clock, SystemClock};

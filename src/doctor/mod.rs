@@ -2,9 +2,9 @@
 //! or fail and how to fix it. [`audit`] is pure: it judges [`Facts`] gathered beforehand by [`probe`] (the
 //! configuration, the listen addresses, the store's signing keys, the password hasher's real parameters, DNS
 //! answers for upstream hosts, the app clients' OAuth settings and, given URLs, answers of the running
-//! deployment; `oauth` judges registration, metadata documents, redirect URIs and secret age). Must never change the
-//! deployment it audits, print a secret, or report a control as passing that it did not check (a control that
-//! does not apply says so in its detail).
+//! deployment; `oauth` judges registration, metadata documents, redirect URIs and secret age). Must never change
+//! the deployment it audits, print a secret, or report a control as passing that it did not check (a control
+//! that does not apply says so in its detail).
 use std::net::{IpAddr, SocketAddr};
 
 use serde::Serialize;

@@ -93,7 +93,7 @@ pub async fn resolve(state: &IdpState, client_id: &str) -> Result<ResolvedClient
 }
 
 /// A public `code` client from a document: its redirect URIs, its scopes that the pool knows (or, when it names
-/// none, the standard scopes and every resource server's), Cognito's default lifetimes.
+/// none, the OpenID scopes and every resource server's), Cognito's default lifetimes.
 fn document_client(state: &IdpState, doc: &Document, servers: &[ResourceServerRow]) -> ClientRow {
     let oauth_scopes: Vec<String> = match &doc.scope {
         Some(s) => s
@@ -101,8 +101,10 @@ fn document_client(state: &IdpState, doc: &Document, servers: &[ResourceServerRo
             .filter(|s| scopes::is_known(s, servers))
             .map(String::from)
             .collect(),
+        // Never the Cognito self-service scope unless the document names it.
         None => scopes::STANDARD_SCOPES
             .iter()
+            .filter(|s| **s != "aws.cognito.signin.user.admin")
             .map(|s| s.to_string())
             .chain(servers.iter().flat_map(|s| s.full_scopes()))
             .collect(),

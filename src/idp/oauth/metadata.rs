@@ -1,7 +1,8 @@
 //! The authorization server's metadata (RFC 8414; `discovery` serves it at
 //! `/.well-known/oauth-authorization-server/{poolId}`, the path-inserted form for an issuer with a path, and at
-//! `/{poolId}/.well-known/oauth-authorization-server`), the members the OpenID discovery document shares. Lists only what is served; must never
-//! advertise an endpoint (`registration_endpoint` only while registration is on), grant or method gatehouse does not implement.
+//! `/{poolId}/.well-known/oauth-authorization-server`), the members the OpenID discovery document shares. Lists
+//! only what is served; must never advertise an endpoint (`registration_endpoint` only while registration is
+//! on), grant or method gatehouse does not implement.
 use serde_json::{json, Map, Value};
 
 use super::scopes::STANDARD_SCOPES;
