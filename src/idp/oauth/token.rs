@@ -1,6 +1,7 @@
-//! `POST /oauth2/token`: the form body (each parameter at most once, bounded), client authentication —
-//! `client_secret_basic` or `client_secret_post`, never both, compared by `client_auth`, failures throttled per
-//! client and address like sign-ins — and the grants. Implemented: `client_credentials` (confidential clients
+//! `POST /oauth2/token`: the form body (each parameter at most once, bounded), client authentication — the
+//! client found by `clients::resolve`, `client_secret_basic` or `client_secret_post`, never both, compared by
+//! `client_auth`, failures throttled per client and address like sign-ins — the client's last use recorded on
+//! success, and the grants. Implemented: `client_credentials` (confidential clients
 //! with that flow; resource-server scopes only, never more than the client's; RFC 8707 `resource` → `aud`) and
 //! `refresh_token` (Cognito's `GetTokensFromRefreshToken` itself, so the client's rotation rules hold);
 //! `authorization_code` is `code_grant`'s.
