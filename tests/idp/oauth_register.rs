@@ -311,3 +311,15 @@ async fn an_unused_registered_client_expires() {
     assert!(ok, "{list}");
     assert!(!list.contains(&id), "the unused client is deleted: {list}");
 }
+
+#[tokio::test]
+async fn registrations_are_limited_per_address() {
+    let (_tmp, g) = start_with_config("[idp.oauth]\ndynamic_client_registration = \"open\"\n");
+    for i in 0..20 {
+        let (status, body) = register(&g, None, public_client("https://app.example.com/cb")).await;
+        assert_eq!(status, 201, "registration {i}: {body}");
+    }
+    let (status, body) = register(&g, None, public_client("https://app.example.com/cb")).await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(body["error"], "slow_down");
+}
