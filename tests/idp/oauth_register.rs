@@ -1,7 +1,7 @@
 //! `POST /oauth2/register` (RFC 7591) over real sockets: refused while off (and not advertised), open
 //! registration of a confidential client that then gets client-credentials tokens and of a public one,
 //! token-gated registration without, with a wrong and with a right initial access token, each bad redirect URI
-//! refused, an oversized body refused, and an unused registered client expiring.
+//! refused, an oversized body refused, the per-address limit, and an unused registered client expiring.
 use std::sync::LazyLock;
 
 use base64::Engine as _;
