@@ -369,3 +369,36 @@ fn doctor_names_the_sandbox_mode_root_or_user_namespaces() {
     let slirp = std::path::Path::new("/usr/bin/slirp4netns").is_file();
     assert_eq!(online["pass"], tun_ok && slirp, "{out}");
 }
+
+#[test]
+fn doctor_fails_open_registration_and_private_metadata_hosts_and_passes_token_mode() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let config = tmp.path().join("gatehouse.toml");
+    let run = |oauth: &str| {
+        std::fs::write(&config, format!("version = 1\n[idp.oauth]\n{oauth}")).unwrap();
+        let (code, json) = doctor(&[
+            "--config",
+            config.to_str().unwrap(),
+            "--data-dir",
+            dir.to_str().unwrap(),
+            "--json",
+        ]);
+        (code, failed_controls(&json))
+    };
+    let (code, failed) = run(
+        "dynamic_client_registration = \"open\"\nclient_id_metadata_documents = \"on\"\n\
+         allow_private_metadata_hosts = true\n",
+    );
+    assert_eq!(code, 1);
+    assert_eq!(
+        failed,
+        [
+            ("registration".to_string(), "idp.oauth".to_string()),
+            ("metadata-docs".to_string(), "idp.oauth".to_string())
+        ]
+    );
+    let (code, failed) =
+        run("dynamic_client_registration = \"token\"\nclient_id_metadata_documents = \"on\"\n");
+    assert_eq!((code, failed), (0, Vec::new()));
+}

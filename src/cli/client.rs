@@ -1,7 +1,8 @@
-//! `gatehouse client create|list|delete`: app clients of the built-in pool — name, secret or not, scopes, token
-//! lifetimes, refresh-token rotation and its grace period, allowed browser origins, and the OAuth settings
-//! (callback and logout URLs, OAuth flows and scopes). A new client is usable at once by a running `up`. Prints
-//! a generated secret once, on creation; `list` never shows it.
+//! `gatehouse client create|list|delete|registration-token`: app clients of the built-in pool — name, secret or
+//! not, scopes, token lifetimes, refresh-token rotation and its grace period, allowed browser origins, and the
+//! OAuth settings (callback and logout URLs, OAuth flows and scopes); `list` marks dynamically registered
+//! clients. A new client is usable at once by a running `up`. Prints a generated secret once, on creation;
+//! `list` never shows it.
 use super::user::with_pool;
 use super::{StoreArgs, UsageError};
 use crate::clock::{Clock, SystemClock};
@@ -19,6 +20,9 @@ pub enum ClientCommand {
     List(StoreArgs),
     /// Delete an app client: its refresh tokens are revoked, its tokens refused by the gateway.
     Delete(DeleteArgs),
+    /// Initial access tokens for `[idp.oauth] dynamic_client_registration = "token"`.
+    #[command(subcommand)]
+    RegistrationToken(super::client_registration::RegistrationTokenCommand),
 }
 
 /// Arguments of `client delete`.
@@ -78,6 +82,7 @@ pub struct CreateArgs {
 pub fn execute(cmd: ClientCommand) -> anyhow::Result<()> {
     match cmd {
         ClientCommand::Create(a) => create(*a),
+        ClientCommand::RegistrationToken(c) => super::client_registration::execute(c),
         ClientCommand::List(s) => with_pool(&s, |store, pool| async move {
             println!(
                 "{:<28} {:<20} {:<7} {:<9} {:<6} {:<6} {:<9} scopes / origins",
@@ -100,6 +105,13 @@ pub fn execute(cmd: ClientCommand) -> anyhow::Result<()> {
                     c.scopes,
                     c.allowed_origins
                 );
+                if c.dynamic {
+                    println!(
+                        "  dynamically registered (third party) · last token: {}",
+                        c.last_used_at
+                            .map_or_else(|| "never".to_string(), |t| t.to_string())
+                    );
+                }
                 if !c.oauth_flows.as_str().is_empty() {
                     println!(
                         "  oauth flows: {} · scopes: {} · callback: {} · logout: {}",
@@ -206,8 +218,10 @@ fn create(a: CreateArgs) -> anyhow::Result<()> {
         let servers = store.resource_servers(&pool.id).await?;
         let oauth = a.oauth.settings(&servers)?;
         let secret = a.secret.then(|| Secret::new(random_alnum(52)));
+        let now = SystemClock.now_unix();
         let row = ClientRow {
             secret: secret.as_ref().map(|s| s.expose().to_string()),
+            secret_created_at: secret.as_ref().map(|_| now),
             scopes: scopes.into(),
             access_validity: a.access_token_validity,
             id_validity: a.id_token_validity,
@@ -224,7 +238,7 @@ fn create(a: CreateArgs) -> anyhow::Result<()> {
                 pool.id.clone(),
                 a.name.clone(),
                 flows.into(),
-                SystemClock.now_unix(),
+                now,
             )
         };
         let id = row.id.clone();

@@ -12,6 +12,7 @@ pub mod agent;
 pub mod bench_upstream;
 pub mod client;
 pub mod client_oauth;
+pub mod client_registration;
 pub mod config;
 pub mod doctor;
 pub mod exec;

@@ -18,6 +18,9 @@ pub const ENV_SESSION_ID: &str = "GATEHOUSE_SESSION_ID";
 /// `GATEHOUSE_RUNTIME`: set for a session process, its runtime's name.
 pub const ENV_RUNTIME: &str = "GATEHOUSE_RUNTIME";
 
+/// `SSL_CERT_FILE`: a PEM bundle trusted for outbound https (metadata documents) besides the system roots.
+pub const ENV_SSL_CERT_FILE: &str = "SSL_CERT_FILE";
+
 /// Reads environment variables.
 pub trait EnvSource {
     /// The value of `key`, if set and valid UTF-8.

@@ -1,11 +1,11 @@
 //! `[idp]` and `[idp.smtp]`: the user pool's tunables, raw and checked (the policy half lives in
-//! `idp_policy`). Must never contact the SMTP relay.
+//! `idp_policy`, `[idp.oauth]` in `idp_oauth`). Must never contact the SMTP relay.
 use std::time::Duration;
 
 use serde::Deserialize;
 
 use super::common::{at_least_one, err, or_default, seconds, RawSeconds};
-use super::{idp_policy, ConfigError};
+use super::{idp_oauth, idp_policy, ConfigError};
 
 /// `[idp]`: the listener's public URL and the user pool's tunables.
 #[derive(Debug, Default, Deserialize)]
@@ -40,6 +40,7 @@ pub struct RawIdp {
     pub custom_attribute: Vec<idp_policy::RawCustomAttribute>,
     #[serde(default)]
     pub app_client: Vec<idp_policy::RawAppClient>,
+    pub oauth: Option<idp_oauth::RawIdpOAuth>,
 }
 
 /// `[idp.smtp]`.
@@ -64,6 +65,8 @@ pub struct IdpConfig {
     pub smtp: Option<SmtpConfig>,
     /// Sign-up switch, schema, per-client attributes and the limits of the unauthenticated flows.
     pub policy: idp_policy::IdpPolicy,
+    /// `[idp.oauth]`: dynamic registration and Client ID Metadata Documents.
+    pub oauth: idp_oauth::IdpOAuthConfig,
 }
 
 impl Default for IdpConfig {
@@ -75,6 +78,7 @@ impl Default for IdpConfig {
             failed_signin_window: Duration::from_secs(900),
             smtp: None,
             policy: idp_policy::IdpPolicy::default(),
+            oauth: idp_oauth::IdpOAuthConfig::default(),
         }
     }
 }
@@ -124,6 +128,7 @@ pub(super) fn check_idp(errors: &mut Vec<ConfigError>, raw: &RawIdp) -> IdpConfi
         failed_signin_window: failed_signin_window.unwrap_or(d.failed_signin_window),
         smtp,
         policy: idp_policy::check(errors, raw),
+        oauth: idp_oauth::check(errors, raw.oauth.as_ref()),
     }
 }
 

@@ -12,6 +12,7 @@ mod common;
 pub mod env;
 pub mod gateway;
 pub mod idp;
+pub mod idp_oauth;
 pub mod idp_policy;
 pub mod listeners;
 pub mod overrides;
@@ -398,6 +399,40 @@ mod tests {
             Config::from_toml("version = 1\n[[runtime]]\nname = \"a\"\nupstrem = \"http://x\"\n")
                 .unwrap_err();
         assert!(e.to_string().contains("upstrem"), "{e}");
+    }
+
+    #[test]
+    fn idp_oauth_is_off_by_default_and_each_bad_key_is_named() {
+        use idp_oauth::{HostPattern, Registration};
+        let c = Config::from_toml("version = 1\n").unwrap();
+        assert_eq!(c.idp.oauth, idp_oauth::IdpOAuthConfig::default());
+        assert_eq!(c.idp.oauth.dynamic_client_registration, Registration::Off);
+        let c = Config::from_toml(
+            "version = 1\n[idp.oauth]\ndynamic_client_registration = \"token\"\n\
+             client_id_metadata_documents = \"on\"\nmetadata_document_hosts = [\"*.example.com\"]\n\
+             allow_private_metadata_hosts = true\n",
+        )
+        .unwrap();
+        assert_eq!(c.idp.oauth.dynamic_client_registration, Registration::Token);
+        assert!(c.idp.oauth.client_id_metadata_documents);
+        assert!(c.idp.oauth.allow_private_metadata_hosts);
+        assert_eq!(
+            c.idp.oauth.metadata_document_hosts,
+            [HostPattern::Subdomains("example.com".into())]
+        );
+        let (keys, _) = refused_keys(
+            "version = 1\n[idp.oauth]\ndynamic_client_registration = \"yes\"\n\
+             client_id_metadata_documents = \"true\"\nmetadata_document_hosts = [\"https://x/\"]\n",
+        );
+        assert_eq!(
+            keys,
+            [
+                "idp.oauth.dynamic_client_registration",
+                "idp.oauth.client_id_metadata_documents",
+                "idp.oauth.metadata_document_hosts",
+            ]
+        );
+        assert!(Config::from_toml("version = 1\n[idp.oauth]\nbogus = 1\n").is_err());
     }
 
     #[test]

@@ -23,6 +23,7 @@ fn good() -> Facts {
         lifetimes: Lifetimes::default(),
         refresh_flow_served: true,
         clients: vec![("web".into(), false, 30 * 24 * 3600)],
+        oauth_clients: vec![oauth_client("app", "https://app.example.com/cb")],
         argon2: Argon2Params::from_phc("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA"),
         keys: Some(vec![KeyFact {
             kid: "k1".into(),
@@ -37,6 +38,20 @@ fn good() -> Facts {
         web_tls: None,
         listener_tls: Vec::new(),
         db_outside: None,
+    }
+}
+
+/// A confidential client with one callback, its secret a day old in `good()`'s clock.
+fn oauth_client(name: &str, callback: &str) -> OAuthClientFact {
+    OAuthClientFact {
+        id: format!("{name}-id"),
+        name: name.into(),
+        callback_urls: vec![callback.into(), "http://127.0.0.1/cb".into()],
+        logout_urls: Vec::new(),
+        confidential: true,
+        created_at: 1_000_000,
+        secret_created_at: Some(1_000_000),
+        dynamic: false,
     }
 }
 
@@ -69,6 +84,11 @@ fn the_defaults_pass_every_control() {
         "rate-limits",
         "upstream",
         "isolation",
+        "registration",
+        "metadata-docs",
+        "redirect-uris",
+        "wildcard-callbacks",
+        "secret-rotation",
     ] {
         assert!(
             checks.iter().any(|c| c.control == control),
@@ -353,4 +373,82 @@ fn an_egress_all_runtime_passes_with_slirp4netns_and_names_what_it_cannot_reach(
             .contains("never its loopback nor 169.254.0.0/16"),
         "{line:?}"
     );
+}
+
+fn with_oauth(f: &mut Facts, edit: impl FnOnce(&mut crate::config::idp_oauth::IdpOAuthConfig)) {
+    let mut c = Config::default();
+    edit(&mut c.idp.oauth);
+    f.config = Ok(c);
+}
+
+#[test]
+fn open_registration_fails_and_token_or_off_pass() {
+    use crate::config::idp_oauth::Registration;
+    let mut f = good();
+    with_oauth(&mut f, |o| {
+        o.dynamic_client_registration = Registration::Open
+    });
+    let checks = audit(&f);
+    assert!(failing(&checks).contains(&("registration", "idp.oauth".into())));
+    assert!(checks.iter().all(|c| c.pass || !c.fix.is_empty()));
+    with_oauth(&mut f, |o| {
+        o.dynamic_client_registration = Registration::Token
+    });
+    assert!(failing(&audit(&f)).is_empty());
+}
+
+#[test]
+fn metadata_documents_from_private_hosts_fail() {
+    let mut f = good();
+    with_oauth(&mut f, |o| {
+        o.client_id_metadata_documents = true;
+        o.allow_private_metadata_hosts = true;
+    });
+    assert!(failing(&audit(&f)).contains(&("metadata-docs", "idp.oauth".into())));
+    with_oauth(&mut f, |o| o.client_id_metadata_documents = true);
+    assert!(failing(&audit(&f)).is_empty());
+}
+
+#[test]
+fn a_plain_http_redirect_uri_off_loopback_fails() {
+    let mut f = good();
+    f.oauth_clients
+        .push(oauth_client("legacy", "http://app.example.com/cb"));
+    let failed = failing(&audit(&f));
+    assert_eq!(failed, [("redirect-uris", "legacy".to_string())]);
+}
+
+#[test]
+fn a_wildcard_callback_fails() {
+    let mut f = good();
+    f.oauth_clients
+        .push(oauth_client("wild-host", "https://*.example.com/cb"));
+    f.oauth_clients
+        .push(oauth_client("wild-path", "https://app.example.com/*"));
+    let failed = failing(&audit(&f));
+    assert_eq!(
+        failed,
+        [
+            ("wildcard-callbacks", "wild-host".to_string()),
+            ("wildcard-callbacks", "wild-path".to_string())
+        ]
+    );
+}
+
+#[test]
+fn a_secret_never_rotated_for_over_90_days_fails() {
+    let mut f = good();
+    let mut old = oauth_client("old", "https://old.example.com/cb");
+    old.secret_created_at = None;
+    old.created_at = f.now_unix - 91 * 86_400;
+    f.oauth_clients.push(old);
+    let mut public = oauth_client("public", "https://p.example.com/cb");
+    public.confidential = false;
+    public.created_at = 0;
+    f.oauth_clients.push(public);
+    let checks = audit(&f);
+    assert_eq!(failing(&checks), [("secret-rotation", "old".to_string())]);
+    assert!(checks
+        .iter()
+        .all(|c| !c.line().contains("s3cret") && !c.fix.is_empty() || c.pass));
 }

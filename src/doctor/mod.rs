@@ -1,9 +1,10 @@
 //! `doctor`: audits a deployment against the controls of a production perimeter and says, for each control, pass
 //! or fail and how to fix it. [`audit`] is pure: it judges [`Facts`] gathered beforehand by [`probe`] (the
 //! configuration, the listen addresses, the store's signing keys, the password hasher's real parameters, DNS
-//! answers for upstream hosts and, given URLs, answers of the running deployment). Must never change the
-//! deployment it audits, print a secret, or report a control as passing that it did not check (a control that
-//! does not apply says so in its detail).
+//! answers for upstream hosts, the app clients' OAuth settings and, given URLs, answers of the running
+//! deployment; `oauth` judges registration, metadata documents, redirect URIs and secret age). Must never change
+//! the deployment it audits, print a secret, or report a control as passing that it did not check (a control
+//! that does not apply says so in its detail).
 use std::net::{IpAddr, SocketAddr};
 
 use serde::Serialize;
@@ -12,6 +13,7 @@ use crate::config::Config;
 
 mod isolation;
 mod listeners;
+mod oauth;
 pub mod probe;
 mod secrets;
 
@@ -150,6 +152,8 @@ pub struct Facts {
     pub refresh_flow_served: bool,
     /// App clients: (name, rotation on, refresh-token lifetime in seconds).
     pub clients: Vec<(String, bool, i64)>,
+    /// App clients' OAuth settings (empty before the first start).
+    pub oauth_clients: Vec<OAuthClientFact>,
     pub argon2: Option<Argon2Params>,
     /// `None`: no database in the data directory yet (keys are generated on first start).
     pub keys: Option<Vec<KeyFact>>,
@@ -166,6 +170,22 @@ pub struct Facts {
     pub listener_tls: Vec<(String, WebTlsFact)>,
     /// A SQLite database outside the data directory: its path, its mode and its directory's mode.
     pub db_outside: Option<(std::path::PathBuf, Option<u32>, Option<u32>)>,
+}
+
+/// An app client as the OAuth controls see it (never its secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthClientFact {
+    pub id: String,
+    pub name: String,
+    pub callback_urls: Vec<String>,
+    pub logout_urls: Vec<String>,
+    /// Whether it has a secret.
+    pub confidential: bool,
+    pub created_at: i64,
+    /// When its secret was created, if recorded.
+    pub secret_created_at: Option<i64>,
+    /// Registered at `/oauth2/register`.
+    pub dynamic: bool,
 }
 
 /// What was found about the web listener's certificate and key.
@@ -205,6 +225,8 @@ pub const MAX_TOKEN_LIFETIME_SECS: i64 = 3600;
 pub const MAX_REFRESH_LIFETIME_SECS: i64 = 30 * 24 * 3600;
 /// Oldest a signing key should be before it is rotated.
 pub const MAX_KEY_AGE_SECS: i64 = 90 * 24 * 3600;
+/// Oldest a client secret should be before it is replaced (there is no rotation in place: a new client).
+pub const MAX_SECRET_AGE_SECS: i64 = 90 * 24 * 3600;
 /// Smallest RSA modulus accepted.
 pub const MIN_RSA_BITS: usize = 2048;
 /// OWASP's argon2id minimum (m = 19 MiB, t = 2, p = 1).
@@ -322,6 +344,8 @@ pub fn audit(f: &Facts) -> Vec<Check> {
     rate_limits(&config, &mut out);
     upstreams(f, &config, &mut out);
     isolation::isolation(&config, &mut out);
+    oauth::registration(&config, &mut out);
+    oauth::clients(f, &mut out);
     if let Some(live) = &f.live {
         live_checks(live, &mut out);
     }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use axum::body::Body;
 
 use super::Lifetimes;
-use super::{Argon2Params, Facts, KeyFact, Listeners, LiveFacts};
+use super::{Argon2Params, Facts, KeyFact, Listeners, LiveFacts, OAuthClientFact};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::outbound::{self as upstream, HttpKeySource};
@@ -53,14 +53,15 @@ pub async fn gather(opts: &ProbeOptions) -> Result<Facts, ProbeError> {
     .and_then(|phc| Argon2Params::from_phc(&phc));
     let db = opts.data_dir.join(crate::store::sqlite::DB_FILE);
     let store = existing_store(opts, opts.database_url.as_ref(), &db).await;
-    let (keys, clients) = if let Some(store) = &store {
-        let (k, c) = signing_keys(store.as_ref()).await;
-        (Some(k), c)
+    let (keys, clients, oauth_clients) = if let Some(store) = &store {
+        let (k, c, o) = signing_keys(store.as_ref()).await;
+        (Some(k), c, o)
     } else {
         // Before the first start: the default client gatehouse will create.
         (
             None,
             vec![("gatehouse-web".to_string(), false, 30 * 24 * 3600)],
+            Vec::new(),
         )
     };
     let upstream_addrs = match &config {
@@ -86,6 +87,7 @@ pub async fn gather(opts: &ProbeOptions) -> Result<Facts, ProbeError> {
         lifetimes: Lifetimes::default(),
         refresh_flow_served: true,
         clients,
+        oauth_clients,
         argon2,
         keys,
         now_unix: SystemClock.now_unix(),
@@ -216,14 +218,26 @@ fn mode_of(p: &Path) -> Option<u32> {
     std::fs::metadata(p).ok().map(|m| m.permissions().mode())
 }
 
-async fn signing_keys(store: &dyn Store) -> (Vec<KeyFact>, Vec<(String, bool, i64)>) {
+/// The signing keys, the clients' lifetimes and the clients' OAuth settings.
+async fn signing_keys(store: &dyn Store) -> (Vec<KeyFact>, ClientLifetimes, Vec<OAuthClientFact>) {
     let Ok((pool, _)) = crate::idp::bootstrap::default_pool(store, &SystemClock).await else {
-        return (Vec::new(), Vec::new());
+        return (Vec::new(), Vec::new(), Vec::new());
     };
-    let clients = store
-        .clients(&pool.id)
-        .await
-        .unwrap_or_default()
+    let rows = store.clients(&pool.id).await.unwrap_or_default();
+    let oauth = rows
+        .iter()
+        .map(|c| OAuthClientFact {
+            id: c.id.to_string(),
+            name: c.name.clone(),
+            callback_urls: c.callback_urls.iter().map(String::from).collect(),
+            logout_urls: c.logout_urls.iter().map(String::from).collect(),
+            confidential: c.secret.is_some(),
+            created_at: c.created_at,
+            secret_created_at: c.secret_created_at,
+            dynamic: c.dynamic,
+        })
+        .collect();
+    let clients = rows
         .into_iter()
         .map(|c| (c.name, c.rotation, c.refresh_validity))
         .collect();
@@ -237,8 +251,11 @@ async fn signing_keys(store: &dyn Store) -> (Vec<KeyFact>, Vec<(String, bool, i6
             created_at: k.created_at,
         })
         .collect();
-    (keys, clients)
+    (keys, clients, oauth)
 }
+
+/// (name, rotation on, refresh-token lifetime).
+type ClientLifetimes = Vec<(String, bool, i64)>;
 
 async fn resolve(url: &str) -> Vec<IpAddr> {
     let Some(host) = super::url_host(url) else {

@@ -107,6 +107,10 @@ pub struct IdpState {
     pub policy: crate::config::idp_policy::IdpPolicy,
     pub mailer: mail::Mailer,
     pub cors: cors::Origins,
+    /// `[idp.oauth]` and the Client ID Metadata Documents fetched under it.
+    pub clients: oauth::client_metadata::Documents,
+    /// Dynamic registrations per client address.
+    pub registrations: address_limit::AddressLimit,
 }
 
 impl IdpState {
@@ -157,6 +161,20 @@ impl IdpState {
             ),
             policy: config.policy.clone(),
             mailer: mail::Mailer::new(data_dir.join("outbox"), config.smtp.clone()),
+            clients: oauth::client_metadata::Documents::new(
+                config.oauth.clone(),
+                crate::config::env::EnvSource::get(
+                    &crate::config::env::ProcessEnv,
+                    crate::config::env::ENV_SSL_CERT_FILE,
+                )
+                .map(std::path::PathBuf::from)
+                .as_deref(),
+            ),
+            registrations: address_limit::AddressLimit::new(
+                oauth::register::REGISTRATIONS_PER_IP_PER_HOUR,
+                3600,
+                || CognitoError::LimitExceeded,
+            ),
         }
     }
 }
@@ -167,6 +185,7 @@ pub fn router(state: Arc<IdpState>) -> Router {
         .route("/", post(api::dispatch))
         .route("/oauth2/token", post(oauth::token::token))
         .route("/oauth2/revoke", post(oauth::revoke::revoke))
+        .route("/oauth2/register", post(oauth::register::register))
         .route("/logout", get(oauth::logout::logout))
         .route(
             "/oauth2/userInfo",

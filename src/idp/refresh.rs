@@ -156,7 +156,17 @@ pub async fn get_tokens(
         .filter(|t| !t.is_empty())
         .ok_or_else(|| null_member("refreshToken"))?;
     check_client_secret(&client, req.client_secret.as_deref())?;
-    let (row, user) = match usable(state, &client, &token).await {
+    get_tokens_for(state, &client, &token).await
+}
+
+/// `GetTokensFromRefreshToken` for a client already authenticated (the OAuth token endpoint's).
+pub async fn get_tokens_for(
+    state: &IdpState,
+    client: &ClientRow,
+    token: &str,
+) -> Result<GetTokensResponse, CognitoError> {
+    let client = client.clone();
+    let (row, user) = match usable(state, &client, token).await {
         // A revoked token may be a rotated one presented after its family died: still say "revoked".
         Err(e) => return Err(e),
         Ok(v) => v,
@@ -185,7 +195,7 @@ pub async fn get_tokens(
             tracing::warn!(
                 sub = %user.sub,
                 client_id = %client.id,
-                token = %crate::util::log_id(&token),
+                token = %crate::util::log_id(token),
                 "rotated refresh token reused after its grace period; family revoked"
             );
             return Err(CognitoError::RefreshTokenReuse);

@@ -53,6 +53,12 @@ pub struct ClientRow {
     /// OAuth: the scopes the client may be granted (OpenID scopes and resource-server scopes).
     #[sqlx(try_from = "String")]
     pub oauth_scopes: Scopes,
+    /// Registered at `/oauth2/register` (RFC 7591): a third party's client, deleted once unused for long.
+    pub dynamic: bool,
+    /// When a token was last issued to it (recorded at most hourly); `None`: never.
+    pub last_used_at: Option<i64>,
+    /// When its secret was created; `None` for a public client or one older than this field.
+    pub secret_created_at: Option<i64>,
 }
 
 impl ClientRow {
@@ -82,6 +88,9 @@ impl ClientRow {
             logout_urls: UrlList::default(),
             oauth_flows: OAuthFlows::default(),
             oauth_scopes: Scopes::default(),
+            dynamic: false,
+            last_used_at: None,
+            secret_created_at: None,
         }
     }
 }
@@ -96,6 +105,7 @@ impl std::fmt::Debug for ClientRow {
             .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
             .field("rotation", &self.rotation)
             .field("oauth_flows", &self.oauth_flows)
+            .field("dynamic", &self.dynamic)
             .finish_non_exhaustive()
     }
 }

@@ -372,4 +372,36 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<RedeemOutcome, StoreError>;
     /// The grant of a refresh-token family issued by an authorization code, if it was.
     async fn oauth_grant(&self, family_id: &str) -> Result<Option<GrantRow>, StoreError>;
+
+    // === OAuth: clients nobody pre-registered ===
+    /// Records that a token was issued to the client now (written only when the last record is over an hour
+    /// old). Nothing happens if there is no such client.
+    async fn touch_client(
+        &self,
+        pool_id: &PoolId,
+        client_id: &ClientId,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// Deletes the pool's dynamically registered clients last used (never used: created) before `cutoff`, as
+    /// `delete_client` deletes them (their refresh tokens revoked), in one transaction; their ids. Clients
+    /// registered any other way are never touched.
+    async fn sweep_unused_clients(
+        &self,
+        pool_id: &PoolId,
+        cutoff: i64,
+        now: i64,
+    ) -> Result<Vec<ClientId>, StoreError>;
+    /// Stores an initial access token for dynamic registration, by the SHA-256 of its value.
+    async fn add_registration_token(
+        &self,
+        pool_id: &PoolId,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// Whether an initial access token with this hash was created for the pool.
+    async fn registration_token_exists(
+        &self,
+        pool_id: &PoolId,
+        token_hash: &str,
+    ) -> Result<bool, StoreError>;
 }

@@ -5,7 +5,9 @@ use async_trait::async_trait;
 
 use super::backend::Backend;
 use super::code_limits;
-use super::shared::{codes, keys, oauth, pools, revocations, sessions, tokens, users};
+use super::shared::{
+    codes, keys, oauth, pools, registration, revocations, sessions, tokens, users,
+};
 use super::sql::Conn;
 use super::{
     AuthCodeRow, ClientOAuth, ClientRow, CodeAttempt, CodeCheck, CodeEffect, CodeEvent, CodeFlows,
@@ -418,5 +420,47 @@ impl<B: Backend> Store for B {
     async fn oauth_grant(&self, family_id: &str) -> Result<Option<GrantRow>, StoreError> {
         let mut c = self.pool().acquire().await?;
         oauth::grant(&mut *c, family_id).await
+    }
+
+    async fn touch_client(
+        &self,
+        pool_id: &PoolId,
+        client_id: &ClientId,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let mut c = self.pool().acquire().await?;
+        registration::touch(&mut *c, pool_id, client_id, now).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn sweep_unused_clients(
+        &self,
+        pool_id: &PoolId,
+        cutoff: i64,
+        now: i64,
+    ) -> Result<Vec<ClientId>, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let gone = registration::sweep::<B>(&mut tx, pool_id, cutoff, now).await?;
+        tx.commit().await?;
+        Ok(gone)
+    }
+
+    async fn add_registration_token(
+        &self,
+        pool_id: &PoolId,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let mut c = self.pool().acquire().await?;
+        registration::add_token(&mut *c, pool_id, token_hash, now).await
+    }
+
+    async fn registration_token_exists(
+        &self,
+        pool_id: &PoolId,
+        token_hash: &str,
+    ) -> Result<bool, StoreError> {
+        let mut c = self.pool().acquire().await?;
+        registration::token_exists(&mut *c, pool_id, token_hash).await
     }
 }

@@ -122,6 +122,20 @@ impl Gatehouse {
             "warn",
             Stdio::inherit(),
             Some(uid),
+            &[],
+        )
+    }
+
+    /// Starts `up` on `dir` with extra arguments and extra environment variables.
+    pub fn start_in_with_env(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Self {
+        Self::spawn_up(
+            dir,
+            "127.0.0.1:0",
+            extra,
+            "warn",
+            Stdio::inherit(),
+            None,
+            env,
         )
     }
 
@@ -133,7 +147,7 @@ impl Gatehouse {
         rust_log: &str,
         stderr: Stdio,
     ) -> Self {
-        Self::spawn_up(dir, idp_listen, extra, rust_log, stderr, None)
+        Self::spawn_up(dir, idp_listen, extra, rust_log, stderr, None, &[])
     }
 
     fn spawn_up(
@@ -143,8 +157,10 @@ impl Gatehouse {
         rust_log: &str,
         stderr: Stdio,
         uid: Option<u32>,
+        env: &[(&str, &str)],
     ) -> Self {
         let mut child = as_uid(&mut Command::new(BIN), uid)
+            .envs(env.iter().copied())
             .args(["up", "--data-dir"])
             .arg(dir)
             .args([

@@ -3,4 +3,5 @@
 pub mod conformance;
 pub mod conformance_codes;
 pub mod conformance_oauth;
+pub mod conformance_registration;
 pub mod database_url_flag;

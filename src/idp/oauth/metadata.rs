@@ -1,10 +1,12 @@
 //! The authorization server's metadata (RFC 8414; `discovery` serves it at
 //! `/.well-known/oauth-authorization-server/{poolId}`, the path-inserted form for an issuer with a path, and at
-//! `/{poolId}/.well-known/oauth-authorization-server`), the members the OpenID discovery document shares. Lists only what is served; must never
-//! advertise an endpoint, grant or method gatehouse does not implement.
+//! `/{poolId}/.well-known/oauth-authorization-server`), the members the OpenID discovery document shares. Lists
+//! only what is served; must never advertise an endpoint (`registration_endpoint` only while registration is
+//! on), grant or method gatehouse does not implement.
 use serde_json::{json, Map, Value};
 
 use super::scopes::STANDARD_SCOPES;
+use crate::config::idp_oauth::Registration;
 use crate::idp::IdpState;
 
 /// The IdP's public base URL: the issuer without its `/{poolId}`.
@@ -28,8 +30,19 @@ pub fn oauth_members(state: &IdpState) -> Map<String, Value> {
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "scopes_supported": STANDARD_SCOPES,
     });
-    match doc {
+    let mut m = match doc {
         Value::Object(m) => m,
         _ => Map::new(),
+    };
+    let oauth = state.clients.config();
+    if oauth.dynamic_client_registration != Registration::Off {
+        m.insert(
+            "registration_endpoint".into(),
+            json!(format!("{base}/oauth2/register")),
+        );
     }
+    if oauth.client_id_metadata_documents {
+        m.insert("client_id_metadata_document_supported".into(), json!(true));
+    }
+    m
 }

@@ -89,6 +89,19 @@ pub fn validate_registered(url: &str) -> Result<(), UrlError> {
     Ok(())
 }
 
+/// Checks a redirect URI a third party registers (dynamic registration, a metadata document):
+/// [`validate_registered`], and https or loopback http only (no app scheme: a third party's custom scheme
+/// proves nothing). The error names the URL.
+pub fn validate_third_party(u: &str) -> Result<(), String> {
+    validate_registered(u).map_err(|e| format!("{u}: {e}"))?;
+    if !(u.starts_with("https://") || u.starts_with("http://")) {
+        return Err(format!(
+            "{u}: must be an https URL (or http on a loopback host)"
+        ));
+    }
+    Ok(())
+}
+
 /// Whether a presented `redirect_uri` is `registered`: the same string, or — for plain http on a loopback
 /// host — the same but for the port (RFC 8252 §7.3: native apps listen on an ephemeral port).
 pub fn matches(registered: &str, presented: &str) -> bool {

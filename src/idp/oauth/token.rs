@@ -1,6 +1,7 @@
-//! `POST /oauth2/token`: the form body (each parameter at most once, bounded), client authentication —
-//! `client_secret_basic` or `client_secret_post`, never both, compared by `client_auth`, failures throttled per
-//! client and address like sign-ins — and the grants. Implemented: `client_credentials` (confidential clients
+//! `POST /oauth2/token`: the form body (each parameter at most once, bounded), client authentication — the
+//! client found by `clients::resolve`, `client_secret_basic` or `client_secret_post`, never both, compared by
+//! `client_auth`, failures throttled per client and address like sign-ins — the client's last use recorded on
+//! success, and the grants. Implemented: `client_credentials` (confidential clients
 //! with that flow; resource-server scopes only, never more than the client's; RFC 8707 `resource` → `aud`) and
 //! `refresh_token` (Cognito's `GetTokensFromRefreshToken` itself, so the client's rotation rules hold);
 //! `authorization_code` is `code_grant`'s.
@@ -14,10 +15,11 @@ use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 
+use super::clients;
 use super::error::{no_store, OAuthError};
 use super::params::Params;
 use super::scopes;
-use crate::idp::client_auth::{check_client_secret, find_client};
+use crate::idp::client_auth::check_client_secret;
 use crate::idp::{mint, IdpState};
 use crate::store::{ClientRow, OAuthFlow};
 
@@ -77,7 +79,12 @@ pub async fn authenticate(
     ip: Option<IpAddr>,
 ) -> Result<ClientRow, OAuthError> {
     let (client_id, secret) = credentials(headers, p)?;
-    if client_id.len() > 128 {
+    let max_len = if clients::is_metadata_client_id(&client_id) {
+        super::redirect::MAX_URL_LEN
+    } else {
+        128
+    };
+    if client_id.len() > max_len {
         return Err(OAuthError::InvalidClient(
             "client authentication failed".into(),
         ));
@@ -89,15 +96,13 @@ pub async fn authenticate(
         .throttle
         .check(&key, ip, now)
         .map_err(|_| OAuthError::TooManyRequests)?;
-    let client = match find_client(state, &client_id).await {
-        Ok(c) => c,
-        Err(crate::idp::CognitoError::ResourceNotFound(_)) => {
+    let client = match clients::resolve(state, &client_id).await {
+        Ok(c) => c.client,
+        Err(e @ OAuthError::InvalidClient(_)) => {
             state.throttle.fail(&key, ip, now);
-            return Err(OAuthError::InvalidClient(
-                "client authentication failed".into(),
-            ));
+            return Err(e);
         }
-        Err(e) => return Err(e.into()),
+        Err(e) => return Err(e),
     };
     if client.secret.is_none() && secret.is_some() {
         state.throttle.fail(&key, ip, now);
@@ -149,15 +154,33 @@ pub async fn token(
                  client_credentials"
             ))),
         }
+        .map(|body| (body, client))
     }
     .await;
     match result {
-        Ok(body) => {
+        Ok((body, client)) => {
+            touch(&state, &client).await;
             let mut resp = axum::Json(body).into_response();
             no_store(&mut resp);
             resp
         }
         Err(e) => e.into_response(),
+    }
+}
+
+/// Records the client's use (what keeps a dynamically registered client from expiring); a failure is logged,
+/// the tokens are issued anyway.
+async fn touch(state: &IdpState, client: &ClientRow) {
+    if clients::is_metadata_client_id(client.id.as_str()) {
+        return;
+    }
+    let now = state.clock.now_unix();
+    if let Err(e) = state
+        .store
+        .touch_client(&state.pool.id, &client.id, now)
+        .await
+    {
+        tracing::warn!(client_id = %client.id, error = %e, "oauth: cannot record the client's last use");
     }
 }
 
@@ -237,13 +260,8 @@ async fn refresh(
             "scope {s} was not granted to this refresh token"
         )));
     }
-    let req = crate::idp::refresh::GetTokensRequest {
-        refresh_token: Some(token),
-        client_id: Some(client.id.to_string()),
-        // Authenticated above; the shared check then compares the secret with itself.
-        client_secret: client.secret.clone(),
-    };
-    let result = crate::idp::refresh::get_tokens(state, req)
+    // Authenticated above (a metadata-document client is in no store: the resolved client is passed on).
+    let result = crate::idp::refresh::get_tokens_for(state, client, &token)
         .await
         .map_err(|e| match e {
             crate::idp::CognitoError::RefreshTokenReuse => OAuthError::InvalidGrant(e.to_string()),

@@ -1,0 +1,13 @@
+-- gatehouse schema version 4 (PostgreSQL): OAuth clients nobody pre-registered — dynamically registered clients
+-- (marked, and deleted once unused for long), when a client's secret was created (for the rotation audit), and
+-- the initial access tokens of `dynamic_client_registration = "token"`. Never edit a released migration: add a
+-- new file.
+ALTER TABLE app_clients ADD COLUMN dynamic BOOLEAN NOT NULL DEFAULT FALSE;  -- registered at /oauth2/register (third party)
+ALTER TABLE app_clients ADD COLUMN last_used_at BIGINT;                     -- last token issued (hourly resolution)
+ALTER TABLE app_clients ADD COLUMN secret_created_at BIGINT;                -- NULL: unknown (older than this column)
+
+CREATE TABLE registration_tokens (
+    token_hash  TEXT PRIMARY KEY,          -- SHA-256 of the initial access token; the token itself is never stored
+    pool_id     TEXT NOT NULL,
+    created_at  BIGINT NOT NULL
+);
