@@ -132,17 +132,12 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<
 
     let http = crate::outbound::client();
     let agents = agents::start(&opts, &http, clock.clone(), &bound.web_url).await?;
-    let mut clients = vec![client.id.clone()];
-    if web_client_id != client.id {
-        // The web app's client, when `[web] client_id` names another.
-        clients.push(web_client_id.clone());
-    }
     let builtin = BuiltinIssuer {
         region: pool.region.clone(),
         pool_id: pool.id.clone(),
         issuer: issuer.clone(),
         discovery_url: discovery_url.clone(),
-        clients,
+        clients: builtin_clients(&client.id, &web_client_id),
         keys: builtin_keys(&bound, &idp_state, &clock, &http, &pool.id),
     };
     let runtimes = crate::gateway::build::runtimes(
@@ -207,6 +202,16 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<
     let _ = std::fs::remove_file(&endpoints_path);
     let _ = std::fs::remove_file(opts.data_dir.join(ADMIN_TOKEN_FILE));
     Ok(())
+}
+
+/// The clients the built-in issuer's runtimes accept: the default client and, when `[web] client_id` names
+/// another, the web app's.
+fn builtin_clients(default: &ClientId, web: &ClientId) -> Vec<ClientId> {
+    let mut clients = vec![default.clone()];
+    if web != default {
+        clients.push(web.clone());
+    }
+    clients
 }
 
 /// The gateway's state: its runtimes, caches, shared limits and, with `[cluster]`, the internal listener.

@@ -111,7 +111,6 @@ fn check(
     raw: RawMetadata,
     servers: &[crate::store::ResourceServerRow],
 ) -> Result<Checked, RegisterError> {
-    let meta = |m: String| RegisterError::InvalidClientMetadata(m);
     let redirect_uris = raw.redirect_uris.unwrap_or_default();
     if redirect_uris.len() > MAX_REDIRECT_URIS {
         return Err(RegisterError::InvalidRedirectUri(format!(
@@ -121,22 +120,57 @@ fn check(
     for u in &redirect_uris {
         redirect::validate_third_party(u).map_err(RegisterError::InvalidRedirectUri)?;
     }
-    let auth_method = match raw.token_endpoint_auth_method.as_deref() {
-        None | Some("client_secret_basic") => "client_secret_basic",
-        Some("client_secret_post") => "client_secret_post",
-        Some("none") => "none",
-        Some(other) => {
-            return Err(meta(format!(
-                "token_endpoint_auth_method {other} is not supported; use none, client_secret_basic or \
-                 client_secret_post"
-            )))
-        }
-    };
+    let auth_method = auth_method(raw.token_endpoint_auth_method.as_deref())?;
+    let grant_types = grant_types(raw.grant_types, raw.response_types, &redirect_uris)?;
+    let cc = grant_types.contains(&"client_credentials");
+    if cc && auth_method == "none" {
+        return Err(meta(
+            "client_credentials needs a confidential client (client_secret_basic or client_secret_post)",
+        ));
+    }
+    let scope = scope(raw.scope.as_deref(), cc, servers)?;
+    let name = raw
+        .client_name
+        .unwrap_or_else(|| "dynamically registered client".into());
+    if name.chars().count() > 128 || name.chars().any(char::is_control) || name.trim().is_empty() {
+        return Err(meta(
+            "client_name must be 1 to 128 characters, without control characters",
+        ));
+    }
+    Ok(Checked {
+        redirect_uris,
+        auth_method,
+        grant_types,
+        name,
+        scope,
+    })
+}
+
+fn meta(m: impl Into<String>) -> RegisterError {
+    RegisterError::InvalidClientMetadata(m.into())
+}
+
+/// `token_endpoint_auth_method`, `client_secret_basic` when absent.
+fn auth_method(raw: Option<&str>) -> Result<&'static str, RegisterError> {
+    match raw {
+        None | Some("client_secret_basic") => Ok("client_secret_basic"),
+        Some("client_secret_post") => Ok("client_secret_post"),
+        Some("none") => Ok("none"),
+        Some(other) => Err(meta(format!(
+            "token_endpoint_auth_method {other} is not supported; use none, client_secret_basic or \
+             client_secret_post"
+        ))),
+    }
+}
+
+/// `grant_types` (`authorization_code` when absent) checked against `response_types` and the redirect URIs.
+fn grant_types(
+    raw: Option<Vec<String>>,
+    response_types: Option<Vec<String>>,
+    redirect_uris: &[String],
+) -> Result<Vec<&'static str>, RegisterError> {
     let mut grant_types: Vec<&'static str> = Vec::new();
-    for g in raw
-        .grant_types
-        .unwrap_or_else(|| vec!["authorization_code".into()])
-    {
+    for g in raw.unwrap_or_else(|| vec!["authorization_code".into()]) {
         let known = match g.as_str() {
             "authorization_code" => "authorization_code",
             "refresh_token" => "refresh_token",
@@ -153,7 +187,7 @@ fn check(
         }
     }
     let code = grant_types.contains(&"authorization_code");
-    let response_types = raw.response_types.unwrap_or_else(|| {
+    let response_types = response_types.unwrap_or_else(|| {
         if code {
             vec!["code".into()]
         } else {
@@ -167,7 +201,7 @@ fn check(
     }
     if code != response_types.iter().any(|r| r == "code") {
         return Err(meta(
-            "grant_type authorization_code and response_type code go together".into(),
+            "grant_type authorization_code and response_type code go together",
         ));
     }
     if code && redirect_uris.is_empty() {
@@ -176,25 +210,22 @@ fn check(
         ));
     }
     if grant_types.contains(&"refresh_token") && !code {
-        return Err(meta("refresh_token needs authorization_code".into()));
-    }
-    let cc = grant_types.contains(&"client_credentials");
-    if cc && auth_method == "none" {
-        return Err(meta(
-            "client_credentials needs a confidential client (client_secret_basic or client_secret_post)"
-                .into(),
-        ));
+        return Err(meta("refresh_token needs authorization_code"));
     }
     if grant_types.is_empty() {
-        return Err(meta("grant_types must not be empty".into()));
+        return Err(meta("grant_types must not be empty"));
     }
+    Ok(grant_types)
+}
+
+/// `scope`, every name known here; a client-credentials client needs a resource-server scope.
+fn scope(
+    raw: Option<&str>,
+    cc: bool,
+    servers: &[crate::store::ResourceServerRow],
+) -> Result<String, RegisterError> {
     let scope =
-        match raw
-            .scope
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
+        match raw.map(str::trim).filter(|s| !s.is_empty()) {
             Some(s) => {
                 if let Some(bad) = s
                     .split(' ')
@@ -208,8 +239,7 @@ fn check(
                     .join(" ")
             }
             None if cc => return Err(meta(
-                "client_credentials needs a scope naming a resource-server scope (IDENTIFIER/NAME)"
-                    .into(),
+                "client_credentials needs a scope naming a resource-server scope (IDENTIFIER/NAME)",
             )),
             None => "openid email profile".into(),
         };
@@ -219,24 +249,10 @@ fn check(
             .any(|s| scopes::is_resource_scope(s, servers))
     {
         return Err(meta(
-            "client_credentials needs a resource-server scope (IDENTIFIER/NAME) in scope".into(),
+            "client_credentials needs a resource-server scope (IDENTIFIER/NAME) in scope",
         ));
     }
-    let name = raw
-        .client_name
-        .unwrap_or_else(|| "dynamically registered client".into());
-    if name.chars().count() > 128 || name.chars().any(char::is_control) || name.trim().is_empty() {
-        return Err(meta(
-            "client_name must be 1 to 128 characters, without control characters".into(),
-        ));
-    }
-    Ok(Checked {
-        redirect_uris,
-        auth_method,
-        grant_types,
-        name,
-        scope,
-    })
+    Ok(scope)
 }
 
 /// Refuses the request unless this mode lets it register.
