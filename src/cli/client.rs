@@ -219,6 +219,7 @@ fn create(a: CreateArgs) -> anyhow::Result<()> {
             logout_urls: oauth.logout_urls,
             oauth_flows: oauth.oauth_flows,
             oauth_scopes: oauth.oauth_scopes,
+            consent_required: oauth.consent_required,
             ..ClientRow::new_public(
                 ClientId::generate(),
                 pool.id.clone(),

@@ -54,6 +54,8 @@ pub struct Settings {
     pub srp_timestamp_skew: i64,
     /// Per-user limits of the code flows.
     pub code_policy: crate::store::CodePolicy,
+    /// How long the hosted page's single sign-on session lasts, seconds.
+    pub sso_session_lifetime: i64,
 }
 
 /// A configured span in the whole seconds the IdP counts in (the configuration bounds it to days).
@@ -76,6 +78,7 @@ impl Settings {
                 max_failures: i64::from(c.policy.max_code_failures_per_hour),
                 lockout_secs: secs(c.policy.code_lockout),
             },
+            sso_session_lifetime: secs(c.sso_session),
         }
     }
 }
@@ -165,6 +168,10 @@ impl IdpState {
 pub fn router(state: Arc<IdpState>) -> Router {
     Router::new()
         .route("/", post(api::dispatch))
+        .route("/oauth2/authorize", get(oauth::authorize::authorize))
+        .route("/login", post(oauth::signin::login))
+        .route("/oauth2/consent", post(oauth::signin::consent))
+        .route("/oauth2/hosted.css", get(oauth::page::stylesheet))
         .route("/oauth2/token", post(oauth::token::token))
         .route("/oauth2/revoke", post(oauth::revoke::revoke))
         .route("/logout", get(oauth::logout::logout))

@@ -53,6 +53,8 @@ pub struct ClientRow {
     /// OAuth: the scopes the client may be granted (OpenID scopes and resource-server scopes).
     #[sqlx(try_from = "String")]
     pub oauth_scopes: Scopes,
+    /// OAuth: a third-party client — `/oauth2/authorize` asks the user to approve what it requests.
+    pub consent_required: bool,
 }
 
 impl ClientRow {
@@ -82,6 +84,7 @@ impl ClientRow {
             logout_urls: UrlList::default(),
             oauth_flows: OAuthFlows::default(),
             oauth_scopes: Scopes::default(),
+            consent_required: false,
         }
     }
 }

@@ -30,6 +30,7 @@ pub use domain::{
 pub use ids::{BadId, ClientId, PoolId, Sub};
 pub use oauth::{
     AuthCodeRow, GrantRow, RedeemOutcome, ResourceScope, ResourceScopes, ResourceServerRow,
+    SsoSessionRow,
 };
 pub use values::UnknownValue;
 
@@ -363,4 +364,16 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<RedeemOutcome, StoreError>;
     /// The grant of a refresh-token family issued by an authorization code, if it was.
     async fn oauth_grant(&self, family_id: &str) -> Result<Option<GrantRow>, StoreError>;
+
+    // === single sign-on sessions of the hosted page ===
+    /// Stores a new SSO session (and drops expired ones).
+    async fn put_sso_session(&self, row: SsoSessionRow, now: i64) -> Result<(), StoreError>;
+    /// The unexpired SSO session stored under `id_hash`, if any.
+    async fn find_sso_session(
+        &self,
+        id_hash: &str,
+        now: i64,
+    ) -> Result<Option<SsoSessionRow>, StoreError>;
+    /// Ends an SSO session (nothing happens if there is none).
+    async fn delete_sso_session(&self, id_hash: &str) -> Result<(), StoreError>;
 }

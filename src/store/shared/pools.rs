@@ -63,8 +63,8 @@ pub(crate) async fn create_client<C: Conn>(c: &mut C, cl: &ClientRow) -> Result<
     c.exec(
         "INSERT INTO app_clients (id, pool_id, name, auth_flows, created_at, secret, scopes, \
          access_validity, id_validity, refresh_validity, rotation, grace_seconds, allowed_origins, \
-         callback_urls, logout_urls, oauth_flows, oauth_scopes) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+         callback_urls, logout_urls, oauth_flows, oauth_scopes, consent_required) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
         args![
             &cl.id,
             &cl.pool_id,
@@ -82,7 +82,8 @@ pub(crate) async fn create_client<C: Conn>(c: &mut C, cl: &ClientRow) -> Result<
             &cl.callback_urls,
             &cl.logout_urls,
             &cl.oauth_flows,
-            &cl.oauth_scopes
+            &cl.oauth_scopes,
+            cl.consent_required
         ],
     )
     .await?;

@@ -1,0 +1,413 @@
+//! The hosted sign-in and consent forms of `/oauth2/authorize`: the pending request parked in the pending
+//! sign-ins (`idp::pending`: in memory, or in the store when instances share it) under a random id the form
+//! carries, single use and re-parked after a failed attempt; every post CSRF-checked — the `csrf` field must
+//! equal the `gatehouse_csrf` cookie (HttpOnly, SameSite=Lax) and hash to the token the pending request was
+//! parked with, else 403 and nothing happens; the password checked by `auth::check_password` (the throttle
+//! counters and the one generic error of `InitiateAuth`); then the SSO session, the consent screen of
+//! third-party clients (`consent_required`) and the code. Must never log a password, a CSRF token or a code.
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use aws_lc_rs::constant_time;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+
+use super::error::OAuthError;
+use super::page::{self, esc};
+use super::request::{error_redirect, form_action_sources, issue_code, server_error, AuthRequest};
+use super::sso;
+use crate::idp::auth::check_password;
+use crate::idp::client_auth::find_client;
+use crate::idp::pending::Pending;
+use crate::idp::{CognitoError, IdpState};
+use crate::store::{Sub, UserStatus};
+
+/// How long a form may wait for its post, seconds.
+const FORM_LIFETIME: i64 = 600;
+
+/// What a parked form remembers.
+#[derive(Serialize, Deserialize)]
+struct Parked {
+    request: AuthRequest,
+    /// SHA-256 of the CSRF token the form was rendered with.
+    csrf_hash: String,
+    /// Signed in and waiting for consent: `(sub, auth_time)`.
+    user: Option<(Sub, i64)>,
+}
+
+async fn park(state: &IdpState, parked: &Parked) -> Result<String, OAuthError> {
+    let id = crate::util::opaque_token(24);
+    let json = serde_json::to_string(parked)
+        .map_err(|e| OAuthError::Internal(format!("parking a request: {e}")))?;
+    let now = state.clock.now_unix();
+    state
+        .pending
+        .put(
+            id.clone(),
+            Pending::Authorize(json),
+            now + FORM_LIFETIME,
+            now,
+        )
+        .await?;
+    Ok(id)
+}
+
+async fn take(state: &IdpState, id: &str) -> Result<Option<Parked>, OAuthError> {
+    if id.len() > 64 {
+        return Ok(None);
+    }
+    let now = state.clock.now_unix();
+    Ok(match state.pending.take(id, now).await? {
+        Some(Pending::Authorize(json)) => serde_json::from_str(&json).ok(),
+        _ => None,
+    })
+}
+
+/// The browser's CSRF token (its cookie if it has a well-formed one, else a new one with the cookie to set).
+fn csrf_token(state: &IdpState, headers: &HeaderMap) -> (String, Option<header::HeaderValue>) {
+    match sso::cookie(headers, sso::CSRF_COOKIE) {
+        Some(t) if t.len() == 43 => (t.to_string(), None),
+        _ => {
+            let t = crate::util::opaque_token(32);
+            let cookie = sso::set_cookie(state, sso::CSRF_COOKIE, &t, FORM_LIFETIME * 6);
+            (t, Some(cookie))
+        }
+    }
+}
+
+/// Whether the post's `csrf` field equals the cookie (checked before anything is read or changed).
+fn csrf_matches_cookie(headers: &HeaderMap, field: Option<&str>) -> bool {
+    match (sso::cookie(headers, sso::CSRF_COOKIE), field) {
+        (Some(c), Some(f)) => {
+            constant_time::verify_slices_are_equal(c.as_bytes(), f.as_bytes()).is_ok()
+        }
+        _ => false,
+    }
+}
+
+fn forbidden() -> Response {
+    page::error(
+        StatusCode::FORBIDDEN,
+        "The form could not be verified (missing or wrong CSRF token). Start the sign-in again.",
+    )
+}
+
+fn expired() -> Response {
+    page::error(
+        StatusCode::BAD_REQUEST,
+        "This sign-in form has expired or was already used. Start the sign-in again.",
+    )
+}
+
+/// Renders the sign-in form for `req` (parked anew), with `error` in the alert region.
+pub async fn show_form(
+    state: &IdpState,
+    headers: &HeaderMap,
+    req: AuthRequest,
+    error: Option<(&str, &str)>,
+    status: StatusCode,
+) -> Response {
+    let (csrf, set) = csrf_token(state, headers);
+    let form_action = form_action_sources(&req.redirect_uri);
+    let username = error
+        .map(|(_, u)| u.to_string())
+        .or_else(|| req.login_hint.clone())
+        .unwrap_or_default();
+    let parked = Parked {
+        csrf_hash: crate::util::sha256_hex(csrf.as_bytes()),
+        request: req.clone(),
+        user: None,
+    };
+    let id = match park(state, &parked).await {
+        Ok(id) => id,
+        Err(e) => return server_error(state, &req, e),
+    };
+    let alert = error.map(|(m, _)| page::alert(m)).unwrap_or_default();
+    let body = format!(
+        "{alert}\n<form method=\"post\" action=\"/login\">\n{}\n{}\n{}\n{}\n\
+         <button type=\"submit\">Sign in</button>\n</form>\n<nav>\n\
+         <a href=\"/signup?request={rid}\">Create an account</a>\n\
+         <a href=\"/forgotPassword?request={rid}\">Forgot your password?</a>\n</nav>",
+        page::hidden("request", &id),
+        page::hidden("csrf", &csrf),
+        page::input("username", "Username", "text", &username, "username"),
+        page::input("password", "Password", "password", "", "current-password"),
+        rid = esc(&id),
+    );
+    let mut resp = page::respond(status, page::html("Sign in", &body), &form_action);
+    if let Some(c) = set {
+        resp.headers_mut().append(header::SET_COOKIE, c);
+    }
+    resp
+}
+
+/// After the user is known (a password just now, or the SSO session): the consent screen for a third-party
+/// client, else the code.
+pub async fn after_sign_in(
+    state: &IdpState,
+    headers: &HeaderMap,
+    req: AuthRequest,
+    sub: &Sub,
+    auth_time: i64,
+    status: StatusCode,
+) -> Result<Response, OAuthError> {
+    let client = find_client(state, &req.client_id).await?;
+    if !client.consent_required {
+        return issue_code(state, &req, sub, auth_time, status).await;
+    }
+    if req.prompt_none {
+        return Ok(error_redirect(
+            state,
+            status,
+            &req.redirect_uri,
+            req.state.as_deref(),
+            "consent_required",
+            "the client needs the user's consent",
+        ));
+    }
+    let (csrf, set) = csrf_token(state, headers);
+    let form_action = form_action_sources(&req.redirect_uri);
+    let scopes: String = req
+        .scope
+        .split(' ')
+        .map(|s| format!("<li>{}</li>", esc(s)))
+        .collect();
+    let resource = req
+        .resource
+        .as_deref()
+        .map(|r| format!("<p>For the resource <strong>{}</strong>.</p>", esc(r)))
+        .unwrap_or_default();
+    let parked = Parked {
+        csrf_hash: crate::util::sha256_hex(csrf.as_bytes()),
+        request: req,
+        user: Some((sub.clone(), auth_time)),
+    };
+    let id = park(state, &parked).await?;
+    let body = format!(
+        "<p><strong>{name}</strong> asks for access to your account:</p>\n<ul>{scopes}</ul>\n{resource}\n\
+         <form method=\"post\" action=\"/oauth2/consent\">\n{}\n{}\n\
+         <button type=\"submit\" name=\"decision\" value=\"approve\">Allow</button>\n\
+         <button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button>\n</form>",
+        page::hidden("request", &id),
+        page::hidden("csrf", &csrf),
+        name = esc(&client.name),
+    );
+    let mut resp = page::respond(
+        StatusCode::OK,
+        page::html("Allow access?", &body),
+        &form_action,
+    );
+    if let Some(c) = set {
+        resp.headers_mut().append(header::SET_COOKIE, c);
+    }
+    Ok(resp)
+}
+
+/// A form post's fields (each at most once).
+fn fields(form: super::token::FormBody) -> Option<Vec<(String, String)>> {
+    let axum::Form(pairs) = form.ok()?;
+    (pairs.len() <= 10).then_some(pairs)
+}
+
+fn field<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    let mut it = pairs.iter().filter(|(k, _)| k == key);
+    match (it.next(), it.next()) {
+        (Some((_, v)), None) => Some(v.as_str()),
+        _ => None,
+    }
+}
+
+/// The CSRF checks of a post, then the parked form it names.
+async fn checked_post(
+    state: &IdpState,
+    headers: &HeaderMap,
+    pairs: &[(String, String)],
+) -> Result<Parked, Response> {
+    let csrf = field(pairs, "csrf");
+    if !csrf_matches_cookie(headers, csrf) {
+        tracing::warn!("hosted form posted without its CSRF token");
+        return Err(forbidden());
+    }
+    let csrf = csrf.unwrap_or_default();
+    let Some(id) = field(pairs, "request") else {
+        return Err(expired());
+    };
+    let parked = match take(state, id).await {
+        Ok(Some(p)) => p,
+        Ok(None) => return Err(expired()),
+        Err(e) => {
+            tracing::warn!(error = %e, "hosted form: cannot read the parked request");
+            return Err(page::error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Try again later.",
+            ));
+        }
+    };
+    let hash = crate::util::sha256_hex(csrf.as_bytes());
+    if constant_time::verify_slices_are_equal(hash.as_bytes(), parked.csrf_hash.as_bytes()).is_err()
+    {
+        tracing::warn!("hosted form posted with another browser's CSRF token");
+        // The legitimate browser's form stays usable.
+        let _ = park_under(state, id, &parked).await;
+        return Err(forbidden());
+    }
+    Ok(parked)
+}
+
+async fn park_under(state: &IdpState, id: &str, parked: &Parked) -> Result<(), OAuthError> {
+    let json = serde_json::to_string(parked)
+        .map_err(|e| OAuthError::Internal(format!("parking a request: {e}")))?;
+    let now = state.clock.now_unix();
+    Ok(state
+        .pending
+        .put(
+            id.to_string(),
+            Pending::Authorize(json),
+            now + FORM_LIFETIME,
+            now,
+        )
+        .await?)
+}
+
+/// A notice page for a user who cannot sign in yet.
+fn notice(title: &str, message: &str, link: Option<(&str, &str)>) -> Response {
+    let link = link
+        .map(|(href, text)| format!("<nav><a href=\"{}\">{}</a></nav>", esc(href), esc(text)))
+        .unwrap_or_default();
+    let body = format!("{}\n{link}", page::alert(message));
+    page::respond(StatusCode::OK, page::html(title, &body), "'self'")
+}
+
+/// `POST /login`: the sign-in form.
+pub async fn login(
+    State(state): State<Arc<IdpState>>,
+    headers: HeaderMap,
+    extensions: axum::http::Extensions,
+    form: super::token::FormBody,
+) -> Response {
+    let ip: Option<IpAddr> = extensions.get::<crate::net::ClientAddr>().map(|c| c.0);
+    let Some(pairs) = fields(form) else {
+        return page::error(StatusCode::BAD_REQUEST, "The form is malformed.");
+    };
+    let parked = match checked_post(&state, &headers, &pairs).await {
+        Ok(p) => p,
+        Err(resp) => return resp,
+    };
+    let req = parked.request;
+    let username = field(&pairs, "username")
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    let password = field(&pairs, "password").unwrap_or_default();
+    if username.is_empty() || password.is_empty() {
+        let e = ("Enter your username and password.", username.as_str());
+        return show_form(&state, &headers, req, Some(e), StatusCode::BAD_REQUEST).await;
+    }
+    let user = match check_password(&state, &username, password, ip).await {
+        Ok(u) => u,
+        Err(CognitoError::NotAuthorized(m)) => {
+            let e = (m.as_str(), username.as_str());
+            return show_form(&state, &headers, req, Some(e), StatusCode::UNAUTHORIZED).await;
+        }
+        Err(CognitoError::TooManyRequests) | Err(CognitoError::LimitExceeded) => {
+            let e = (
+                "Too many attempts, please try again later.",
+                username.as_str(),
+            );
+            return show_form(
+                &state,
+                &headers,
+                req,
+                Some(e),
+                StatusCode::TOO_MANY_REQUESTS,
+            )
+            .await;
+        }
+        Err(e) => return server_error(&state, &req, e.into()),
+    };
+    if !user.enabled {
+        let e = ("User is disabled.", username.as_str());
+        return show_form(&state, &headers, req, Some(e), StatusCode::UNAUTHORIZED).await;
+    }
+    match user.status {
+        UserStatus::Confirmed => {}
+        UserStatus::Unconfirmed => {
+            return notice(
+                "Confirm your account",
+                "Your account is not confirmed yet. Enter the code we sent you to confirm it, then sign in again.",
+                Some(("/confirm", "Confirm your account")),
+            )
+        }
+        UserStatus::ForceChangePassword => {
+            return notice(
+                "Set a new password",
+                "Your account has a temporary password. Set a new password in the application (or ask your \
+                 administrator), then sign in again.",
+                None,
+            )
+        }
+        UserStatus::ResetRequired => {
+            return notice(
+                "Reset your password",
+                "Your password must be reset before you can sign in.",
+                Some(("/forgotPassword", "Forgot your password?")),
+            )
+        }
+    }
+    let auth_time = state.clock.now_unix();
+    let cookie = match sso::start(&state, &user.sub, auth_time).await {
+        Ok(c) => c,
+        Err(e) => return server_error(&state, &req, e),
+    };
+    let mut resp = match after_sign_in(
+        &state,
+        &headers,
+        req.clone(),
+        &user.sub,
+        auth_time,
+        StatusCode::SEE_OTHER,
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(e) => server_error(&state, &req, e),
+    };
+    resp.headers_mut().append(header::SET_COOKIE, cookie);
+    resp
+}
+
+/// `POST /oauth2/consent`: approve (the code) or deny (`access_denied`).
+pub async fn consent(
+    State(state): State<Arc<IdpState>>,
+    headers: HeaderMap,
+    form: super::token::FormBody,
+) -> Response {
+    let Some(pairs) = fields(form) else {
+        return page::error(StatusCode::BAD_REQUEST, "The form is malformed.");
+    };
+    let parked = match checked_post(&state, &headers, &pairs).await {
+        Ok(p) => p,
+        Err(resp) => return resp,
+    };
+    let (req, Some((sub, auth_time))) = (parked.request, parked.user) else {
+        return expired();
+    };
+    match field(&pairs, "decision") {
+        Some("approve") => {
+            match issue_code(&state, &req, &sub, auth_time, StatusCode::SEE_OTHER).await {
+                Ok(r) => r,
+                Err(e) => server_error(&state, &req, e),
+            }
+        }
+        _ => error_redirect(
+            &state,
+            StatusCode::SEE_OTHER,
+            &req.redirect_uri,
+            req.state.as_deref(),
+            "access_denied",
+            "the user denied the request",
+        ),
+    }
+}
