@@ -1,6 +1,6 @@
 //! The OAuth 2.1 / OpenID Connect authorization server at Cognito's managed-login paths: the authorization
 //! endpoint (`authorize`; the request and its redirects in `request`), the hosted sign-in and consent forms
-//! (`signin`, rendered by `page`), the SSO session and cookies (`sso`), redirect-URI rules
+//! (`signin`; parking and CSRF in `form`; rendered by `page`), the SSO session and cookies (`sso`), redirect-URI rules
 //! (`redirect`), scopes (`scopes`), form parameters (`params`), the token endpoint (`token`; the
 //! authorization-code exchange in `code_grant`), revocation (`revoke`), userinfo (`userinfo`), sign-out
 //! (`logout`), the OAuth error body (`error`) and the authorization-server metadata (`metadata`). Reuses the
@@ -9,6 +9,7 @@
 pub mod authorize;
 pub mod code_grant;
 pub mod error;
+pub mod form;
 pub mod logout;
 pub mod metadata;
 pub mod page;
