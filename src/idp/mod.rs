@@ -171,6 +171,19 @@ pub fn router(state: Arc<IdpState>) -> Router {
         .route("/oauth2/authorize", get(oauth::authorize::authorize))
         .route("/login", post(oauth::signin::login))
         .route("/oauth2/consent", post(oauth::signin::consent))
+        .route(
+            "/signup",
+            get(oauth::account_pages::signup_page).post(oauth::account_pages::signup),
+        )
+        .route(
+            "/confirm",
+            get(oauth::account_pages::confirm_page).post(oauth::account_pages::confirm),
+        )
+        .route(
+            "/forgotPassword",
+            get(oauth::account_pages::forgot_page).post(oauth::account_pages::forgot),
+        )
+        .route("/confirmForgotPassword", post(oauth::account_pages::reset))
         .route("/oauth2/hosted.css", get(oauth::page::stylesheet))
         .route("/oauth2/token", post(oauth::token::token))
         .route("/oauth2/revoke", post(oauth::revoke::revoke))

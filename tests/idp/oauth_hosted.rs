@@ -202,6 +202,32 @@ async fn an_unconfirmed_user_gets_the_confirm_page() {
     assert!(p.body.contains("Confirm your account"), "{}", p.body);
     assert!(p.location().is_none());
     assert!(!b.cookies.contains_key("gatehouse_sso"));
+    // The confirm page, then back to the same authorization request.
+    let confirm = b
+        .get(&format!(
+            "{}{}",
+            g.endpoints.idp,
+            href(&p, "Confirm your account")
+        ))
+        .await;
+    assert_eq!(confirm.status, 200, "{}", confirm.body);
+    assert!(confirm.body.contains(&format!("value=\"{name}\"")));
+    let code = g.code_for(&format!("{name}@example.com"), 0);
+    let signin = post_form(
+        g,
+        &mut b,
+        &confirm,
+        "/confirm",
+        &[("username", &name), ("code", &code)],
+    )
+    .await;
+    assert!(
+        signin.body.contains("Your account is confirmed"),
+        "{}",
+        signin.body
+    );
+    let done = b.sign_in(g, &signin, &name, password()).await;
+    assert_eq!(done.status, 303, "{}", done.body);
 }
 
 #[tokio::test]
@@ -349,4 +375,120 @@ async fn consent_approve_issues_the_code_and_prompt_none_needs_consent() {
         .get(&authorize_url(g, &client, &[("prompt", "none")]))
         .await;
     assert_eq!(page.redirect_params()["error"], "consent_required");
+}
+
+/// The `href` of the link whose text is `text`, unescaped.
+fn href(p: &Page, text: &str) -> String {
+    let end = p
+        .body
+        .find(&format!("\">{text}</a>"))
+        .unwrap_or_else(|| panic!("no link {text} in {}", p.body));
+    let start = p.body[..end].rfind("href=\"").unwrap() + "href=\"".len();
+    p.body[start..end].replace("&amp;", "&")
+}
+
+/// Posts the form of `page` to `path` with its hidden fields and `fields`.
+async fn post_form(
+    g: &Gatehouse,
+    b: &mut Browser,
+    page: &Page,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> Page {
+    let request = page.hidden("request");
+    let csrf = page.hidden("csrf");
+    let mut f = vec![("request", request.as_str()), ("csrf", csrf.as_str())];
+    f.extend_from_slice(fields);
+    b.post(&format!("{}{path}", g.endpoints.idp), &f).await
+}
+
+#[tokio::test]
+async fn sign_up_and_confirm_on_the_hosted_page_return_to_the_authorization() {
+    let g = shared();
+    let client = code_client(g, &[]);
+    let name = format!("hostedsu-{}", gatehouse::util::random_lower_alnum(8));
+    let email = format!("{name}@example.com");
+    let mut b = Browser::default();
+    let form = b.get(&authorize_url(g, &client, &[])).await;
+    let signup = b
+        .get(&format!(
+            "{}{}",
+            g.endpoints.idp,
+            href(&form, "Create an account")
+        ))
+        .await;
+    assert_eq!(signup.status, 200, "{}", signup.body);
+    assert!(signup.body.contains("<label for=\"email\">Email</label>"));
+    let confirm = post_form(
+        g,
+        &mut b,
+        &signup,
+        "/signup",
+        &[
+            ("username", &name),
+            ("email", &email),
+            ("password", password()),
+        ],
+    )
+    .await;
+    assert_eq!(confirm.status, 200, "{}", confirm.body);
+    assert!(confirm.body.contains("<label for=\"code\">Code</label>"));
+    let code = g.code_for(&email, 0);
+    let signin = post_form(
+        g,
+        &mut b,
+        &confirm,
+        "/confirm",
+        &[("username", &name), ("code", &code)],
+    )
+    .await;
+    assert_eq!(signin.status, 200, "{}", signin.body);
+    assert!(signin.body.contains("Your account is confirmed"));
+    let done = b.sign_in(g, &signin, &name, password()).await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    let p = done.redirect_params();
+    assert_eq!(p["state"], "st-1 &x");
+    let (status, body) = exchange(g, &client, &p["code"], VERIFIER).await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test]
+async fn forgot_password_on_the_hosted_page_returns_to_the_authorization() {
+    let g = shared();
+    let client = code_client(g, &[]);
+    let user = g.new_user("hostedfp");
+    let mut b = Browser::default();
+    let form = b.get(&authorize_url(g, &client, &[])).await;
+    let forgot = b
+        .get(&format!(
+            "{}{}",
+            g.endpoints.idp,
+            href(&form, "Forgot your password?")
+        ))
+        .await;
+    assert_eq!(forgot.status, 200, "{}", forgot.body);
+    let reset = post_form(
+        g,
+        &mut b,
+        &forgot,
+        "/forgotPassword",
+        &[("username", &user)],
+    )
+    .await;
+    assert_eq!(reset.status, 200, "{}", reset.body);
+    assert!(reset.body.contains("New password"));
+    let code = g.code_for(&format!("{user}@example.com"), 0);
+    let new_pw = crate::common::password2();
+    let signin = post_form(
+        g,
+        &mut b,
+        &reset,
+        "/confirmForgotPassword",
+        &[("username", &user), ("code", &code), ("password", new_pw)],
+    )
+    .await;
+    assert_eq!(signin.status, 200, "{}", signin.body);
+    assert!(signin.body.contains("Your password is changed"));
+    let done = b.sign_in(g, &signin, &user, new_pw).await;
+    assert_eq!(done.status, 303, "{}", done.body);
 }

@@ -1,11 +1,13 @@
 //! The OAuth 2.1 / OpenID Connect authorization server at Cognito's managed-login paths: the authorization
 //! endpoint (`authorize`; the request and its redirects in `request`), the hosted sign-in and consent forms
-//! (`signin`; parking and CSRF in `form`; rendered by `page`), the SSO session and cookies (`sso`), redirect-URI rules
+//! (`signin`; parking and CSRF in `form`; rendered by `page`), sign-up, confirm and
+//! forgot-password forms (`account_pages`), the SSO session and cookies (`sso`), redirect-URI rules
 //! (`redirect`), scopes (`scopes`), form parameters (`params`), the token endpoint (`token`; the
 //! authorization-code exchange in `code_grant`), revocation (`revoke`), userinfo (`userinfo`), sign-out
 //! (`logout`), the OAuth error body (`error`) and the authorization-server metadata (`metadata`). Reuses the
 //! IdP's client checks (`client_auth`), minting (`mint`), refresh (`refresh`), token verification (`user_api`)
 //! and throttling. Must never log a code, token or secret, nor redirect to a URL the client did not register.
+pub mod account_pages;
 pub mod authorize;
 pub mod code_grant;
 pub mod error;

@@ -148,7 +148,8 @@ pub async fn login(
         Ok(p) => p,
         Err(resp) => return resp,
     };
-    let req = parked.request;
+    let req = parked.request.clone();
+    let parked_again = parked;
     let username = field(&pairs, "username")
         .unwrap_or_default()
         .trim()
@@ -184,15 +185,18 @@ pub async fn login(
         let e = ("User is disabled.", username.as_str());
         return show_form(&state, &headers, req, Some(e), StatusCode::UNAUTHORIZED).await;
     }
-    match user.status {
-        UserStatus::Confirmed => {}
-        UserStatus::Unconfirmed => {
-            return notice(
-                "Confirm your account",
-                "Your account is not confirmed yet. Enter the code we sent you to confirm it, then sign in again.",
-                Some(("/confirm", "Confirm your account")),
-            )
-        }
+    let path = match user.status {
+        UserStatus::Confirmed => None,
+        UserStatus::Unconfirmed => Some((
+            "/confirm",
+            "Confirm your account",
+            "Your account is not confirmed yet. Enter the code we sent to your email address.",
+        )),
+        UserStatus::ResetRequired => Some((
+            "/forgotPassword",
+            "Reset your password",
+            "Your password must be reset before you can sign in.",
+        )),
         UserStatus::ForceChangePassword => {
             return notice(
                 "Set a new password",
@@ -201,13 +205,26 @@ pub async fn login(
                 None,
             )
         }
-        UserStatus::ResetRequired => {
-            return notice(
-                "Reset your password",
-                "Your password must be reset before you can sign in.",
-                Some(("/forgotPassword", "Forgot your password?")),
-            )
-        }
+    };
+    if let Some((path, title, message)) = path {
+        // The request waits (parked again) while the user confirms or resets.
+        let id = match park(
+            &state,
+            &Parked {
+                user: None,
+                ..parked_again
+            },
+        )
+        .await
+        {
+            Ok(id) => id,
+            Err(e) => return server_error(&state, &req, e),
+        };
+        let href = format!(
+            "{path}?request={id}&username={}",
+            percent_encoding::utf8_percent_encode(&username, percent_encoding::NON_ALPHANUMERIC)
+        );
+        return notice(title, message, Some((&href, title)));
     }
     let auth_time = state.clock.now_unix();
     let cookie = match sso::start(&state, &user.sub, auth_time).await {
