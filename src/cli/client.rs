@@ -102,8 +102,16 @@ pub fn execute(cmd: ClientCommand) -> anyhow::Result<()> {
                 );
                 if !c.oauth_flows.as_str().is_empty() {
                     println!(
-                        "  oauth flows: {} · scopes: {} · callback: {} · logout: {}",
-                        c.oauth_flows, c.oauth_scopes, c.callback_urls, c.logout_urls
+                        "  oauth flows: {} · scopes: {} · callback: {} · logout: {}{}",
+                        c.oauth_flows,
+                        c.oauth_scopes,
+                        c.callback_urls,
+                        c.logout_urls,
+                        if c.consent_required {
+                            " · consent: asked (third-party)"
+                        } else {
+                            ""
+                        }
                     );
                 }
             }
