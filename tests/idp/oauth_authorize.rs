@@ -168,7 +168,8 @@ pub fn authorize_url(g: &Gatehouse, client: &str, extra: &[(&str, &str)]) -> Str
     format!("{}/oauth2/authorize?{q}", g.endpoints.idp)
 }
 
-/// A public code-flow client (with `extra` flags of `client create`).
+/// A public code-flow client (with `extra` flags of `client create`; an `--oauth-scopes` there replaces the
+/// default `openid email profile`).
 pub fn code_client(g: &Gatehouse, extra: &[&str]) -> String {
     let mut args = vec![
         "--oauth-flows",
@@ -177,9 +178,10 @@ pub fn code_client(g: &Gatehouse, extra: &[&str]) -> String {
         CALLBACK,
         "--logout-url",
         "https://app.example.com/bye",
-        "--oauth-scopes",
-        "openid email profile",
     ];
+    if !extra.contains(&"--oauth-scopes") {
+        args.extend_from_slice(&["--oauth-scopes", "openid email profile"]);
+    }
     args.extend_from_slice(extra);
     g.create_client(&args).0
 }
@@ -426,4 +428,51 @@ async fn an_unsupported_response_type_is_refused_by_a_redirect() {
         .await;
     assert_eq!(page.status, 302);
     assert_eq!(page.redirect_params()["error"], "unsupported_response_type");
+}
+
+#[tokio::test]
+async fn a_resource_is_carried_into_the_code_and_an_unknown_one_is_refused() {
+    let g = shared();
+    let api = format!(
+        "https://authz-{}.example.com",
+        gatehouse::util::random_lower_alnum(6)
+    );
+    let (ok, out) = g.cli(
+        &[
+            "resource-server",
+            "create",
+            "--identifier",
+            &api,
+            "--scope",
+            "read:Read",
+        ],
+        "",
+    );
+    assert!(ok, "{out}");
+    let scope = format!("openid {api}/read");
+    let client = code_client(g, &["--oauth-scopes", &scope]);
+    let user = g.new_user("authzres");
+    let mut b = Browser::default();
+    let form = b
+        .get(&authorize_url(
+            g,
+            &client,
+            &[("scope", &scope), ("resource", &api)],
+        ))
+        .await;
+    assert_eq!(form.status, 200, "{}", form.body);
+    let done = b.sign_in(g, &form, &user, password()).await;
+    let (status, body) = exchange(g, &client, &done.redirect_params()["code"], VERIFIER).await;
+    assert_eq!(status, 200, "{body}");
+    let access = claims(&body["access_token"]);
+    assert_eq!(access["aud"], api.as_str());
+    assert_eq!(access["scope"], scope.as_str());
+    let page = Browser::default()
+        .get(&authorize_url(
+            g,
+            &client,
+            &[("scope", &scope), ("resource", "https://other.example.com")],
+        ))
+        .await;
+    assert_eq!(page.redirect_params()["error"], "invalid_target");
 }

@@ -492,3 +492,19 @@ async fn forgot_password_on_the_hosted_page_returns_to_the_authorization() {
     let done = b.sign_in(g, &signin, &user, new_pw).await;
     assert_eq!(done.status, 303, "{}", done.body);
 }
+
+#[tokio::test]
+async fn a_disabled_users_sso_session_signs_nobody_in() {
+    let g = shared();
+    let client = code_client(g, &[]);
+    let user = g.new_user("ssodis");
+    let mut b = Browser::default();
+    let done = sign_in_fresh(g, &mut b, &client, &user).await;
+    assert_eq!(done.status, 303);
+    let (ok, out) = g.cli(&["user", "disable", "--username", &user], "");
+    assert!(ok, "{out}");
+    let page = b
+        .get(&authorize_url(g, &client, &[("prompt", "none")]))
+        .await;
+    assert_eq!(page.redirect_params()["error"], "login_required");
+}

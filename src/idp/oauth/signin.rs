@@ -227,6 +227,10 @@ pub async fn login(
         return notice(title, message, Some((&href, title)));
     }
     let auth_time = state.clock.now_unix();
+    // A new sign-in replaces the browser's previous session (prompt=login, another user).
+    if let Err(e) = sso::end(&state, &headers).await {
+        return server_error(&state, &req, e);
+    }
     let cookie = match sso::start(&state, &user.sub, auth_time).await {
         Ok(c) => c,
         Err(e) => return server_error(&state, &req, e),

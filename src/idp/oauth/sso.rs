@@ -1,13 +1,14 @@
 //! The hosted page's single sign-on session and its cookies: after a sign-in, a store row keyed by the SHA-256
 //! of a random secret that only the `gatehouse_sso` cookie holds (HttpOnly, SameSite=Lax, Path=/, `Secure` when
 //! the IdP's public URL is https), valid for the configured lifetime (Cognito's hosted UI: one hour); found
-//! again by the next `/oauth2/authorize` in the same browser, ended by `/logout`. Also reads cookies for the
+//! again by the next `/oauth2/authorize` in the same browser — unless the user has been disabled, deleted or
+//! globally signed out since —, ended by `/logout` and replaced by a new sign-in. Also reads cookies for the
 //! CSRF token (`gatehouse_csrf`). Must never store or log the cookie's secret.
 use axum::http::{header, HeaderMap, HeaderValue};
 
 use super::error::OAuthError;
 use crate::idp::IdpState;
-use crate::store::{SsoSessionRow, Sub};
+use crate::store::{SsoSessionRow, Sub, UserStatus};
 
 /// The SSO session cookie.
 pub const SSO_COOKIE: &str = "gatehouse_sso";
@@ -49,8 +50,31 @@ pub async fn current(
     };
     let hash = crate::util::sha256_hex(secret.as_bytes());
     let now = state.clock.now_unix();
-    let row = state.store.find_sso_session(&hash, now).await?;
-    Ok(row.filter(|r| r.pool_id == state.pool.id))
+    let Some(row) = state
+        .store
+        .find_sso_session(&hash, now)
+        .await?
+        .filter(|r| r.pool_id == state.pool.id)
+    else {
+        return Ok(None);
+    };
+    // The user may have been disabled, deleted or globally signed out since: then the session is over.
+    let user = match state.store.find_user_by_sub(&state.pool.id, &row.sub).await {
+        Ok(u) => Some(u),
+        Err(crate::store::StoreError::NotFound) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let revoked = state
+        .store
+        .latest_sub_revocation(&state.pool.id, &row.sub)
+        .await?
+        .is_some_and(|nb| nb >= row.created_at);
+    let usable = user.is_some_and(|u| u.enabled && u.status == UserStatus::Confirmed);
+    if !usable || revoked {
+        state.store.delete_sso_session(&hash).await?;
+        return Ok(None);
+    }
+    Ok(Some(row))
 }
 
 /// Starts an SSO session for `sub`; returns the `Set-Cookie` value that carries it.
