@@ -114,8 +114,16 @@ pub fn execute(cmd: ClientCommand) -> anyhow::Result<()> {
                 }
                 if !c.oauth_flows.as_str().is_empty() {
                     println!(
-                        "  oauth flows: {} · scopes: {} · callback: {} · logout: {}",
-                        c.oauth_flows, c.oauth_scopes, c.callback_urls, c.logout_urls
+                        "  oauth flows: {} · scopes: {} · callback: {} · logout: {}{}",
+                        c.oauth_flows,
+                        c.oauth_scopes,
+                        c.callback_urls,
+                        c.logout_urls,
+                        if c.consent_required {
+                            " · consent: asked (third-party)"
+                        } else {
+                            ""
+                        }
                     );
                 }
             }
@@ -233,6 +241,7 @@ fn create(a: CreateArgs) -> anyhow::Result<()> {
             logout_urls: oauth.logout_urls,
             oauth_flows: oauth.oauth_flows,
             oauth_scopes: oauth.oauth_scopes,
+            consent_required: oauth.consent_required,
             ..ClientRow::new_public(
                 ClientId::generate(),
                 pool.id.clone(),

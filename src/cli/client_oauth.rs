@@ -23,6 +23,10 @@ pub struct OAuthArgs {
     /// aws.cognito.signin.user.admin and resource-server scopes (IDENTIFIER/NAME, see `resource-server create`).
     #[arg(long, default_value = "")]
     pub oauth_scopes: String,
+    /// OAuth: a third-party client — the hosted sign-in page asks the user to approve the scopes and resource
+    /// it requests before a code is issued.
+    #[arg(long)]
+    pub consent: bool,
 }
 
 /// A client's OAuth settings, as stored.
@@ -31,6 +35,7 @@ pub struct Settings {
     pub logout_urls: UrlList,
     pub oauth_flows: OAuthFlows,
     pub oauth_scopes: Scopes,
+    pub consent_required: bool,
 }
 
 fn words(s: &str) -> impl Iterator<Item = &str> {
@@ -107,6 +112,7 @@ impl OAuthArgs {
             logout_urls: a.logout_urls.join(" ").into(),
             oauth_flows: dedup.join(" ").into(),
             oauth_scopes: words(&a.oauth_scopes).collect::<Vec<_>>().join(" ").into(),
+            consent_required: a.consent,
         })
     }
 }

@@ -23,6 +23,8 @@ pub struct RawIdp {
     pub max_failed_signins_per_ip: Option<u32>,
     /// The throttling window, seconds or a duration (default 900, "15m").
     pub failed_signin_window_secs: Option<RawSeconds>,
+    /// How long the hosted sign-in page's single sign-on session lasts, seconds or a duration (default 3600).
+    pub sso_session_secs: Option<RawSeconds>,
     pub smtp: Option<RawSmtp>,
     /// `false`: `SignUp` is refused (Cognito's `AllowAdminCreateUserOnly`); default true.
     pub allow_sign_up: Option<bool>,
@@ -61,6 +63,8 @@ pub struct IdpConfig {
     pub max_failed_signins_per_ip: u32,
     /// `failed_signin_window_secs`.
     pub failed_signin_window: Duration,
+    /// `sso_session_secs`: the hosted page's single sign-on session (Cognito: one hour).
+    pub sso_session: Duration,
     /// `None`: codes are written to `<data-dir>/outbox/`.
     pub smtp: Option<SmtpConfig>,
     /// Sign-up switch, schema, per-client attributes and the limits of the unauthenticated flows.
@@ -76,6 +80,7 @@ impl Default for IdpConfig {
             max_failed_signins_per_user: 5,
             max_failed_signins_per_ip: 100,
             failed_signin_window: Duration::from_secs(900),
+            sso_session: Duration::from_secs(3600),
             smtp: None,
             policy: idp_policy::IdpPolicy::default(),
             oauth: idp_oauth::IdpOAuthConfig::default(),
@@ -107,6 +112,12 @@ pub(super) fn check_idp(errors: &mut Vec<ConfigError>, raw: &RawIdp) -> IdpConfi
         &raw.failed_signin_window_secs,
         86_400,
     );
+    let sso_session = seconds(
+        errors,
+        "idp.sso_session_secs",
+        &raw.sso_session_secs,
+        86_400,
+    );
     at_least_one(
         errors,
         &[
@@ -126,6 +137,7 @@ pub(super) fn check_idp(errors: &mut Vec<ConfigError>, raw: &RawIdp) -> IdpConfi
         max_failed_signins_per_user: or_default!(raw, d, max_failed_signins_per_user),
         max_failed_signins_per_ip: or_default!(raw, d, max_failed_signins_per_ip),
         failed_signin_window: failed_signin_window.unwrap_or(d.failed_signin_window),
+        sso_session: sso_session.unwrap_or(d.sso_session),
         smtp,
         policy: idp_policy::check(errors, raw),
         oauth: idp_oauth::check(errors, raw.oauth.as_ref()),

@@ -172,6 +172,19 @@ async fn user_password_auth(
     ip: Option<IpAddr>,
 ) -> Result<AuthResponse, CognitoError> {
     let (username, pw) = username_and(client, params, "PASSWORD")?;
+    let user = check_password(state, username, pw, ip).await?;
+    signed_in(state, client, user).await
+}
+
+/// The password check of `USER_PASSWORD_AUTH`, shared with the hosted sign-in page: the same throttle
+/// counters, the same argon2 work and the same error (`bad_credentials`) for an unknown user and a wrong
+/// password. The user returned may still be disabled or unconfirmed; the caller decides what that means.
+pub async fn check_password(
+    state: &IdpState,
+    username: &str,
+    pw: &str,
+    ip: Option<IpAddr>,
+) -> Result<UserRow, CognitoError> {
     let now = state.clock.now_unix();
     let key = throttle_key(state, username);
     state.throttle.check(&key, ip, now)?;
@@ -185,7 +198,7 @@ async fn user_password_auth(
     let phc = user
         .as_ref()
         .map_or_else(|| state.dummy_hash.clone(), |u| u.password_hash.clone());
-    let ok = password::verify(pw.clone(), phc).await?;
+    let ok = password::verify(pw.to_string(), phc).await?;
     let user = match user {
         Some(u) if ok => u,
         _ => {
@@ -194,8 +207,7 @@ async fn user_password_auth(
         }
     };
     state.throttle.succeed(&key);
-    let user = backfill_verifier(state, user, pw).await;
-    signed_in(state, client, user).await
+    Ok(backfill_verifier(state, user, pw).await)
 }
 
 /// Users created before SRP existed have no verifier; the first password sign-in derives it, so that SRP works

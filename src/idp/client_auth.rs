@@ -36,6 +36,15 @@ pub(super) fn client_allows(client: &ClientRow, flow: AuthFlow) -> bool {
     client.auth_flows.allows(flow)
 }
 
+/// The `SECRET_HASH` of `username` for a confidential client (what the hosted pages send on the user's behalf,
+/// holding the secret themselves); `None` for a public client.
+pub fn secret_hash(client: &ClientRow, username: &str) -> Option<String> {
+    let secret = client.secret.as_ref()?;
+    let key = hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes());
+    let tag = hmac::sign(&key, format!("{username}{}", client.id).as_bytes());
+    Some(base64::engine::general_purpose::STANDARD.encode(tag.as_ref()))
+}
+
 /// `SECRET_HASH = base64(HMAC-SHA256(key = secret, msg = username + client_id))`, required iff the client has a
 /// secret; compared in constant time.
 pub fn check_secret_hash(

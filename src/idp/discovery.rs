@@ -53,17 +53,15 @@ pub async fn openid_configuration(
     if let Err(e) = check_pool(&state, &pool_id) {
         return e.into_response();
     }
-    // Only what gatehouse serves: the Cognito JSON API at `POST /` does the sign-in, the OAuth members are the
-    // authorization server's (`oauth::metadata`).
+    // Only what gatehouse serves: the OAuth members (the authorization endpoint and its hosted sign-in page
+    // included) are the authorization server's (`oauth::metadata`).
     let mut doc = super::oauth::metadata::oauth_members(&state);
     let oidc = json!({
-        "authorization_endpoint": state.issuer,
         "userinfo_endpoint": format!("{}/oauth2/userInfo", super::oauth::metadata::base_url(&state)),
         "id_token_signing_alg_values_supported": ["RS256"],
-        "response_types_supported": ["code", "id_token", "token id_token", "none"],
         "subject_types_supported": ["public"],
         "claims_supported": [
-            "sub", "iss", "aud", "exp", "iat", "auth_time", "jti", "origin_jti", "event_id", "token_use",
+            "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "jti", "origin_jti", "event_id", "token_use",
             "client_id", "scope", "username", "cognito:username", "email", "email_verified"
         ],
     });

@@ -80,12 +80,19 @@ async fn after_revocation(state: &IdpState, sub: &Sub) -> Result<i64, CognitoErr
 }
 
 /// What an OAuth grant changes in the tokens: the granted scopes instead of the client's, the ID token's
-/// `nonce`, and the access token's `aud` (an RFC 8707 resource).
+/// `nonce` and `at_hash`, and the access token's `aud` (an RFC 8707 resource).
 #[derive(Debug, Clone, Copy)]
 pub struct Grant<'a> {
     pub scope: &'a str,
     pub nonce: Option<&'a str>,
     pub aud: Option<&'a str>,
+}
+
+/// OpenID Connect's `at_hash` of an RS256-signed access token: base64url of the left half of its SHA-256.
+pub fn at_hash(access_token: &str) -> String {
+    use base64::Engine as _;
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, access_token.as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&d.as_ref()[..16])
 }
 
 /// Mints an access and an ID token for `user` via `client`, tied to `origin_jti`.
@@ -164,6 +171,9 @@ pub async fn access_and_id_granted(
             .map_err(|e| CognitoError::Internal(format!("signing failed: {e}")))
     };
     let access_token = sign(&access)?;
+    if let (Some(_), Some(obj)) = (grant, id.as_object_mut()) {
+        obj.insert("at_hash".into(), json!(at_hash(&access_token)));
+    }
     let id_token = sign(&id)?;
     tracing::info!(
         sub = %user.sub,

@@ -54,6 +54,8 @@ pub struct Settings {
     pub srp_timestamp_skew: i64,
     /// Per-user limits of the code flows.
     pub code_policy: crate::store::CodePolicy,
+    /// How long the hosted page's single sign-on session lasts, seconds.
+    pub sso_session_lifetime: i64,
 }
 
 /// A configured span in the whole seconds the IdP counts in (the configuration bounds it to days).
@@ -76,6 +78,7 @@ impl Settings {
                 max_failures: i64::from(c.policy.max_code_failures_per_hour),
                 lockout_secs: secs(c.policy.code_lockout),
             },
+            sso_session_lifetime: secs(c.sso_session),
         }
     }
 }
@@ -183,6 +186,23 @@ impl IdpState {
 pub fn router(state: Arc<IdpState>) -> Router {
     Router::new()
         .route("/", post(api::dispatch))
+        .route("/oauth2/authorize", get(oauth::authorize::authorize))
+        .route("/login", post(oauth::signin::login))
+        .route("/oauth2/consent", post(oauth::signin::consent))
+        .route(
+            "/signup",
+            get(oauth::account_pages::signup_page).post(oauth::account_pages::signup),
+        )
+        .route(
+            "/confirm",
+            get(oauth::account_pages::confirm_page).post(oauth::account_pages::confirm),
+        )
+        .route(
+            "/forgotPassword",
+            get(oauth::account_pages::forgot_page).post(oauth::account_pages::forgot),
+        )
+        .route("/confirmForgotPassword", post(oauth::account_pages::reset))
+        .route("/oauth2/hosted.css", get(oauth::page::stylesheet))
         .route("/oauth2/token", post(oauth::token::token))
         .route("/oauth2/revoke", post(oauth::revoke::revoke))
         .route("/oauth2/register", post(oauth::register::register))

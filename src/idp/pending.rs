@@ -1,5 +1,6 @@
 //! Short-lived sign-in state between `InitiateAuth` and `RespondToAuthChallenge`: the SRP exchange behind a
-//! `SECRET_BLOCK`, and the `Session` of a `NEW_PASSWORD_REQUIRED` challenge. Single use (taken, never read
+//! `SECRET_BLOCK`, the `Session` of a `NEW_PASSWORD_REQUIRED` challenge, and an `/oauth2/authorize` request
+//! waiting for the hosted sign-in form. Single use (taken, never read
 //! twice), expiring, bounded. In memory for a single instance (lost on restart by design: a sign-in in progress
 //! simply starts again); in the store, keyed by the handle's SHA-256, when several instances share it (the
 //! second step may reach another instance). Must never log a key or an ephemeral secret.
@@ -35,6 +36,9 @@ pub enum Pending {
         client_id: ClientId,
         username: String,
     },
+    /// An authorization request waiting for the hosted page's form, as its owner (`oauth::pending_request`)
+    /// encodes it.
+    Authorize(String),
 }
 
 /// `Pending` as the store keeps it.
@@ -53,6 +57,9 @@ enum Wire {
     NewPassword {
         client_id: ClientId,
         username: String,
+    },
+    Authorize {
+        request: String,
     },
 }
 
@@ -81,6 +88,7 @@ fn encode(p: Pending) -> Result<String, StoreError> {
             client_id,
             username,
         },
+        Pending::Authorize(request) => Wire::Authorize { request },
     };
     serde_json::to_string(&w).map_err(|e| StoreError::Other(format!("pending sign-in: {e}")))
 }
@@ -110,6 +118,7 @@ fn decode(s: &str) -> Option<Pending> {
             client_id,
             username,
         },
+        Wire::Authorize { request } => Pending::Authorize(request),
     })
 }
 
@@ -138,6 +147,7 @@ impl Pending {
                     client_id,
                     username,
                 } => client_id.as_str().len() + username.len(),
+                Pending::Authorize(request) => request.len(),
             }
     }
 }

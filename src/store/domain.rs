@@ -59,6 +59,8 @@ pub struct ClientRow {
     pub last_used_at: Option<i64>,
     /// When its secret was created; `None` for a public client or one older than this field.
     pub secret_created_at: Option<i64>,
+    /// OAuth: a third-party client — `/oauth2/authorize` asks the user to approve what it requests.
+    pub consent_required: bool,
 }
 
 impl ClientRow {
@@ -91,6 +93,7 @@ impl ClientRow {
             dynamic: false,
             last_used_at: None,
             secret_created_at: None,
+            consent_required: false,
         }
     }
 }

@@ -30,7 +30,7 @@ pub use domain::{
 pub use ids::{BadId, ClientId, PoolId, Sub};
 pub use oauth::{
     AuthCodeRow, ClientOAuth, GrantRow, RedeemOutcome, ResourceScope, ResourceScopes,
-    ResourceServerRow,
+    ResourceServerRow, SsoSessionRow,
 };
 pub use values::UnknownValue;
 
@@ -404,4 +404,15 @@ pub trait Store: Send + Sync + 'static {
         pool_id: &PoolId,
         token_hash: &str,
     ) -> Result<bool, StoreError>;
+    // === single sign-on sessions of the hosted page ===
+    /// Stores a new SSO session (and drops expired ones).
+    async fn put_sso_session(&self, row: SsoSessionRow, now: i64) -> Result<(), StoreError>;
+    /// The unexpired SSO session stored under `id_hash`, if any.
+    async fn find_sso_session(
+        &self,
+        id_hash: &str,
+        now: i64,
+    ) -> Result<Option<SsoSessionRow>, StoreError>;
+    /// Ends an SSO session (nothing happens if there is none).
+    async fn delete_sso_session(&self, id_hash: &str) -> Result<(), StoreError>;
 }

@@ -1,6 +1,6 @@
 //! The store's OAuth rows: a client's OAuth settings, resource servers and their scopes, authorization codes (stored by hash, single use,
 //! bound to client, redirect URI, PKCE challenge, nonce, scope and resource), the grant behind a refresh-token
-//! family, and the outcome of redeeming a code. Plain data; must never know SQL or a backend.
+//! family, the outcome of redeeming a code, and the hosted page's single sign-on sessions. Plain data; must never know SQL or a backend.
 use serde::{Deserialize, Serialize};
 
 use super::ids::{ClientId, PoolId, Sub};
@@ -123,4 +123,27 @@ pub enum RedeemOutcome {
     Invalid,
     /// Redeemed before: the refresh-token family that redemption issued is now revoked.
     Replayed,
+}
+
+/// A single sign-on session of the hosted sign-in page, stored by the SHA-256 of the secret its cookie holds.
+/// `Debug` shows no hash.
+#[derive(Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct SsoSessionRow {
+    pub id_hash: String,
+    pub pool_id: PoolId,
+    pub sub: Sub,
+    /// When the user typed the password (the `auth_time` of every code the session issues).
+    pub auth_time: i64,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+impl std::fmt::Debug for SsoSessionRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SsoSessionRow")
+            .field("sub", &self.sub)
+            .field("auth_time", &self.auth_time)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
 }

@@ -10,7 +10,7 @@ pub(crate) const POOL_COLS: &str = "id, region, created_at";
 pub(crate) const CLIENT_COLS: &str =
     "id, pool_id, name, auth_flows, created_at, secret, scopes, access_validity, \
      id_validity, refresh_validity, rotation, grace_seconds, allowed_origins, \
-     callback_urls, logout_urls, oauth_flows, oauth_scopes, dynamic, last_used_at, secret_created_at";
+     callback_urls, logout_urls, oauth_flows, oauth_scopes, dynamic, last_used_at, secret_created_at, consent_required";
 pub(crate) const KEY_COLS: &str = "kid, pool_id, pkcs8, created_at";
 pub(crate) const USER_COLS: &str =
     "pool_id, sub, username, email, password_hash, status, enabled, created_at, \

@@ -12,7 +12,8 @@ use super::sql::Conn;
 use super::{
     AuthCodeRow, ClientOAuth, ClientRow, CodeAttempt, CodeCheck, CodeEffect, CodeEvent, CodeFlows,
     CodeGate, CodeRow, GrantRow, KeyRow, PasswordUpdate, PoolRow, RedeemOutcome, RefreshRow,
-    ResourceServerRow, RevocationRow, RotateOutcome, SessionOwner, Store, StoreError, UserRow,
+    ResourceServerRow, RevocationRow, RotateOutcome, SessionOwner, SsoSessionRow, Store,
+    StoreError, UserRow,
 };
 use crate::store::ids::{ClientId, PoolId, Sub};
 
@@ -462,5 +463,26 @@ impl<B: Backend> Store for B {
     ) -> Result<bool, StoreError> {
         let mut c = self.pool().acquire().await?;
         registration::token_exists(&mut *c, pool_id, token_hash).await
+    }
+
+    async fn put_sso_session(&self, row: SsoSessionRow, now: i64) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
+        oauth::put_sso(&mut *tx, &row, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn find_sso_session(
+        &self,
+        id_hash: &str,
+        now: i64,
+    ) -> Result<Option<SsoSessionRow>, StoreError> {
+        let mut c = self.pool().acquire().await?;
+        Ok(oauth::find_sso(&mut *c, id_hash, now).await?)
+    }
+
+    async fn delete_sso_session(&self, id_hash: &str) -> Result<(), StoreError> {
+        let mut c = self.pool().acquire().await?;
+        oauth::delete_sso(&mut *c, id_hash).await
     }
 }

@@ -1,12 +1,13 @@
 //! A real, widely used OAuth 2 / OpenID Connect client library against gatehouse: openid-client (installed by
 //! scripts/test into tests/oauth-js/) discovers the issuer, runs the client-credentials grant with a resource
-//! indicator, refreshes a sign-in's refresh token and reads userinfo. Owns no production code.
+//! indicator, refreshes a sign-in's refresh token and reads userinfo, and runs the authorization code flow with
+//! PKCE through the hosted sign-in page, then refresh and userinfo with its tokens. Owns no production code.
 use serde_json::json;
 
 use crate::common::{cognito, node_driver, password, shared};
 
 #[tokio::test]
-async fn openid_client_runs_client_credentials_refresh_and_userinfo() {
+async fn openid_client_runs_client_credentials_refresh_userinfo_and_the_code_flow() {
     let dir = node_driver::driver_dir("oauth-js", "openid-client");
     let g = shared();
     let api = format!(
@@ -48,8 +49,20 @@ async fn openid_client_runs_client_credentials_refresh_and_userinfo() {
         .unwrap()
         .to_string();
 
+    let callback = "https://app.example.com/cb";
+    let (web, _) = g.create_client(&[
+        "--oauth-flows",
+        "code",
+        "--callback-url",
+        callback,
+        "--oauth-scopes",
+        "openid email",
+    ]);
     let secret = secret.unwrap();
     let env = [
+        ("CODE_APP_ID", web.as_str()),
+        ("CALLBACK", callback),
+        ("USERNAME", user.as_str()),
         ("ISSUER", g.endpoints.issuer.as_str()),
         ("M2M_ID", m2m.as_str()),
         ("M2M_SECRET", secret.as_str()),
@@ -57,7 +70,8 @@ async fn openid_client_runs_client_credentials_refresh_and_userinfo() {
         ("RESOURCE", api.as_str()),
         ("APP_ID", app.as_str()),
     ];
-    let report = node_driver::run(&dir, "drive.mjs", &env, &refresh).await;
+    let secrets = json!({"refresh": refresh, "password": password()}).to_string();
+    let report = node_driver::run(&dir, "drive.mjs", &env, &secrets).await;
     assert_eq!(report["discovered_issuer"], g.endpoints.issuer.as_str());
     let cc = &report["client_credentials"];
     assert_eq!(
@@ -79,6 +93,24 @@ async fn openid_client_runs_client_credentials_refresh_and_userinfo() {
     assert_eq!(report["userinfo"]["username"], user.as_str());
     assert_eq!(
         report["userinfo"]["email"],
+        format!("{user}@example.com").as_str()
+    );
+    assert_eq!(
+        report["authorization_endpoint"],
+        format!("{}/oauth2/authorize", g.endpoints.idp).as_str()
+    );
+    assert_eq!(report["login_status"], 303, "{report}");
+    let code = &report["code"];
+    assert_eq!(code["id_sub"], sub, "{report}");
+    assert_eq!(code["username"], user.as_str());
+    assert_eq!(code["nonce"], true);
+    assert_eq!(code["at_hash"], true);
+    assert_eq!(code["sso_cookie"], true);
+    assert_eq!(report["code_refresh"]["access_token"], true, "{report}");
+    assert_eq!(report["code_refresh"]["id_sub"], sub);
+    assert_eq!(report["code_userinfo"]["sub"], sub);
+    assert_eq!(
+        report["code_userinfo"]["email"],
         format!("{user}@example.com").as_str()
     );
 }

@@ -270,11 +270,25 @@ async fn authorization_server_metadata_lists_what_is_served() {
         );
         assert_eq!(
             doc["grant_types_supported"],
-            serde_json::json!(["client_credentials", "refresh_token"])
+            serde_json::json!(["authorization_code", "client_credentials", "refresh_token"])
         );
         assert_eq!(
             doc["token_endpoint_auth_methods_supported"],
-            serde_json::json!(["client_secret_basic", "client_secret_post"])
+            serde_json::json!(["client_secret_basic", "client_secret_post", "none"])
+        );
+        assert_eq!(
+            doc["authorization_endpoint"],
+            format!("{}/oauth2/authorize", g.endpoints.idp).as_str()
+        );
+        assert_eq!(
+            doc["code_challenge_methods_supported"],
+            serde_json::json!(["S256"])
+        );
+        assert_eq!(doc["response_types_supported"], serde_json::json!(["code"]));
+        assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
+        assert_eq!(
+            doc["prompt_values_supported"],
+            serde_json::json!(["none", "login"])
         );
         assert!(doc["scopes_supported"]
             .as_array()

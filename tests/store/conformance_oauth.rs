@@ -1,10 +1,11 @@
 //! The store contract of the OAuth server, for every backend (SQLite and PostgreSQL, two handles on one database
 //! each, as in `store::conformance`): a client's OAuth settings round trip and are replaced together, a deleted client's refresh tokens are
 //! revoked, resource servers, and authorization codes — redeemed once (also when two instances race), expiring,
-//! a replay revoking the family the first redemption issued, the grant kept for the family.
+//! a replay revoking the family the first redemption issued, the grant kept for the family; the hosted page's
+//! SSO sessions (seen by the other instance, expiring, ended) and the third-party client flag.
 use gatehouse::store::{
     AuthCodeRow, ClientOAuth, ClientRow, OAuthFlow, RedeemOutcome, RefreshRow, ResourceScope,
-    ResourceScopes, ResourceServerRow, StoreError,
+    ResourceScopes, ResourceServerRow, SsoSessionRow, StoreError,
 };
 
 use crate::store::conformance::{both_backends, postgres_pair, sqlite_pair, with_user, POOL, S};
@@ -16,6 +17,7 @@ both_backends!(
     a_code_is_redeemed_once_and_a_replay_revokes_what_it_issued,
     a_code_raced_by_two_instances_is_redeemed_once,
     an_expired_or_unknown_code_is_invalid,
+    sso_sessions_are_shared_expire_and_end,
 );
 
 fn oauth_client(id: &str) -> ClientRow {
@@ -298,4 +300,41 @@ async fn an_expired_or_unknown_code_is_invalid(a: S, b: S) {
         .await
         .unwrap();
     assert!(a.find_auth_code("code-e").await.unwrap().is_none());
+}
+
+async fn sso_sessions_are_shared_expire_and_end(a: S, b: S) {
+    with_user(&a).await;
+    let row = |hash: &str, expires_at: i64| SsoSessionRow {
+        id_hash: hash.into(),
+        pool_id: POOL.clone(),
+        sub: "sub-1".into(),
+        auth_time: 90,
+        created_at: 100,
+        expires_at,
+    };
+    a.put_sso_session(row("sso-1", 200), 100).await.unwrap();
+    a.put_sso_session(row("sso-2", 300), 100).await.unwrap();
+    let found = b.find_sso_session("sso-1", 150).await.unwrap().unwrap();
+    assert_eq!(found, row("sso-1", 200));
+    assert!(
+        b.find_sso_session("sso-1", 200).await.unwrap().is_none(),
+        "expired"
+    );
+    assert!(b.find_sso_session("nope", 150).await.unwrap().is_none());
+    b.delete_sso_session("sso-2").await.unwrap();
+    assert!(
+        a.find_sso_session("sso-2", 150).await.unwrap().is_none(),
+        "ended"
+    );
+    b.delete_sso_session("sso-2").await.unwrap();
+    // The third-party flag round trips.
+    let c = ClientRow {
+        consent_required: true,
+        ..oauth_client("third")
+    };
+    a.create_client(c).await.unwrap();
+    let back = b.clients(&POOL).await.unwrap();
+    assert!(back
+        .iter()
+        .any(|c| c.id.as_str() == "third" && c.consent_required));
 }

@@ -37,11 +37,28 @@ impl ResolvedClient {
     pub fn third_party(&self) -> bool {
         self.source != ClientSource::Registered
     }
+
+    /// Whether `/oauth2/authorize` asks the user to approve it: a third party's client, or one the operator
+    /// created with `--consent`.
+    pub fn needs_consent(&self) -> bool {
+        self.client.consent_required || self.third_party()
+    }
 }
 
 /// Whether `client_id` has the form of a metadata-document client id.
 pub fn is_metadata_client_id(client_id: &str) -> bool {
     client_id.starts_with("https://")
+}
+
+/// Whether `client_id` is longer than any client id can be: 128 characters, or a URL's limit for a metadata
+/// document's.
+pub fn is_too_long(client_id: &str) -> bool {
+    let max = if is_metadata_client_id(client_id) {
+        super::redirect::MAX_URL_LEN
+    } else {
+        128
+    };
+    client_id.len() > max
 }
 
 /// The client `client_id` names in the IdP's pool. `InvalidClient` when there is none (or no longer one).

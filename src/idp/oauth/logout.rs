@@ -1,6 +1,7 @@
 //! `GET /logout` (Cognito's sign-out endpoint): `client_id` and `logout_uri`, which must be one of that client's
 //! registered logout URLs (`redirect::matches`: exact, or a loopback http URL with any port) — then a 302 to it.
-//! Anything else is a 400 page naming what to fix and never a redirect (no open redirect). Must never build a
+//! Anything else is a 400 page naming what to fix and never a redirect (no open redirect). A valid sign-out also
+//! ends the browser's hosted-page SSO session (`sso::end`) and clears its cookie. Must never build a
 //! `Location` from anything but a registered URL.
 use std::sync::Arc;
 
@@ -8,7 +9,7 @@ use axum::extract::{Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::redirect;
+use super::{redirect, sso};
 use crate::idp::client_auth::find_client;
 use crate::idp::{CognitoError, IdpState};
 
@@ -27,6 +28,7 @@ fn refuse(status: StatusCode, message: &str) -> Response {
 /// `GET /logout?client_id=…&logout_uri=…`.
 pub async fn logout(
     State(state): State<Arc<IdpState>>,
+    headers: axum::http::HeaderMap,
     query: Result<Query<Vec<(String, String)>>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let Ok(Query(pairs)) = query else {
@@ -67,14 +69,17 @@ pub async fn logout(
             "logout_uri is not one of the client's registered logout URLs",
         );
     }
-    match HeaderValue::from_str(logout_uri) {
-        Ok(location) => {
-            let mut resp = StatusCode::FOUND.into_response();
-            resp.headers_mut().insert(header::LOCATION, location);
-            resp.headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            resp
-        }
-        Err(_) => refuse(StatusCode::BAD_REQUEST, "logout_uri is not a valid URL"),
-    }
+    let Ok(location) = HeaderValue::from_str(logout_uri) else {
+        return refuse(StatusCode::BAD_REQUEST, "logout_uri is not a valid URL");
+    };
+    let cleared = match sso::end(&state, &headers).await {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
+    let mut resp = StatusCode::FOUND.into_response();
+    let h = resp.headers_mut();
+    h.insert(header::SET_COOKIE, cleared);
+    h.insert(header::LOCATION, location);
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
 }

@@ -79,12 +79,7 @@ pub async fn authenticate(
     ip: Option<IpAddr>,
 ) -> Result<ClientRow, OAuthError> {
     let (client_id, secret) = credentials(headers, p)?;
-    let max_len = if clients::is_metadata_client_id(&client_id) {
-        super::redirect::MAX_URL_LEN
-    } else {
-        128
-    };
-    if client_id.len() > max_len {
+    if clients::is_too_long(&client_id) {
         return Err(OAuthError::InvalidClient(
             "client authentication failed".into(),
         ));

@@ -1,13 +1,13 @@
 //! The OAuth statements: deleting an app client (its refresh tokens revoked with it), resource servers, and
 //! authorization codes — stored by hash, redeemed once (the refresh token and its grant stored in the same
 //! transaction), a replay revoking the family the first redemption issued. Must never store a code, only its
-//! hash.
+//! hash; and the hosted page's SSO sessions, stored by the hash of their cookie's secret.
 use super::{revocations, tokens};
 use crate::store::backend::{Backend, NewRevocation};
 use crate::store::ids::{ClientId, PoolId};
 use crate::store::sql::{args, Conn};
 use crate::store::{
-    AuthCodeRow, GrantRow, RedeemOutcome, RefreshRow, ResourceServerRow, StoreError,
+    AuthCodeRow, GrantRow, RedeemOutcome, RefreshRow, ResourceServerRow, SsoSessionRow, StoreError,
 };
 
 const SERVER_COLS: &str = "pool_id, identifier, name, scopes, created_at";
@@ -15,6 +15,7 @@ const CODE_COLS: &str =
     "code_hash, pool_id, client_id, sub, redirect_uri, code_challenge, nonce, scope, \
      resource, auth_time, created_at, expires_at, used_at, family_id";
 const GRANT_COLS: &str = "family_id, pool_id, client_id, scope, resource, created_at";
+const SSO_COLS: &str = "id_hash, pool_id, sub, auth_time, created_at, expires_at";
 
 /// How long a redeemed or expired code is kept after its expiry, so that a late replay still revokes.
 const KEEP_AFTER_EXPIRY: i64 = 24 * 3600;
@@ -222,4 +223,51 @@ pub(crate) async fn grant<C: Conn>(
         args![family_id],
     )
     .await?)
+}
+
+/// Stores a new SSO session and drops expired ones.
+pub(crate) async fn put_sso<C: Conn>(
+    c: &mut C,
+    row: &SsoSessionRow,
+    now: i64,
+) -> Result<(), StoreError> {
+    c.exec(
+        "DELETE FROM sso_sessions WHERE expires_at <= $1",
+        args![now],
+    )
+    .await?;
+    c.exec(
+        &format!("INSERT INTO sso_sessions ({SSO_COLS}) VALUES ($1, $2, $3, $4, $5, $6)"),
+        args![
+            &row.id_hash,
+            &row.pool_id,
+            &row.sub,
+            row.auth_time,
+            row.created_at,
+            row.expires_at
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn find_sso<C: Conn>(
+    c: &mut C,
+    id_hash: &str,
+    now: i64,
+) -> Result<Option<SsoSessionRow>, sqlx::Error> {
+    c.opt(
+        &format!("SELECT {SSO_COLS} FROM sso_sessions WHERE id_hash = $1 AND expires_at > $2"),
+        args![id_hash, now],
+    )
+    .await
+}
+
+pub(crate) async fn delete_sso<C: Conn>(c: &mut C, id_hash: &str) -> Result<(), StoreError> {
+    c.exec(
+        "DELETE FROM sso_sessions WHERE id_hash = $1",
+        args![id_hash],
+    )
+    .await?;
+    Ok(())
 }

@@ -64,9 +64,9 @@ pub(crate) async fn create_client<C: Conn>(c: &mut C, cl: &ClientRow) -> Result<
         "INSERT INTO app_clients (id, pool_id, name, auth_flows, created_at, secret, scopes, \
          access_validity, id_validity, refresh_validity, rotation, grace_seconds, allowed_origins, \
          callback_urls, logout_urls, oauth_flows, oauth_scopes, dynamic, last_used_at, \
-         secret_created_at) \
+         secret_created_at, consent_required) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
-         $19, $20)",
+         $19, $20, $21)",
         args![
             &cl.id,
             &cl.pool_id,
@@ -87,7 +87,8 @@ pub(crate) async fn create_client<C: Conn>(c: &mut C, cl: &ClientRow) -> Result<
             &cl.oauth_scopes,
             cl.dynamic,
             cl.last_used_at,
-            cl.secret_created_at
+            cl.secret_created_at,
+            cl.consent_required
         ],
     )
     .await?;
