@@ -1,7 +1,7 @@
 //! The agent sandbox, applied by `gatehouse exec-agent` to itself (single-threaded, as root) just before it
 //! becomes the session's agent program: new mount, network, IPC and UTS namespaces; gatehouse's data directory,
 //! the sessions root, the configuration file and the host's shared places (/tmp, /run, /dev/shm, /var/tmp) hidden
-//! with only the session's own working directory bound back; a fresh /proc that shows only the session's own
+//! with only the session's own working directory bound back; a minimal /dev of its own (a fresh devpts); a fresh /proc that shows only the session's own
 //! processes; loopback as the only network (or, for `egress = "all"`, the interface a user-mode network stack
 //! adds once the agent runs, with `prohibit` routes for the host's side of it and `[sandbox] egress_deny`, and a
 //! resolv.conf naming that stack's DNS forwarder); Landlock (read and execute everywhere, write only in the working
@@ -15,12 +15,14 @@ use std::path::PathBuf;
 
 use crate::config::sandbox::Ipv4Net;
 
+mod dev;
 mod identity;
 mod mounts;
 mod netlink;
 mod seccomp;
 mod userns;
 
+pub use dev::NAMES as DEV_NAMES;
 pub use userns::{enter_outer, AGENT_UID};
 
 /// Everything `exec-agent` needs to sandbox one session process.
