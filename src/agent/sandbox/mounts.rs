@@ -121,6 +121,11 @@ pub(super) fn apply(plan: &Plan) -> Result<(), SandboxError> {
             .map_err(fail("hide a file behind /dev/null"))?;
         }
     }
+    Ok(())
+}
+
+/// A fresh /proc of the caller's PID namespace, showing only its own uid's processes.
+pub(super) fn proc() -> Result<(), SandboxError> {
     mount(
         Some("proc"),
         "/proc",
