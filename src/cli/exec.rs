@@ -93,7 +93,18 @@ pub fn execute(a: ExecArgs) -> anyhow::Result<()> {
         return Err(UsageError("no agent command".into()).into());
     };
     if a.userns {
-        return super::exec_userns::outer(a.parent);
+        let workdir = a
+            .workdir
+            .ok_or_else(|| UsageError("--userns needs --workdir".into()))?;
+        let plan = plan(
+            crate::agent::sandbox::AGENT_UID,
+            workdir,
+            a.hide_dir,
+            a.hide_file,
+            &a.command,
+            a.egress_all.then_some(a.egress_deny),
+        );
+        return super::exec_userns::outer(a.parent, &plan);
     }
     if let Some(uid) = a.sandbox_uid {
         let workdir = a

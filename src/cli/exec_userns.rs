@@ -1,10 +1,12 @@
 //! `exec-agent` without root, in two stages. Stage one (`--userns`, gatehouse's uid, single-threaded) enters
 //! the session's user namespace and, owned by it, new mount, network, IPC, UTS and PID namespaces; starts stage
-//! two (`--userns-init`, the same executable), which is pid 1 of the new PID namespace; then stays as the
+//! two (`--userns-init`, the same executable), which is pid 1 of the new PID namespace; while that starts, sets
+//! up the namespaces' network and mounts (`agent::sandbox::prepare_unprivileged`) and tells it so (a byte on
+//! its stdin, which it waits for); then stays as the
 //! session's dialer (`agent::dialer`, over the socket pair that is its stdin) until stage two exits, and exits
 //! with its status (a signal `n` as `128 + n`). It ignores SIGTERM (blocked: the agent, in its process group,
 //! gets it directly) and ends stage two when gatehouse goes (its parent-death signal, or its socket closing).
-//! Stage two sandboxes itself (`agent::sandbox::enter_unprivileged`), makes itself not dumpable (the agent, of
+//! Stage two mounts /proc and sandboxes itself (`agent::sandbox::enter_unprivileged`), makes itself not dumpable (the agent, of
 //! the same host uid, could read its memory otherwise), starts the agent as its child and reaps every process
 //! of the namespace until the agent exits; it dies with stage one (parent-death signal, checked against its
 //! stdin, a pipe stage one holds), and its exit ends every process of the namespace. Also the two pieces `exec`
@@ -45,19 +47,35 @@ fn stage_two_args() -> Vec<std::ffi::OsString> {
         .collect()
 }
 
+/// The byte stage one writes to stage two's stdin once the namespaces' network and mounts are in place.
+const PREPARED: u8 = b'p';
+
 /// Stage one; returns only on failure (it exits with stage two's status).
-pub(super) fn outer(parent: i32) -> anyhow::Result<()> {
+pub(super) fn outer(parent: i32, plan: &crate::agent::sandbox::Plan) -> anyhow::Result<()> {
     crate::agent::sandbox::enter_outer()?;
     // Entering a user namespace changed the credentials, which cleared the death signal.
     check_parent(parent)?;
     stop_signals().thread_block()?;
     let exe = std::env::current_exe()?;
-    // Stage two inherits the mask and unblocks them again.
+    // Stage two inherits the mask and unblocks them again. `spawn` returns once its exec has succeeded, so the
+    // mounts below (which may cover the executable's directory) cannot hide it.
     let mut init = std::process::Command::new(exe)
         .args(stage_two_args())
         .stdin(Stdio::piped())
         .spawn()?;
-    let lifeline = init.stdin.take();
+    let mut lifeline = init.stdin.take();
+    // While stage two starts (the namespaces are shared): the network and the mounts; then it may go on.
+    let prepared = crate::agent::sandbox::prepare_unprivileged(plan)
+        .map_err(anyhow::Error::from)
+        .and_then(|()| match lifeline.as_mut() {
+            Some(pipe) => Ok(std::io::Write::write_all(pipe, &[PREPARED])?),
+            None => Err(UsageError("no pipe to the second stage".into()).into()),
+        });
+    if let Err(e) = prepared {
+        let _ = init.kill();
+        let _ = init.wait();
+        return Err(e);
+    }
     let pidfd = rustix::process::pidfd_open(
         rustix::process::Pid::from_child(&init),
         rustix::process::PidfdFlags::empty(),
@@ -124,12 +142,30 @@ fn check_stage_one() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Arms the death signal and blocks until stage one has set up the namespaces' network and mounts (its byte on
+/// stdin); its end closing first means it failed or is gone.
+fn wait_until_prepared() -> anyhow::Result<()> {
+    nix::sys::prctl::set_pdeathsig(Some(Signal::SIGKILL))?;
+    let mut byte = [0u8; 1];
+    loop {
+        match rustix::io::read(std::io::stdin().as_fd(), &mut byte) {
+            Ok(1) if byte[0] == PREPARED => return Ok(()),
+            Err(rustix::io::Errno::INTR) => continue,
+            _ => {
+                return Err(
+                    UsageError("the session's first stage did not prepare it".into()).into(),
+                )
+            }
+        }
+    }
+}
+
 /// Stage two (pid 1 of the session's PID namespace): sandboxes itself by `plan`, then runs `command`; returns
 /// only on failure.
 pub(super) fn init(plan: &crate::agent::sandbox::Plan, command: &[String]) -> anyhow::Result<()> {
     // Pid 1 of its namespace ignores them without a handler anyway; the agent inherits this mask.
     stop_signals().thread_unblock()?;
-    check_stage_one()?;
+    wait_until_prepared()?;
     crate::agent::sandbox::enter_unprivileged(plan)?;
     // Its child, the agent, has the same host uid: without this it could read this process's memory.
     nix::sys::prctl::set_dumpable(false)?;

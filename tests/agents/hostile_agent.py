@@ -148,7 +148,64 @@ def plant(a):
     return False, os.path.join(os.getcwd(), "planted.txt")
 
 
+def open_pty(a):
+    """Opens a terminal by path (read-only is enough to steal what is typed into it)."""
+    try:
+        fd = os.open(a["path"], os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK)
+        os.close(fd)
+        return True, f"opened {a['path']}"
+    except OSError as e:
+        return False, err(e)
+
+
+def list_dev(a):
+    """Lists /dev (and /dev/pts); escaped if anything beyond `allowed` is there. Also checks the minimal /dev
+    works: a sink, randomness and a terminal of its own."""
+    names = sorted(os.listdir("/dev"))
+    pts = sorted(os.listdir("/dev/pts"))
+    extra = [n for n in names if n not in a["allowed"]] + [f"pts/{n}" for n in pts if n != "ptmx"]
+    works = []
+    with open("/dev/null", "w") as f:
+        f.write("x")
+        works.append("null")
+    with open("/dev/urandom", "rb") as f:
+        if len(f.read(16)) == 16:
+            works.append("urandom")
+    try:
+        master, slave = os.openpty()
+        os.write(slave, b"ok")
+        if os.read(master, 2) == b"ok":
+            works.append("pty")
+        os.close(master)
+        os.close(slave)
+    except OSError as e:
+        works.append(f"pty {err(e)}")
+    return bool(extra), json.dumps({"dev": names, "pts": pts, "extra": extra, "works": works})
+
+
+def connect_unix(a):
+    """Connects to Unix sockets by path, and to abstract ones (a name starting with "@")."""
+    out = []
+    escaped = False
+    for name in a["targets"]:
+        addr = "\0" + name[1:] if name.startswith("@") else name
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(2)
+        try:
+            s.connect(addr)
+            escaped = True
+            out.append(f"{name} connected")
+        except OSError as e:
+            out.append(f"{name} {err(e)}")
+        finally:
+            s.close()
+    return escaped, "; ".join(out)
+
+
 ATTACKS = {
+    "open_pty": open_pty,
+    "list_dev": list_dev,
+    "connect_unix": connect_unix,
     "read_file": read_file,
     "read_fds": read_fds,
     "read_mem": read_mem,

@@ -1,5 +1,7 @@
 //! Session isolation: `command = ["gatehouse", "agent"]` runtimes get one process per session, with AgentCore's
-//! lifecycle (idle timeout, maximum lifetime, HealthyBusy, StopRuntimeSession) and no orphans.
+//! lifecycle (idle timeout, maximum lifetime, HealthyBusy, StopRuntimeSession) and no orphans. The HealthyBusy,
+//! maximum-lifetime and HTTP-and-WebSocket cases run in both sandbox modes (`…::as_root`, `…::without_root`:
+//! without root an agent's own pid is its PID namespace's, so its host pids are found by its session).
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -9,6 +11,7 @@ use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use tokio_tungstenite::tungstenite::Message;
 
+use crate::common::unprivileged::{give_away, in_both_modes, session_pids, Mode, UNPRIVILEGED_UID};
 use crate::common::{body_text, invoke, send, Gatehouse, BIN};
 
 const SESSION: &str = "x-amzn-bedrock-agentcore-runtime-session-id";
@@ -50,6 +53,10 @@ max_processes = 1
 "#;
 
 fn start(config: &str) -> (Gatehouse, tempfile::TempDir) {
+    start_in_mode(config, Mode::Root)
+}
+
+fn start_in_mode(config: &str, mode: Mode) -> (Gatehouse, tempfile::TempDir) {
     let tmp = tempfile::tempdir().unwrap();
     let path = tmp.path().join("iso.toml");
     // Session working directories in the test's own temp dir (the default root is system-wide).
@@ -58,19 +65,65 @@ fn start(config: &str) -> (Gatehouse, tempfile::TempDir) {
         tmp.path().join("sessions").display()
     );
     std::fs::write(&path, config).unwrap();
-    let gw = Gatehouse::start_in(
-        &tmp.path().join("data"),
-        &["--config", path.to_str().unwrap()],
+    let (data, args) = (
+        tmp.path().join("data"),
+        ["--config", path.to_str().unwrap()],
     );
+    let gw = match mode {
+        Mode::Root => Gatehouse::start_in(&data, &args),
+        Mode::Unprivileged => {
+            give_away(tmp.path());
+            Gatehouse::start_as(&data, &args, UNPRIVILEGED_UID)
+        }
+    };
     (gw, tmp)
 }
 
 fn fixture() -> &'static Fixture {
-    static F: OnceLock<Fixture> = OnceLock::new();
-    F.get_or_init(|| {
-        let (gw, tmp) = start(CONFIG);
+    fixture_in(Mode::Root)
+}
+
+fn fixture_in(mode: Mode) -> &'static Fixture {
+    static ROOT: OnceLock<Fixture> = OnceLock::new();
+    static UNPRIVILEGED: OnceLock<Fixture> = OnceLock::new();
+    let cell = match mode {
+        Mode::Root => &ROOT,
+        Mode::Unprivileged => &UNPRIVILEGED,
+    };
+    cell.get_or_init(|| {
+        let (gw, tmp) = start_in_mode(CONFIG, mode);
         Fixture { gw, _tmp: tmp }
     })
+}
+
+/// The host pids of a session whose agent answered `reply`: its own pid as root; without root (where that pid
+/// is its namespace's) every live process of the session (the dialer, the namespace's init, the agent).
+fn host_pids(mode: Mode, session: &str, reply: &Value) -> Vec<i64> {
+    match mode {
+        Mode::Root => vec![reply["pid"].as_i64().unwrap()],
+        Mode::Unprivileged => {
+            let pids = session_pids(session);
+            assert!(!pids.is_empty(), "no process of session {session}");
+            pids
+        }
+    }
+}
+
+/// The host pid of the session's agent program (`gatehouse agent`, not an `exec-agent` stage).
+fn agent_host_pid(mode: Mode, session: &str, reply: &Value) -> i64 {
+    host_pids(mode, session, reply)
+        .into_iter()
+        .find(|p| {
+            let cmdline = std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
+            cmdline.split(|b| *b == 0).nth(1) == Some(b"agent".as_slice())
+        })
+        .expect("the session's agent process")
+}
+
+async fn wait_all_dead(pids: &[i64], within: Duration) {
+    for pid in pids {
+        wait_dead(*pid, within).await;
+    }
 }
 
 fn url(g: &Gatehouse, runtime: &str) -> String {
@@ -104,15 +157,18 @@ async fn wait_dead(pid: i64, within: Duration) {
     }
 }
 
-#[tokio::test]
-async fn each_session_gets_its_own_process_and_keeps_it_across_http_and_websocket() {
-    let f = fixture();
+async fn each_session_gets_its_own_process_and_keeps_it_across_http_and_websocket(mode: Mode) {
+    let f = fixture_in(mode);
     let user = f.gw.new_user("iso");
     let token = f.gw.access_token(&user).await;
     let (s1, s2) = (new_session(), new_session());
     let a1 = call(&f.gw, "iso", &token, &s1, json!({})).await;
     let b1 = call(&f.gw, "iso", &token, &s2, json!({})).await;
-    assert_ne!(a1["pid"], b1["pid"], "two sessions share a process");
+    let (pids_a, pids_b) = (host_pids(mode, &s1, &a1), host_pids(mode, &s2, &b1));
+    assert!(
+        pids_a.iter().all(|p| !pids_b.contains(p)),
+        "two sessions share a process"
+    );
     assert_eq!(
         (a1["turn"].as_u64(), b1["turn"].as_u64()),
         (Some(1), Some(1))
@@ -147,7 +203,13 @@ async fn each_session_gets_its_own_process_and_keeps_it_across_http_and_websocke
     assert_eq!(v["pid"], a1["pid"]);
     assert_eq!(v["turn"], 3);
     // The process got a minimal environment: its session, its port, nothing of gatehouse's.
-    let environ = std::fs::read(format!("/proc/{}/environ", a1["pid"])).unwrap();
+    assert_eq!(
+        host_pids(mode, &s1, &a1),
+        pids_a,
+        "the session's process changed"
+    );
+    let agent = agent_host_pid(mode, &s1, &a1);
+    let environ = std::fs::read(format!("/proc/{agent}/environ")).unwrap();
     let env: Vec<String> = environ
         .split(|b| *b == 0)
         .map(|kv| String::from_utf8_lossy(kv).into_owned())
@@ -180,38 +242,47 @@ async fn an_idle_session_is_stopped_and_the_next_call_starts_afresh() {
     assert_eq!(again["turn"], 1);
 }
 
-#[tokio::test]
-async fn healthy_busy_defers_the_idle_stop() {
-    let f = fixture();
+async fn healthy_busy_defers_the_idle_stop(mode: Mode) {
+    let f = fixture_in(mode);
     let user = f.gw.new_user("busy");
     let token = f.gw.access_token(&user).await;
     let s = new_session();
     let started = Instant::now();
     let first = call(&f.gw, "iso", &token, &s, json!({"busy_ms": 6000})).await;
-    let pid = first["pid"].as_i64().unwrap();
+    let pids = host_pids(mode, &s, &first);
     // Idle timeout is 2 s; the agent says HealthyBusy for 6 s.
     tokio::time::sleep_until((started + Duration::from_secs(4)).into()).await;
-    assert!(alive(pid), "stopped while HealthyBusy");
-    wait_dead(pid, Duration::from_secs(20)).await;
+    assert!(pids.iter().all(|p| alive(*p)), "stopped while HealthyBusy");
+    wait_all_dead(&pids, Duration::from_secs(20)).await;
     assert!(
         started.elapsed() >= Duration::from_secs(6),
         "stopped before the busy period ended"
     );
 }
 
-#[tokio::test]
-async fn max_lifetime_stops_even_a_busy_session() {
-    let f = fixture();
+async fn max_lifetime_stops_even_a_busy_session(mode: Mode) {
+    let f = fixture_in(mode);
     let user = f.gw.new_user("life");
     let token = f.gw.access_token(&user).await;
     let s = new_session();
     let first = call(&f.gw, "iso_life", &token, &s, json!({"busy_ms": 60000})).await;
-    let pid = first["pid"].as_i64().unwrap();
-    wait_dead(pid, Duration::from_secs(20)).await;
+    let pids = host_pids(mode, &s, &first);
+    wait_all_dead(&pids, Duration::from_secs(20)).await;
     let again = call(&f.gw, "iso_life", &token, &s, json!({})).await;
-    assert_ne!(again["pid"], first["pid"]);
+    assert!(
+        host_pids(mode, &s, &again)
+            .iter()
+            .all(|p| !pids.contains(p)),
+        "the same process again"
+    );
     assert_eq!(again["turn"], 1);
 }
+
+in_both_modes!(
+    each_session_gets_its_own_process_and_keeps_it_across_http_and_websocket,
+    healthy_busy_defers_the_idle_stop,
+    max_lifetime_stops_even_a_busy_session
+);
 
 #[tokio::test]
 async fn stop_runtime_session_stops_the_process() {

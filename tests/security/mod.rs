@@ -5,3 +5,4 @@ pub mod attacks_idp;
 pub mod attacks_listeners;
 pub mod egress;
 pub mod sandbox;
+pub mod sandbox_dev;

@@ -120,7 +120,7 @@ fn url(g: &Gatehouse, runtime: &str) -> String {
     g.runtime_url(runtime)
 }
 
-fn new_session() -> String {
+pub(super) fn new_session() -> String {
     format!("sbx-{}", gatehouse::util::random_alnum(36))
 }
 
@@ -128,7 +128,7 @@ fn gatehouse_pid(f: &Fixture) -> u32 {
     f.gw.child.id()
 }
 
-async fn call(mode: Mode, runtime: &str, session: &str, body: Value) -> Value {
+pub(super) async fn call(mode: Mode, runtime: &str, session: &str, body: Value) -> Value {
     let f = fixture(mode);
     let r = invoke(
         &url(&f.gw, runtime),
@@ -142,7 +142,7 @@ async fn call(mode: Mode, runtime: &str, session: &str, body: Value) -> Value {
 }
 
 /// Runs one attack in a fresh sandboxed session; (escaped, detail).
-async fn attack_in(mode: Mode, runtime: &str, body: Value) -> (bool, String) {
+pub(super) async fn attack_in(mode: Mode, runtime: &str, body: Value) -> (bool, String) {
     let v = call(mode, runtime, &new_session(), body).await;
     let detail = v["detail"].as_str().unwrap_or_default().to_string();
     assert!(
@@ -152,7 +152,7 @@ async fn attack_in(mode: Mode, runtime: &str, body: Value) -> (bool, String) {
     (v["escaped"].as_bool().unwrap(), detail)
 }
 
-async fn refused(mode: Mode, body: Value) -> String {
+pub(super) async fn refused(mode: Mode, body: Value) -> String {
     let (escaped, detail) = attack_in(mode, "hostile", body).await;
     assert!(!escaped, "the sandboxed agent escaped ({mode:?}): {detail}");
     detail

@@ -12,7 +12,14 @@ use nix::unistd::{setgroups, setresgid, setresuid, Gid, Uid};
 use super::{fail, Plan, SandboxError};
 
 /// Device files any program may write (sinks and terminals of its own).
-const WRITABLE_DEVICES: &[&str] = &["/dev/null", "/dev/zero", "/dev/full", "/dev/tty"];
+/// (`/dev/pts` is the session's own devpts instance: only terminals it opened itself.)
+const WRITABLE_DEVICES: &[&str] = &[
+    "/dev/null",
+    "/dev/zero",
+    "/dev/full",
+    "/dev/tty",
+    "/dev/pts",
+];
 
 fn ll(e: impl std::fmt::Display) -> SandboxError {
     SandboxError {

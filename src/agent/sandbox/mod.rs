@@ -1,26 +1,29 @@
 //! The agent sandbox, applied by `gatehouse exec-agent` to itself (single-threaded, as root) just before it
 //! becomes the session's agent program: new mount, network, IPC and UTS namespaces; gatehouse's data directory,
 //! the sessions root, the configuration file and the host's shared places (/tmp, /run, /dev/shm, /var/tmp) hidden
-//! with only the session's own working directory bound back; a fresh /proc that shows only the session's own
+//! with only the session's own working directory bound back; a minimal /dev of its own (a fresh devpts); a fresh /proc that shows only the session's own
 //! processes; loopback as the only network (or, for `egress = "all"`, the interface a user-mode network stack
 //! adds once the agent runs, with `prohibit` routes for the host's side of it and `[sandbox] egress_deny`, and a
 //! resolv.conf naming that stack's DNS forwarder); Landlock (read and execute everywhere, write only in the working
 //! directory and private /tmp); then the session's own uid/gid with no groups and no capabilities (bounding set
 //! included), no_new_privs and a seccomp deny-list. Without root (`userns`) the same steps run in user
-//! namespaces instead: the first stage enters them ([`enter_outer`]), the second — pid 1 of the session's own
-//! PID namespace — applies the rest to itself ([`enter_unprivileged`]), the uid switch replaced by an inner user
-//! namespace where the agent is [`AGENT_UID`]. Must never start the agent with any step skipped: each failure is
+//! namespaces instead: the first stage enters them ([`enter_outer`]) and, while the second starts, sets up their
+//! network and mounts ([`prepare_unprivileged`]); the second — pid 1 of the session's own PID namespace —
+//! mounts /proc and applies the rest to itself ([`enter_unprivileged`]), the uid switch replaced by an inner
+//! user namespace where the agent is [`AGENT_UID`]. Must never start the agent with any step skipped: each failure is
 //! an error naming the step, and the agent does not run.
 use std::path::PathBuf;
 
 use crate::config::sandbox::Ipv4Net;
 
+mod dev;
 mod identity;
 mod mounts;
 mod netlink;
 mod seccomp;
 mod userns;
 
+pub use dev::NAMES as DEV_NAMES;
 pub use userns::{enter_outer, AGENT_UID};
 
 /// Everything `exec-agent` needs to sandbox one session process.
@@ -89,17 +92,29 @@ pub fn enter(plan: &Plan) -> Result<(), SandboxError> {
     .map_err(fail(
         "unshare mount, network, IPC and UTS namespaces (needs root)",
     ))?;
-    network_and_files(plan)?;
+    network(plan)?;
+    mounts::apply(plan)?;
+    mounts::proc()?;
+    enter_workdir(plan)?;
     identity::landlock(plan)?;
     identity::become_session_user(plan)?;
     seccomp::apply()?;
     Ok(())
 }
 
-/// The second stage without root, in the namespaces [`enter_outer`] made (as their uid 0): the same network and
-/// files, then the inner user namespace, Landlock, no capabilities and seccomp.
+/// Without root, in the first stage (uid 0 of the namespaces [`enter_outer`] made, which the second stage
+/// shares): the network and the mounts but /proc, done while the second stage is still starting.
+pub fn prepare_unprivileged(plan: &Plan) -> Result<(), SandboxError> {
+    network(plan)?;
+    mounts::apply(plan)
+}
+
+/// The second stage without root, once the first has prepared the namespaces: /proc of the session's PID
+/// namespace (which only a process inside it can mount), the working directory, then the inner user
+/// namespace, Landlock, no capabilities and seccomp.
 pub fn enter_unprivileged(plan: &Plan) -> Result<(), SandboxError> {
-    network_and_files(plan)?;
+    mounts::proc()?;
+    enter_workdir(plan)?;
     // Before Landlock, which would refuse the writes to /proc/self/uid_map.
     userns::enter_inner()?;
     identity::landlock(plan)?;
@@ -108,15 +123,19 @@ pub fn enter_unprivileged(plan: &Plan) -> Result<(), SandboxError> {
     Ok(())
 }
 
-/// Loopback (and an `egress = "all"` session's prohibit routes), the mounts, the working directory.
-fn network_and_files(plan: &Plan) -> Result<(), SandboxError> {
+/// Loopback (and an `egress = "all"` session's prohibit routes).
+fn network(plan: &Plan) -> Result<(), SandboxError> {
     netlink::loopback_up()?;
     if let Some(deny) = &plan.egress_deny {
         let mut nets = vec![SLIRP_HOST];
         nets.extend(deny.iter().copied());
         netlink::prohibit_routes(&nets)?;
     }
-    mounts::apply(plan)?;
+    Ok(())
+}
+
+/// The working directory, as the mounts show it.
+fn enter_workdir(plan: &Plan) -> Result<(), SandboxError> {
     std::env::set_current_dir(&plan.workdir).map_err(|e| SandboxError {
         step: "enter the working directory",
         reason: e.to_string(),

@@ -1,6 +1,7 @@
 //! The session's view of the file system, in its own mount namespace: propagation made private (nothing leaks
 //! back to the host), the hidden directories covered by an empty root-owned tmpfs, the hidden files by
-//! /dev/null, the working directory bound back at its own path, a private /tmp and /dev/shm, and a fresh /proc
+//! /dev/null, the working directory bound back at its own path, a private /tmp, a minimal private /dev
+//! (`super::dev`, with its own /dev/shm), and a fresh /proc
 //! mounted `hidepid=invisible` so only the session's own processes (its own uid) appear; for an `egress =
 //! "all"` session, a read-only resolv.conf naming slirp4netns's DNS forwarder over the host's. Must never mount
 //! anything in the host's namespace, nor create or write a file outside a tmpfs of its own.
@@ -14,7 +15,10 @@ use super::{fail, Plan, SandboxError};
 /// Shared places every sandbox hides (sockets of other services, other users' temporary files).
 const HOST_SHARED: &[&str] = &["/run", "/var/tmp", "/tmp", "/dev/shm"];
 /// Of those, the ones the session gets as its own, writable, size-bounded tmpfs.
-const PRIVATE: &[(&str, &str)] = &[("/tmp", "size=64m"), ("/dev/shm", "size=16m")];
+const PRIVATE: &[(&str, &str)] = &[("/tmp", "size=64m"), (DEV_SHM, "size=16m")];
+/// The host's /dev, which the session's own minimal one replaces (`super::dev`).
+const DEV: &str = "/dev";
+const DEV_SHM: &str = "/dev/shm";
 
 fn io(step: &'static str) -> impl Fn(std::io::Error) -> SandboxError {
     move |e| SandboxError {
@@ -30,7 +34,8 @@ fn covers(plan: &Plan) -> Vec<PathBuf> {
         .iter()
         .cloned()
         .chain(HOST_SHARED.iter().map(PathBuf::from))
-        .filter(|p| p.is_dir())
+        // The private /dev replaces all of the host's /dev (its /dev/shm included).
+        .filter(|p| p.is_dir() && !p.starts_with(DEV))
         .collect();
     all.sort_by_key(|p| p.components().count());
     let mut out: Vec<PathBuf> = Vec::new();
@@ -92,6 +97,11 @@ pub(super) fn apply(plan: &Plan) -> Result<(), SandboxError> {
         .map_err(fail("bind the working directory back"))?;
     }
     drop(workdir);
+    let shm = PRIVATE
+        .iter()
+        .find(|(p, _)| *p == DEV_SHM)
+        .map_or("size=16m", |(_, s)| s);
+    super::dev::apply(shm)?;
     for (path, file) in &command_files {
         bind_read_only(path, file, true)?;
     }
@@ -111,6 +121,11 @@ pub(super) fn apply(plan: &Plan) -> Result<(), SandboxError> {
             .map_err(fail("hide a file behind /dev/null"))?;
         }
     }
+    Ok(())
+}
+
+/// A fresh /proc of the caller's PID namespace, showing only its own uid's processes.
+pub(super) fn proc() -> Result<(), SandboxError> {
     mount(
         Some("proc"),
         "/proc",
@@ -171,7 +186,8 @@ fn command_files_to_keep(
         let shared = HOST_SHARED.iter().any(|d| path.starts_with(d));
         let hidden = plan.hide_dirs.iter().any(|d| path.starts_with(d))
             || plan.hide_files.iter().any(|f| f == path);
-        if shared && !hidden && covered.iter().any(|d| path.starts_with(d)) {
+        let replaced = covered.iter().any(|d| path.starts_with(d)) || path.starts_with(DEV);
+        if shared && !hidden && replaced {
             let file =
                 std::fs::File::open(path).map_err(io("open a file of the agent's command"))?;
             keep.push((path.clone(), file));
