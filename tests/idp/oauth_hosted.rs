@@ -309,7 +309,7 @@ async fn logout_ends_the_sso_session_and_clears_its_cookie() {
 }
 
 /// Signs in to a third-party client; returns the browser and its consent page.
-async fn consent_page(g: &Gatehouse, client: &str) -> (Browser, Page) {
+pub async fn consent_page(g: &Gatehouse, client: &str) -> (Browser, Page) {
     let user = g.new_user("consent");
     let mut b = Browser::default();
     let page = sign_in_fresh(g, &mut b, client, &user).await;

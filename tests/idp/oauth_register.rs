@@ -1,7 +1,8 @@
 //! `POST /oauth2/register` (RFC 7591) over real sockets: refused while off (and not advertised), open
 //! registration of a confidential client that then gets client-credentials tokens and of a public one,
 //! token-gated registration without, with a wrong and with a right initial access token, each bad redirect URI
-//! refused, an oversized body refused, the per-address limit, and an unused registered client expiring.
+//! refused, an oversized body refused, the per-address limit, an unused registered client expiring, and a
+//! registered client being a third party that `/oauth2/authorize` asks the user's consent for.
 use std::sync::LazyLock;
 
 use base64::Engine as _;
@@ -322,4 +323,30 @@ async fn registrations_are_limited_per_address() {
     let (status, body) = register(&g, None, public_client("https://app.example.com/cb")).await;
     assert_eq!(status, 429, "{body}");
     assert_eq!(body["error"], "slow_down");
+}
+
+#[tokio::test]
+async fn a_registered_client_is_a_third_party_and_authorize_asks_for_consent() {
+    use super::oauth_authorize::{exchange, CALLBACK, VERIFIER};
+    let g = open();
+    let (status, body) = register(g, None, public_client(CALLBACK)).await;
+    assert_eq!(status, 201, "{body}");
+    let client = body["client_id"].as_str().unwrap().to_string();
+    // The operator never approved this client: the user must, on the consent screen, before any code.
+    let (mut b, page) = super::oauth_hosted::consent_page(g, &client).await;
+    assert!(page.body.contains("an MCP client"), "{}", page.body);
+    let p = b
+        .post(
+            &format!("{}/oauth2/consent", g.endpoints.idp),
+            &[
+                ("request", &page.hidden("request")),
+                ("csrf", &page.hidden("csrf")),
+                ("decision", "approve"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    let (status, body) = exchange(g, &client, &p.redirect_params()["code"], VERIFIER).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["id_token"].is_string());
 }
