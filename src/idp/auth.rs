@@ -75,7 +75,8 @@ fn param<'a>(p: &'a HashMap<String, String>, name: &str) -> Result<&'a String, C
         .ok_or_else(|| CognitoError::InvalidParameter(format!("Missing required parameter {name}")))
 }
 
-async fn lookup(state: &IdpState, username: &str) -> Result<Option<UserRow>, CognitoError> {
+/// The user `username` names in the pool (`None`: no such user, or a name longer than any).
+pub async fn lookup(state: &IdpState, username: &str) -> Result<Option<UserRow>, CognitoError> {
     if username.len() > 128 {
         return Ok(None);
     }
@@ -469,22 +470,39 @@ async fn new_password_required(
     if client_id != client.id || &expected != username {
         return Err(expired_session());
     }
-    if let Err(msg) = password::check_policy(new_pw) {
-        // The session stays usable for a second try, as Cognito's does.
-        state
-            .pending
-            .put(
-                session.to_string(),
-                Pending::NewPassword {
-                    client_id,
-                    username: expected,
-                },
-                now + state.settings.auth_session_lifetime,
-                now,
-            )
-            .await?;
-        return Err(CognitoError::InvalidPassword(msg));
+    match set_new_password(state, username, new_pw, ip, now).await {
+        Ok(user) => signed_in(state, client, user).await,
+        Err(CognitoError::InvalidPassword(msg)) => {
+            // The session stays usable for a second try, as Cognito's does.
+            state
+                .pending
+                .put(
+                    session.to_string(),
+                    Pending::NewPassword {
+                        client_id,
+                        username: expected,
+                    },
+                    now + state.settings.auth_session_lifetime,
+                    now,
+                )
+                .await?;
+            Err(CognitoError::InvalidPassword(msg))
+        }
+        Err(e) => Err(e),
     }
+}
+
+/// The password change of `NEW_PASSWORD_REQUIRED`, shared with the hosted change-password form: the pool's
+/// policy (`InvalidPassword` with what it wants, nothing changed), the per-address admission of the argon2 work,
+/// the new hash and SRP verifier stored with status `CONFIRMED` and no revocation; the user as now stored.
+pub async fn set_new_password(
+    state: &IdpState,
+    username: &str,
+    new_pw: &str,
+    ip: Option<IpAddr>,
+    now: i64,
+) -> Result<UserRow, CognitoError> {
+    password::check_policy(new_pw).map_err(CognitoError::InvalidPassword)?;
     state.cpu.admit(ip, now)?;
     let update = password_update(state, username, new_pw, UserStatus::Confirmed).await?;
     state
@@ -495,10 +513,7 @@ async fn new_password_required(
             StoreError::NotFound => expired_session(),
             other => other.into(),
         })?;
-    let Some(user) = lookup(state, username).await? else {
-        return Err(expired_session());
-    };
-    signed_in(state, client, user).await
+    lookup(state, username).await?.ok_or_else(expired_session)
 }
 
 /// Hashes a new password and derives its SRP verifier (the pool's name and the username are part of it).

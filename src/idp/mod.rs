@@ -189,6 +189,7 @@ pub fn router(state: Arc<IdpState>) -> Router {
         .route("/oauth2/authorize", get(oauth::authorize::authorize))
         .route("/login", post(oauth::signin::login))
         .route("/oauth2/consent", post(oauth::signin::consent))
+        .route("/changePassword", post(oauth::new_password::change))
         .route(
             "/signup",
             get(oauth::account_pages::signup_page).post(oauth::account_pages::signup),

@@ -11,6 +11,7 @@ pub mod oauth_cli;
 pub mod oauth_client_lib;
 pub mod oauth_code_grant;
 pub mod oauth_hosted;
+pub mod oauth_hosted_password;
 pub mod oauth_logout;
 pub mod oauth_metadata_doc;
 pub mod oauth_refresh;

@@ -508,30 +508,3 @@ async fn a_disabled_users_sso_session_signs_nobody_in() {
         .await;
     assert_eq!(page.redirect_params()["error"], "login_required");
 }
-
-#[tokio::test]
-async fn a_user_with_a_temporary_password_gets_a_clear_page_and_no_session() {
-    let g = shared();
-    let client = code_client(g, &[]);
-    let user = g.new_user("hostedtmp");
-    let (ok, out) = g.cli(
-        &[
-            "user",
-            "set-password",
-            "--username",
-            &user,
-            "--temporary",
-            "--password-stdin",
-        ],
-        password(),
-    );
-    assert!(ok, "{out}");
-    let mut b = Browser::default();
-    let form = b.get(&authorize_url(g, &client, &[])).await;
-    let p = b.sign_in(g, &form, &user, password()).await;
-    assert_eq!(p.status, 200, "{}", p.body);
-    assert!(p.body.contains("Set a new password"), "{}", p.body);
-    assert!(p.body.contains("role=\"alert\""));
-    assert!(p.location().is_none());
-    assert!(!b.cookies.contains_key("gatehouse_sso"));
-}

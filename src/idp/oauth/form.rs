@@ -26,6 +26,17 @@ pub struct Parked {
     pub csrf_hash: String,
     /// Signed in and waiting for consent: `(sub, auth_time)`.
     pub user: Option<(Sub, i64)>,
+    /// Proven by a temporary password and waiting for the new one (`new_password`). Only this, never a field
+    /// of the post, says whose password changes.
+    #[serde(default)]
+    pub new_password_for: Option<NewPasswordFor>,
+}
+
+/// The user a temporary password just proved.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct NewPasswordFor {
+    pub sub: Sub,
+    pub username: String,
 }
 
 pub async fn park(state: &IdpState, parked: &Parked) -> Result<String, OAuthError> {

@@ -1,7 +1,7 @@
 //! The OAuth 2.1 / OpenID Connect authorization server at Cognito's managed-login paths: the authorization
 //! endpoint (`authorize`; the request and its redirects in `request`), the hosted sign-in and consent forms
-//! (`signin`; parking and CSRF in `form`; rendered by `page`), sign-up, confirm and
-//! forgot-password forms (`account_pages`), the SSO session and cookies (`sso`), redirect-URI rules
+//! (`signin`; parking and CSRF in `form`; rendered by `page`), the change-password form of a temporary
+//! password (`new_password`), sign-up, confirm and forgot-password forms (`account_pages`), the SSO session and cookies (`sso`), redirect-URI rules
 //! (`redirect`), scopes (`scopes`), form parameters (`params`), the token endpoint (`token`; the
 //! authorization-code exchange in `code_grant`), revocation (`revoke`), userinfo (`userinfo`), sign-out
 //! (`logout`), the OAuth error body (`error`), the authorization-server metadata (`metadata`), and clients nobody
@@ -19,6 +19,7 @@ pub mod fetch;
 pub mod form;
 pub mod logout;
 pub mod metadata;
+pub mod new_password;
 pub mod page;
 pub mod params;
 pub mod redirect;

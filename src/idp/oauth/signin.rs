@@ -1,7 +1,9 @@
 //! The hosted sign-in and consent forms of `/oauth2/authorize`: the pending request parked by `form` (single
 //! use, re-parked after a failed attempt) and every post CSRF-checked there; the password checked by
-//! `auth::check_password` (the throttle counters and the one generic error of `InitiateAuth`); then the SSO
-//! session, the consent screen of third-party clients (`consent_required`) and the code. Must never log a
+//! `auth::check_password` (the throttle counters and the one generic error of `InitiateAuth`); a temporary
+//! password gets the change-password form (`new_password_form`, parked with the identity it proved; its post
+//! is `new_password`); then the SSO session (`start_session`), the consent screen of third-party clients
+//! (`consent_required`) and the code. Must never log a
 //! password, a CSRF token or a code.
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -11,7 +13,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 
 use super::error::OAuthError;
-use super::form::{checked_post, csrf_token, expired, field, fields, park, Parked};
+use super::form::{checked_post, csrf_token, expired, field, fields, park, NewPasswordFor, Parked};
 use super::page::{self, esc};
 use super::request::{error_redirect, form_action_sources, issue_code, server_error, AuthRequest};
 use super::sso;
@@ -37,6 +39,7 @@ pub async fn show_form(
         csrf_hash: crate::util::sha256_hex(csrf.as_bytes()),
         request: req.clone(),
         user: None,
+        new_password_for: None,
     };
     let id = match park(state, &parked).await {
         Ok(id) => id,
@@ -55,6 +58,58 @@ pub async fn show_form(
         rid = esc(&id),
     );
     let mut resp = page::respond(status, page::html("Sign in", &body), &form_action);
+    if let Some(c) = set {
+        resp.headers_mut().append(header::SET_COOKIE, c);
+    }
+    resp
+}
+
+/// Renders the change-password form for `who` with `req` parked anew (bound to `who`), `error` in the alert
+/// region.
+pub async fn new_password_form(
+    state: &IdpState,
+    headers: &HeaderMap,
+    req: AuthRequest,
+    who: NewPasswordFor,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let (csrf, set) = csrf_token(state, headers);
+    let form_action = form_action_sources(&req.redirect_uri);
+    let parked = Parked {
+        csrf_hash: crate::util::sha256_hex(csrf.as_bytes()),
+        request: req.clone(),
+        user: None,
+        new_password_for: Some(who),
+    };
+    let id = match park(state, &parked).await {
+        Ok(id) => id,
+        Err(e) => return server_error(state, &req, e),
+    };
+    let alert = page::alert(
+        error.unwrap_or("Your password is temporary. Choose a new password to continue."),
+    );
+    let body = format!(
+        "{alert}\n<form method=\"post\" action=\"/changePassword\">\n{}\n{}\n{}\n{}\n\
+         <button type=\"submit\">Change password</button>\n</form>",
+        page::hidden("request", &id),
+        page::hidden("csrf", &csrf),
+        page::input(
+            "new_password",
+            "New password",
+            "password",
+            "",
+            "new-password"
+        ),
+        page::input(
+            "confirm_password",
+            "Confirm new password",
+            "password",
+            "",
+            "new-password"
+        ),
+    );
+    let mut resp = page::respond(status, page::html("Change password", &body), &form_action);
     if let Some(c) = set {
         resp.headers_mut().append(header::SET_COOKIE, c);
     }
@@ -101,6 +156,7 @@ pub async fn after_sign_in(
         csrf_hash: crate::util::sha256_hex(csrf.as_bytes()),
         request: req,
         user: Some((sub.clone(), auth_time)),
+        new_password_for: None,
     };
     let id = park(state, &parked).await?;
     let body = format!(
@@ -175,22 +231,22 @@ pub async fn login(
         let e = ("User is disabled.", username.as_str());
         return show_form(&state, &headers, req, Some(e), StatusCode::UNAUTHORIZED).await;
     }
-    let path = match status_detour(user.status) {
-        None => None,
-        Some(Ok(p)) => Some(p),
-        Some(Err(resp)) => return resp,
-    };
-    if let Some((path, title, message)) = path {
+    if user.status == UserStatus::ForceChangePassword {
+        // The identity the temporary password proved is parked with the request, server-side.
+        let who = NewPasswordFor {
+            sub: user.sub.clone(),
+            username: user.username.clone(),
+        };
+        return new_password_form(&state, &headers, req, who, None, StatusCode::OK).await;
+    }
+    if let Some((path, title, message)) = status_detour(user.status) {
         // The request waits (parked again) while the user confirms or resets.
-        let id = match park(
-            &state,
-            &Parked {
-                user: None,
-                ..parked_again
-            },
-        )
-        .await
-        {
+        let again = Parked {
+            user: None,
+            new_password_for: None,
+            ..parked_again
+        };
+        let id = match park(&state, &again).await {
             Ok(id) => id,
             Err(e) => return server_error(&state, &req, e),
         };
@@ -200,55 +256,50 @@ pub async fn login(
         );
         return notice(title, message, Some((&href, title)));
     }
+    start_session(&state, &headers, req, &user.sub).await
+}
+
+/// A user just proved (a password, or a new password set here): the browser's previous SSO session ends, a new
+/// one starts, and the authorization continues (consent or code) with a `303`.
+pub async fn start_session(
+    state: &IdpState,
+    headers: &HeaderMap,
+    req: AuthRequest,
+    sub: &Sub,
+) -> Response {
     let auth_time = state.clock.now_unix();
     // A new sign-in replaces the browser's previous session (prompt=login, another user).
-    if let Err(e) = sso::end(&state, &headers).await {
-        return server_error(&state, &req, e);
+    if let Err(e) = sso::end(state, headers).await {
+        return server_error(state, &req, e);
     }
-    let cookie = match sso::start(&state, &user.sub, auth_time).await {
+    let cookie = match sso::start(state, sub, auth_time).await {
         Ok(c) => c,
-        Err(e) => return server_error(&state, &req, e),
+        Err(e) => return server_error(state, &req, e),
     };
-    let mut resp = match after_sign_in(
-        &state,
-        &headers,
-        req.clone(),
-        &user.sub,
-        auth_time,
-        StatusCode::SEE_OTHER,
-    )
-    .await
-    {
+    let status = StatusCode::SEE_OTHER;
+    let mut resp = match after_sign_in(state, headers, req.clone(), sub, auth_time, status).await {
         Ok(r) => r,
-        Err(e) => server_error(&state, &req, e),
+        Err(e) => server_error(state, &req, e),
     };
     resp.headers_mut().append(header::SET_COOKIE, cookie);
     resp
 }
 
-/// Where a user whose status is not `CONFIRMED` goes instead of a code: the confirm or reset page (path, title,
-/// message), or — a temporary password, set in the application — a notice.
-fn status_detour(
-    status: UserStatus,
-) -> Option<Result<(&'static str, &'static str, &'static str), Response>> {
+/// Where an unconfirmed user or one whose password must be reset goes instead of a code: the confirm or reset
+/// page (path, title, message). A temporary password gets the change-password form (`new_password`) instead.
+fn status_detour(status: UserStatus) -> Option<(&'static str, &'static str, &'static str)> {
     match status {
-        UserStatus::Confirmed => None,
-        UserStatus::Unconfirmed => Some(Ok((
+        UserStatus::Confirmed | UserStatus::ForceChangePassword => None,
+        UserStatus::Unconfirmed => Some((
             "/confirm",
             "Confirm your account",
             "Your account is not confirmed yet. Enter the code we sent to your email address.",
-        ))),
-        UserStatus::ResetRequired => Some(Ok((
+        )),
+        UserStatus::ResetRequired => Some((
             "/forgotPassword",
             "Reset your password",
             "Your password must be reset before you can sign in.",
-        ))),
-        UserStatus::ForceChangePassword => Some(Err(notice(
-            "Set a new password",
-            "Your account has a temporary password. Set a new password in the application (or ask your \
-             administrator), then sign in again.",
-            None,
-        ))),
+        )),
     }
 }
 
