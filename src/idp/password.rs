@@ -106,6 +106,11 @@ mod tests {
     }
 }
 
+/// What `check_policy` wants, in a sentence for a form.
+pub const POLICY_SUMMARY: &str =
+    "Passwords need at least 8 characters, a lower-case letter, an upper-case letter, \
+                                  a number and a symbol, and no white space.";
+
 /// Cognito's default password policy: 8–256 characters, no white space, at least one lower-case letter, one
 /// upper-case letter, one digit and one symbol. The error says what is missing.
 pub fn check_policy(password: &str) -> Result<(), String> {

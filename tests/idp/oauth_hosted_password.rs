@@ -148,6 +148,11 @@ async fn a_password_the_policy_refuses_is_refused_with_what_the_policy_wants() {
         "{}",
         p.body
     );
+    assert!(
+        p.body.contains("Passwords need at least 8 characters"),
+        "the whole policy: {}",
+        p.body
+    );
     for wanted in [
         "at least 8 characters",
         "an upper-case letter",

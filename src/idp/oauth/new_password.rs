@@ -17,13 +17,9 @@ use super::page;
 use super::request::server_error;
 use super::signin::{new_password_form, start_session};
 use crate::idp::auth::{lookup, set_new_password};
+use crate::idp::password::POLICY_SUMMARY;
 use crate::idp::{CognitoError, IdpState};
 use crate::store::UserStatus;
-
-/// What the form's alert says when the pool's policy refuses the new password, before the policy's own words.
-const POLICY: &str =
-    "Passwords need at least 8 characters, a lower-case letter, an upper-case letter, a number \
-                      and a symbol, and no white space.";
 
 /// `POST /changePassword`: the new password of the user the parked request names.
 pub async fn change(
@@ -68,7 +64,7 @@ pub async fn change(
     let user = match set_new_password(&state, &who.username, new_pw, ip, now).await {
         Ok(u) => u,
         Err(CognitoError::InvalidPassword(m)) => {
-            return refuse(format!("{POLICY} {m}"), StatusCode::BAD_REQUEST).await;
+            return refuse(format!("{POLICY_SUMMARY} {m}"), StatusCode::BAD_REQUEST).await;
         }
         Err(CognitoError::TooManyRequests) | Err(CognitoError::LimitExceeded) => {
             let msg = "Too many attempts, please try again later.".to_string();
