@@ -3,8 +3,7 @@
 //! `auth::check_password` (the throttle counters and the one generic error of `InitiateAuth`); a temporary
 //! password gets the change-password form (`new_password_form`, parked with the identity it proved; its post
 //! is `new_password`); then the SSO session (`start_session`), the consent screen of third-party clients
-//! (`consent_required`) and the code. Must never log a
-//! password, a CSRF token or a code.
+//! (`consent_required`) and the code. Must never log a password, a CSRF token or a code.
 use std::net::IpAddr;
 use std::sync::Arc;
 
