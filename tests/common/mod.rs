@@ -468,6 +468,22 @@ impl Gatehouse {
 
 impl Gatehouse {
     /// Runs `gatehouse <args> --data-dir <dir>` with `stdin`; returns (success, stdout+stderr).
+    /// Creates a resource server `https://{prefix}-{random}.example.com` with `scopes` (`name:description`)
+    /// through the CLI; its identifier.
+    pub fn resource_server(&self, prefix: &str, scopes: &[&str]) -> String {
+        let api = format!(
+            "https://{prefix}-{}.example.com",
+            gatehouse::util::random_lower_alnum(6)
+        );
+        let mut args = vec!["resource-server", "create", "--identifier", &api];
+        for s in scopes {
+            args.extend_from_slice(&["--scope", s]);
+        }
+        let (ok, out) = self.cli(&args, "");
+        assert!(ok, "{out}");
+        api
+    }
+
     pub fn cli(&self, args: &[&str], stdin: &str) -> (bool, String) {
         use std::io::Write as _;
         let mut child = as_uid(&mut Command::new(BIN), self.uid)

@@ -433,22 +433,7 @@ async fn an_unsupported_response_type_is_refused_by_a_redirect() {
 #[tokio::test]
 async fn a_resource_is_carried_into_the_code_and_an_unknown_one_is_refused() {
     let g = shared();
-    let api = format!(
-        "https://authz-{}.example.com",
-        gatehouse::util::random_lower_alnum(6)
-    );
-    let (ok, out) = g.cli(
-        &[
-            "resource-server",
-            "create",
-            "--identifier",
-            &api,
-            "--scope",
-            "read:Read",
-        ],
-        "",
-    );
-    assert!(ok, "{out}");
+    let api = g.resource_server("authz", &["read:Read"]);
     let scope = format!("openid {api}/read");
     let client = code_client(g, &["--oauth-scopes", &scope]);
     let user = g.new_user("authzres");

@@ -10,22 +10,7 @@ use crate::common::{cognito, node_driver, password, shared};
 async fn openid_client_runs_client_credentials_refresh_userinfo_and_the_code_flow() {
     let dir = node_driver::driver_dir("oauth-js", "openid-client");
     let g = shared();
-    let api = format!(
-        "https://lib-{}.example.com",
-        gatehouse::util::random_lower_alnum(6)
-    );
-    let (ok, out) = g.cli(
-        &[
-            "resource-server",
-            "create",
-            "--identifier",
-            &api,
-            "--scope",
-            "read:Read",
-        ],
-        "",
-    );
-    assert!(ok, "{out}");
+    let api = g.resource_server("lib", &["read:Read"]);
     let scope = format!("{api}/read");
     let (m2m, secret) = g.create_client(&[
         "--secret",

@@ -42,22 +42,7 @@ async fn register(g: &Gatehouse, bearer: Option<&str>, body: String) -> (u16, Va
 
 /// A resource server with scope `read`; its `IDENTIFIER/read`.
 fn resource_scope(g: &Gatehouse) -> String {
-    let api = format!(
-        "https://api-{}.example.com",
-        gatehouse::util::random_lower_alnum(6)
-    );
-    let (ok, out) = g.cli(
-        &[
-            "resource-server",
-            "create",
-            "--identifier",
-            &api,
-            "--scope",
-            "read:Read",
-        ],
-        "",
-    );
-    assert!(ok, "{out}");
+    let api = g.resource_server("api", &["read:Read"]);
     format!("{api}/read")
 }
 

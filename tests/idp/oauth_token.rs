@@ -10,24 +10,7 @@ use crate::common::{body_text, send, shared, Gatehouse};
 /// A resource server with scopes `read` and `write`, and a confidential client-credentials client allowed
 /// `read`: (identifier, client id, secret).
 fn m2m(g: &Gatehouse) -> (String, String, String) {
-    let api = format!(
-        "https://api-{}.example.com",
-        gatehouse::util::random_lower_alnum(6)
-    );
-    let (ok, out) = g.cli(
-        &[
-            "resource-server",
-            "create",
-            "--identifier",
-            &api,
-            "--scope",
-            "read:Read",
-            "--scope",
-            "write:Write",
-        ],
-        "",
-    );
-    assert!(ok, "{out}");
+    let api = g.resource_server("api", &["read:Read", "write:Write"]);
     let read = format!("{api}/read");
     let (id, secret) = g.create_client(&[
         "--secret",
