@@ -154,18 +154,32 @@ impl Pool {
                 }
                 return Err(UpstreamError::Closed);
             }
-            let fut = std::pin::pin!(conn.sender.try_send_request(req));
-            match drive(&mut conn, fut).await {
-                Some(Ok(resp)) => {
+            let mut fut = std::pin::pin!(conn.sender.try_send_request(req));
+            let Some(out) = drive(&mut conn, fut.as_mut()).await else {
+                // The connection ended with the request pending. Dropping it makes hyper hand back a request it
+                // never wrote (the agent closed an idle connection just as it was reused): try another one.
+                drop(conn);
+                match fut.await {
+                    Err(mut e) => match e.take_message() {
+                        Some(back) if reused => {
+                            req = back;
+                            continue;
+                        }
+                        _ => return Err(UpstreamError::Closed),
+                    },
+                    Ok(_) => return Err(UpstreamError::Closed),
+                }
+            };
+            match out {
+                Ok(resp) => {
                     let pool = Arc::clone(self);
                     return Ok(resp.map(|inner| PooledBody::new(inner, conn, pool)));
                 }
-                Some(Err(mut e)) => match e.take_message() {
+                Err(mut e) => match e.take_message() {
                     // Never written to the connection: safe to try again on another one.
                     Some(back) if reused => req = back,
                     _ => return Err(UpstreamError::Http(e.into_error())),
                 },
-                None => return Err(UpstreamError::Closed),
             }
         }
     }
@@ -175,7 +189,10 @@ impl Pool {
         let list = idle.get_mut(authority)?;
         let now = Instant::now();
         while let Some(c) = list.pop() {
-            if now.saturating_duration_since(c.idle_since) < IDLE_TIMEOUT && !c.sender.is_closed() {
+            if c.alive
+                && now.saturating_duration_since(c.idle_since) < IDLE_TIMEOUT
+                && !c.sender.is_closed()
+            {
                 return Some(c);
             }
         }
