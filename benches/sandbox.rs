@@ -71,6 +71,7 @@ fn spec(isolation: Isolation, egress: Egress) -> ProcessSpec {
         isolation,
         egress,
         keep_workdir: false,
+        port: 8080,
     }
 }
 

@@ -36,6 +36,9 @@ pub struct ProcessSpec {
     pub egress: Egress,
     /// Keep the working directory after the session ends (debugging).
     pub keep_workdir: bool,
+    /// The port a sandboxed process listens on (AgentCore's: 8080 HTTP, 8000 MCP, 9000 A2A); an unconfined one
+    /// gets a free port instead.
+    pub port: u16,
 }
 
 /// One running session process.

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-use super::launch::{Confinement, LaunchArgs, Launcher, SANDBOX_PORT};
+use super::launch::{Confinement, LaunchArgs, Launcher};
 use super::netns::Registration;
 use super::uids::UidPool;
 use crate::clock::Clock;
@@ -307,7 +307,7 @@ impl Supervisor {
             .map_err(fail)?;
         let port = match confinement {
             Confinement::None => free_port().map_err(|e| fail(format!("no free port: {e}")))?,
-            _ => SANDBOX_PORT,
+            _ => spec.port,
         };
         let (workdir, workdir_lock) = self
             .launcher

@@ -16,6 +16,7 @@ pub mod idp_oauth;
 pub mod idp_policy;
 pub mod listeners;
 pub mod overrides;
+pub mod protocol;
 pub mod runtime;
 pub mod runtime_limits;
 pub mod sandbox;
@@ -33,6 +34,7 @@ pub use gateway::{
 };
 pub use idp::{IdpConfig, RawIdp, RawSmtp, SmtpConfig};
 pub use overrides::{resolve, Overrides};
+pub use protocol::Protocol;
 pub use runtime::{
     restricted_header, valid_runtime_name, RawEndpoint, RawRuntime, RawVersion, RuntimeConfig,
     DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_LIFETIME,

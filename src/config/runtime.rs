@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use super::authorizer::{check_authorizer, AuthorizerConfig, RawAuthorizer};
 use super::common::{check_origin, check_url, duration_or, err};
+use super::protocol::{check_protocol, Protocol};
 use super::runtime_limits::{check_limits, LimitsConfig, RawLimits};
 use super::sandbox::{self, Egress, Isolation};
 use super::url::HttpUrl;
@@ -40,6 +41,10 @@ pub struct RawRuntime {
     pub keep_workdir: Option<bool>,
     #[serde(default)]
     pub limits: RawLimits,
+    /// `"http"` (default), `"mcp"` or `"a2a"`.
+    pub protocol: Option<String>,
+    /// The path appended to the agent's base URL (default: the protocol's).
+    pub path: Option<String>,
 }
 
 /// `[[runtime.version]]`: an immutable version of the runtime.
@@ -85,6 +90,10 @@ pub struct RuntimeConfig {
     /// Keep working directories after their session ends.
     pub keep_workdir: bool,
     pub limits: LimitsConfig,
+    /// What kind of server the agent is.
+    pub protocol: Protocol,
+    /// The path appended to the agent's base URL (`/invocations`, `/mcp`, `/` unless overridden).
+    pub agent_path: String,
 }
 
 impl RuntimeConfig {
@@ -104,6 +113,8 @@ impl RuntimeConfig {
             egress: Egress::default(),
             keep_workdir: false,
             limits: LimitsConfig::default(),
+            protocol: Protocol::Http,
+            agent_path: Protocol::Http.default_path().to_string(),
         }
     }
 }
@@ -210,6 +221,7 @@ pub(super) fn check_runtime(
         );
     }
     let limits = check_limits(errors, &k, r.limits);
+    let (protocol, agent_path) = check_protocol(errors, &k, r.protocol, r.path);
     let authorizer = r.authorizer.and_then(|a| check_authorizer(errors, &k, a));
     Some(RuntimeConfig {
         name,
@@ -225,6 +237,8 @@ pub(super) fn check_runtime(
         egress,
         keep_workdir,
         limits,
+        protocol,
+        agent_path,
     })
 }
 

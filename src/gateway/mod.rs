@@ -56,6 +56,10 @@ pub struct Runtime {
     /// One agent process per session instead of a fixed upstream.
     pub process: Option<crate::agent::supervisor::ProcessSpec>,
     pub limits: LimitsConfig,
+    /// What kind of server the agent is.
+    pub protocol: crate::config::Protocol,
+    /// The path appended to the agent's base URL.
+    pub agent_path: String,
 }
 
 impl Runtime {
@@ -151,8 +155,11 @@ impl Runtime {
                     isolation: rc.isolation,
                     egress: rc.egress,
                     keep_workdir: rc.keep_workdir,
+                    port: rc.protocol.sandbox_port(),
                 }),
             limits: rc.limits.clone(),
+            protocol: rc.protocol,
+            agent_path: rc.agent_path.clone(),
         }
     }
 }
