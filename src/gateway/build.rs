@@ -32,6 +32,7 @@ pub async fn runtimes(
     clock: &dyn Clock,
     http: &crate::outbound::HttpClient,
     builtin: &BuiltinIssuer,
+    gateway_url: &str,
 ) -> Result<Vec<Arc<Runtime>>, StoreError> {
     let mut out = Vec::with_capacity(configs.len());
     for rc in configs {
@@ -42,7 +43,12 @@ pub async fn runtimes(
                 clock.now_unix(),
             )
             .await?;
-        let (authorizer, authorization_server, is_builtin) = authorizer(rc, http, builtin);
+        let resource = format!(
+            "{gateway_url}/runtimes/{}/invocations",
+            super::arn::encode(&arn)
+        );
+        let (authorizer, authorization_server, is_builtin) =
+            authorizer(rc, http, builtin, resource);
         out.push(Arc::new(Runtime::from_config(
             rc,
             arn,
@@ -59,10 +65,13 @@ fn authorizer(
     rc: &RuntimeConfig,
     http: &crate::outbound::HttpClient,
     builtin: &BuiltinIssuer,
+    resource: String,
 ) -> (Authorizer, String, bool) {
     let Some(a) = &rc.authorizer else {
+        // The pool's own app clients, and any client of the pool holding a token issued for this runtime.
         let policy = Policy {
             allowed_clients: builtin.clients.iter().map(ToString::to_string).collect(),
+            resource_audience: vec![resource],
             ..Policy::default()
         };
         return (

@@ -13,14 +13,14 @@ use axum::routing::{get, post};
 use axum::Router;
 
 use super::pipeline::agent_ws::{self, AgentSocket};
-use super::pipeline::answer::send_to_agent;
+use super::pipeline::answer::{send_to_agent, AgentRequest};
 use super::pipeline::headers::{agent_headers, REQUEST_ID_HEADER, SESSION_HEADER, USER_ID_HEADER};
 use super::session::validate_session_id;
 use super::{GatewayError, GatewayState, Runtime};
 
 pub use super::pipeline::peer::{
-    Cluster, INVOKE_PATH, MIN_SECRET_BYTES, PING_PATH, RUNTIME_HEADER, SECRET_HEADER, STOP_PATH,
-    WS_PATH,
+    Cluster, INVOKE_PATH, METHOD_HEADER, MIN_SECRET_BYTES, PING_PATH, RUNTIME_HEADER,
+    SECRET_HEADER, STOP_PATH, WS_PATH,
 };
 
 /// The internal listener's routes: nothing else is served there, and none of them on the public gateway.
@@ -109,6 +109,16 @@ async fn internal_invoke(State(state): State<Arc<GatewayState>>, req: Request) -
     // The forwarding instance built these from its client's request with the same policy; apply it again.
     let mut client_headers = parts.headers;
     client_headers.remove(SECRET_HEADER);
+    // An MCP GET stream or DELETE travels as a POST naming its method.
+    let method = match client_headers
+        .remove(METHOD_HEADER)
+        .as_ref()
+        .map(|v| v.as_bytes())
+    {
+        Some(b"GET") => http::Method::GET,
+        Some(b"DELETE") => http::Method::DELETE,
+        _ => http::Method::POST,
+    };
     let headers = agent_headers(
         &client_headers,
         &f.session,
@@ -121,17 +131,17 @@ async fn internal_invoke(State(state): State<Arc<GatewayState>>, req: Request) -
             .runtime
             .resolve_upstream(&state, None, &f.session, &f.user)
             .await?;
-        send_to_agent(
-            &state,
-            &f.runtime,
-            &upstream,
+        let call = AgentRequest {
+            method,
+            path: &f.runtime.agent_path,
+            upstream: &upstream,
             lease,
             headers,
-            Body::new(limited),
-            &f.session,
-            &f.request_id,
-        )
-        .await
+            body: Body::new(limited),
+            session_id: &f.session,
+            request_id: &f.request_id,
+        };
+        send_to_agent(&state, &f.runtime, call).await
     }
     .await;
     let resp = result.unwrap_or_else(IntoResponse::into_response);

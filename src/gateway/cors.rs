@@ -15,10 +15,13 @@ pub const BASE_ALLOW_HEADERS: &[&str] = &[
     "traceparent",
     "tracestate",
     "baggage",
+    "mcp-session-id",
+    "mcp-protocol-version",
+    "last-event-id",
 ];
 /// Response headers a browser script may read.
 pub const EXPOSE_HEADERS: &str =
-    "x-amzn-bedrock-agentcore-runtime-session-id, x-amzn-requestid, x-amzn-errortype";
+    "x-amzn-bedrock-agentcore-runtime-session-id, x-amzn-requestid, x-amzn-errortype, mcp-session-id, mcp-protocol-version";
 
 /// What the `Origin` header says about a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,7 +99,7 @@ pub fn preflight(
         }
         h.insert(
             HeaderName::from_static("access-control-allow-methods"),
-            HeaderValue::from_static("POST, GET, OPTIONS"),
+            HeaderValue::from_static("POST, GET, DELETE, OPTIONS"),
         );
         h.insert(
             HeaderName::from_static("access-control-max-age"),

@@ -11,7 +11,8 @@ use axum::response::{IntoResponse, Response};
 
 use super::pipeline::Ctx;
 use super::route::{resolve, Operation};
-use super::{cors, forward, ws, GatewayError, GatewayState, Runtime};
+use super::{a2a, cors, forward, mcp, ws, GatewayError, GatewayState, Runtime};
+use crate::config::Protocol;
 
 /// Every request to the gateway listener: routes it (`route::resolve`), then runs the operation.
 pub async fn handle(state: Arc<GatewayState>, req: Request) -> Response {
@@ -37,31 +38,7 @@ pub async fn handle(state: Arc<GatewayState>, req: Request) -> Response {
     let result = if origin == cors::OriginCheck::Refused {
         Err(GatewayError::OriginNotAllowed)
     } else {
-        match (op, req.method().clone()) {
-            (Operation::Invocations, Method::POST) => {
-                forward::invoke(&state, &runtime, qualifier.as_deref(), req, &mut ctx).await
-            }
-            (Operation::StopSession, Method::POST) => {
-                Box::pin(forward::stop_session(&state, &runtime, req, &mut ctx)).await
-            }
-            (Operation::ResourceMetadata, Method::GET) => {
-                Ok(metadata(&state, &runtime, qualifier.as_deref()))
-            }
-            (Operation::WebSocket, Method::GET) => {
-                let rid = ctx.request_id.clone();
-                Box::pin(ws::upgrade(
-                    &state,
-                    &runtime,
-                    qualifier.as_deref(),
-                    req,
-                    &rid,
-                    &mut ctx.sub,
-                    &mut ctx.session,
-                ))
-                .await
-            }
-            _ => Err(GatewayError::UnknownOperation),
-        }
+        operation(&state, &runtime, op, qualifier.as_deref(), req, &mut ctx).await
     };
     let mut resp = result.unwrap_or_else(|e| {
         if let Some(reason) = e.auth_failure_reason() {
@@ -90,6 +67,49 @@ pub async fn handle(state: Arc<GatewayState>, req: Request) -> Response {
         "request"
     );
     resp
+}
+
+/// Runs the operation a routed request names, by the runtime's protocol.
+async fn operation(
+    state: &Arc<GatewayState>,
+    runtime: &Arc<Runtime>,
+    op: Operation,
+    qualifier: Option<&str>,
+    req: Request,
+    ctx: &mut Ctx,
+) -> Result<Response, GatewayError> {
+    match (op, req.method().clone(), runtime.protocol) {
+        (Operation::Invocations, Method::POST | Method::GET | Method::DELETE, Protocol::Mcp) => {
+            Box::pin(mcp::relay(state, runtime, qualifier, req, ctx)).await
+        }
+        (Operation::Invocations, Method::POST, Protocol::A2a) => {
+            Box::pin(a2a::invoke(state, runtime, qualifier, req, ctx)).await
+        }
+        (Operation::AgentCard, Method::GET, Protocol::A2a) => {
+            Box::pin(a2a::card(state, runtime, qualifier, req, ctx)).await
+        }
+        (Operation::Invocations, Method::POST, Protocol::Http) => {
+            forward::invoke(state, runtime, qualifier, req, ctx).await
+        }
+        (Operation::StopSession, Method::POST, _) => {
+            Box::pin(forward::stop_session(state, runtime, req, ctx)).await
+        }
+        (Operation::ResourceMetadata, Method::GET, _) => Ok(metadata(state, runtime, qualifier)),
+        (Operation::WebSocket, Method::GET, Protocol::Http) => {
+            let rid = ctx.request_id.clone();
+            Box::pin(ws::upgrade(
+                state,
+                runtime,
+                qualifier,
+                req,
+                &rid,
+                &mut ctx.sub,
+                &mut ctx.session,
+            ))
+            .await
+        }
+        _ => Err(GatewayError::UnknownOperation),
+    }
 }
 
 fn query_param<'a>(query: Option<&'a str>, name: &str) -> Option<std::borrow::Cow<'a, str>> {
@@ -122,10 +142,16 @@ fn add_resource_metadata(
         .get("www-authenticate")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("Bearer");
-    let value = if current == "Bearer" {
-        format!("Bearer resource_metadata=\"{url}\"")
+    let scopes = &runtime.authorizer.policy.allowed_scopes;
+    let scope = if scopes.is_empty() {
+        String::new()
     } else {
-        format!("{current}, resource_metadata=\"{url}\"")
+        format!(", scope=\"{}\"", scopes.join(" "))
+    };
+    let value = if current == "Bearer" {
+        format!("Bearer resource_metadata=\"{url}\"{scope}")
+    } else {
+        format!("{current}, resource_metadata=\"{url}\"{scope}")
     };
     if let Ok(v) = HeaderValue::from_str(&value) {
         h.insert("www-authenticate", v);
@@ -134,11 +160,7 @@ fn add_resource_metadata(
 
 /// `GET …/invocations/.well-known/oauth-protected-resource`: where to get a token for this runtime.
 fn metadata(state: &GatewayState, runtime: &Runtime, qualifier: Option<&str>) -> Response {
-    let resource = format!(
-        "{}/runtimes/{}/invocations",
-        state.public_url,
-        super::arn::encode(&runtime.arn)
-    );
+    let resource = super::pipeline::resource_uri(state, runtime);
     let _ = qualifier;
     let body = serde_json::json!({
         "resource": resource,

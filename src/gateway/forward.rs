@@ -9,7 +9,7 @@ use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
 
-use super::pipeline::answer::send_to_agent;
+use super::pipeline::answer::{send_to_agent, AgentRequest};
 use super::pipeline::{self, peer, Ctx};
 use super::{GatewayError, GatewayState, Runtime};
 use crate::store::SessionOwner;
@@ -71,17 +71,17 @@ pub(super) async fn invoke(
     let (upstream, lease) = runtime
         .resolve_upstream(state, fixed, &session_id, &claims.sub)
         .await?;
-    send_to_agent(
-        state,
-        runtime,
-        &upstream,
+    let call = AgentRequest {
+        method: http::Method::POST,
+        path: &runtime.agent_path,
+        upstream: &upstream,
         lease,
         headers,
-        Body::new(limited),
-        &session_id,
-        &ctx.request_id,
-    )
-    .await
+        body: Body::new(limited),
+        session_id: &session_id,
+        request_id: &ctx.request_id,
+    };
+    send_to_agent(state, runtime, call).await
 }
 
 /// `StopRuntimeSession`: the session's owner ends its in-flight streams; the session stays bound to them.

@@ -9,6 +9,7 @@ use crate::config::{HttpUrl, LimitsConfig, RuntimeConfig};
 use crate::store::Store;
 use crate::token::Authorizer;
 
+pub mod a2a;
 pub mod arn;
 pub mod build;
 pub mod cluster;
@@ -18,6 +19,7 @@ pub mod dispatch;
 pub mod error;
 pub mod forward;
 pub mod limits;
+pub mod mcp;
 pub mod metrics;
 pub mod pipeline;
 pub mod redis_limits;
@@ -177,7 +179,7 @@ impl std::fmt::Debug for Runtime {
 /// Everything the gateway's handlers share.
 pub struct GatewayState {
     pub runtimes: Vec<Arc<Runtime>>,
-    pub sessions: session::SessionBinder,
+    pub sessions: Arc<session::SessionBinder>,
     /// Discovery documents and JWKS (rare requests).
     pub client: crate::outbound::HttpClient,
     /// Keep-alive connections to the agents, driven on the requests' own tasks.
@@ -201,6 +203,8 @@ pub struct GatewayState {
     pub supervisor: Arc<crate::agent::supervisor::Supervisor>,
     /// Tokens already verified, so a re-used token skips the RSA check.
     pub verified: tokencache::VerifiedTokens,
+    /// MCP servers' own session ids behind `command` runtimes' sessions.
+    pub mcp_ids: pipeline::mcp_ids::ServerIds,
 }
 
 impl GatewayState {
@@ -216,7 +220,7 @@ impl GatewayState {
     ) -> Self {
         Self {
             runtimes,
-            sessions: session::SessionBinder::new(store),
+            sessions: Arc::new(session::SessionBinder::new(store)),
             client,
             pool: Arc::default(),
             clock,
@@ -232,6 +236,7 @@ impl GatewayState {
             shutdown,
             supervisor,
             verified: tokencache::VerifiedTokens::default(),
+            mcp_ids: pipeline::mcp_ids::ServerIds::default(),
         }
     }
 

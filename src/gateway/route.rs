@@ -13,12 +13,21 @@ pub enum Operation {
     WebSocket,
     /// `POST …/stopruntimesession`
     StopSession,
-    /// `GET …/invocations/.well-known/oauth-protected-resource` (RFC 9728)
+    /// `GET …/invocations/.well-known/oauth-protected-resource` (RFC 9728), also at the path-suffixed
+    /// `/.well-known/oauth-protected-resource/runtimes/{runtime}/invocations` MCP clients try first
     ResourceMetadata,
+    /// `GET …/invocations/.well-known/agent-card.json` (AgentCore's `GetAgentCard`, A2A runtimes)
+    AgentCard,
 }
 
 /// The path suffix of the protected-resource metadata document.
 pub const METADATA_SUFFIX: &str = "/invocations/.well-known/oauth-protected-resource";
+
+/// The path suffix of an A2A runtime's agent card.
+pub const CARD_SUFFIX: &str = "/invocations/.well-known/agent-card.json";
+
+/// The prefix of the path-suffixed protected-resource metadata (RFC 9728 §3.1) of a runtime.
+pub const WELL_KNOWN_METADATA_PREFIX: &str = "/.well-known/oauth-protected-resource/runtimes/";
 
 /// The endpoint every runtime has; it tracks the latest version.
 pub const DEFAULT_QUALIFIER: &str = "DEFAULT";
@@ -34,7 +43,15 @@ pub const DEFAULT_QUALIFIER: &str = "DEFAULT";
 pub fn parse_path(tail: &str) -> Result<(&str, Operation), GatewayError> {
     let (runtime, op) = match tail.strip_suffix(METADATA_SUFFIX) {
         Some(runtime) => (runtime, Operation::ResourceMetadata),
+        None if tail.ends_with(CARD_SUFFIX) => (
+            &tail[..tail.len() - CARD_SUFFIX.len()],
+            Operation::AgentCard,
+        ),
         None => {
+            // AgentCore's A2A cards name `…/invocations/`: the same operation.
+            let tail = tail
+                .strip_suffix("/invocations/")
+                .map_or(tail, |t| &tail[..t.len() + 12]);
             let (runtime, op) = tail
                 .rsplit_once('/')
                 .ok_or(GatewayError::UnknownOperation)?;
@@ -60,15 +77,26 @@ pub fn resolve(
     runtimes: &[Arc<Runtime>],
     path: &str,
 ) -> Result<(Arc<Runtime>, Operation), GatewayError> {
-    let tail = path
-        .strip_prefix("/runtimes/")
-        .ok_or(GatewayError::UnknownOperation)?;
+    // RFC 9728's path-suffixed form names the resource's own path after the well-known prefix.
+    let (tail, well_known) = match path.strip_prefix(WELL_KNOWN_METADATA_PREFIX) {
+        Some(t) => (t, true),
+        None => (
+            path.strip_prefix("/runtimes/")
+                .ok_or(GatewayError::UnknownOperation)?,
+            false,
+        ),
+    };
     let tail = percent_encoding::percent_decode_str(tail)
         .decode_utf8()
         .map_err(|_| {
             GatewayError::Validation("The request path is not valid percent-encoded UTF-8.")
         })?;
     let (reference, op) = parse_path(&tail)?;
+    let op = match (well_known, op) {
+        (false, op) => op,
+        (true, Operation::Invocations) => Operation::ResourceMetadata,
+        (true, _) => return Err(GatewayError::UnknownOperation),
+    };
     let runtime = find_runtime(runtimes, reference)
         .ok_or_else(|| GatewayError::RuntimeNotFound(reference.chars().take(256).collect()))?;
     Ok((Arc::clone(runtime), op))
@@ -111,6 +139,10 @@ mod tests {
         assert_eq!(
             parse_path("demo/invocations/.well-known/oauth-protected-resource").unwrap(),
             ("demo", Operation::ResourceMetadata)
+        );
+        assert_eq!(
+            parse_path("demo/invocations/.well-known/agent-card.json").unwrap(),
+            ("demo", Operation::AgentCard)
         );
     }
 }

@@ -146,6 +146,7 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> Result<
         clock.as_ref(),
         &http,
         &builtin,
+        &bound.gw_url,
     )
     .await?;
     let endpoint_runtimes = endpoints::runtimes(&runtimes, &bound.gw_url);

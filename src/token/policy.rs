@@ -49,6 +49,10 @@ pub struct Policy {
     /// Empty (default) = not checked; else one of the token's `aud` values
     /// must be listed.
     pub allowed_audience: Vec<String>,
+    /// Empty (default); else a token whose `aud` holds one of these was issued for this very resource (RFC 8707)
+    /// and passes the client check whatever its `client_id` (a gateway runtime's canonical URI, for tokens its
+    /// own pool issued to OAuth clients such as MCP clients).
+    pub resource_audience: Vec<String>,
     /// Empty (default) = not checked; else at least one token scope must be
     /// listed, otherwise `InsufficientScope` (403).
     pub allowed_scopes: Vec<String>,
@@ -71,6 +75,7 @@ impl Default for Policy {
         Policy {
             allowed_clients: Vec::new(),
             allowed_audience: Vec::new(),
+            resource_audience: Vec::new(),
             allowed_scopes: Vec::new(),
             custom_claims: Vec::new(),
             required_token_use: Some("access".to_owned()),
@@ -122,7 +127,13 @@ pub fn check(
             return Err(TokenError::WrongTokenUse);
         }
     }
-    if !policy.allowed_clients.is_empty()
+    let for_resource = !policy.resource_audience.is_empty()
+        && claims
+            .aud
+            .iter()
+            .any(|a| policy.resource_audience.contains(a));
+    if !for_resource
+        && !policy.allowed_clients.is_empty()
         && !claims
             .client_id
             .as_ref()

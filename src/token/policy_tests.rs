@@ -409,3 +409,26 @@ fn custom_claims_can_target_scope_as_array() {
         Ok(())
     );
 }
+
+#[test]
+fn a_token_issued_for_the_resource_passes_the_client_check() {
+    let p = Policy {
+        allowed_clients: vec!["web".into()],
+        resource_audience: vec!["https://gw/runtimes/a/invocations".into()],
+        ..Policy::default()
+    };
+    let other_client = claims(json!({"client_id": "mcp-client"}));
+    assert_eq!(
+        check(&p, &other_client, ISS, NOW),
+        Err(TokenError::ClientNotAllowed)
+    );
+    let for_resource =
+        claims(json!({"client_id": "mcp-client", "aud": "https://gw/runtimes/a/invocations"}));
+    assert_eq!(check(&p, &for_resource, ISS, NOW), Ok(()));
+    let for_another =
+        claims(json!({"client_id": "mcp-client", "aud": "https://gw/runtimes/b/invocations"}));
+    assert_eq!(
+        check(&p, &for_another, ISS, NOW),
+        Err(TokenError::ClientNotAllowed)
+    );
+}

@@ -18,6 +18,7 @@ use serde_json::{json, Value};
 
 pub mod attack;
 pub mod fake_agent;
+pub mod fake_mcp;
 pub mod node_driver;
 pub mod pg;
 pub mod tcp_proxy;

@@ -2,6 +2,7 @@
 //! and one process per session. Test modules only; owns no production code.
 pub mod invocations;
 pub mod isolation;
+pub mod mcp_relay;
 pub mod reference_agent;
 pub mod refusals;
 pub mod revocation;

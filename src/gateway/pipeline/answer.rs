@@ -6,7 +6,8 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::response::Response;
 use std::time::Instant;
 
-use super::headers::{RESPONSE_HEADERS, SESSION_HEADER};
+use super::headers::{MCP_RESPONSE_HEADERS, RESPONSE_HEADERS, SESSION_HEADER};
+use crate::config::Protocol;
 use crate::gateway::stream::GuardedBody;
 use crate::gateway::{GatewayError, GatewayState, Runtime};
 
@@ -54,24 +55,40 @@ async fn error_text(body: crate::agent::pool::PooledBody, max: usize) -> String 
     }
 }
 
-/// Sends an admitted request to the agent at `upstream` and streams its answer back.
-#[allow(clippy::too_many_arguments)]
+/// One admitted request on its way to the agent.
+pub(in crate::gateway) struct AgentRequest<'a> {
+    pub method: http::Method,
+    /// Appended to the upstream's base URL (the runtime's `agent_path`, or the A2A card's path).
+    pub path: &'a str,
+    /// The agent's base URL.
+    pub upstream: &'a str,
+    pub lease: Option<crate::agent::supervisor::Lease>,
+    pub headers: HeaderMap,
+    pub body: Body,
+    pub session_id: &'a str,
+    pub request_id: &'a str,
+}
+
+/// Sends an admitted request to the agent and streams its answer back. An HTTP agent's error status becomes
+/// AgentCore's 424; an MCP server's or A2A agent's status is the protocol's own and passes unchanged.
 pub(in crate::gateway) async fn send_to_agent(
     state: &GatewayState,
     runtime: &Runtime,
-    upstream: &str,
-    lease: Option<crate::agent::supervisor::Lease>,
-    headers: HeaderMap,
-    body: Body,
-    session_id: &str,
-    request_id: &str,
+    mut r: AgentRequest<'_>,
 ) -> Result<Response, GatewayError> {
     let max = runtime.limits.max_payload_bytes;
-    let uri = format!("{}/invocations", upstream.trim_end_matches('/'));
-    let mut upstream_req = http::Request::post(uri)
-        .body(body)
+    let upstream = r.upstream;
+    let uri = format!("{}{}", upstream.trim_end_matches('/'), r.path);
+    let translate = runtime.protocol == Protocol::Mcp && r.lease.is_some();
+    if translate {
+        super::mcp_ids::to_server_id(state, runtime, r.session_id, &mut r.headers);
+    }
+    let mut upstream_req = http::Request::builder()
+        .method(r.method)
+        .uri(uri)
+        .body(r.body)
         .map_err(|e| GatewayError::Internal(format!("building the agent request: {e}")))?;
-    *upstream_req.headers_mut() = headers;
+    *upstream_req.headers_mut() = r.headers;
     let sent = Instant::now();
     let answer = tokio::time::timeout(
         runtime.limits.response_timeout,
@@ -92,8 +109,9 @@ pub(in crate::gateway) async fn send_to_agent(
     };
     state.metrics.upstream_latency(sent.elapsed());
     let status = upstream_resp.status();
-    let (up_parts, up_body) = upstream_resp.into_parts();
-    if status.is_client_error() || status.is_server_error() {
+    let (mut up_parts, up_body) = upstream_resp.into_parts();
+    if runtime.protocol == Protocol::Http && (status.is_client_error() || status.is_server_error())
+    {
         let message: String = Box::pin(error_text(up_body, 4096))
             .await
             .chars()
@@ -104,15 +122,26 @@ pub(in crate::gateway) async fn send_to_agent(
             message,
         });
     }
+    if translate {
+        super::mcp_ids::from_server_id(state, runtime, r.session_id, &mut up_parts.headers);
+    }
     Ok(stream_back(
         state,
         runtime,
-        session_id,
-        request_id,
+        r.session_id,
+        r.request_id,
         (up_parts, up_body),
-        RESPONSE_HEADERS,
-        lease,
+        response_headers(runtime.protocol),
+        r.lease,
     ))
+}
+
+/// The agent's answer headers that reach the client, by protocol.
+pub(in crate::gateway) fn response_headers(protocol: Protocol) -> &'static [&'static str] {
+    match protocol {
+        Protocol::Mcp => MCP_RESPONSE_HEADERS,
+        Protocol::Http | Protocol::A2a => RESPONSE_HEADERS,
+    }
 }
 
 /// The client's answer: `answer`'s status, the listed headers and its body streamed through a `GuardedBody`

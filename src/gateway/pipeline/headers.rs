@@ -19,6 +19,24 @@ const BODY_HEADERS: &[&str] = &["content-type", "accept"];
 /// Headers of the agent's answer that reach the client.
 pub(in crate::gateway) const RESPONSE_HEADERS: &[&str] =
     &["content-type", "cache-control", "content-encoding"];
+/// Headers of an MCP server's answer that reach the client: those, plus the session and protocol version.
+pub(in crate::gateway) const MCP_RESPONSE_HEADERS: &[&str] = &[
+    "content-type",
+    "cache-control",
+    "content-encoding",
+    MCP_SESSION_HEADER,
+    "mcp-protocol-version",
+];
+/// The MCP session header (Streamable HTTP).
+pub const MCP_SESSION_HEADER: &str = "mcp-session-id";
+/// MCP's request headers that pass to the server: the negotiated version, SSE resumption, and the sessionless
+/// revision's method and tool names. (`Mcp-Session-Id` is set by the gateway.)
+const MCP_HEADERS: &[&str] = &[
+    "mcp-protocol-version",
+    "last-event-id",
+    "mcp-method",
+    "mcp-name",
+];
 
 /// The headers the agent receives: an allow-list of the client's, plus the gateway's own identity headers.
 /// Everything else — `Authorization` (unless the runtime allow-lists it), cookies, hop-by-hop headers, any
@@ -35,6 +53,7 @@ pub fn agent_headers(
         let n = name.as_str(); // http lower-cases header names
         let allowed = BODY_HEADERS.contains(&n)
             || TRACE_HEADERS.contains(&n)
+            || MCP_HEADERS.contains(&n)
             || (n.starts_with(CUSTOM_HEADER_PREFIX) && n.len() > CUSTOM_HEADER_PREFIX.len())
             || allowlist.iter().any(|a| a == n);
         let identity = n == SESSION_HEADER || n == USER_ID_HEADER || n == REQUEST_ID_HEADER;

@@ -28,6 +28,7 @@ use crate::token::VerifiedClaims;
 pub mod agent_ws;
 pub mod answer;
 pub mod headers;
+pub mod mcp_ids;
 pub mod peer;
 
 /// What one request has learned so far, for the log line and metrics.
@@ -66,8 +67,45 @@ pub(in crate::gateway) async fn authorize(
     if runtime.builtin_issuer && state.revocations.is_revoked(&claims) {
         return Err(GatewayError::Revoked);
     }
+    check_resource_audience(state, runtime, &claims)?;
     tracing::debug!(token = %crate::util::log_id(token), "token accepted");
     Ok(claims)
+}
+
+/// A token bound to a resource (RFC 8707: an `aud` that is a URL) is accepted only by that resource: the runtime's
+/// canonical URI (`{gateway}/runtimes/{ARN}/invocations`) or an audience its authorizer lists. Tokens without a
+/// URL audience (Cognito's access tokens carry `client_id`) are not affected.
+fn check_resource_audience(
+    state: &GatewayState,
+    runtime: &Runtime,
+    claims: &VerifiedClaims,
+) -> Result<(), GatewayError> {
+    let is_url = |a: &String| a.starts_with("https://") || a.starts_with("http://");
+    if !claims.aud.iter().any(is_url) {
+        return Ok(());
+    }
+    let canonical = resource_uri(state, runtime);
+    let allowed = &runtime.authorizer.policy.allowed_audience;
+    if claims
+        .aud
+        .iter()
+        .any(|a| *a == canonical || allowed.contains(a))
+    {
+        Ok(())
+    } else {
+        Err(GatewayError::Token(
+            crate::token::TokenError::AudienceNotAllowed,
+        ))
+    }
+}
+
+/// The runtime's canonical resource URI, as its protected-resource metadata names it.
+pub(in crate::gateway) fn resource_uri(state: &GatewayState, runtime: &Runtime) -> String {
+    format!(
+        "{}/runtimes/{}/invocations",
+        state.public_url,
+        super::arn::encode(&runtime.arn)
+    )
 }
 
 /// Phase 3 for HTTP: the session id of a request, the client's (validated) or a new one.

@@ -17,6 +17,8 @@ use crate::gateway::{GatewayError, GatewayState, Runtime};
 pub const SECRET_HEADER: &str = "x-gatehouse-cluster-secret";
 /// The header naming the runtime (by ARN) of a forwarded request.
 pub const RUNTIME_HEADER: &str = "x-gatehouse-runtime-arn";
+/// The agent-side method of a forwarded MCP request other than POST (`GET`, `DELETE`).
+pub const METHOD_HEADER: &str = "x-gatehouse-agent-method";
 /// A forwarded invocation.
 pub const INVOKE_PATH: &str = "/internal/v1/invocations";
 /// A forwarded WebSocket.
@@ -36,6 +38,8 @@ const PEER_RESPONSE_HEADERS: &[&str] = &[
     "content-encoding",
     "x-amzn-errortype",
     "retry-after",
+    "mcp-session-id",
+    "mcp-protocol-version",
 ];
 
 /// This instance's place in the cluster.
