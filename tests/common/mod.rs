@@ -20,6 +20,7 @@ pub mod attack;
 pub mod fake_agent;
 pub mod node_driver;
 pub mod pg;
+pub mod sdk;
 pub mod tcp_proxy;
 pub mod unprivileged;
 
