@@ -134,6 +134,12 @@ async fn mcp_sdk_client_reports_a_wrong_endpoint_as_a_refusal_and_the_servers_an
     let report = sdk::mcp_client(&json!({"url": format!("{url}/elsewhere"), "steps": []})).await;
     assert_eq!(report["refused"]["status"], 404, "{report}");
     assert!(report.get("tools").is_none());
+    // MCP_PATH moves the endpoint.
+    let (moved, _other) = sdk::spawn_node_server("mcp_server.mjs", &[("MCP_PATH", "/custom")]);
+    let report = sdk::mcp_client(&json!({"url": format!("{moved}/custom"), "steps": []})).await;
+    assert_eq!(report["server"]["name"], "gatehouse-test-mcp", "{report}");
+    let report = sdk::mcp_client(&json!({"url": format!("{moved}{MCP_PATH}"), "steps": []})).await;
+    assert_eq!(report["refused"]["status"], 404, "{report}");
     let (a2a, _agent) = sdk::spawn_a2a_server();
     for base in [url, a2a] {
         let body = body_text(send("GET", &format!("{base}/ping"), &[], "").await).await;
