@@ -21,6 +21,7 @@ pub mod fake_agent;
 pub mod fake_mcp;
 pub mod node_driver;
 pub mod pg;
+pub mod sdk;
 pub mod tcp_proxy;
 pub mod unprivileged;
 
