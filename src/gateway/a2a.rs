@@ -32,44 +32,88 @@ fn id_key(kind: &str, id: &str) -> String {
     format!("a2a-{kind}:{id}")
 }
 
-/// The ids a JSON-RPC request names: `message/*` its message's `taskId` and `contextId`, `tasks/*` its `id`.
-pub(in crate::gateway) fn request_ids(msg: &Value) -> Vec<(&'static str, String)> {
+/// Methods that carry a message (A2A 0.3 and 1.0 names).
+const MESSAGE_METHODS: &[&str] = &[
+    "message/send",
+    "message/stream",
+    "SendMessage",
+    "SendStreamingMessage",
+];
+/// Methods that list tasks across contexts: allowed only with a `contextId` the caller owns.
+const LIST_METHODS: &[&str] = &["tasks/list", "ListTasks"];
+
+/// The ids a JSON-RPC request names: a message's `taskId` and `contextId`, a task method's `id` (or `taskId`, or
+/// 1.0's `name` = `tasks/{id}…`), a listing's `contextId`. A listing without one is refused: the agent would list
+/// every user's tasks.
+pub(in crate::gateway) fn request_ids(
+    msg: &Value,
+) -> Result<Vec<(&'static str, String)>, GatewayError> {
     let method = msg.get("method").and_then(Value::as_str).unwrap_or("");
     let params = msg.get("params");
-    let mut out = Vec::new();
-    let mut take = |kind: &'static str, v: Option<&Value>| {
-        if let Some(s) = v.and_then(Value::as_str) {
-            out.push((kind, s.to_string()));
-        }
+    let field = |name: &str| {
+        params
+            .and_then(|p| p.get(name))
+            .and_then(Value::as_str)
+            .map(str::to_string)
     };
-    if method.starts_with("message/") {
+    let mut out = Vec::new();
+    if MESSAGE_METHODS.contains(&method) {
         let m = params.and_then(|p| p.get("message"));
-        take("task", m.and_then(|m| m.get("taskId")));
-        take("context", m.and_then(|m| m.get("contextId")));
-    } else if method.starts_with("tasks/") {
-        take("task", params.and_then(|p| p.get("id")));
-        take("task", params.and_then(|p| p.get("taskId")));
+        for (kind, name) in [("task", "taskId"), ("context", "contextId")] {
+            if let Some(v) = m.and_then(|m| m.get(name)).and_then(Value::as_str) {
+                out.push((kind, v.to_string()));
+            }
+        }
+    } else if LIST_METHODS.contains(&method) {
+        let context = field("contextId").ok_or(GatewayError::Validation(
+            "Listing tasks needs the contextId of one of your conversations.",
+        ))?;
+        out.push(("context", context));
+    } else if method.starts_with("tasks/") || method.contains("Task") {
+        let from_name = field("name").and_then(|n| {
+            n.strip_prefix("tasks/")
+                .map(|rest| rest.split('/').next().unwrap_or(rest).to_string())
+        });
+        for id in [field("id"), field("taskId"), from_name]
+            .into_iter()
+            .flatten()
+        {
+            out.push(("task", id));
+        }
     }
-    out
+    Ok(out)
 }
 
 /// The ids an answer (a JSON-RPC response or one streamed event) carries: a task's `id`, any `taskId` and
-/// `contextId` of its result.
+/// `contextId` — of the result itself (0.3) or of the one object it wraps (1.0: `task`, `message`, `statusUpdate`,
+/// `artifactUpdate`).
 pub(in crate::gateway) fn answer_ids(msg: &Value) -> Vec<(&'static str, String)> {
     let Some(r) = msg.get("result") else {
         return Vec::new();
     };
     let mut out = Vec::new();
-    if r.get("kind").and_then(Value::as_str) == Some("task") {
-        if let Some(id) = r.get("id").and_then(Value::as_str) {
-            out.push(("task", id.to_string()));
+    let mut collect = |obj: &Value, is_task: bool| {
+        if is_task || obj.get("kind").and_then(Value::as_str) == Some("task") {
+            if let Some(id) = obj.get("id").and_then(Value::as_str) {
+                out.push(("task", id.to_string()));
+            }
         }
-    }
-    if let Some(id) = r.get("taskId").and_then(Value::as_str) {
-        out.push(("task", id.to_string()));
-    }
-    if let Some(id) = r.get("contextId").and_then(Value::as_str) {
-        out.push(("context", id.to_string()));
+        for (kind, name) in [("task", "taskId"), ("context", "contextId")] {
+            if let Some(id) = obj.get(name).and_then(Value::as_str) {
+                out.push((kind, id.to_string()));
+            }
+        }
+    };
+    collect(r, false);
+    for (name, is_task) in [
+        ("task", true),
+        ("message", false),
+        ("statusUpdate", false),
+        ("artifactUpdate", false),
+    ] {
+        if let Some(obj) = r.get(name).filter(|v| v.is_object()) {
+            collect(obj, is_task);
+        }
     }
     out
 }
@@ -200,9 +244,21 @@ pub(in crate::gateway) fn rewrite_card(card: &mut Value, url: &str, issuer: &str
         return;
     };
     obj.insert("url".into(), Value::String(url.to_string()));
-    if let Some(Value::Array(ifaces)) = obj.get_mut("additionalInterfaces") {
-        for i in ifaces.iter_mut().filter_map(Value::as_object_mut) {
-            i.insert("url".into(), Value::String(url.to_string()));
+    obj.insert("preferredTransport".into(), Value::String("JSONRPC".into()));
+    // 0.3's `additionalInterfaces` and 1.0's `supportedInterfaces`: the gateway relays JSON-RPC only, so only
+    // JSON-RPC interfaces stay, each at the gateway's URL.
+    for key in ["additionalInterfaces", "supportedInterfaces"] {
+        if let Some(Value::Array(ifaces)) = obj.get_mut(key) {
+            ifaces.retain(|i| {
+                let binding = i
+                    .get("transport")
+                    .or_else(|| i.get("protocolBinding"))
+                    .and_then(Value::as_str);
+                binding.is_none_or(|b| b.eq_ignore_ascii_case("JSONRPC"))
+            });
+            for i in ifaces.iter_mut().filter_map(Value::as_object_mut) {
+                i.insert("url".into(), Value::String(url.to_string()));
+            }
         }
     }
     let discovery = format!(
@@ -230,7 +286,7 @@ pub(super) async fn invoke(
     let claims = pipeline::authenticate(state, runtime, &parts, ctx).await?;
     let body = super::mcp::read_body(runtime, &parts.headers, body).await?;
     let named = match serde_json::from_slice::<Value>(&body) {
-        Ok(msg) => request_ids(&msg),
+        Ok(msg) => request_ids(&msg)?,
         Err(_) => Vec::new(),
     };
     let session_id = session_of(runtime, &claims, &parts.headers)?;
@@ -394,15 +450,33 @@ mod tests {
 
     #[test]
     fn requests_name_their_task_and_context() {
+        let ids = |v: Value| request_ids(&v).unwrap();
         let send =
             json!({"method":"message/send","params":{"message":{"taskId":"t1","contextId":"c1"}}});
         assert_eq!(
-            request_ids(&send),
+            ids(send),
             vec![("task", "t1".into()), ("context", "c1".into())]
         );
-        let get = json!({"method":"tasks/get","params":{"id":"t2"}});
-        assert_eq!(request_ids(&get), vec![("task", "t2".into())]);
-        assert!(request_ids(&json!({"method":"message/send","params":{"message":{}}})).is_empty());
+        assert_eq!(
+            ids(json!({"method":"tasks/get","params":{"id":"t2"}})),
+            vec![("task", "t2".into())]
+        );
+        assert_eq!(
+            ids(json!({"method":"GetTask","params":{"name":"tasks/t3"}})),
+            vec![("task", "t3".into())]
+        );
+        let send1 =
+            json!({"method":"SendStreamingMessage","params":{"message":{"contextId":"c9"}}});
+        assert_eq!(ids(send1), vec![("context", "c9".into())]);
+        assert!(ids(json!({"method":"message/send","params":{"message":{}}})).is_empty());
+        assert!(
+            request_ids(&json!({"method":"ListTasks","params":{}})).is_err(),
+            "every user's tasks"
+        );
+        assert_eq!(
+            ids(json!({"method":"ListTasks","params":{"contextId":"c1"}})),
+            vec![("context", "c1".into())]
+        );
     }
 
     #[test]
@@ -418,6 +492,16 @@ mod tests {
             vec![("task", "t1".into()), ("context", "c1".into())]
         );
         assert!(answer_ids(&json!({"error":{"code":-32001}})).is_empty());
+        let v1 = json!({"result":{"task":{"id":"t1","contextId":"c1"}}});
+        assert_eq!(
+            answer_ids(&v1),
+            vec![("task", "t1".into()), ("context", "c1".into())]
+        );
+        let v1_update = json!({"result":{"statusUpdate":{"taskId":"t2","contextId":"c2"}}});
+        assert_eq!(
+            answer_ids(&v1_update),
+            vec![("task", "t2".into()), ("context", "c2".into())]
+        );
     }
 
     #[test]
@@ -430,7 +514,8 @@ mod tests {
 
     #[test]
     fn the_card_points_at_the_gateway() {
-        let mut card = json!({"name":"x","url":"http://127.0.0.1:9000/","additionalInterfaces":[{"url":"http://127.0.0.1:9000/","transport":"JSONRPC"}]});
+        let mut card = json!({"name":"x","url":"http://127.0.0.1:9000/","additionalInterfaces":[{"url":"http://127.0.0.1:9000/","transport":"JSONRPC"},{"url":"http://127.0.0.1:9001","transport":"GRPC"}],
+            "supportedInterfaces":[{"url":"http://127.0.0.1:9000/","protocolBinding":"JSONRPC","protocolVersion":"1.0"}]});
         rewrite_card(
             &mut card,
             "https://gw/runtimes/a/invocations?qualifier=DEFAULT",
@@ -441,6 +526,12 @@ mod tests {
             "https://gw/runtimes/a/invocations?qualifier=DEFAULT"
         );
         assert_eq!(card["additionalInterfaces"][0]["url"], card["url"]);
+        assert_eq!(
+            card["additionalInterfaces"].as_array().unwrap().len(),
+            1,
+            "gRPC is not relayed"
+        );
+        assert_eq!(card["supportedInterfaces"][0]["url"], card["url"]);
         assert_eq!(
             card["securitySchemes"]["gatehouse"]["openIdConnectUrl"],
             "https://idp/pool/.well-known/openid-configuration"

@@ -18,6 +18,8 @@ pub const BASE_ALLOW_HEADERS: &[&str] = &[
     "mcp-session-id",
     "mcp-protocol-version",
     "last-event-id",
+    "a2a-version",
+    "a2a-extensions",
 ];
 /// Response headers a browser script may read.
 pub const EXPOSE_HEADERS: &str =

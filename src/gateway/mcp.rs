@@ -281,13 +281,18 @@ async fn end_session(
     claims: &VerifiedClaims,
     session_id: &str,
 ) {
+    // The server ends its own streams; the DELETE's answer is itself a registered stream of the session, so
+    // stopping the session's streams here would cut it.
     state.mcp_ids.forget(&runtime.arn, session_id);
-    state.streams.stop(&runtime.arn, session_id);
     if runtime.process.is_some() {
-        state
-            .supervisor
-            .stop(&runtime.arn, session_id, runtime.limits.stop_grace)
-            .await;
+        let (supervisor, arn, id) = (
+            state.supervisor.clone(),
+            runtime.arn.clone(),
+            session_id.to_string(),
+        );
+        let grace = runtime.limits.stop_grace;
+        // In the background: the answer is still being read from the process.
+        tokio::spawn(async move { supervisor.stop(&arn, &id, grace).await });
     }
     state
         .session_counter

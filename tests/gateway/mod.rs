@@ -3,6 +3,7 @@
 pub mod invocations;
 pub mod isolation;
 pub mod mcp_relay;
+pub mod mcp_sdk;
 pub mod reference_agent;
 pub mod refusals;
 pub mod revocation;

@@ -9,7 +9,7 @@ use crate::common::{body_text, send, start_with_config};
 
 const USER_ID: &str = "x-amzn-bedrock-agentcore-runtime-user-id";
 
-fn every_tool() -> Value {
+pub fn every_tool() -> Value {
     json!([
         {"call": "whoami"},
         {"call": "echo", "args": {"text": "hello"}},
@@ -22,7 +22,7 @@ fn every_tool() -> Value {
 }
 
 /// The answers of `every_tool()` in `report`, and what the server saw as headers.
-fn assert_every_tool(report: &Value) {
+pub fn assert_every_tool(report: &Value) {
     let tools = json!(["add", "admin_reset", "echo", "progress", "whoami"]);
     assert_eq!(report["tools"], tools, "{report}");
     assert_eq!(report["server"]["name"], "gatehouse-test-mcp");
@@ -34,7 +34,7 @@ fn assert_every_tool(report: &Value) {
     assert_eq!(report["calls"][6]["rpc_error"]["code"], -32601, "{report}");
 }
 
-fn types(report: &Value, method: &str, status: u64) -> Vec<String> {
+pub fn types(report: &Value, method: &str, status: u64) -> Vec<String> {
     report["http"]
         .as_array()
         .unwrap()
@@ -309,6 +309,19 @@ async fn mcp_sdk_oauth_flow_discovers_registers_signs_in_and_gets_a_token_from_n
     assert_eq!(token["claims"]["aud"], resource.as_str(), "{report}");
     assert_eq!(token["claims"]["username"], user.as_str());
     assert_eq!(token["refresh_token"], true);
-    // The MCP call after the token needs the gateway's MCP relay; `report["mcp"]` holds its outcome.
-    assert!(report.get("mcp").is_some(), "{report}");
+    // The token works at the MCP URL: the SDK calls whoami through the gateway, which passes the user, not the token.
+    let whoami = &report["mcp"]["whoami"];
+    assert!(whoami.is_object(), "{report}");
+    assert_eq!(whoami["authorization"], Value::Null, "{report}");
+    let user_id = whoami["x-amzn-bedrock-agentcore-runtime-user-id"]
+        .as_str()
+        .unwrap();
+    match token["claims"]["sub"].as_str() {
+        Some(sub) => assert_eq!(user_id, sub),
+        None => assert!(!user_id.is_empty()),
+    }
+    assert_eq!(
+        whoami["mcp-session-id"],
+        whoami["x-amzn-bedrock-agentcore-runtime-session-id"]
+    );
 }

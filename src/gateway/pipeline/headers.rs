@@ -29,13 +29,15 @@ pub(in crate::gateway) const MCP_RESPONSE_HEADERS: &[&str] = &[
 ];
 /// The MCP session header (Streamable HTTP).
 pub const MCP_SESSION_HEADER: &str = "mcp-session-id";
-/// MCP's request headers that pass to the server: the negotiated version, SSE resumption, and the sessionless
-/// revision's method and tool names. (`Mcp-Session-Id` is set by the gateway.)
-const MCP_HEADERS: &[&str] = &[
+/// Protocol headers that pass to the server: MCP's negotiated version, SSE resumption and the sessionless
+/// revision's method and tool names (`Mcp-Session-Id` is set by the gateway); A2A's version and extensions.
+const PROTOCOL_HEADERS: &[&str] = &[
     "mcp-protocol-version",
     "last-event-id",
     "mcp-method",
     "mcp-name",
+    "a2a-version",
+    "a2a-extensions",
 ];
 
 /// The headers the agent receives: an allow-list of the client's, plus the gateway's own identity headers.
@@ -53,7 +55,7 @@ pub fn agent_headers(
         let n = name.as_str(); // http lower-cases header names
         let allowed = BODY_HEADERS.contains(&n)
             || TRACE_HEADERS.contains(&n)
-            || MCP_HEADERS.contains(&n)
+            || PROTOCOL_HEADERS.contains(&n)
             || (n.starts_with(CUSTOM_HEADER_PREFIX) && n.len() > CUSTOM_HEADER_PREFIX.len())
             || allowlist.iter().any(|a| a == n);
         let identity = n == SESSION_HEADER || n == USER_ID_HEADER || n == REQUEST_ID_HEADER;
