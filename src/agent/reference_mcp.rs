@@ -5,11 +5,13 @@
 use std::time::Duration;
 
 use axum::body::Bytes;
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 use serde_json::{json, Value};
+use tokio::sync::watch;
 
 use super::jsonrpc::{self, Incoming, RpcError, METHOD_NOT_FOUND};
 use super::reference::{header_str, headers_json, SESSION_HEADER, USER_ID_HEADER};
@@ -31,9 +33,12 @@ const PROTOCOL_HEADER: &str = "mcp-protocol-version";
 const SESSION_ID_HEADER: &str = "mcp-session-id";
 const SERVER_NAME: &str = "gatehouse-reference";
 
-/// The MCP endpoint's routes.
-pub fn router() -> Router {
-    Router::new().route("/mcp", post(post_mcp).get(get_mcp).delete(delete_mcp))
+/// The MCP endpoint's routes. `stop` turning true ends the open `GET /mcp` streams (so a graceful shutdown does
+/// not wait for them).
+pub fn router(stop: watch::Receiver<bool>) -> Router {
+    Router::new()
+        .route("/mcp", post(post_mcp).get(get_mcp).delete(delete_mcp))
+        .with_state(stop)
 }
 
 /// What the client's `Accept` allows.
@@ -367,7 +372,7 @@ fn progress_stream(id: Value, p: Progress) -> Response {
 }
 
 /// `GET /mcp`: a stream for the server's own messages; one log message, then keep-alive comments.
-async fn get_mcp(headers: HeaderMap) -> Response {
+async fn get_mcp(State(stop): State<watch::Receiver<bool>>, headers: HeaderMap) -> Response {
     if let Err(e) = protocol_version(&headers) {
         return bad_request(&e);
     }
@@ -383,15 +388,18 @@ async fn get_mcp(headers: HeaderMap) -> Response {
             "data": { "message": "stream open", "user_id": header_str(&headers, USER_ID_HEADER) },
         },
     }));
-    let events = futures_util::stream::unfold(Some(hello), |first| async move {
-        match first {
-            Some(hello) => Some((hello, None)),
-            None => {
-                tokio::time::sleep(KEEPALIVE).await;
-                Some((Bytes::from_static(b": keep-alive\n\n"), None))
+    let events =
+        futures_util::stream::unfold((Some(hello), stop), |(first, mut stop)| async move {
+            if let Some(hello) = first {
+                return Some((hello, (None, stop)));
             }
-        }
-    });
+            tokio::select! {
+                () = tokio::time::sleep(KEEPALIVE) => {}
+                // Stopping, or the sender is gone: the stream ends.
+                _ = stop.wait_for(|s| *s) => return None,
+            }
+            Some((Bytes::from_static(b": keep-alive\n\n"), (None, stop)))
+        });
     jsonrpc::sse_response(events)
 }
 

@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use axum::Router;
 use http_body_util::BodyExt as _;
 use serde_json::{json, Value};
+use tokio::sync::watch;
 
 use super::jsonrpc::sse_messages;
 use super::reference_mcp::{router, LATEST};
@@ -67,7 +68,7 @@ fn call(id: u64, method: &str, params: Value) -> Value {
 
 #[tokio::test]
 async fn initialize_list_and_whoami_tell_what_reached_the_server() {
-    let base = serve(router()).await;
+    let base = serve(router(watch::channel(false).1)).await;
     let init = rpc(
         &base,
         &[BOTH],
@@ -158,7 +159,7 @@ async fn initialize_list_and_whoami_tell_what_reached_the_server() {
 
 #[tokio::test]
 async fn progress_streams_its_notifications_then_the_result_on_sse() {
-    let base = serve(router()).await;
+    let base = serve(router(watch::channel(false).1)).await;
     let msg = call(
         9,
         "tools/call",
@@ -194,7 +195,7 @@ async fn progress_streams_its_notifications_then_the_result_on_sse() {
 
 #[tokio::test]
 async fn a_client_accepting_only_json_gets_the_result_as_json() {
-    let base = serve(router()).await;
+    let base = serve(router(watch::channel(false).1)).await;
     let msg = call(
         11,
         "tools/call",
@@ -218,7 +219,7 @@ async fn a_client_accepting_only_json_gets_the_result_as_json() {
 
 #[tokio::test]
 async fn errors_carry_the_codes_the_spec_gives() {
-    let base = serve(router()).await;
+    let base = serve(router(watch::channel(false).1)).await;
     let code = |v: &Value| v["error"]["code"].as_i64().unwrap();
     let unknown = rpc(&base, &[BOTH], call(1, "resources/list", json!({}))).await;
     assert_eq!((code(&unknown), &unknown["id"]), (-32601, &json!(1)));
@@ -314,8 +315,9 @@ async fn errors_carry_the_codes_the_spec_gives() {
 }
 
 #[tokio::test]
-async fn the_get_stream_sends_a_log_message_and_stays_open_and_delete_is_ok() {
-    let base = serve(router()).await;
+async fn the_get_stream_sends_a_log_message_stays_open_until_stop_and_delete_is_ok() {
+    let (stopping, stop) = watch::channel(false);
+    let base = serve(router(stop)).await;
     let req = http::Request::get(format!("{base}/mcp"))
         .header("accept", "text/event-stream")
         .header("x-amzn-bedrock-agentcore-runtime-user-id", "u-9")
@@ -341,6 +343,10 @@ async fn the_get_stream_sends_a_log_message_and_stays_open_and_delete_is_ok() {
     // Still open: nothing more arrives soon (the next thing is a keep-alive comment after 15 s).
     let next = tokio::time::timeout(Duration::from_millis(200), body.frame()).await;
     assert!(next.is_err(), "the stream ended or sent more: {next:?}");
+    // Stopping ends it (a graceful shutdown would otherwise wait for it forever).
+    stopping.send(true).unwrap();
+    let end = tokio::time::timeout_at(deadline, body.frame()).await;
+    assert!(end.expect("the stream did not end").is_none());
 
     let got = send("DELETE", &format!("{base}/mcp"), &[], "").await;
     assert_eq!(got.status, StatusCode::OK);

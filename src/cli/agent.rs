@@ -6,6 +6,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use axum::Router;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
 use super::UsageError;
 use crate::agent::child::LISTENING_PREFIX;
@@ -58,15 +59,23 @@ fn default_listen(env: &dyn EnvSource, served: Served) -> Result<SocketAddr, Usa
     Ok(SocketAddr::from(([127, 0, 0, 1], port)))
 }
 
-/// The routes of `served`; `base_url` is where the agent listens (the A2A card names it).
-pub fn routes(served: Served, base_url: &str, started_at: i64) -> Router {
+/// The routes of `served`; `base_url` is where the agent listens (the A2A card names it); `stop` turning true ends
+/// the MCP server's open streams.
+pub fn routes(
+    served: Served,
+    base_url: &str,
+    started_at: i64,
+    stop: watch::Receiver<bool>,
+) -> Router {
     let state = Arc::new(AgentState::new(started_at));
     let a2a = || reference_a2a::router(Arc::new(reference_a2a::A2aState::new(base_url)));
     match served {
         Served::Http => router(state),
-        Served::Mcp => ping_router(state).merge(reference_mcp::router()),
+        Served::Mcp => ping_router(state).merge(reference_mcp::router(stop)),
         Served::A2a => ping_router(state).merge(a2a()),
-        Served::All => router(state).merge(reference_mcp::router()).merge(a2a()),
+        Served::All => router(state)
+            .merge(reference_mcp::router(stop))
+            .merge(a2a()),
     }
 }
 
@@ -84,8 +93,14 @@ pub fn execute(args: AgentArgs) -> anyhow::Result<()> {
         let local = listener.local_addr()?;
         let base_url = format!("http://{local}");
         println!("{LISTENING_PREFIX}{base_url}");
-        let app = routes(args.protocol, &base_url, SystemClock.now_unix());
-        let stop = super::stop_signal(args.exit_with_parent);
+        let (stopping, stop_rx) = watch::channel(false);
+        let app = routes(args.protocol, &base_url, SystemClock.now_unix(), stop_rx);
+        let exit_with_parent = args.exit_with_parent;
+        let stop = async move {
+            super::stop_signal(exit_with_parent).await;
+            // Endless streams end too, so the graceful shutdown does not wait for them.
+            let _ = stopping.send(true);
+        };
         axum::serve(listener, app)
             .with_graceful_shutdown(stop)
             .await?;

@@ -142,3 +142,39 @@ fn the_protocol_flag_is_explained_and_checked() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("grpc"));
 }
+
+#[tokio::test]
+async fn sigterm_ends_an_open_mcp_stream_and_the_agent_exits_at_once() {
+    use http_body_util::BodyExt as _;
+    let mut a = RefAgent::start_with(&["--protocol", "all"]);
+    let resp = send("GET", &format!("{}/mcp", a.url), &[ACCEPT], "").await;
+    assert_eq!(resp.status(), 200);
+    let mut body = resp.into_body();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let first = tokio::time::timeout(std::time::Duration::from_secs(10), body.frame())
+        .await
+        .expect("no first event")
+        .unwrap()
+        .unwrap();
+    assert!(String::from_utf8_lossy(first.data_ref().unwrap()).contains("notifications/message"));
+
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(a.child.id()).unwrap());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    // The stream ends (it would otherwise last forever) and the process exits well before a SIGKILL grace period.
+    let end = tokio::time::timeout(std::time::Duration::from_secs(4), body.frame()).await;
+    assert!(
+        matches!(end, Ok(None | Some(Err(_)))),
+        "the stream went on: {end:?}"
+    );
+    let status = loop {
+        if let Some(s) = a.child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the agent did not exit"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert!(status.success(), "{status:?}");
+}
