@@ -99,6 +99,33 @@ fn bad_request(e: &RpcError) -> Response {
     jsonrpc::json_response(StatusCode::BAD_REQUEST, &jsonrpc::error(&Value::Null, e))
 }
 
+/// The spec's defence against DNS rebinding: a browser's `Origin`, when there is one, must be a loopback host (the
+/// gateway never forwards a client's `Origin`).
+fn origin_allowed(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return true;
+    };
+    let Some((_, rest)) = origin.to_str().unwrap_or_default().split_once("://") else {
+        return false;
+    };
+    let host = match rest.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => rest.split([':', '/']).next().unwrap_or_default(),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+fn forbidden_origin() -> Response {
+    (
+        StatusCode::FORBIDDEN,
+        "Origin is not a loopback host: refused (DNS rebinding defence)\n",
+    )
+        .into_response()
+}
+
 fn not_acceptable(what: &str) -> Response {
     (
         StatusCode::NOT_ACCEPTABLE,
@@ -108,6 +135,9 @@ fn not_acceptable(what: &str) -> Response {
 }
 
 async fn post_mcp(headers: HeaderMap, body: Bytes) -> Response {
+    if !origin_allowed(&headers) {
+        return forbidden_origin();
+    }
     let version = match protocol_version(&headers) {
         Ok(v) => v,
         Err(e) => return bad_request(&e),
@@ -373,6 +403,9 @@ fn progress_stream(id: Value, p: Progress) -> Response {
 
 /// `GET /mcp`: a stream for the server's own messages; one log message, then keep-alive comments.
 async fn get_mcp(State(stop): State<watch::Receiver<bool>>, headers: HeaderMap) -> Response {
+    if !origin_allowed(&headers) {
+        return forbidden_origin();
+    }
     if let Err(e) = protocol_version(&headers) {
         return bad_request(&e);
     }
@@ -404,8 +437,11 @@ async fn get_mcp(State(stop): State<watch::Receiver<bool>>, headers: HeaderMap) 
 }
 
 /// `DELETE /mcp`: ends a session; stateless, so there is none to end.
-async fn delete_mcp() -> StatusCode {
-    StatusCode::OK
+async fn delete_mcp(headers: HeaderMap) -> Response {
+    if !origin_allowed(&headers) {
+        return forbidden_origin();
+    }
+    StatusCode::OK.into_response()
 }
 
 #[cfg(test)]
@@ -437,6 +473,28 @@ mod tests {
         assert_eq!(accepts(&split), both);
         let html = accepts(&with(&[("accept", "text/html")]));
         assert!(!html.json && !html.sse);
+    }
+
+    #[test]
+    fn only_loopback_origins_are_let_in() {
+        assert!(origin_allowed(&with(&[])));
+        for ok in [
+            "http://localhost:3000",
+            "http://127.0.0.1",
+            "https://[::1]:8443",
+            "http://LOCALHOST/x",
+        ] {
+            assert!(origin_allowed(&with(&[("origin", ok)])), "{ok}");
+        }
+        for bad in [
+            "http://evil.example",
+            "http://localhost.evil.example",
+            "null",
+            "http://10.0.0.1:8000",
+            "x",
+        ] {
+            assert!(!origin_allowed(&with(&[("origin", bad)])), "{bad}");
+        }
     }
 
     #[test]

@@ -269,7 +269,11 @@ async fn errors_carry_the_codes_the_spec_gives() {
         json!({ "name": "progress", "arguments": { "steps": 1000 } }),
     );
     assert_eq!(code(&rpc(&base, &[BOTH], too_long).await), -32602);
+}
 
+#[tokio::test]
+async fn http_refusals_answer_400_406_403_and_405() {
+    let base = serve(router(watch::channel(false).1)).await;
     let url = format!("{base}/mcp");
     for (headers, body, status, rpc_code) in [
         (
@@ -310,6 +314,25 @@ async fn errors_carry_the_codes_the_spec_gives() {
     }
     let got = send("GET", &url, &[JSON_ONLY], "").await;
     assert_eq!(got.status, StatusCode::NOT_ACCEPTABLE);
+    let evil = ("origin", "http://rebound.example");
+    for method in ["POST", "GET", "DELETE"] {
+        let got = send(
+            method,
+            &url,
+            &[BOTH, evil],
+            &call(1, "ping", json!({})).to_string(),
+        )
+        .await;
+        assert_eq!(got.status, StatusCode::FORBIDDEN, "{method}");
+    }
+    let local = send(
+        "POST",
+        &url,
+        &[BOTH, ("origin", "http://localhost:4000")],
+        &call(1, "ping", json!({})).to_string(),
+    )
+    .await;
+    assert_eq!(local.status, StatusCode::OK);
     let got = send("PUT", &url, &[BOTH], "").await;
     assert_eq!(got.status, StatusCode::METHOD_NOT_ALLOWED);
 }
