@@ -1,6 +1,6 @@
-//! Starts the reference agent as a child process (`gatehouse agent --listen 127.0.0.1:0 --exit-with-parent`),
-//! learns its address from the one line it prints, waits until `/ping` answers, and stops it with SIGTERM
-//! (SIGKILL after a grace period). The child gets a minimal environment (an allow-list, never gatehouse's own:
+//! Starts the reference agent as a child process (`gatehouse agent --listen 127.0.0.1:0 --exit-with-parent
+//! --protocol …`), learns its address from the one line it prints, waits until `/ping` answers, and stops it with
+//! SIGTERM (SIGKILL after a grace period). The child gets a minimal environment (an allow-list, never gatehouse's own:
 //! no database or Redis URL, no secrets). Must never leave a child running after gatehouse has stopped.
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -43,8 +43,12 @@ pub struct ChildAgent {
 }
 
 impl ChildAgent {
-    /// Starts `exe agent …` and waits until it is healthy.
-    pub async fn start(exe: PathBuf, client: &HttpClient) -> Result<Self, ChildError> {
+    /// Starts `exe agent --protocol <protocol> …` (`http`, `mcp`, `a2a` or `all`) and waits until it is healthy.
+    pub async fn start(
+        exe: PathBuf,
+        client: &HttpClient,
+        protocol: &str,
+    ) -> Result<Self, ChildError> {
         let mut cmd = Command::new(exe);
         cmd.env_clear();
         for k in ENV_ALLOWLIST {
@@ -55,6 +59,7 @@ impl ChildAgent {
         }
         let mut child = cmd
             .args(["agent", "--listen", "127.0.0.1:0", "--exit-with-parent"])
+            .args(["--protocol", protocol])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

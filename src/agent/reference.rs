@@ -17,8 +17,8 @@ use serde_json::{json, Value};
 
 /// Longest `delay_ms` honoured.
 const MAX_DELAY_MS: u64 = 60_000;
-const SESSION_HEADER: &str = "x-amzn-bedrock-agentcore-runtime-session-id";
-const USER_ID_HEADER: &str = "x-amzn-bedrock-agentcore-runtime-user-id";
+pub(crate) const SESSION_HEADER: &str = "x-amzn-bedrock-agentcore-runtime-session-id";
+pub(crate) const USER_ID_HEADER: &str = "x-amzn-bedrock-agentcore-runtime-user-id";
 
 /// The agent's state: a turn counter per session.
 pub struct AgentState {
@@ -55,6 +55,11 @@ pub fn router(state: Arc<AgentState>) -> Router {
         .with_state(state)
 }
 
+/// `GET /ping` alone, for an agent serving another protocol (AgentCore probes every kind of agent's health).
+pub fn ping_router(state: Arc<AgentState>) -> Router {
+    Router::new().route("/ping", get(ping)).with_state(state)
+}
+
 async fn ping(State(state): State<Arc<AgentState>>) -> Json<Value> {
     // `time_of_last_update` changes only when the status changes, so idle timeouts work.
     let Ok(mut st) = state.status.lock() else {
@@ -71,11 +76,12 @@ async fn ping(State(state): State<Arc<AgentState>>) -> Json<Value> {
     Json(json!({ "status": status, "time_of_last_update": st.1 }))
 }
 
-fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(crate) fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-fn headers_json(headers: &HeaderMap) -> Value {
+/// The headers received, lower-case names, repeated ones joined with `, `.
+pub(crate) fn headers_json(headers: &HeaderMap) -> Value {
     let mut map: BTreeMap<String, String> = BTreeMap::new();
     for (name, value) in headers {
         let v = String::from_utf8_lossy(value.as_bytes()).into_owned();
@@ -132,7 +138,7 @@ fn parse_ask(body: &[u8]) -> Ask {
     }
 }
 
-fn reply_text(prompt: &str) -> String {
+pub(crate) fn reply_text(prompt: &str) -> String {
     if prompt.trim().is_empty() {
         "Hello from the gatehouse reference agent.".to_string()
     } else {

@@ -62,7 +62,8 @@ pub enum Command {
     /// Rotate and list the user pool's signing keys.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
-    /// Run the reference agent (AgentCore's container contract: /ping, /invocations, /ws).
+    /// Run the reference agent: AgentCore's HTTP container contract (/ping, /invocations, /ws), an MCP server
+    /// (/mcp), an A2A agent (POST /, /.well-known/agent-card.json), or all three (--protocol).
     Agent(agent::AgentArgs),
     /// Audit a configuration (and, with --endpoints, a running deployment) against the controls of a production
     /// perimeter: one line per control with pass/fail and the fix; exit 1 if any fails.

@@ -1,6 +1,6 @@
 //! The agent side of `up`: the session-process supervisor with its sandbox proven on this host (refuse, never
-//! degrade), leftovers of an earlier run reaped, and the reference agent for the demo runtime when no runtime is
-//! configured. Owns no process handling itself (that is `agent`).
+//! degrade), leftovers of an earlier run reaped, and the reference agent (every protocol on one listener) for the
+//! demo runtimes `demo`, `demo_mcp` and `demo_a2a` when no runtime is configured. Owns no process handling itself (that is `agent`).
 use std::path::Path;
 use std::sync::Arc;
 
@@ -8,7 +8,7 @@ use super::{ServerError, UpOptions};
 use crate::agent::child::ChildAgent;
 use crate::agent::supervisor::Supervisor;
 use crate::clock::Clock;
-use crate::config::{Config, HttpUrl, RuntimeConfig};
+use crate::config::{Config, HttpUrl, Protocol, RuntimeConfig};
 
 /// The supervisor, the reference agent (only without configured runtimes) and the runtimes to serve.
 pub(super) struct Agents {
@@ -50,17 +50,34 @@ pub(super) async fn start(
             runtimes: opts.config.runtimes.clone(),
         });
     }
-    let child = ChildAgent::start(opts.exe.clone(), http).await?;
+    let child = ChildAgent::start(opts.exe.clone(), http, "all").await?;
     tracing::info!(url = %child.url, pid = ?child.pid(), "reference agent started");
     let url = HttpUrl::parse(&child.url).map_err(ServerError::Internal)?;
-    let mut demo = RuntimeConfig::simple("demo", url);
-    // The demo runtime is meant for the web app that gatehouse itself serves.
-    demo.allowed_origins = vec![web_url.to_string()];
     Ok(Agents {
         supervisor,
         reference: Some(child),
-        runtimes: vec![demo],
+        runtimes: demo_runtimes(&url, web_url),
     })
+}
+
+/// The demo runtimes, all served by the one reference agent at `url`: `demo` (AgentCore's HTTP contract; first,
+/// as the web app and `endpoints.json` readers expect), `demo_mcp` and `demo_a2a`. They are meant for the web app
+/// that gatehouse itself serves at `web_url`.
+fn demo_runtimes(url: &HttpUrl, web_url: &str) -> Vec<RuntimeConfig> {
+    [
+        ("demo", Protocol::Http),
+        ("demo_mcp", Protocol::Mcp),
+        ("demo_a2a", Protocol::A2a),
+    ]
+    .into_iter()
+    .map(|(name, protocol)| {
+        let mut rt = RuntimeConfig::simple(name, url.clone());
+        rt.protocol = protocol;
+        rt.agent_path = protocol.default_path().to_string();
+        rt.allowed_origins = vec![web_url.to_string()];
+        rt
+    })
+    .collect()
 }
 
 /// How session processes are launched: the `[sandbox]` settings, and what they must not see besides the data
@@ -174,4 +191,32 @@ fn check_egress(config: &Config) -> Result<(), ServerError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_demo_runtimes_share_one_agent_with_demo_first() {
+        let url = HttpUrl::parse("http://127.0.0.1:4000").unwrap();
+        let rts = demo_runtimes(&url, "http://localhost:3000");
+        let got: Vec<(&str, Protocol, &str)> = rts
+            .iter()
+            .map(|r| (r.name.as_str(), r.protocol, r.agent_path.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("demo", Protocol::Http, "/invocations"),
+                ("demo_mcp", Protocol::Mcp, "/mcp"),
+                ("demo_a2a", Protocol::A2a, "/"),
+            ]
+        );
+        for r in &rts {
+            assert_eq!(r.versions.get(&1), Some(&url), "{}", r.name);
+            assert_eq!(r.allowed_origins, ["http://localhost:3000"]);
+            assert!(r.command.is_none());
+        }
+    }
 }

@@ -640,9 +640,15 @@ pub struct RefAgent {
 
 impl RefAgent {
     pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// `gatehouse agent` with `args` added (e.g. `["--protocol", "all"]`).
+    pub fn start_with(args: &[&str]) -> Self {
         use std::io::BufRead as _;
         let mut child = Command::new(BIN)
             .args(["agent", "--listen", "127.0.0.1:0", "--exit-with-parent"])
+            .args(args)
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();

@@ -1,10 +1,12 @@
-//! The runtime gateway: invocations over HTTP and SSE, WebSocket, revocation, every refusal, the reference agent on its own,
-//! one process per session, and the real MCP and A2A SDK drivers the MCP and A2A tests use. Test modules only; owns no production code.
+//! The runtime gateway: invocations over HTTP and SSE, WebSocket, revocation, every refusal, the reference agent
+//! on its own (each protocol), one process per session, MCP and A2A runtimes (a recording server, and the real SDKs
+//! on both sides). Test modules only; owns no production code.
 pub mod invocations;
 pub mod isolation;
 pub mod mcp_relay;
 pub mod mcp_sdk;
 pub mod reference_agent;
+pub mod reference_protocols;
 pub mod refusals;
 pub mod revocation;
 pub mod sdk_drivers;
