@@ -5,4 +5,5 @@ pub mod isolation;
 pub mod reference_agent;
 pub mod refusals;
 pub mod revocation;
+pub mod tool_policy;
 pub mod websocket;
