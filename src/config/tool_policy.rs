@@ -209,15 +209,18 @@ pub fn read(path: &Path) -> Result<Vec<u8>, ToolPolicyError> {
         key: "(file)".into(),
         reason,
     };
-    let len = std::fs::metadata(path)
-        .map_err(|e| refuse(format!("cannot read: {e}")))?
-        .len();
-    if len > MAX_POLICY_BYTES {
+    use std::io::Read as _;
+    let file = std::fs::File::open(path).map_err(|e| refuse(format!("cannot read: {e}")))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_POLICY_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| refuse(format!("cannot read: {e}")))?;
+    if bytes.len() as u64 > MAX_POLICY_BYTES {
         return Err(refuse(format!(
-            "{len} bytes; a tool policy may be at most {MAX_POLICY_BYTES}"
+            "is larger than {MAX_POLICY_BYTES} bytes, the most a tool policy may be"
         )));
     }
-    std::fs::read(path).map_err(|e| refuse(format!("cannot read: {e}")))
+    Ok(bytes)
 }
 
 /// Checks bytes read from `path`.

@@ -228,7 +228,7 @@ fn files_are_read_whole_and_checked() {
     assert!(load(&f).unwrap_err().to_string().contains("UTF-8"));
     let big = vec![b'#'; MAX_POLICY_BYTES as usize + 1];
     std::fs::write(&f, big).unwrap();
-    assert!(load(&f).unwrap_err().to_string().contains("at most"));
+    assert!(load(&f).unwrap_err().to_string().contains("larger than"));
 }
 
 fn mcp_config(policy: &str) -> String {

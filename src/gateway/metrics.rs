@@ -59,6 +59,14 @@ impl ToolCalls {
     }
 }
 
+/// `s` cut to [`MAX_LABEL_CHARS`] characters (borrowed when it is short enough).
+fn cut(s: &str) -> std::borrow::Cow<'_, str> {
+    match s.char_indices().nth(MAX_LABEL_CHARS) {
+        Some((end, _)) => s[..end].to_string().into(),
+        None => s.into(),
+    }
+}
+
 /// `v` as a label value: cut to [`MAX_LABEL_CHARS`], `\`, `"` and line ends escaped.
 fn label(v: &str) -> String {
     let mut out = String::with_capacity(v.len());
@@ -112,7 +120,6 @@ impl Metrics {
     /// Counts one MCP `tools/call` the tool policy decided: `sub` is the caller's `sub` claim. Tool names and
     /// users are cut to 128 characters; past [`MAX_TOOL_SERIES`] series, new ones count under [`OTHER`].
     pub fn tool_call(&self, runtime: &str, tool: &str, sub: &str, allowed: bool) {
-        let cut = |s: &str| -> String { s.chars().take(MAX_LABEL_CHARS).collect() };
         let (tool, sub) = (cut(tool), cut(sub));
         if let Ok(mut m) = self.tool_calls.lock() {
             m.count(runtime, &tool, &sub, usize::from(!allowed));

@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime};
 
+use super::mcp_tools::ToolCall;
+use super::metrics::Metrics;
 use crate::config::tool_policy::{self, DefaultAction, ToolPolicyErrors, ToolPolicyFile};
 use crate::config::ToolPolicy;
 use crate::token::VerifiedClaims;
@@ -119,6 +121,39 @@ impl ToolPolicy {
     /// Whether `decide` allows it (for filtering `tools/list`).
     pub fn allows(&self, tool: &str, claims: &VerifiedClaims) -> bool {
         self.decide(tool, claims).is_allowed()
+    }
+}
+
+/// Decides every `tools/call` of a body (in order), counting each in `metrics` under the runtime and the caller's
+/// `sub`; the refused ones with their decisions (empty: forward the body). A body with one refused call is
+/// refused whole.
+pub fn refused_calls(
+    policy: &ToolPolicy,
+    runtime: &str,
+    calls: Vec<ToolCall>,
+    claims: &VerifiedClaims,
+    metrics: &Metrics,
+) -> Vec<(ToolCall, ToolDecision)> {
+    let mut refused = Vec::new();
+    for call in calls {
+        let d = policy.decide(&call.name, claims);
+        metrics.tool_call(runtime, &call.name, &claims.sub, d.is_allowed());
+        if !d.is_allowed() {
+            refused.push((call, d));
+        }
+    }
+    refused
+}
+
+/// The JSON-RPC error answering a refused call (`None` when the decision allows it).
+pub fn refusal(call: &ToolCall, d: &ToolDecision) -> Option<serde_json::Value> {
+    match d {
+        ToolDecision::Allow => None,
+        ToolDecision::Deny {
+            missing_scopes,
+            reason,
+            ..
+        } => Some(super::mcp_tools::refusal(call, missing_scopes, reason)),
     }
 }
 

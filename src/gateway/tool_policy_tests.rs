@@ -152,6 +152,37 @@ fn every_missing_requirement_is_named_in_one_refusal() {
     assert!(reason.contains("'bad?name'"), "{reason}");
 }
 
+#[test]
+fn every_call_of_a_body_is_decided_and_counted() {
+    let p = policy(POLICY);
+    let metrics = Metrics::default();
+    let body =
+        br#"[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"admin_status"}},
+                   {"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"admin_drop"}}]"#;
+    let calls = super::super::mcp_tools::tool_calls(body).unwrap();
+    let caller = claims(json!({"scope": "tools/read"}));
+    let refused = refused_calls(&p, "tools", calls, &caller, &metrics);
+    assert_eq!(refused.len(), 1, "the second call of the batch is refused");
+    let (call, d) = &refused[0];
+    assert_eq!(call.name, "admin_drop");
+    let answer = refusal(call, d).unwrap();
+    assert_eq!(answer["id"], 2);
+    assert_eq!(
+        answer["error"]["data"]["missingScopes"],
+        json!(["tools/admin"])
+    );
+    assert_eq!(refusal(call, &ToolDecision::Allow), None);
+    let text = metrics.render(&[]);
+    assert!(
+        text.contains("tool=\"admin_status\",user=\"user-1\",decision=\"allowed\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("tool=\"admin_drop\",user=\"user-1\",decision=\"refused\"} 1"),
+        "{text}"
+    );
+}
+
 fn write(path: &Path, text: &str) {
     // Written beside and renamed, as an editor or a deployment tool does.
     let tmp = path.with_extension("tmp");
