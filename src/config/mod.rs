@@ -21,6 +21,7 @@ pub mod runtime;
 pub mod runtime_limits;
 pub mod sandbox;
 pub mod secret;
+pub mod tool_policy;
 pub mod url;
 pub mod web;
 
@@ -42,6 +43,7 @@ pub use runtime::{
 pub use runtime_limits::{LimitsConfig, RawLimits};
 pub use sandbox::{Egress, Isolation, SandboxConfig};
 pub use secret::Secret;
+pub use tool_policy::{ToolPolicy, ToolPolicyFile};
 pub use url::HttpUrl;
 pub use web::{ip_is_loopback, RawWeb, WebConfig};
 
@@ -146,15 +148,20 @@ impl Default for Config {
 }
 
 impl Config {
-    /// Parses and checks TOML text.
+    /// Parses and checks TOML text (a relative `tool_policy` is read from the working directory).
     pub fn from_toml(text: &str) -> Result<Config, ConfigErrors> {
+        Self::from_toml_in(text, None)
+    }
+
+    /// Parses and checks TOML text whose relative `tool_policy` files are in `dir`.
+    pub fn from_toml_in(text: &str, dir: Option<&Path>) -> Result<Config, ConfigErrors> {
         let raw: RawConfig = toml::from_str(text).map_err(|e| {
             ConfigErrors(vec![ConfigError {
                 key: "(file)".into(),
                 reason: e.message().to_string(),
             }])
         })?;
-        Self::from_raw(raw)
+        Self::from_raw_in(raw, dir)
     }
 
     /// Reads, parses and checks a file.
@@ -165,7 +172,7 @@ impl Config {
                 reason: format!("cannot read: {e}"),
             }])
         })?;
-        let mut c = Self::from_toml(&text)?;
+        let mut c = Self::from_toml_in(&text, path.parent())?;
         if let Some(dir) = path.parent() {
             c.web.relative_to(dir);
             c.listeners.relative_to(dir);
@@ -175,6 +182,11 @@ impl Config {
 
     /// Checks a parsed file, collecting every error.
     pub fn from_raw(raw: RawConfig) -> Result<Config, ConfigErrors> {
+        Self::from_raw_in(raw, None)
+    }
+
+    /// Checks a parsed file whose relative `tool_policy` files are in `dir`, collecting every error.
+    pub fn from_raw_in(raw: RawConfig, dir: Option<&Path>) -> Result<Config, ConfigErrors> {
         let mut errors = Vec::new();
         match raw.version {
             Some(1) => {}
@@ -212,7 +224,7 @@ impl Config {
         let mut runtimes = Vec::new();
         let mut names = std::collections::HashSet::new();
         for (i, r) in raw.runtime.into_iter().enumerate() {
-            if let Some(rc) = runtime::check_runtime(&mut errors, i, r, &mut names) {
+            if let Some(rc) = runtime::check_runtime(&mut errors, i, r, &mut names, dir) {
                 runtimes.push(rc);
             }
         }

@@ -1,6 +1,7 @@
 //! `[[runtime]]` with its versions and endpoints, raw and checked (limits and the authorizer live in their own
 //! files). Must never start an agent or contact an upstream.
 use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -10,6 +11,7 @@ use super::common::{check_origin, check_url, duration_or, err};
 use super::protocol::{check_protocol, Protocol};
 use super::runtime_limits::{check_limits, LimitsConfig, RawLimits};
 use super::sandbox::{self, Egress, Isolation};
+use super::tool_policy::ToolPolicyFile;
 use super::url::HttpUrl;
 use super::ConfigError;
 
@@ -45,6 +47,8 @@ pub struct RawRuntime {
     pub protocol: Option<String>,
     /// The path appended to the agent's base URL (default: the protocol's).
     pub path: Option<String>,
+    /// A tool policy file (`protocol = "mcp"` only; relative to the configuration file's directory).
+    pub tool_policy: Option<String>,
 }
 
 /// `[[runtime.version]]`: an immutable version of the runtime.
@@ -94,6 +98,8 @@ pub struct RuntimeConfig {
     pub protocol: Protocol,
     /// The path appended to the agent's base URL (`/invocations`, `/mcp`, `/` unless overridden).
     pub agent_path: String,
+    /// `tool_policy`: which MCP tools a caller may call, loaded and checked (the gateway reloads it on change).
+    pub tool_policy: Option<ToolPolicyFile>,
 }
 
 impl RuntimeConfig {
@@ -115,6 +121,7 @@ impl RuntimeConfig {
             limits: LimitsConfig::default(),
             protocol: Protocol::Http,
             agent_path: Protocol::Http.default_path().to_string(),
+            tool_policy: None,
         }
     }
 }
@@ -164,12 +171,14 @@ pub fn restricted_header(name: &str) -> bool {
             && !n.starts_with("x-amzn-bedrock-agentcore-runtime-custom-"))
 }
 
-/// Checks one `[[runtime]]`; `names` collects the names seen so far (a name may appear once).
+/// Checks one `[[runtime]]`; `names` collects the names seen so far (a name may appear once); `dir` is the
+/// configuration file's directory, against which a relative `tool_policy` is read.
 pub(super) fn check_runtime(
     errors: &mut Vec<ConfigError>,
     i: usize,
     r: RawRuntime,
     names: &mut HashSet<String>,
+    dir: Option<&Path>,
 ) -> Option<RuntimeConfig> {
     let k = |f: &str| format!("runtime[{i}].{f}");
     let name = r.name.unwrap_or_default();
@@ -223,6 +232,9 @@ pub(super) fn check_runtime(
     let limits = check_limits(errors, &k, r.limits);
     let (protocol, agent_path) = check_protocol(errors, &k, r.protocol, r.path);
     let authorizer = r.authorizer.and_then(|a| check_authorizer(errors, &k, a));
+    let tool_policy = r
+        .tool_policy
+        .and_then(|p| load_tool_policy(errors, &k, &p, protocol, dir));
     Some(RuntimeConfig {
         name,
         versions,
@@ -239,7 +251,47 @@ pub(super) fn check_runtime(
         limits,
         protocol,
         agent_path,
+        tool_policy,
     })
+}
+
+/// `tool_policy`: only on an MCP runtime; the file read (relative to `dir`) and checked, each of its problems
+/// an error of this key naming the file and the key in it.
+fn load_tool_policy(
+    errors: &mut Vec<ConfigError>,
+    k: &dyn Fn(&str) -> String,
+    path: &str,
+    protocol: Protocol,
+    dir: Option<&Path>,
+) -> Option<ToolPolicyFile> {
+    if protocol != Protocol::Mcp {
+        err(
+            errors,
+            k("tool_policy"),
+            format!(
+                "applies only to a protocol = \"mcp\" runtime (this one is \"{}\")",
+                protocol.as_str()
+            ),
+        );
+        return None;
+    }
+    if path.is_empty() {
+        err(errors, k("tool_policy"), "must name a file");
+        return None;
+    }
+    let path = match dir {
+        Some(d) if Path::new(path).is_relative() => d.join(path),
+        _ => PathBuf::from(path),
+    };
+    match super::tool_policy::load(&path) {
+        Ok(f) => Some(f),
+        Err(e) => {
+            for e in e.0 {
+                err(errors, k("tool_policy"), e.to_string());
+            }
+            None
+        }
+    }
 }
 
 /// `command`: a non-empty argv, never beside `upstream` or `[[runtime.version]]`.

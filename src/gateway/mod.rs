@@ -20,6 +20,7 @@ pub mod error;
 pub mod forward;
 pub mod limits;
 pub mod mcp;
+pub mod mcp_tools;
 pub mod metrics;
 pub mod pipeline;
 pub mod redis_limits;
@@ -29,6 +30,7 @@ pub mod session;
 pub mod sse;
 pub mod stream;
 pub mod tokencache;
+pub mod tool_policy;
 pub mod ws;
 
 pub use error::GatewayError;
@@ -62,6 +64,8 @@ pub struct Runtime {
     pub protocol: crate::config::Protocol,
     /// The path appended to the agent's base URL.
     pub agent_path: String,
+    /// Which MCP tools a caller may call (`protocol = "mcp"` runtimes with a `tool_policy` file).
+    pub tool_policy: Option<Arc<tool_policy::ToolPolicyHandle>>,
 }
 
 impl Runtime {
@@ -162,6 +166,10 @@ impl Runtime {
             limits: rc.limits.clone(),
             protocol: rc.protocol,
             agent_path: rc.agent_path.clone(),
+            tool_policy: rc
+                .tool_policy
+                .as_ref()
+                .map(|f| tool_policy::ToolPolicyHandle::new(&rc.name, f)),
         }
     }
 }

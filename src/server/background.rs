@@ -1,5 +1,5 @@
-//! The background tasks of a running instance — the revocation poller, the signing-key reloader and the
-//! session-process sweeper — owned in one `JoinSet`, stopped by the shutdown signal and drained (waited for, with
+//! The background tasks of a running instance — the revocation poller, the signing-key reloader, the
+//! session-process sweeper and the tool-policy reloaders — owned in one `JoinSet`, stopped by the shutdown signal and drained (waited for, with
 //! a bound) instead of aborted. Holds no business logic: each task calls its module.
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -112,6 +112,20 @@ impl Background {
             }
             "session sweeper"
         });
+    }
+
+    /// Each MCP runtime's tool policy file is looked at every `gateway::tool_policy::RELOAD_POLL`; a change
+    /// that checks is put in service, one that does not is logged and the policy in service stays.
+    pub(super) fn reload_tool_policies(&mut self, runtimes: &[Arc<crate::gateway::Runtime>]) {
+        for handle in runtimes.iter().filter_map(|r| r.tool_policy.clone()) {
+            let stop = self.stop.clone();
+            self.tasks.spawn(async move {
+                handle
+                    .watch(crate::gateway::tool_policy::RELOAD_POLL, stop)
+                    .await;
+                "tool-policy reloader"
+            });
+        }
     }
 
     /// Waits up to `grace` for every task to end (the stop signal must have been sent); aborts what is left.

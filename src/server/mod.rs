@@ -374,6 +374,7 @@ async fn start_background(
     b.poll_revocations(store.clone(), gw.revocations.clone(), pool_id.clone());
     b.reload_keys(idp.clone(), clock.clone());
     b.sweep(gw.supervisor.clone(), specs);
+    b.reload_tool_policies(&gw.runtimes);
     Ok(b)
 }
 

@@ -10,4 +10,5 @@ pub mod reference_protocols;
 pub mod refusals;
 pub mod revocation;
 pub mod sdk_drivers;
+pub mod tool_policy;
 pub mod websocket;
