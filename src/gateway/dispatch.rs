@@ -119,17 +119,6 @@ fn query_param<'a>(query: Option<&'a str>, name: &str) -> Option<std::borrow::Co
     })
 }
 
-/// The URL of the runtime's protected-resource metadata (RFC 9728), as AgentCore names it.
-fn metadata_url(state: &GatewayState, runtime: &Runtime, qualifier: Option<&str>) -> String {
-    format!(
-        "{}/runtimes/{}{}?qualifier={}",
-        state.public_url,
-        super::arn::encode(&runtime.arn),
-        super::route::METADATA_SUFFIX,
-        qualifier.unwrap_or(super::route::DEFAULT_QUALIFIER)
-    )
-}
-
 /// RFC 9728 §5.1: a 401 names where the client can learn how to get a token.
 fn add_resource_metadata(
     state: &GatewayState,
@@ -137,7 +126,7 @@ fn add_resource_metadata(
     qualifier: Option<&str>,
     h: &mut HeaderMap,
 ) {
-    let url = metadata_url(state, runtime, qualifier);
+    let url = super::pipeline::metadata_url(state, runtime, qualifier);
     let current = h
         .get("www-authenticate")
         .and_then(|v| v.to_str().ok())

@@ -125,6 +125,14 @@ pub(super) async fn relay(
     {
         headers.insert(HeaderName::from_static(MCP_SESSION_HEADER), v);
     }
+    let admitted = if method == Method::POST {
+        match super::mcp_policy::check(state, runtime, qualifier, &claims, &parts.headers, &body) {
+            Ok(a) => a.list_filter,
+            Err(refused) => return Ok(*refused),
+        }
+    } else {
+        None
+    };
     let mut resp = Box::pin(send(
         state,
         runtime,
@@ -147,6 +155,9 @@ pub(super) async fn relay(
             resp.headers_mut(),
         )
         .await?;
+    }
+    if let (Some(policy), true) = (admitted, resp.status().is_success()) {
+        resp = super::mcp_policy::filter_list(resp, &policy, &claims).await?;
     }
     if method == Method::DELETE && resp.status().is_success() {
         end_session(state, runtime, &claims, &session_id).await;

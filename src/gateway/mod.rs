@@ -20,6 +20,7 @@ pub mod error;
 pub mod forward;
 pub mod limits;
 pub mod mcp;
+pub mod mcp_policy;
 pub mod mcp_tools;
 pub mod metrics;
 pub mod pipeline;

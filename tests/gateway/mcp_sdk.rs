@@ -202,3 +202,92 @@ async fn the_a2a_sdk_client_follows_the_gateways_card_and_streams_a_task() {
         assert!(own["steps"][0].get("refused").is_none(), "{own}");
     }
 }
+
+#[tokio::test]
+async fn the_tool_policy_hides_and_refuses_what_the_caller_may_not_call() {
+    let (server, _s) = sdk::spawn_mcp_server(McpMode::Stateless, false);
+    let tmp = tempfile::tempdir().unwrap();
+    let policy = tmp.path().join("tools.toml");
+    std::fs::write(
+        &policy,
+        "default = \"allow\"\n\n[[tool]]\nname = \"admin_*\"\nscopes = [\"tools/admin\"]\n\n\
+         [[tool]]\nname = \"echo\"\ndeny = true\n",
+    )
+    .unwrap();
+    let cfg = tmp.path().join("g.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "version = 1\n[[runtime]]\nname = \"guarded\"\nprotocol = \"mcp\"\nupstream = \"{server}\"\n\
+             tool_policy = \"tools.toml\"\n"
+        ),
+    )
+    .unwrap();
+    let g = Gatehouse::start_in(
+        &tmp.path().join("data"),
+        &["--config", cfg.to_str().unwrap()],
+    );
+    let token = g.access_token(&g.new_user("policy")).await;
+    let report = sdk::mcp_client(&json!({"url": g.runtime_url("guarded"), "token": token,
+        "steps": [{"call": "add", "args": {"a": 1, "b": 1}}, {"call": "admin_reset"}, {"call": "echo", "args": {"text": "x"}}]}))
+    .await;
+    assert_eq!(
+        report["tools"],
+        json!(["add", "progress", "whoami"]),
+        "tools/list is filtered: {report}"
+    );
+    assert_eq!(sdk::call_json(&report, 0), 2, "{report}");
+    let scoped = &report["calls"][1];
+    assert_eq!(
+        scoped["refused"]["status"], 403,
+        "a missing scope: {report}"
+    );
+    let challenge = scoped["refused"]["www_authenticate"].as_str().unwrap_or("");
+    assert!(
+        challenge.contains("insufficient_scope") && challenge.contains("tools/admin"),
+        "{challenge}"
+    );
+    assert_eq!(
+        report["calls"][2]["rpc_error"]["code"], -31003,
+        "a denied tool: {report}"
+    );
+    let metrics = crate::common::body_text(
+        crate::common::send("GET", &format!("{}/metrics", g.endpoints.admin), &[], "").await,
+    )
+    .await;
+    let sub = sub_of(&token);
+    let sub = sub.as_str().unwrap();
+    for (tool, decision) in [
+        ("add", "allowed"),
+        ("admin_reset", "refused"),
+        ("echo", "refused"),
+    ] {
+        assert!(
+            metrics
+                .lines()
+                .any(|l| l.starts_with("gatehouse_tool_calls_total")
+                    && l.contains(&format!("tool=\"{tool}\""))
+                    && l.contains(sub)
+                    && l.contains(decision)),
+            "{tool} {decision}:\n{metrics}"
+        );
+    }
+    // Reloaded when the file changes: admin_* opens up.
+    std::fs::write(&policy, "default = \"allow\"\n").unwrap();
+    crate::common::poll_async(
+        std::time::Duration::from_secs(10),
+        "the policy reload",
+        || {
+            let url = g.runtime_url("guarded");
+            let token = token.clone();
+            async move {
+                let r = sdk::mcp_client(
+                    &json!({"url": url, "token": token, "steps": [{"call": "admin_reset"}]}),
+                )
+                .await;
+                (r["calls"][0]["json"] == "reset").then_some(())
+            }
+        },
+    )
+    .await;
+}

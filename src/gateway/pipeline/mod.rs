@@ -108,6 +108,21 @@ pub(in crate::gateway) fn resource_uri(state: &GatewayState, runtime: &Runtime) 
     )
 }
 
+/// The URL of the runtime's protected-resource metadata (RFC 9728), as AgentCore names it.
+pub(in crate::gateway) fn metadata_url(
+    state: &GatewayState,
+    runtime: &Runtime,
+    qualifier: Option<&str>,
+) -> String {
+    format!(
+        "{}/runtimes/{}{}?qualifier={}",
+        state.public_url,
+        super::arn::encode(&runtime.arn),
+        super::route::METADATA_SUFFIX,
+        qualifier.unwrap_or(super::route::DEFAULT_QUALIFIER)
+    )
+}
+
 /// Phase 3 for HTTP: the session id of a request, the client's (validated) or a new one.
 pub(in crate::gateway) fn session_id(headers: &HeaderMap) -> Result<String, GatewayError> {
     match client_session_id(headers)? {
