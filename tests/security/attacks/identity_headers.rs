@@ -5,6 +5,20 @@ use super::*;
 
 #[tokio::test]
 async fn identity_headers_sent_by_clients_never_reach_the_agent() {
+    identity_headers(Route::Http).await;
+}
+
+#[tokio::test]
+async fn identity_headers_sent_by_clients_never_reach_an_mcp_server() {
+    identity_headers(Route::Mcp).await;
+}
+
+#[tokio::test]
+async fn identity_headers_sent_by_clients_never_reach_an_a2a_agent() {
+    identity_headers(Route::A2a).await;
+}
+
+async fn identity_headers(route: Route) {
     let g = shared();
     let v = victim(g, "ident").await;
     let auth = format!("Bearer {}", v.token);
@@ -34,16 +48,16 @@ async fn identity_headers_sent_by_clients_never_reach_the_agent() {
     ];
     let mut rows = Vec::new();
     for (name, value) in spoofs {
-        let a = invoke_with(
+        let a = invoke_on(
             g,
+            route,
             Some(auth.as_bytes()),
             &[(name, value.as_bytes()), (name, b"mallory-duplicate")],
         )
         .await;
         let got = if a.status == 200 {
-            let body = a.json();
-            let user_ok = body["user_id"] == v.sub.as_str();
-            let headers = body["headers"].to_string();
+            let user_ok = route.user_seen(&a).as_deref() == Some(v.sub.as_str());
+            let headers = route.headers_seen(&a);
             let leaked = headers.contains("mallory") || headers.contains("6.6.6.6");
             format!(
                 "200 user_id={} spoofed-value-forwarded={leaked}",
@@ -58,21 +72,22 @@ async fn identity_headers_sent_by_clients_never_reach_the_agent() {
             got,
         ));
     }
-    let a = invoke_with(g, Some(auth.as_bytes()), &[]).await;
-    let headers = a.json()["headers"].clone();
+    let a = invoke_on(g, route, Some(auth.as_bytes()), &[]).await;
+    let headers: Value = serde_json::from_str(&route.headers_seen(&a)).unwrap_or(Value::Null);
     for gone in ["authorization", "sec-websocket-protocol"] {
         rows.push(Row::new(
             format!("{gone} stripped before the agent"),
             "absent",
-            if headers.get(gone).is_some() {
+            if headers.get(gone).is_some() || route.headers_seen(&a).contains(&v.token) {
                 "forwarded"
             } else {
                 "absent"
             },
         ));
     }
-    let anon = invoke_with(
+    let anon = invoke_on(
         g,
+        route,
         None,
         &[("x-amzn-bedrock-agentcore-runtime-user-id", b"mallory")],
     )
@@ -82,5 +97,8 @@ async fn identity_headers_sent_by_clients_never_reach_the_agent() {
         "401 no-error",
         anon.describe(),
     ));
-    report("identity headers (checklist 7)", &rows);
+    report(
+        &format!("identity headers (checklist 7), {route:?} runtime"),
+        &rows,
+    );
 }

@@ -12,6 +12,7 @@ mod idp;
 mod input;
 mod jwks;
 mod logs;
+mod protocol_sessions;
 mod sessions;
 mod tokens;
 mod websocket;
@@ -65,26 +66,95 @@ async fn victim(g: &Gatehouse, prefix: &str) -> Victim {
     }
 }
 
-/// POSTs a non-streaming invocation with `authorization` set to `auth` (raw bytes, if any).
-async fn invoke_with(g: &Gatehouse, auth: Option<&[u8]>, extra: &[(&str, &[u8])]) -> Answer {
-    let mut headers: Vec<(&str, &[u8])> = vec![("content-type", b"application/json")];
+/// Which of the default deployment's demo runtimes an attack goes to: the same groups run against each protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    /// `demo`: AgentCore's HTTP contract.
+    Http,
+    /// `demo_mcp`: an MCP server (one `tools/call whoami`).
+    Mcp,
+    /// `demo_a2a`: an A2A agent (one `message/send`).
+    A2a,
+}
+
+impl Route {
+    fn url(self, g: &Gatehouse) -> String {
+        match self {
+            Route::Http => g.invocations_url(),
+            Route::Mcp => g.runtime_url("demo_mcp"),
+            Route::A2a => g.runtime_url("demo_a2a"),
+        }
+    }
+
+    fn body(self) -> String {
+        match self {
+            Route::Http => json!({"stream": false}),
+            Route::Mcp => json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                "params": {"name": "whoami", "arguments": {}}}),
+            Route::A2a => json!({"jsonrpc": "2.0", "id": 1, "method": "message/send", "params": {"message": {
+                "kind": "message", "messageId": "m1", "role": "user", "parts": [{"kind": "text", "text": "hi"}]}}}),
+        }
+        .to_string()
+    }
+
+    /// The user id the agent says it received, from this route's answer.
+    fn user_seen(self, a: &Answer) -> Option<String> {
+        let body = a.json();
+        match self {
+            Route::Http => body["user_id"].as_str().map(str::to_string),
+            Route::Mcp => body["result"]["structuredContent"]["user_id"]
+                .as_str()
+                .map(str::to_string),
+            Route::A2a => body["result"]["artifacts"][0]["parts"][0]["text"]
+                .as_str()
+                .and_then(|t| t.split("user id: ").nth(1))
+                .and_then(|t| t.split(';').next())
+                .map(str::to_string),
+        }
+    }
+
+    /// The headers the agent says it received (JSON text; the A2A agent reports only its artifact's text).
+    fn headers_seen(self, a: &Answer) -> String {
+        let body = a.json();
+        match self {
+            Route::Http => body["headers"].to_string(),
+            Route::Mcp => body["result"]["structuredContent"]["headers"].to_string(),
+            Route::A2a => body["result"]["artifacts"].to_string(),
+        }
+    }
+}
+
+/// POSTs one request of `route` with `authorization` set to `auth` (raw bytes, if any).
+async fn invoke_on(
+    g: &Gatehouse,
+    route: Route,
+    auth: Option<&[u8]>,
+    extra: &[(&str, &[u8])],
+) -> Answer {
+    let mut headers: Vec<(&str, &[u8])> = vec![
+        ("content-type", b"application/json"),
+        ("accept", b"application/json"),
+    ];
     if let Some(a) = auth {
         headers.push(("authorization", a));
     }
     headers.extend_from_slice(extra);
-    request(
-        "POST",
-        &g.invocations_url(),
-        &headers,
-        json!({"stream": false}).to_string(),
-    )
-    .await
+    request("POST", &route.url(g), &headers, route.body()).await
+}
+
+/// POSTs a non-streaming invocation of the HTTP demo runtime with `authorization` set to `auth`.
+async fn invoke_with(g: &Gatehouse, auth: Option<&[u8]>, extra: &[(&str, &[u8])]) -> Answer {
+    invoke_on(g, Route::Http, auth, extra).await
+}
+
+async fn bearer_on(g: &Gatehouse, route: Route, token: &str) -> String {
+    invoke_on(g, route, Some(format!("Bearer {token}").as_bytes()), &[])
+        .await
+        .describe()
 }
 
 async fn bearer(g: &Gatehouse, token: &str) -> String {
-    invoke_with(g, Some(format!("Bearer {token}").as_bytes()), &[])
-        .await
-        .describe()
+    bearer_on(g, Route::Http, token).await
 }
 
 fn obj(m: &Map<String, Value>) -> Value {

@@ -5,6 +5,20 @@ use super::*;
 
 #[tokio::test]
 async fn forged_tokens_are_refused() {
+    forged_tokens(Route::Http).await;
+}
+
+#[tokio::test]
+async fn forged_tokens_are_refused_by_mcp_runtimes() {
+    forged_tokens(Route::Mcp).await;
+}
+
+#[tokio::test]
+async fn forged_tokens_are_refused_by_a2a_runtimes() {
+    forged_tokens(Route::A2a).await;
+}
+
+async fn forged_tokens(route: Route) {
     let g = shared();
     let v = victim(g, "forge").await;
     let key = g.signing_key_pkcs8().await;
@@ -468,15 +482,16 @@ async fn forged_tokens_are_refused() {
 
     let mut rows = Vec::new();
     for (name, expected, token) in cases {
-        rows.push(Row::new(name, expected, bearer(g, &token).await));
+        rows.push(Row::new(name, expected, bearer_on(g, route, &token).await));
     }
     rows.push(Row::new(
         "jku/x5u/kid-URL server was never called",
         "0 calls",
         format!("{} calls", recorder.hits()),
     ));
-    let leaked = invoke_with(
+    let leaked = invoke_on(
         g,
+        route,
         Some(format!("Bearer {}", rs256(&hdr, &with(p, "exp", json!(0)), &key)).as_bytes()),
         &[],
     )
@@ -490,7 +505,10 @@ async fn forged_tokens_are_refused() {
             "no token in body"
         },
     ));
-    report("forged tokens (checklist 1–4)", &rows);
+    report(
+        &format!("forged tokens (checklist 1–4), {route:?} runtime"),
+        &rows,
+    );
 }
 
 /// RFC 8725 §3.11 (explicit typing): a token whose header says it is another kind of token is refused.
