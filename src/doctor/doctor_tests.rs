@@ -452,3 +452,23 @@ fn a_secret_never_rotated_for_over_90_days_fails() {
         .iter()
         .all(|c| !c.line().contains("s3cret") && !c.fix.is_empty() || c.pass));
 }
+
+#[test]
+fn the_upstream_check_names_each_runtimes_protocol_and_agent_path() {
+    let mut f = good();
+    let mut mcp = RuntimeConfig::simple("tools", url("http://10.0.0.7:8000"));
+    mcp.protocol = crate::config::Protocol::Mcp;
+    mcp.agent_path = "/mcp".into();
+    f.config = Ok(Config {
+        runtimes: vec![mcp],
+        ..Config::default()
+    });
+    f.upstream_addrs = vec![(
+        "http://10.0.0.7:8000".into(),
+        vec![IpAddr::from([10, 0, 0, 7])],
+    )];
+    let checks = audit(&f);
+    let c = check(&checks, "upstream", "tools v1");
+    assert!(c.detail.contains("MCP (Streamable HTTP)"), "{c:?}");
+    assert!(c.detail.contains("http://10.0.0.7:8000/mcp"), "{c:?}");
+}

@@ -200,10 +200,24 @@ pub(super) fn upstreams(f: &Facts, c: &Config, out: &mut Vec<Check>) {
                 out.push(Check::pass(
                     "upstream",
                     subject,
-                    format!("{shown} is loopback or private"),
+                    format!(
+                        "{shown} is loopback or private; {} requests go to {}{}",
+                        protocol_name(r.protocol),
+                        shown.trim_end_matches('/'),
+                        r.agent_path
+                    ),
                 ));
             }
         }
+    }
+}
+
+/// How doctor names a runtime's protocol.
+fn protocol_name(p: crate::config::Protocol) -> &'static str {
+    match p {
+        crate::config::Protocol::Http => "HTTP (AgentCore's contract)",
+        crate::config::Protocol::Mcp => "MCP (Streamable HTTP)",
+        crate::config::Protocol::A2a => "A2A (JSON-RPC)",
     }
 }
 
