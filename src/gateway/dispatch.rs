@@ -47,7 +47,14 @@ pub async fn handle(state: Arc<GatewayState>, req: Request) -> Response {
         e.into_response()
     });
     cors::decorate(resp.headers_mut(), &origin);
-    if resp.status() == StatusCode::UNAUTHORIZED {
+    // A 401, and a 403 for scope (MCP clients step up from it), name the metadata and the runtime's scopes.
+    let scope_refusal = resp.status() == StatusCode::FORBIDDEN
+        && resp
+            .headers()
+            .get("www-authenticate")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("insufficient_scope") && !v.contains("resource_metadata"));
+    if resp.status() == StatusCode::UNAUTHORIZED || scope_refusal {
         add_resource_metadata(&state, &runtime, qualifier.as_deref(), resp.headers_mut());
     }
     if let Ok(v) = HeaderValue::from_str(&ctx.request_id) {

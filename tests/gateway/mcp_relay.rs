@@ -392,3 +392,47 @@ async fn the_agent_card_names_the_gateway_and_tasks_are_bound_to_their_user() {
         "a streamed task is bound too"
     );
 }
+
+#[tokio::test]
+async fn a_token_without_the_runtimes_scope_gets_a_step_up_challenge() {
+    let der = gatehouse::token::RsaSigner::generate_pkcs8().unwrap();
+    let signer = gatehouse::token::RsaSigner::from_pkcs8("ext".into(), &der).unwrap();
+    let idp =
+        crate::common::attack::FakeIdp::start(serde_json::to_value(signer.public_jwk()).unwrap())
+            .await;
+    let server = fake_mcp::start(false);
+    let (_tmp, g) = start_with_config(&format!(
+        "[[runtime]]\nname = \"scoped\"\nprotocol = \"mcp\"\nupstream = \"{}\"\n\n[runtime.authorizer]\n\
+         discovery_url = \"{}/ok/.well-known/openid-configuration\"\nallowed_clients = [\"c\"]\nallowed_scopes = [\"tools/read\"]\n",
+        server.url, idp.base
+    ));
+    let now = {
+        use gatehouse::clock::Clock as _;
+        gatehouse::clock::SystemClock.now_unix()
+    };
+    let token = |scope: &str| {
+        signer
+            .sign(
+                &json!({"sub": "ext-user", "iss": format!("{}/ok", idp.base), "token_use": "access",
+                "client_id": "c", "scope": scope, "iat": now, "exp": now + 600}),
+            )
+            .unwrap()
+    };
+    let url = g.runtime_url("scoped");
+    let refused = rpc(&url, &token("other"), None, &[], &initialize()).await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    let challenge = refused.headers["www-authenticate"].to_str().unwrap();
+    assert!(challenge.contains("insufficient_scope"), "{challenge}");
+    assert!(
+        challenge.contains("scope=\"tools/read\""),
+        "names the scope to ask for: {challenge}"
+    );
+    assert!(challenge.contains("resource_metadata="), "{challenge}");
+    assert_eq!(server.count(), 0, "never reached the server");
+    assert_eq!(
+        rpc(&url, &token("tools/read"), None, &[], &initialize())
+            .await
+            .status,
+        200
+    );
+}
