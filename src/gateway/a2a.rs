@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt as _;
 use serde_json::Value;
 
-use super::pipeline::answer::{send_to_agent, AgentRequest};
+use super::pipeline::deliver::{deliver, Delivery};
 use super::pipeline::headers::agent_headers;
 use super::pipeline::{self, Ctx};
 use super::{GatewayError, GatewayState, Runtime};
@@ -196,20 +196,17 @@ pub(super) async fn card(
         &ctx.request_id,
         &runtime.header_allowlist,
     );
-    let (upstream, lease) = runtime
-        .resolve_upstream(state, fixed, &session_id, &claims.sub)
-        .await?;
-    let call = AgentRequest {
+    let delivery = Delivery {
+        fixed,
         method: Method::GET,
         path: CARD_PATH,
-        upstream: &upstream,
-        lease,
         headers,
-        body: Body::empty(),
+        body: Bytes::new(),
         session_id: &session_id,
+        user: &claims.sub,
         request_id: &ctx.request_id,
     };
-    let resp = send_to_agent(state, runtime, call).await?;
+    let resp = Box::pin(deliver(state, runtime, delivery)).await?;
     if !resp.status().is_success() {
         return Err(GatewayError::AgentError {
             status: resp.status().as_u16(),
@@ -300,20 +297,17 @@ pub(super) async fn invoke(
         &ctx.request_id,
         &runtime.header_allowlist,
     );
-    let (upstream, lease) = runtime
-        .resolve_upstream(state, fixed, &session_id, &claims.sub)
-        .await?;
-    let call = AgentRequest {
+    let delivery = Delivery {
+        fixed,
         method: Method::POST,
         path: &runtime.agent_path,
-        upstream: &upstream,
-        lease,
         headers,
-        body: Body::from(body),
+        body,
         session_id: &session_id,
+        user: &claims.sub,
         request_id: &ctx.request_id,
     };
-    let resp = send_to_agent(state, runtime, call).await?;
+    let resp = Box::pin(deliver(state, runtime, delivery)).await?;
     let sse = resp
         .headers()
         .get(http::header::CONTENT_TYPE)

@@ -13,9 +13,9 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method};
 use axum::response::Response;
 use http_body_util::BodyExt as _;
 
-use super::pipeline::answer::{send_to_agent, AgentRequest};
+use super::pipeline::deliver::{deliver, Delivery};
 use super::pipeline::headers::{agent_headers, MCP_SESSION_HEADER};
-use super::pipeline::{self, peer, Ctx};
+use super::pipeline::{self, Ctx};
 use super::{GatewayError, GatewayState, Runtime};
 use crate::token::VerifiedClaims;
 
@@ -133,18 +133,17 @@ pub(super) async fn relay(
     } else {
         None
     };
-    let mut resp = Box::pin(send(
-        state,
-        runtime,
+    let delivery = Delivery {
         fixed,
-        &method,
+        method: method.clone(),
+        path: &runtime.agent_path,
         headers,
         body,
-        &session_id,
-        &claims,
-        ctx,
-    ))
-    .await?;
+        session_id: &session_id,
+        user: &claims.sub,
+        request_id: &ctx.request_id,
+    };
+    let mut resp = Box::pin(deliver(state, runtime, delivery)).await?;
     if client_mcp.is_none() {
         adopt_session(
             state,
@@ -189,57 +188,6 @@ pub(in crate::gateway) async fn read_body(
             "The request body could not be read.",
         )),
     }
-}
-
-/// Sends the request to the session's server, here or on the instance that runs its process.
-#[allow(clippy::too_many_arguments)]
-async fn send(
-    state: &GatewayState,
-    runtime: &Arc<Runtime>,
-    fixed: Option<String>,
-    method: &Method,
-    mut headers: HeaderMap,
-    body: axum::body::Bytes,
-    session_id: &str,
-    claims: &VerifiedClaims,
-    ctx: &Ctx,
-) -> Result<Response, GatewayError> {
-    if let (None, Some(cluster)) = (&fixed, &state.cluster) {
-        if let Some(owner) =
-            Box::pin(peer::owner_elsewhere(state, cluster, runtime, session_id)).await?
-        {
-            if *method != Method::POST {
-                if let Ok(v) = HeaderValue::from_str(method.as_str()) {
-                    headers.insert(HeaderName::from_static(peer::METHOD_HEADER), v);
-                }
-            }
-            return Box::pin(peer::forward(
-                state,
-                cluster,
-                runtime,
-                &owner,
-                headers,
-                Body::from(body),
-                session_id,
-                &ctx.request_id,
-            ))
-            .await;
-        }
-    }
-    let (upstream, lease) = runtime
-        .resolve_upstream(state, fixed, session_id, &claims.sub)
-        .await?;
-    let call = AgentRequest {
-        method: method.clone(),
-        path: &runtime.agent_path,
-        upstream: &upstream,
-        lease,
-        headers,
-        body: Body::from(body),
-        session_id,
-        request_id: &ctx.request_id,
-    };
-    send_to_agent(state, runtime, call).await
 }
 
 /// A request that named no MCP session: a server-issued id is bound to the caller before the client learns it;

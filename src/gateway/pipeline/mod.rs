@@ -27,6 +27,7 @@ use crate::token::VerifiedClaims;
 
 pub mod agent_ws;
 pub mod answer;
+pub mod deliver;
 pub mod headers;
 pub mod mcp_ids;
 pub mod peer;
