@@ -31,7 +31,8 @@ fn config(dir: &Path, secret_file: &Path, idp: &str) -> PathBuf {
         &path,
         format!(
             "version = 1\n[idp]\n{idp}\n[cluster]\nshared_secret_file = \"{}\"\n[[runtime]]\nname = \"isolated\"\n\
-             command = [\"gatehouse\", \"agent\"]\n",
+             command = [\"gatehouse\", \"agent\"]\n\n[[runtime]]\nname = \"tools\"\nprotocol = \"mcp\"\n\
+             command = [\"gatehouse\", \"agent\", \"--protocol\", \"mcp\"]\n",
             secret_file.display()
         ),
     )
@@ -188,6 +189,92 @@ async fn forwarded_then_taken_over(mut p: Pair) {
     )
     .await;
     assert_eq!(whoami(&fourth)["turn"], 2, "B keeps the session now");
+}
+
+/// One MCP request to `url` (an instance's `tools` runtime) with `method` and, for POST, a `tools/call` of `tool`.
+async fn mcp(
+    url: &str,
+    token: &str,
+    method: &str,
+    session: Option<&str>,
+    body: &Value,
+) -> Invocation {
+    let auth = format!("Bearer {token}");
+    let mut h = vec![
+        ("authorization", auth.as_str()),
+        ("content-type", "application/json"),
+        ("accept", "application/json"),
+    ];
+    if let Some(s) = session {
+        h.push(("mcp-session-id", s));
+    }
+    let payload = if method == "POST" {
+        body.to_string()
+    } else {
+        String::new()
+    };
+    let resp = send(method, url, &h, payload).await;
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    Invocation {
+        status,
+        headers,
+        body: body_text(resp).await,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_mcp_session_on_another_instance_is_served_by_its_process_there_for_post_and_delete() {
+    let p = pair(true, None);
+    let b = p.b.as_ref().unwrap();
+    let token = user_token(&p.a, &p.db).await;
+    let init = json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18",
+        "capabilities":{},"clientInfo":{"name":"t","version":"1"}}});
+    let call = json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"whoami","arguments":{}}});
+    let first = mcp(&p.a.runtime_url("tools"), &token, "POST", None, &init).await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    let session = first.headers["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let on_a = mcp(
+        &p.a.runtime_url("tools"),
+        &token,
+        "POST",
+        Some(&session),
+        &call,
+    )
+    .await;
+    let via_b = mcp(
+        &b.runtime_url("tools"),
+        &token,
+        "POST",
+        Some(&session),
+        &call,
+    )
+    .await;
+    assert_eq!(via_b.status, 200, "{}", via_b.body);
+    let pid = |r: &Invocation| r.json()["result"]["structuredContent"]["pid"].clone();
+    assert_eq!(
+        pid(&via_b),
+        pid(&on_a),
+        "B forwarded to the session's process on A"
+    );
+    assert_eq!(
+        via_b.session_id(),
+        session,
+        "the MCP session is the runtime session"
+    );
+    // A DELETE through B reaches A's process as a DELETE (a POST without a body would be a parse error).
+    let ended = mcp(
+        &b.runtime_url("tools"),
+        &token,
+        "DELETE",
+        Some(&session),
+        &Value::Null,
+    )
+    .await;
+    assert_eq!(ended.status, 200, "{}", ended.body);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
