@@ -101,6 +101,8 @@ export class McpClient {
   private readonly o: McpClientOptions;
   private readonly fetchImpl: typeof fetch;
   private nextId = 1;
+  /** The initialize in flight, shared by the requests that wait for it. */
+  private starting: Promise<McpInitializeResult> | undefined;
   /** The session the server (or the gateway) issued in its initialize answer. */
   sessionId: string | undefined;
   /** The negotiated revision, once initialized. */
@@ -112,8 +114,13 @@ export class McpClient {
     this.fetchImpl = o.fetchImpl ?? globalThis.fetch.bind(globalThis);
   }
 
-  /** Starts a session: initialize, then the notifications/initialized notification. */
-  async initialize(): Promise<McpInitializeResult> {
+  /** Starts a session: initialize, then the notifications/initialized notification (one at a time). */
+  initialize(): Promise<McpInitializeResult> {
+    this.starting ??= this.start().finally(() => (this.starting = undefined));
+    return this.starting;
+  }
+
+  private async start(): Promise<McpInitializeResult> {
     this.sessionId = undefined;
     this.protocolVersion = undefined;
     const params = {
@@ -169,7 +176,7 @@ export class McpClient {
 
   /** A request in the session; initializes first if needed, and once more if the server forgot the session. */
   async request(method: string, params: Record<string, unknown> = {}): Promise<unknown> {
-    if (this.protocolVersion === undefined) await this.initialize();
+    if (this.protocolVersion === undefined || this.starting) await this.initialize();
     try {
       return (await this.exchange(method, params)).result;
     } catch (e) {

@@ -162,6 +162,15 @@ describe("McpClient over JSON answers", () => {
     expect(r.content[0]!.type).toBe("text");
   });
 
+  it("concurrent first calls share one initialize", async () => {
+    const { c } = client();
+    const [a, b] = await Promise.all([c.callTool("whoami"), c.listTools()]);
+    expect(a.content).toHaveLength(1);
+    expect(b.map((t) => t.name)).toEqual(["whoami", "echo"]);
+    expect(seen.filter((s) => s.rpc === "initialize")).toHaveLength(1);
+    expect(new Set(seen.slice(1).map((s) => s.session))).toEqual(new Set([c.sessionId]));
+  });
+
   it("starts a new session once when the server forgot the session (404)", async () => {
     const { c } = client();
     await c.initialize();
