@@ -53,6 +53,8 @@ pub struct AppOAuth {
 pub struct AppRuntime {
     pub name: String,
     pub arn: String,
+    /// What kind of server answers at its invocations URL: `http`, `mcp` or `a2a`.
+    pub protocol: &'static str,
 }
 
 /// `HSTS` sent over TLS.
@@ -342,6 +344,7 @@ mod tests {
             runtimes: vec![AppRuntime {
                 name: "demo".into(),
                 arn: "arn:aws:bedrock-agentcore:us-east-1:000000000000:runtime/demo-x".into(),
+                protocol: "http",
             }],
             oauth: None,
         }
@@ -392,7 +395,8 @@ mod tests {
             ]
         );
         let r: Vec<&String> = v["runtimes"][0].as_object().unwrap().keys().collect();
-        assert_eq!(r, ["arn", "name"]);
+        assert_eq!(r, ["arn", "name", "protocol"]);
+        assert_eq!(v["runtimes"][0]["protocol"], "http");
     }
 
     #[test]

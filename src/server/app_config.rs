@@ -1,8 +1,9 @@
-//! What the web app reads from `/config.json`: the pool, the web app's client, the gateway and its runtimes,
-//! and — when that client is registered for the web app's callback — what the hosted sign-in needs (issuer,
+//! What the web app reads from `/config.json`: the pool, the web app's client, the gateway and its runtimes
+//! (name, ARN and protocol, so the app can tell a chat runtime from an MCP or A2A one), and — when that client is registered for the web app's callback — what the hosted sign-in needs (issuer,
 //! callback and logout URLs, scopes). Must never put a secret, a user or anything the browser need not know into it.
 use std::sync::Arc;
 
+use crate::config::Protocol;
 use crate::edge::{AppConfig, AppOAuth, AppRuntime};
 use crate::idp::bootstrap;
 use crate::idp::oauth::redirect;
@@ -31,12 +32,18 @@ pub(super) fn app_config(
         gateway_url: urls.gateway.to_string(),
         runtimes: runtimes
             .iter()
-            .map(|r| AppRuntime {
-                name: r.name.clone(),
-                arn: r.arn.clone(),
-            })
+            .map(|r| app_runtime(&r.name, &r.arn, r.protocol))
             .collect(),
         oauth: oauth(urls, client),
+    }
+}
+
+/// One runtime as `/config.json` names it.
+fn app_runtime(name: &str, arn: &str, protocol: Protocol) -> AppRuntime {
+    AppRuntime {
+        name: name.to_string(),
+        arn: arn.to_string(),
+        protocol: protocol.as_str(),
     }
 }
 
@@ -58,4 +65,25 @@ fn oauth(urls: &Urls<'_>, client: &ClientRow) -> Option<AppOAuth> {
             .map(|s| s.to_string())
             .collect(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_runtime_names_its_protocol() {
+        let arn = "arn:aws:bedrock-agentcore:us-east-1:000000000000:runtime/demo_mcp-abcdefghij";
+        for (protocol, name) in [
+            (Protocol::Http, "http"),
+            (Protocol::Mcp, "mcp"),
+            (Protocol::A2a, "a2a"),
+        ] {
+            let v = serde_json::to_value(app_runtime("demo_mcp", arn, protocol)).unwrap();
+            assert_eq!(
+                v,
+                serde_json::json!({ "name": "demo_mcp", "arn": arn, "protocol": name })
+            );
+        }
+    }
 }

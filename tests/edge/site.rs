@@ -559,6 +559,16 @@ async fn config_json_holds_no_secret_even_when_the_default_client_has_one() {
         .as_str()
         .unwrap()
         .starts_with("arn:aws:bedrock-agentcore:"));
+    let named: Vec<(&str, &str)> = v["runtimes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["name"].as_str().unwrap(), r["protocol"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        named,
+        [("demo", "http"), ("demo_mcp", "mcp"), ("demo_a2a", "a2a")]
+    );
     let mut bad = Vec::new();
     forbidden_keys(&v, "", &mut bad);
     assert!(bad.is_empty(), "secret-looking fields {bad:?} in {text}");

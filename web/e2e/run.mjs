@@ -327,6 +327,26 @@ async function main() {
         await poll("the WebSocket reply", 10_000, async () => (await agentMessages().last().textContent()) === "You said: after the first token expired");
         assert((await page.getByTestId("ws-state").textContent()).startsWith("open"), "socket was reopened or closed");
       }],
+      ["the Tools panel lists the MCP runtime's tools, whoami shows the signed-in user's id, the console stays clean", async () => {
+        // Reloaded so the panel opens its MCP session afresh, with only this step's console messages counted.
+        const errorsBefore = consoleErrors.length;
+        await page.reload();
+        await page.getByTestId("signout").waitFor();
+        assert((await page.getByTestId("runtime").count()) === 0, "a runtime picker is shown, but only one runtime speaks the chat's contract");
+        await page.getByTestId("tools-list").waitFor({ timeout: 10_000 });
+        const names = await page.getByTestId("tool").evaluateAll((els) => els.map((e) => e.getAttribute("data-name")));
+        for (const n of ["whoami", "echo", "progress"]) assert(names.includes(n), `tools listed: ${names.join(", ")}`);
+        const { accessToken } = await stored(clientId);
+        const sub = JSON.parse(Buffer.from(accessToken.split(".")[1], "base64url").toString()).sub;
+        assert(typeof sub === "string" && sub, "the access token has no sub");
+        await page.getByTestId("call-whoami").click();
+        await page.getByTestId("whoami-user-id").waitFor({ timeout: 10_000 });
+        const shown = await page.getByTestId("whoami-user-id").textContent();
+        assert(shown === sub, `whoami says user id ${shown}, the token's sub is ${sub}`);
+        if ((await page.getByTestId("tools-error").count()) > 0) throw new Error(`tools error: ${await page.getByTestId("tools-error").textContent()}`);
+        const fresh = consoleErrors.slice(errorsBefore);
+        assert(fresh.length === 0, `console: ${fresh.join(" | ")}`);
+      }],
       ["sign out: tokens revoked, the gateway and IdP refuse them", async () => {
         const t = await stored(clientId);
         await page.getByTestId("signout").click();

@@ -1,13 +1,15 @@
-// The chat view: prompts go to the selected runtime over SSE (the reply streams in word by word, chat/streamReply.ts)
+// The chat view: prompts go to the selected runtime (only "http" runtimes speak the chat's contract) over SSE (the reply streams in word by word, chat/streamReply.ts)
 // or over a WebSocket (kept open, reauthenticated in band when the token store refreshes, chat/useAgentSocket.ts).
 // A new conversation is a new session id. The header shows who is signed in, when the access token expires and how
-// often it was refreshed (chat/TokenIndicator.tsx).
+// often it was refreshed (chat/TokenIndicator.tsx). When config.json names an MCP runtime, the Tools panel lists its
+// tools and calls whoami (tools/ToolsPanel.tsx).
 import { useEffect, useState, type FormEvent } from "react";
 import { InvokeError, SignedOut, decodeClaims, hostedSignOutUrl, newSessionId, type AppConfig, type TokenStore, type UserPool } from "@gatehouse/client";
 import { TokenIndicator } from "./chat/TokenIndicator.tsx";
 import { streamReply } from "./chat/streamReply.ts";
 import { useAgentSocket } from "./chat/useAgentSocket.ts";
 import { useMessages } from "./chat/useMessages.ts";
+import { ToolsPanel } from "./tools/ToolsPanel.tsx";
 
 type Transport = "sse" | "ws";
 
@@ -19,7 +21,9 @@ function signedInName(tokens: TokenStore): string {
 }
 
 export function Chat({ config, pool, tokens }: { config: AppConfig; pool: UserPool; tokens: TokenStore }) {
-  const [runtimeArn, setRuntimeArn] = useState(config.runtimes[0]?.arn ?? "");
+  const chatRuntimes = config.runtimes.filter((r) => r.protocol === "http");
+  const mcpRuntime = config.runtimes.find((r) => r.protocol === "mcp");
+  const [runtimeArn, setRuntimeArn] = useState(chatRuntimes[0]?.arn ?? "");
   const [transport, setTransport] = useState<Transport>("sse");
   const [sessionId, setSessionId] = useState(() => sessionStorage.getItem(SESSION_KEY) ?? newSessionId());
   const { messages, add, update, clear } = useMessages();
@@ -105,11 +109,11 @@ export function Chat({ config, pool, tokens }: { config: AppConfig; pool: UserPo
         </button>
       </header>
       <section className="controls">
-        {config.runtimes.length > 1 && (
+        {chatRuntimes.length > 1 && (
           <label>
             Runtime
-            <select value={runtimeArn} onChange={(e) => setRuntimeArn(e.target.value)}>
-              {config.runtimes.map((r) => (
+            <select data-testid="runtime" value={runtimeArn} onChange={(e) => setRuntimeArn(e.target.value)}>
+              {chatRuntimes.map((r) => (
                 <option key={r.arn} value={r.arn}>
                   {r.name}
                 </option>
@@ -162,6 +166,7 @@ export function Chat({ config, pool, tokens }: { config: AppConfig; pool: UserPo
           Send
         </button>
       </form>
+      {mcpRuntime && <ToolsPanel gatewayUrl={config.gatewayUrl} runtime={mcpRuntime} tokens={tokens} />}
     </main>
   );
 }

@@ -1,8 +1,15 @@
 // The app's settings, read at run time from the web listener's /config.json (nothing is baked into the bundle).
 
+/** What kind of server answers at a runtime's invocations URL: AgentCore's HTTP contract, MCP or A2A. */
+export type RuntimeProtocol = "http" | "mcp" | "a2a";
+
+const PROTOCOLS: readonly RuntimeProtocol[] = ["http", "mcp", "a2a"];
+
 export interface RuntimeInfo {
   name: string;
   arn: string;
+  /** "http" when config.json does not say (a server from before runtimes had protocols). */
+  protocol: RuntimeProtocol;
 }
 
 /**
@@ -75,6 +82,15 @@ function parseOAuth(v: unknown, idpUrl: string): OAuthConfig {
   return c;
 }
 
+function parseRuntime(r: unknown): RuntimeInfo {
+  const rr = (r ?? {}) as Record<string, unknown>;
+  const protocol = rr["protocol"] ?? "http";
+  if (!PROTOCOLS.includes(protocol as RuntimeProtocol)) {
+    throw new Error(`config.json: runtime "protocol" is not one of ${PROTOCOLS.join(", ")}`);
+  }
+  return { name: str(rr, "name"), arn: str(rr, "arn"), protocol: protocol as RuntimeProtocol };
+}
+
 /** Checks the JSON of /config.json. */
 export function parseConfig(v: unknown): AppConfig {
   if (!v || typeof v !== "object") throw new Error("config.json is not an object");
@@ -87,10 +103,7 @@ export function parseConfig(v: unknown): AppConfig {
     userPoolId: str(o, "user_pool_id"),
     clientId: str(o, "client_id"),
     gatewayUrl: str(o, "gateway_url").replace(/\/+$/, ""),
-    runtimes: runtimes.map((r) => {
-      const rr = (r ?? {}) as Record<string, unknown>;
-      return { name: str(rr, "name"), arn: str(rr, "arn") };
-    }),
+    runtimes: runtimes.map(parseRuntime),
   };
   if (o["oauth"] !== undefined) c.oauth = parseOAuth(o["oauth"], c.idpUrl);
   return c;
