@@ -272,6 +272,33 @@ async fn the_tool_policy_hides_and_refuses_what_the_caller_may_not_call() {
             "{tool} {decision}:\n{metrics}"
         );
     }
+    // The sessionless revision's headers must agree with the body: a call naming `add` in `Mcp-Name` but
+    // `admin_reset` in the body is refused, so the server cannot route by one and the policy judge the other.
+    let auth = format!("Bearer {token}");
+    let smuggled = json!({"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"admin_reset","arguments":{}}});
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("content-type", "application/json"),
+        ("accept", "application/json, text/event-stream"),
+        ("mcp-method", "tools/call"),
+        ("mcp-name", "add"),
+    ];
+    let r = crate::common::send(
+        "POST",
+        &g.runtime_url("guarded"),
+        &headers,
+        smuggled.to_string(),
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    assert!(crate::common::body_text(r).await.contains("-32020"));
+    let dup = r#"{"jsonrpc":"2.0","id":10,"method":"tools/call","params":{"name":"add","name":"admin_reset"}}"#;
+    let r = crate::common::send("POST", &g.runtime_url("guarded"), &headers[..3], dup).await;
+    assert_eq!(
+        r.status(),
+        400,
+        "duplicate members are refused, not read one way here and another there"
+    );
     // Reloaded when the file changes: admin_* opens up.
     std::fs::write(&policy, "default = \"allow\"\n").unwrap();
     crate::common::poll_async(
