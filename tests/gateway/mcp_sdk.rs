@@ -1,6 +1,7 @@
 //! Real SDKs on both sides of the gateway (`tests/mcp-js/` through `common::sdk`): the MCP SDK client lists and
 //! calls every tool of the MCP SDK server behind an `mcp` runtime (SSE and JSON answers, the GET stream, DELETE),
-//! another user cannot resume its session, one sandboxed process serves each MCP session of a `command` runtime;
+//! another user cannot resume its session, one sandboxed process serves each MCP session of a `command` runtime
+//! (the reference MCP server);
 //! the A2A SDK client fetches the card through the gateway (and then follows the card's rewritten URL) and streams
 //! a task, and another user cannot read that task. Owns no production code.
 use serde_json::{json, Value};
@@ -113,13 +114,14 @@ async fn a_stateful_sdk_servers_get_stream_and_session_are_relayed_and_bound_to_
 }
 
 #[tokio::test]
-async fn each_mcp_session_of_a_command_runtime_gets_its_own_sandboxed_sdk_server() {
+async fn each_mcp_session_of_a_command_runtime_gets_its_own_sandboxed_server() {
+    // The reference MCP server (one executable: the sandbox covers /tmp, where a checkout's node_modules may lie,
+    // and binds back only the command's own files).
     let tmp = tempfile::tempdir().unwrap();
-    let script = sdk::script("mcp_server.mjs");
     let config = format!(
-        "[[runtime]]\nname = \"boxed\"\nprotocol = \"mcp\"\ncommand = [\"node\", \"{}\"]\n\n\
+        "[[runtime]]\nname = \"boxed\"\nprotocol = \"mcp\"\n\
+         command = [\"gatehouse\", \"agent\", \"--protocol\", \"mcp\"]\n\n\
          [sandbox]\nworkdir_root = \"{}\"\n",
-        script.display(),
         tmp.path().join("sessions").display()
     );
     let cfg = tmp.path().join("g.toml");
@@ -131,16 +133,27 @@ async fn each_mcp_session_of_a_command_runtime_gets_its_own_sandboxed_sdk_server
     let token = g.access_token(&g.new_user("mcpbox")).await;
     let url = g.runtime_url("boxed");
     let mut sessions = Vec::new();
+    let mut pids = Vec::new();
     for _ in 0..2 {
         let report = sdk::mcp_client(&json!({"url": url, "token": token,
-            "steps": [{"call": "whoami"}, {"call": "add", "args": {"a": 1, "b": 2}}]}))
+            "steps": [{"call": "whoami"}, {"call": "echo", "args": {"text": "hi"}}, {"call": "whoami"}]}))
         .await;
-        assert_eq!(sdk::call_json(&report, 1), 3, "{report}");
-        let who = sdk::call_json(&report, 0).clone();
-        assert_eq!(who["authorization"], Value::Null);
+        let (first, again) = (
+            sdk::call_json(&report, 0).clone(),
+            sdk::call_json(&report, 2).clone(),
+        );
+        assert_eq!(
+            first["pid"], again["pid"],
+            "one process serves the session: {report}"
+        );
+        assert_eq!(first["user_id"], sub_of(&token));
+        assert!(first["headers"].get("authorization").is_none(), "{report}");
+        assert_eq!(first["mcp_session_id"], report["session_id"], "{report}");
         sessions.push(report["session_id"].as_str().unwrap().to_string());
+        pids.push(first["pid"].clone());
     }
     assert_ne!(sessions[0], sessions[1], "two MCP sessions");
+    assert_ne!(pids[0], pids[1], "each MCP session has its own process");
     // Each session's process has its own working directory, named after a hash of the session id.
     let dirs: Vec<String> = std::fs::read_dir(tmp.path().join("sessions").join("boxed"))
         .unwrap()
