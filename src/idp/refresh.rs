@@ -24,7 +24,8 @@ fn revoked() -> CognitoError {
     CognitoError::NotAuthorized("Refresh Token has been revoked".into())
 }
 
-/// Loads and checks a presented refresh token and its user.
+/// Loads and checks a presented refresh token and its user: one store round trip (the token joined with its
+/// user); only a token that is missing or whose user is gone costs a second, to say which.
 async fn usable(
     state: &IdpState,
     client: &ClientRow,
@@ -33,36 +34,40 @@ async fn usable(
     if token.len() > 512 {
         return Err(invalid());
     }
-    let row = match state
-        .store
-        .find_refresh_token(&sha256_hex(token.as_bytes()))
-        .await
-    {
-        Ok(r) => r,
-        Err(StoreError::NotFound) => return Err(invalid()),
-        Err(e) => return Err(e.into()),
+    let hash = sha256_hex(token.as_bytes());
+    let Some((row, user)) = state.store.find_refresh_token_with_user(&hash).await? else {
+        return Err(missing(state, client, &hash).await);
     };
-    let now = state.clock.now_unix();
+    check_row(state, client, &row)?;
+    if !user.enabled {
+        return Err(CognitoError::NotAuthorized("User is disabled.".into()));
+    }
+    Ok((row, user))
+}
+
+/// The refusal for a token the joined lookup did not find: unknown, or (its user deleted) revoked.
+async fn missing(state: &IdpState, client: &ClientRow, hash: &str) -> CognitoError {
+    match state.store.find_refresh_token(hash).await {
+        Ok(row) => check_row(state, client, &row).err().unwrap_or_else(revoked),
+        Err(StoreError::NotFound) => invalid(),
+        Err(e) => e.into(),
+    }
+}
+
+/// The token is this client's, of this pool, not revoked and not expired.
+fn check_row(state: &IdpState, client: &ClientRow, row: &RefreshRow) -> Result<(), CognitoError> {
     if row.client_id != client.id || row.pool_id != state.pool.id {
         return Err(invalid());
     }
     if row.revoked_at.is_some() {
         return Err(revoked());
     }
-    if row.expires_at <= now {
+    if row.expires_at <= state.clock.now_unix() {
         return Err(CognitoError::NotAuthorized(
             "Refresh Token has expired".into(),
         ));
     }
-    let user = match state.store.find_user_by_sub(&state.pool.id, &row.sub).await {
-        Ok(u) => u,
-        Err(StoreError::NotFound) => return Err(revoked()),
-        Err(e) => return Err(e.into()),
-    };
-    if !user.enabled {
-        return Err(CognitoError::NotAuthorized("User is disabled.".into()));
-    }
-    Ok((row, user))
+    Ok(())
 }
 
 /// The OAuth grant behind a refresh family (scope and resource of an authorization-code sign-in), if any.

@@ -252,6 +252,12 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_refresh_token(&self, row: RefreshRow) -> Result<(), StoreError>;
     /// A refresh token by the SHA-256 of its value.
     async fn find_refresh_token(&self, token_hash: &str) -> Result<RefreshRow, StoreError>;
+    /// A refresh token and its user in one round trip (the refresh hot path); `None` when there is no such token
+    /// or its user is gone — [`Store::find_refresh_token`] tells which.
+    async fn find_refresh_token_with_user(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<(RefreshRow, UserRow)>, StoreError>;
     /// Rotation, atomically: the first exchange of `old_hash` marks it rotated and stores `successor` (same
     /// family); a repeat within `grace` seconds of that also stores `successor` (concurrent refreshes never log
     /// the user out); a repeat after it revokes the whole family (with revocation rows for every `origin_jti`

@@ -3,7 +3,7 @@
 //! conversion (a refresh token without a family, from before rotation, is its own family). Must never write.
 use sqlx::FromRow;
 
-use super::domain::RefreshRow;
+use super::domain::{RefreshRow, UserRow, UserStatus};
 use super::ids::{ClientId, PoolId, Sub};
 
 pub(crate) const POOL_COLS: &str = "id, region, created_at";
@@ -18,6 +18,13 @@ pub(crate) const USER_COLS: &str =
 pub(crate) const REFRESH_COLS: &str =
     "token_hash, pool_id, client_id, sub, origin_jti, auth_time, created_at, \
      expires_at, revoked_at, family_id, rotated_at";
+/// A refresh token and its user in one row: the token's columns as [`REFRESH_COLS`] names them, then the user's
+/// that the token does not already carry (its pool and `sub` are the token's; its creation time is renamed).
+pub(crate) const REFRESH_WITH_USER_COLS: &str =
+    "r.token_hash, r.pool_id, r.client_id, r.sub, r.origin_jti, r.auth_time, r.created_at, \
+     r.expires_at, r.revoked_at, r.family_id, r.rotated_at, u.username, u.email, u.password_hash, u.status, \
+     u.enabled, u.created_at AS user_created_at, u.srp_salt, u.srp_verifier, u.attributes, u.email_verified, \
+     u.pending_email";
 pub(crate) const REVOCATION_COLS: &str = "id, pool_id, origin_jti, sub, not_before, created_at";
 
 #[derive(FromRow)]
@@ -51,5 +58,46 @@ impl From<RefreshRecord> for RefreshRow {
             revoked_at: r.revoked_at,
             rotated_at: r.rotated_at,
         }
+    }
+}
+
+/// [`REFRESH_WITH_USER_COLS`] read back.
+#[derive(FromRow)]
+pub(crate) struct RefreshWithUserRecord {
+    #[sqlx(flatten)]
+    refresh: RefreshRecord,
+    username: String,
+    email: Option<String>,
+    password_hash: String,
+    #[sqlx(try_from = "String")]
+    status: UserStatus,
+    enabled: bool,
+    user_created_at: i64,
+    srp_salt: Option<String>,
+    srp_verifier: Option<String>,
+    attributes: String,
+    email_verified: bool,
+    pending_email: Option<String>,
+}
+
+impl From<RefreshWithUserRecord> for (RefreshRow, UserRow) {
+    fn from(r: RefreshWithUserRecord) -> Self {
+        let refresh = RefreshRow::from(r.refresh);
+        let user = UserRow {
+            pool_id: refresh.pool_id.clone(),
+            sub: refresh.sub.clone(),
+            username: r.username,
+            email: r.email,
+            password_hash: r.password_hash,
+            status: r.status,
+            enabled: r.enabled,
+            created_at: r.user_created_at,
+            srp_salt: r.srp_salt,
+            srp_verifier: r.srp_verifier,
+            attributes: r.attributes,
+            email_verified: r.email_verified,
+            pending_email: r.pending_email,
+        };
+        (refresh, user)
     }
 }

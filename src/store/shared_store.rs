@@ -251,6 +251,14 @@ impl<B: Backend> Store for B {
             .ok_or(StoreError::NotFound)
     }
 
+    async fn find_refresh_token_with_user(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<(RefreshRow, UserRow)>, StoreError> {
+        let mut c = self.pool().acquire().await?;
+        Ok(tokens::find_with_user(&mut *c, token_hash).await?)
+    }
+
     #[tracing::instrument(skip_all)]
     async fn rotate_refresh_token(
         &self,

@@ -71,6 +71,7 @@ both_backends!(
     concurrent_bindings_of_one_session_agree_on_the_first,
     runtime_arn_is_stable,
     rotation_grace_and_reuse,
+    a_refresh_token_and_its_user_are_read_in_one_lookup,
     concurrent_rotations_within_grace_share_one_family,
     concurrent_rotations_without_grace_one_wins_the_rest_is_reuse,
     a_failed_rotation_leaves_nothing_half_written,
@@ -129,6 +130,39 @@ pub(crate) async fn with_user(s: &S) -> UserRow {
     let u = user("alice", "sub-1");
     s.create_user(u.clone()).await.unwrap();
     u
+}
+
+async fn a_refresh_token_and_its_user_are_read_in_one_lookup(a: S, b: S) {
+    let u = with_user(&a).await;
+    a.insert_refresh_token(refresh("t1", "t1", "o1"))
+        .await
+        .unwrap();
+    let (row, user) = b
+        .find_refresh_token_with_user("t1")
+        .await
+        .unwrap()
+        .expect("found");
+    assert_eq!(
+        row,
+        b.find_refresh_token("t1").await.unwrap(),
+        "the same row as the single lookup"
+    );
+    assert_eq!(
+        user, u,
+        "every column of the user, its own creation time included"
+    );
+    assert!(b
+        .find_refresh_token_with_user("nope")
+        .await
+        .unwrap()
+        .is_none());
+    // A token whose user is gone is not found with it (the single lookup then tells the two cases apart).
+    a.delete_user(&POOL, "alice", 200).await.unwrap();
+    assert!(b
+        .find_refresh_token_with_user("t1")
+        .await
+        .unwrap()
+        .is_none());
 }
 
 fn refresh(hash: &str, family: &str, origin: &str) -> RefreshRow {

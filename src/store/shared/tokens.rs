@@ -3,9 +3,11 @@
 use super::revocations;
 use crate::store::backend::Backend;
 use crate::store::ids::ClientId;
-use crate::store::records::{RefreshRecord, REFRESH_COLS};
+use crate::store::records::{
+    RefreshRecord, RefreshWithUserRecord, REFRESH_COLS, REFRESH_WITH_USER_COLS,
+};
 use crate::store::sql::{args, Conn};
-use crate::store::{RefreshRow, RotateOutcome, StoreError};
+use crate::store::{RefreshRow, RotateOutcome, StoreError, UserRow};
 
 pub(crate) async fn insert<C: Conn>(c: &mut C, row: &RefreshRow) -> Result<(), sqlx::Error> {
     c.exec(
@@ -28,6 +30,23 @@ pub(crate) async fn insert<C: Conn>(c: &mut C, row: &RefreshRow) -> Result<(), s
     )
     .await?;
     Ok(())
+}
+
+/// The token with this hash and its user, in one statement; `None` when either is missing.
+pub(crate) async fn find_with_user<C: Conn>(
+    c: &mut C,
+    token_hash: &str,
+) -> Result<Option<(RefreshRow, UserRow)>, sqlx::Error> {
+    let row: Option<RefreshWithUserRecord> = c
+        .opt(
+            &format!(
+                "SELECT {REFRESH_WITH_USER_COLS} FROM refresh_tokens r \
+                 JOIN users u ON u.pool_id = r.pool_id AND u.sub = r.sub WHERE r.token_hash = $1"
+            ),
+            args![token_hash],
+        )
+        .await?;
+    Ok(row.map(Into::into))
 }
 
 /// The token with this hash (and, if given, of this client).
