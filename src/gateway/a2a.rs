@@ -281,7 +281,7 @@ pub(super) async fn invoke(
     let fixed = runtime.static_upstream(qualifier)?;
     let (parts, body) = req.into_parts();
     let claims = pipeline::authenticate(state, runtime, &parts, ctx).await?;
-    let body = super::mcp::read_body(runtime, &parts.headers, body).await?;
+    let body = pipeline::read_body(runtime, &parts.headers, body).await?;
     let named = match serde_json::from_slice::<Value>(&body) {
         Ok(msg) => request_ids(&msg)?,
         Err(_) => Vec::new(),

@@ -33,16 +33,7 @@ pub(super) async fn invoke(
     let session_id = pipeline::session_id(&parts.headers)?;
     ctx.session = Some(session_id.clone());
     pipeline::admit(state, runtime, &claims, &session_id).await?;
-    let max = runtime.limits.max_payload_bytes;
-    let declared = parts
-        .headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > max) {
-        return Err(GatewayError::PayloadTooLarge(max));
-    }
-    let limited = http_body_util::Limited::new(body, usize::try_from(max).unwrap_or(usize::MAX));
+    let limited = pipeline::limited_body(runtime, &parts.headers, body)?;
 
     let headers = agent_headers(
         &parts.headers,

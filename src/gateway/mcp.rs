@@ -7,11 +7,9 @@
 //! ([`ServerIds`]), the client only ever sees the gateway's. Must never pass the token to the server.
 use std::sync::Arc;
 
-use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method};
 use axum::response::Response;
-use http_body_util::BodyExt as _;
 
 use super::pipeline::deliver::{deliver, Delivery};
 use super::pipeline::headers::{agent_headers, MCP_SESSION_HEADER};
@@ -101,7 +99,7 @@ pub(super) async fn relay(
         ));
     }
     let body = if method == Method::POST {
-        read_body(runtime, &parts.headers, body).await?
+        pipeline::read_body(runtime, &parts.headers, body).await?
     } else {
         axum::body::Bytes::new()
     };
@@ -162,32 +160,6 @@ pub(super) async fn relay(
         end_session(state, runtime, &claims, &session_id).await;
     }
     Ok(resp)
-}
-
-/// The POST body, within the runtime's payload limit.
-pub(in crate::gateway) async fn read_body(
-    runtime: &Runtime,
-    headers: &HeaderMap,
-    body: Body,
-) -> Result<axum::body::Bytes, GatewayError> {
-    let max = runtime.limits.max_payload_bytes;
-    let declared = headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > max) {
-        return Err(GatewayError::PayloadTooLarge(max));
-    }
-    let limited = http_body_util::Limited::new(body, usize::try_from(max).unwrap_or(usize::MAX));
-    match limited.collect().await {
-        Ok(c) => Ok(c.to_bytes()),
-        Err(e) if super::pipeline::answer::is_length_limit(e.as_ref()) => {
-            Err(GatewayError::PayloadTooLarge(max))
-        }
-        Err(_) => Err(GatewayError::Validation(
-            "The request body could not be read.",
-        )),
-    }
 }
 
 /// A request that named no MCP session: a server-issued id is bound to the caller before the client learns it;

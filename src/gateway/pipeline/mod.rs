@@ -124,6 +124,45 @@ pub(in crate::gateway) fn metadata_url(
     )
 }
 
+/// A request body within the runtime's payload limit: refused at once when its `Content-Length` says more, cut
+/// off (a length-limit error) when it sends more than it said.
+pub(in crate::gateway) fn limited_body(
+    runtime: &Runtime,
+    headers: &HeaderMap,
+    body: axum::body::Body,
+) -> Result<http_body_util::Limited<axum::body::Body>, GatewayError> {
+    let max = runtime.limits.max_payload_bytes;
+    let declared = headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max) {
+        return Err(GatewayError::PayloadTooLarge(max));
+    }
+    Ok(http_body_util::Limited::new(
+        body,
+        usize::try_from(max).unwrap_or(usize::MAX),
+    ))
+}
+
+/// [`limited_body`] read whole (the protocol relays read one JSON-RPC message to route and check it).
+pub(in crate::gateway) async fn read_body(
+    runtime: &Runtime,
+    headers: &HeaderMap,
+    body: axum::body::Body,
+) -> Result<axum::body::Bytes, GatewayError> {
+    use http_body_util::BodyExt as _;
+    match limited_body(runtime, headers, body)?.collect().await {
+        Ok(c) => Ok(c.to_bytes()),
+        Err(e) if answer::is_length_limit(e.as_ref()) => Err(GatewayError::PayloadTooLarge(
+            runtime.limits.max_payload_bytes,
+        )),
+        Err(_) => Err(GatewayError::Validation(
+            "The request body could not be read.",
+        )),
+    }
+}
+
 /// Phase 3 for HTTP: the session id of a request, the client's (validated) or a new one.
 pub(in crate::gateway) fn session_id(headers: &HeaderMap) -> Result<String, GatewayError> {
     match client_session_id(headers)? {
